@@ -1,0 +1,51 @@
+/*
+ * ecg/record.h — ECG recordings read from files: WFDB (format 16 and 212,
+ * multi-signal, gain and baseline from the header) and CSV/TSV columns.
+ * Samples come out in millivolts, one array per signal.
+ */
+#ifndef ECG_RECORD_H
+#define ECG_RECORD_H
+
+#include <stddef.h>
+
+#include "util/error.h"
+
+#define ECG_MAX_SIGNALS 32
+
+struct ecg_record {
+	double fs_hz;
+	int n_signals;
+	size_t n_samples;		/* per signal */
+	float *samples[ECG_MAX_SIGNALS];	/* [signal][n_samples], mV */
+	char *description[ECG_MAX_SIGNALS];	/* may be NULL */
+	/* WFDB only: 1 when the header's first value and checksum matched the
+	 * data, 0 when they did not (the record is still returned: some PhysioNet
+	 * records carry wrong header checksums), -1 when the header gave none. */
+	int checksum_ok[ECG_MAX_SIGNALS];
+};
+
+/*
+ * WFDB: `record` is the record path without extension ("data/rec_1"); the
+ * header is record.hea and the signal files are named in it, relative to the
+ * header's folder.
+ */
+int ecg_read_wfdb(const char *record, struct ecg_record **out,
+    struct dt_error *err);
+
+/*
+ * CSV/TSV: one sample per row, columns separated by ',', ';' or tab; lines
+ * starting with '#' and one header row of non-numbers are skipped.  `column`
+ * picks the column (0-based; -1 = the last column).  Values are taken as mV
+ * multiplied by `scale` (1.0 for mV).  fs_hz must be given (> 0).
+ */
+int ecg_read_csv(const char *path, double fs_hz, int column, double scale,
+    struct ecg_record **out, struct dt_error *err);
+
+/* Parsers on memory (the fuzz targets use them; the file readers call them). */
+int ecg_parse_csv(const char *text, size_t len, const char *name,
+    double fs_hz, int column, double scale, struct ecg_record **out,
+    struct dt_error *err);
+
+void ecg_record_free(struct ecg_record *r);
+
+#endif /* ECG_RECORD_H */

@@ -1,0 +1,1 @@
+# kiosk: filled in by its own work

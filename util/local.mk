@@ -1,0 +1,2 @@
+noinst_LIBRARIES += libdtutil.a
+libdtutil_a_SOURCES = util/error.c util/error.h util/log.c util/log.h
