@@ -1,0 +1,1 @@
+# tests and fuzz targets of this area: filled in by its own work
