@@ -1,6 +1,7 @@
 noinst_LIBRARIES += libnn.a
 libnn_a_SOURCES = \
 	nn/model.c nn/model.h \
+	nn/net.c nn/net.h \
 	nn/ref.c nn/ref.h
 libnn_a_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
 NN_LIBS = libnn.a libdtutil.a $(JANSSON_LIBS) $(DNNL_LIBS) -lm

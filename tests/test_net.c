@@ -1,0 +1,249 @@
+/*
+ * tests/test_net.c — the oneDNN network (nn/net.c) agrees with the plain-C
+ * reference (nn/ref.c) to 1e-4, max abs, on random weights for several
+ * hyperparameter sets: widths, kernels, window lengths (odd ones too) and stage
+ * counts.  BN statistics are randomised so that folding BN into the
+ * convolutions is really exercised.
+ */
+#include "config.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tests/cmocka_all.h"
+
+#include "nn/model.h"
+#include "nn/net.h"
+#include "nn/ref.h"
+
+#define TOL 1e-4
+
+static const char *const acts3[] = { "rest", "walk", "run" };
+static const char *const acts5[] = { "rest", "arms", "walk", "run", "squat" };
+static const char *const acts1[] = { "unlabelled" };
+
+/* Random BN statistics and affine parameters, nonzero biases. */
+static void
+randomise_bn(struct nn_model *m, uint64_t seed)
+{
+	struct nn_rng r;
+	size_t i, j;
+
+	nn_rng_seed(&r, seed);
+	for (i = 0; i < m->n_tensors; i++) {
+		struct nn_tensor *t = &m->tensors[i];
+		const char *n = t->name;
+		size_t len = strlen(n);
+
+#define ENDS(s) (len >= strlen(s) && strcmp(n + len - strlen(s), s) == 0)
+		for (j = 0; j < t->numel; j++) {
+			if (ENDS("running_mean"))
+				t->data[j] = 0.2f * nn_rng_normal(&r);
+			else if (ENDS("running_var"))
+				t->data[j] = nn_rng_uniform(&r, 0.3f, 2.0f);
+			else if (strstr(n, "bn") && ENDS(".weight"))
+				t->data[j] = nn_rng_uniform(&r, 0.5f, 1.5f);
+			else if (ENDS(".bias"))
+				t->data[j] = 0.1f * nn_rng_normal(&r);
+		}
+#undef ENDS
+	}
+}
+
+static float *
+random_windows(int n, int w, uint64_t seed)
+{
+	struct nn_rng r;
+	float *x = malloc(sizeof(float) * (size_t)n * w);
+	int i;
+
+	assert_non_null(x);
+	nn_rng_seed(&r, seed);
+	for (i = 0; i < n * w; i++)
+		x[i] = nn_rng_normal(&r);
+	return x;
+}
+
+/* Runs both paths on n windows through a network built for `batch`. */
+static void
+compare(const struct nn_hparams *hp, int n_act, const char *const *acts,
+    int n, int batch, uint64_t seed)
+{
+	struct dt_error err = { 0 };
+	struct nn_model *m = NULL;
+	struct nn_net *net = NULL;
+	const int E = hp->embedding_dim;
+	float *x, *e1, *e2, *a1, *a2;
+	double de = 0, da = 0, norm;
+	int i, j, done;
+
+	assert_int_equal(nn_model_create(hp, 7, n_act, acts, seed, &m, &err), 0);
+	randomise_bn(m, seed + 1);
+	x = random_windows(n, hp->window, seed + 2);
+	e1 = calloc((size_t)n * E, sizeof(float));
+	e2 = calloc((size_t)n * E, sizeof(float));
+	a1 = calloc((size_t)n * n_act, sizeof(float));
+	a2 = calloc((size_t)n * n_act, sizeof(float));
+	assert_true(e1 && e2 && a1 && a2);
+
+	assert_int_equal(nn_ref_forward(m, x, n, e1, a1, &err), 0);
+	if (nn_net_create(m, batch, &net, &err) != 0)
+		fail_msg("nn_net_create: %s", err.msg);
+	for (done = 0; done < n; done += batch) {
+		int k = n - done < batch ? n - done : batch;
+
+		if (nn_net_run(net, x + (size_t)done * hp->window, k,
+		    e2 + (size_t)done * E, a2 + (size_t)done * n_act, &err) != 0)
+			fail_msg("nn_net_run: %s", err.msg);
+	}
+	for (i = 0; i < n; i++) {
+		norm = 0;
+		for (j = 0; j < E; j++) {
+			double d = fabs((double)e1[i * E + j] - e2[i * E + j]);
+
+			de = d > de ? d : de;
+			norm += (double)e2[i * E + j] * e2[i * E + j];
+		}
+		assert_true(fabs(norm - 1.0) < 1e-5);
+		for (j = 0; j < n_act; j++) {
+			double d = fabs((double)a1[i * n_act + j] -
+			    a2[i * n_act + j]);
+
+			da = d > da ? d : da;
+		}
+	}
+	print_message("window %d stages %d: max |d| embedding %.3g, "
+	    "activity %.3g\n", hp->window, hp->n_stages, de, da);
+	assert_true(de <= TOL);
+	assert_true(da <= TOL);
+
+	nn_net_free(net);
+	nn_model_free(m);
+	free(x);
+	free(e1);
+	free(e2);
+	free(a1);
+	free(a2);
+}
+
+/* The default network of DESIGN.md section 2, in batches of 3 (the last one
+ * partial, so the padding path runs). */
+static void
+default_network_matches_reference(void **state)
+{
+	struct nn_hparams hp;
+
+	(void)state;
+	nn_hparams_default(&hp);
+	compare(&hp, 5, acts5, 4, 3, 11);
+}
+
+/* Narrow and short: two stages, window 256, small kernels, batch 1. */
+static void
+two_stages_w256_matches_reference(void **state)
+{
+	struct nn_hparams hp;
+
+	(void)state;
+	nn_hparams_default(&hp);
+	hp.window = 256;
+	hp.stem_channels = 16;
+	hp.stem_kernel = 9;
+	hp.n_stages = 2;
+	hp.stage_channels[0] = 16;
+	hp.stage_channels[1] = 32;
+	hp.kernel = 5;
+	hp.sca_reduction = 4;
+	hp.seq_kernel = 3;
+	hp.embedding_dim = 32;
+	hp.act_hidden = 16;
+	compare(&hp, 3, acts3, 3, 1, 21);
+}
+
+/* Four stages on an odd window: lengths 777 -> 388 -> 194 -> 97 -> 49 -> 25. */
+static void
+four_stages_odd_w777_matches_reference(void **state)
+{
+	struct nn_hparams hp;
+
+	(void)state;
+	nn_hparams_default(&hp);
+	hp.window = 777;
+	hp.stem_channels = 24;
+	hp.stem_kernel = 13;
+	hp.n_stages = 4;
+	hp.stage_channels[0] = 40;
+	hp.stage_channels[1] = 40;
+	hp.stage_channels[2] = 80;
+	hp.stage_channels[3] = 160;
+	hp.kernel = 9;
+	hp.sca_reduction = 5;
+	hp.seq_kernel = 9;
+	hp.embedding_dim = 96;
+	hp.act_hidden = 48;
+	compare(&hp, 5, acts5, 4, 4, 31);
+}
+
+/* One wide stage, long window, kernel 3, one activity (softmax of one = 1). */
+static void
+one_stage_w1000_matches_reference(void **state)
+{
+	struct nn_hparams hp;
+
+	(void)state;
+	nn_hparams_default(&hp);
+	hp.window = 1000;
+	hp.stem_channels = 8;
+	hp.stem_kernel = 7;
+	hp.n_stages = 1;
+	hp.stage_channels[0] = 48;
+	hp.kernel = 3;
+	hp.sca_reduction = 4;
+	hp.seq_kernel = 5;
+	hp.embedding_dim = 16;
+	hp.act_hidden = 8;
+	compare(&hp, 1, acts1, 2, 2, 41);
+}
+
+/* Bad arguments are refused with a message, not a crash. */
+static void
+bad_arguments_are_refused(void **state)
+{
+	struct dt_error err = { 0 };
+	struct nn_hparams hp;
+	struct nn_model *m = NULL;
+	struct nn_net *net = NULL;
+	float x[256] = { 0 };
+
+	(void)state;
+	nn_hparams_default(&hp);
+	hp.window = 256;
+	hp.n_stages = 1;
+	hp.stage_channels[0] = 16;
+	hp.stem_channels = 8;
+	assert_int_equal(nn_model_create(&hp, 2, 1, acts1, 1, &m, &err), 0);
+	assert_int_equal(nn_net_create(m, 0, &net, &err), -1);
+	assert_non_null(strstr(err.msg, "batch"));
+	assert_int_equal(nn_net_create(m, 2, &net, &err), 0);
+	assert_int_equal(nn_net_run(net, x, 3, NULL, NULL, &err), -1);
+	assert_non_null(strstr(err.msg, "batch"));
+	assert_int_equal(nn_net_run(net, x, 1, NULL, NULL, &err), 0);
+	nn_net_free(net);
+	nn_model_free(m);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(default_network_matches_reference),
+		cmocka_unit_test(two_stages_w256_matches_reference),
+		cmocka_unit_test(four_stages_odd_w777_matches_reference),
+		cmocka_unit_test(one_stage_w1000_matches_reference),
+		cmocka_unit_test(bad_arguments_are_refused),
+	};
+
+	return cmocka_run_group_tests_name("nn_net", tests, NULL, NULL);
+}
