@@ -1,1 +1,7 @@
-# bench: filled in by its own work
+# dt4ecg-bench: built by `make`, not installed (DESIGN.md section 9).
+noinst_PROGRAMS += bench/dt4ecg-bench
+bench_dt4ecg_bench_SOURCES = \
+	bench/dt4ecg-bench.c bench/bench.c bench/bench.h \
+	bench/bench_infer.c
+bench_dt4ecg_bench_CFLAGS = $(AM_CFLAGS)
+bench_dt4ecg_bench_LDADD = $(NN_LIBS)

@@ -1,0 +1,71 @@
+/*
+ * admin/admin.c — dt4ecg-admin: global options and the command table.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "admin/admin.h"
+#include "util/log.h"
+
+static const struct command {
+	const char *name;
+	int (*fn)(struct admin_ctx *, int, char **);
+	const char *summary;
+} commands[] = {
+	{ "infer", cmd_infer, "run the network on a recording or on windows; JSON per window" },
+};
+
+static void
+usage(FILE *f)
+{
+	size_t i;
+
+	fprintf(f, "usage: dt4ecg-admin [--db STORE] COMMAND [ARGS...]\n"
+	    "       dt4ecg-admin COMMAND --help\n\ncommands:\n");
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %-10s %s\n", commands[i].name,
+		    commands[i].summary);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct admin_ctx ctx = { .progname = "dt4ecg-admin" };
+	int i = 1;
+	size_t k;
+
+	log_init("dt4ecg-admin", false);
+	while (i < argc && argv[i][0] == '-') {
+		if (strcmp(argv[i], "--db") == 0 && i + 1 < argc) {
+			ctx.db = argv[i + 1];
+			i += 2;
+		} else if (strncmp(argv[i], "--db=", 5) == 0) {
+			ctx.db = argv[i] + 5;
+			i++;
+		} else if (strcmp(argv[i], "--help") == 0 ||
+		    strcmp(argv[i], "-h") == 0) {
+			usage(stdout);
+			return ADMIN_EXIT_OK;
+		} else {
+			fprintf(stderr, "dt4ecg-admin: unknown option '%s'\n",
+			    argv[i]);
+			usage(stderr);
+			return ADMIN_EXIT_USAGE;
+		}
+	}
+	if (i >= argc) {
+		usage(stderr);
+		return ADMIN_EXIT_USAGE;
+	}
+	if (ctx.db == NULL)
+		ctx.db = getenv("DT4ECG_DB");
+	for (k = 0; k < sizeof(commands) / sizeof(commands[0]); k++)
+		if (strcmp(argv[i], commands[k].name) == 0)
+			return commands[k].fn(&ctx, argc - i, argv + i);
+	fprintf(stderr, "dt4ecg-admin: unknown command '%s'\n", argv[i]);
+	usage(stderr);
+	return ADMIN_EXIT_USAGE;
+}

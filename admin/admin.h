@@ -1,0 +1,23 @@
+/*
+ * admin/admin.h — dt4ecg-admin: the offline operator tool.  One file per
+ * command group; each command is `int cmd_x(struct admin_ctx *, int argc,
+ * char **argv)` returning an exit status (see EXIT STATUS in dt4ecg-admin(8)).
+ */
+#ifndef ADMIN_ADMIN_H
+#define ADMIN_ADMIN_H
+
+#include <stdbool.h>
+
+/* Exit statuses, documented in the man page. */
+#define ADMIN_EXIT_OK 0
+#define ADMIN_EXIT_FAIL 1	/* the operation failed (file, member, kiosk at fault is named) */
+#define ADMIN_EXIT_USAGE 2	/* bad command line */
+
+struct admin_ctx {
+	const char *db;		/* --db STORE */
+	const char *progname;
+};
+
+int cmd_infer(struct admin_ctx *ctx, int argc, char **argv);
+
+#endif /* ADMIN_ADMIN_H */

@@ -1,0 +1,348 @@
+/*
+ * admin/cmd_infer.c — `dt4ecg-admin infer`: run the network on a recording
+ * (preprocessed as DESIGN.md section 4 says) or on already-preprocessed
+ * windows, and print one JSON object per window:
+ *   {"window": i, "embedding": [...], "activity": {"name": p, ...}, ...}
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <math.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "admin/admin.h"
+#include "ecg/load.h"
+#include "ecg/prep.h"
+#include "nn/model.h"
+#include "nn/net.h"
+
+struct infer_opts {
+	const char *model;
+	const char *input;
+	const char *format;
+	double fs;
+	int signal;
+	int batch;
+	int threads;
+	int no_preprocess;
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: dt4ecg-admin infer --model FILE --input FILE [--format wfdb|csv]\n"
+	    "           [--fs HZ] [--signal N] [--no-preprocess] [--batch N] [--threads N]\n"
+	    "  Prints one JSON object per window: its L2-normalised embedding and the\n"
+	    "  activity probabilities.  With --no-preprocess, FILE holds one\n"
+	    "  preprocessed window per line (`window` comma-separated numbers).\n");
+}
+
+static int
+parse_int(const char *opt, const char *s, int lo, int hi, int *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < lo || v > hi) {
+		fprintf(stderr, "dt4ecg-admin infer: %s %s: expected an integer "
+		    "%d..%d\n", opt, s, lo, hi);
+		return -1;
+	}
+	*out = (int)v;
+	return 0;
+}
+
+/*
+ * Reads windows, one per line, `window` comma-separated floats each.  Every
+ * fault names the file and line.
+ */
+static int
+read_windows(const char *path, int window, float **out, int *n_out,
+    struct dt_error *err)
+{
+	FILE *f;
+	char *line = NULL;
+	size_t cap = 0, lineno = 0;
+	ssize_t len;
+	float *w = NULL;
+	int n = 0, alloc = 0, rc = -1;
+
+	if ((f = fopen(path, "r")) == NULL)
+		return dt_error_set(err, DT_E_IO, "%s: %s", path,
+		    strerror(errno));
+	while ((len = getline(&line, &cap, f)) != -1) {
+		char *p = line, *end;
+		int k;
+
+		lineno++;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p == '\n' || *p == '\r' || *p == '\0' || *p == '#')
+			continue;
+		if (n == alloc) {
+			float *nw;
+
+			alloc = alloc ? alloc * 2 : 64;
+			if (alloc > (1 << 20) ||
+			    (nw = realloc(w, sizeof(float) * (size_t)alloc *
+			    window)) == NULL) {
+				dt_error_set(err, DT_E_NOMEM,
+				    "%s: too many windows", path);
+				goto out;
+			}
+			w = nw;
+		}
+		for (k = 0; k < window; k++) {
+			float v;
+
+			errno = 0;
+			v = strtof(p, &end);
+			if (end == p || errno == ERANGE || !isfinite(v)) {
+				dt_error_set(err, DT_E_FORMAT,
+				    "%s:%zu: value %d: not a finite number", path,
+				    lineno, k + 1);
+				goto out;
+			}
+			w[(size_t)n * window + k] = v;
+			p = end;
+			while (*p == ' ' || *p == '\t')
+				p++;
+			if (k + 1 < window) {
+				if (*p != ',') {
+					dt_error_set(err, DT_E_FORMAT,
+					    "%s:%zu: %d values, the model's "
+					    "window is %d", path, lineno, k + 1,
+					    window);
+					goto out;
+				}
+				p++;
+			}
+		}
+		while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+			p++;
+		if (*p != '\0') {
+			dt_error_set(err, DT_E_FORMAT, "%s:%zu: more than %d "
+			    "values (the model's window)", path, lineno,
+			    window);
+			goto out;
+		}
+		n++;
+	}
+	if (ferror(f)) {
+		dt_error_set(err, DT_E_IO, "%s: read error", path);
+		goto out;
+	}
+	if (n == 0) {
+		dt_error_set(err, DT_E_FORMAT, "%s: no windows", path);
+		goto out;
+	}
+	*out = w;
+	*n_out = n;
+	w = NULL;
+	rc = 0;
+out:
+	free(line);
+	free(w);
+	fclose(f);
+	return rc;
+}
+
+/* Names as JSON strings, escaped once. */
+static char **
+quoted_names(const struct nn_model *m)
+{
+	char **q = calloc((size_t)m->n_activities, sizeof(char *));
+	int i;
+
+	if (q == NULL)
+		return NULL;
+	for (i = 0; i < m->n_activities; i++) {
+		json_t *s = json_string(m->activities[i]);
+
+		q[i] = s ? json_dumps(s, JSON_ENCODE_ANY) : NULL;
+		json_decref(s);
+		if (q[i] == NULL) {
+			while (i-- > 0)
+				free(q[i]);
+			free(q);
+			return NULL;
+		}
+	}
+	return q;
+}
+
+static void
+print_window(int index, const float *e, int E, const float *a,
+    char *const *names, int A, const struct ecg_windows *wq, int wi)
+{
+	int j;
+
+	printf("{\"window\": %d, \"embedding\": [", index);
+	for (j = 0; j < E; j++)
+		printf(j ? ", %.9g" : "%.9g", e[j]);
+	printf("], \"activity\": {");
+	for (j = 0; j < A; j++)
+		printf(j ? ", %s: %.9g" : "%s: %.9g", names[j], a[j]);
+	printf("}");
+	if (wq != NULL)
+		printf(", \"quality\": {\"identity_usable\": %s, "
+		    "\"heart_rate_bpm\": %.1f}", wq->id_ok[wi] ? "true" : "false",
+		    wq->hr_bpm[wi]);
+	printf("}\n");
+}
+
+int
+cmd_infer(struct admin_ctx *ctx, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "model", required_argument, NULL, 'm' },
+		{ "input", required_argument, NULL, 'i' },
+		{ "format", required_argument, NULL, 'F' },
+		{ "fs", required_argument, NULL, 'f' },
+		{ "signal", required_argument, NULL, 's' },
+		{ "no-preprocess", no_argument, NULL, 'P' },
+		{ "batch", required_argument, NULL, 'b' },
+		{ "threads", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct infer_opts o = { .signal = -1, .batch = 64, .threads = 1 };
+	struct dt_error err = { 0 };
+	struct nn_model *m = NULL;
+	struct nn_net *net = NULL;
+	struct ecg_windows wq = { 0 };
+	enum ecg_format fmt;
+	float *windows = NULL, *emb = NULL, *act = NULL, *mv = NULL;
+	char **names = NULL;
+	size_t n_mv = 0;
+	double fs_in = 0;
+	int n_win = 0, ch, i, done, rc = ADMIN_EXIT_FAIL;
+	char *end;
+
+	(void)ctx;
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'm': o.model = optarg; break;
+		case 'i': o.input = optarg; break;
+		case 'F': o.format = optarg; break;
+		case 'f':
+			errno = 0;
+			o.fs = strtod(optarg, &end);
+			if (errno || end == optarg || *end || !(o.fs >= 50 &&
+			    o.fs <= 2000)) {
+				fprintf(stderr, "dt4ecg-admin infer: --fs %s: "
+				    "expected a rate of 50..2000 Hz\n", optarg);
+				return ADMIN_EXIT_USAGE;
+			}
+			break;
+		case 's':
+			if (parse_int("--signal", optarg, 0, 1000, &o.signal))
+				return ADMIN_EXIT_USAGE;
+			break;
+		case 'P': o.no_preprocess = 1; break;
+		case 'b':
+			if (parse_int("--batch", optarg, 1, 4096, &o.batch))
+				return ADMIN_EXIT_USAGE;
+			break;
+		case 't':
+			if (parse_int("--threads", optarg, 1, 256, &o.threads))
+				return ADMIN_EXIT_USAGE;
+			break;
+		case 'h':
+			usage(stdout);
+			return ADMIN_EXIT_OK;
+		default:
+			usage(stderr);
+			return ADMIN_EXIT_USAGE;
+		}
+	}
+	if (optind != argc || o.model == NULL || o.input == NULL) {
+		usage(stderr);
+		return ADMIN_EXIT_USAGE;
+	}
+	if (ecg_format_parse(o.format, &fmt) != 0) {
+		fprintf(stderr, "dt4ecg-admin infer: --format %s: expected "
+		    "wfdb or csv\n", o.format);
+		return ADMIN_EXIT_USAGE;
+	}
+
+	if (nn_model_load(o.model, &m, &err) != 0)
+		goto fail;
+	if (o.no_preprocess) {
+		if (read_windows(o.input, m->hp.window, &windows, &n_win,
+		    &err) != 0)
+			goto fail;
+	} else {
+		struct ecg_prep_params pp;
+
+		if (ecg_load_signal(o.input, fmt, o.fs, o.signal, &mv, &n_mv,
+		    &fs_in, &err) != 0)
+			goto fail;
+		ecg_prep_params_default(&pp, m->hp.fs_hz, m->hp.window);
+		if (ecg_prep(mv, n_mv, fs_in, &pp, &wq, &err) != 0) {
+			dt_error_prefix(&err, "%s", o.input);
+			goto fail;
+		}
+		windows = wq.data;
+		n_win = wq.n;
+	}
+	emb = malloc(sizeof(float) * (size_t)o.batch * m->hp.embedding_dim);
+	act = malloc(sizeof(float) * (size_t)o.batch * m->n_activities);
+	names = quoted_names(m);
+	if (emb == NULL || act == NULL || names == NULL) {
+		dt_error_set(&err, DT_E_NOMEM, "out of memory");
+		goto fail;
+	}
+	nn_set_threads(o.threads);
+	if (nn_net_create(m, o.batch < n_win ? o.batch : n_win, &net,
+	    &err) != 0)
+		goto fail;
+	for (done = 0; done < n_win; done += nn_net_batch(net)) {
+		int k = n_win - done;
+
+		if (k > nn_net_batch(net))
+			k = nn_net_batch(net);
+		if (nn_net_run(net, windows + (size_t)done * m->hp.window, k,
+		    emb, act, &err) != 0)
+			goto fail;
+		for (i = 0; i < k; i++)
+			print_window(done + i,
+			    emb + (size_t)i * m->hp.embedding_dim,
+			    m->hp.embedding_dim,
+			    act + (size_t)i * m->n_activities, names,
+			    m->n_activities, o.no_preprocess ? NULL : &wq,
+			    done + i);
+	}
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		dt_error_set(&err, DT_E_IO, "standard output: write error");
+		goto fail;
+	}
+	rc = ADMIN_EXIT_OK;
+	goto out;
+fail:
+	fprintf(stderr, "dt4ecg-admin infer: %s\n", err.msg);
+out:
+	if (names != NULL) {
+		for (i = 0; m != NULL && i < m->n_activities; i++)
+			free(names[i]);
+		free(names);
+	}
+	if (o.no_preprocess)
+		free(windows);
+	ecg_windows_free(&wq);
+	ecg_samples_free(mv, n_mv);
+	free(emb);
+	free(act);
+	nn_net_free(net);
+	nn_model_free(m);
+	return rc;
+}

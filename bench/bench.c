@@ -1,0 +1,171 @@
+/* bench/bench.c — helpers shared by the dt4ecg-bench subcommands. */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "bench/bench.h"
+
+#define BENCH_MAX_SAMPLES (1u << 22)
+
+double
+bench_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+void
+bench_samples_init(struct bench_samples *s)
+{
+	memset(s, 0, sizeof(*s));
+}
+
+int
+bench_samples_add(struct bench_samples *s, double v)
+{
+	if (s->n == s->cap) {
+		size_t ncap = s->cap ? s->cap * 2 : 256;
+		double *p;
+
+		if (ncap > BENCH_MAX_SAMPLES ||
+		    (p = realloc(s->v, ncap * sizeof(*p))) == NULL)
+			return -1;
+		s->v = p;
+		s->cap = ncap;
+	}
+	s->v[s->n++] = v;
+	return 0;
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+static double
+percentile(const double *sorted, size_t n, double p)
+{
+	double pos, frac;
+	size_t i;
+
+	if (n == 0)
+		return NAN;
+	pos = p * (double)(n - 1);
+	i = (size_t)pos;
+	frac = pos - (double)i;
+	if (i + 1 >= n)
+		return sorted[n - 1];
+	return sorted[i] * (1.0 - frac) + sorted[i + 1] * frac;
+}
+
+void
+bench_samples_stats(struct bench_samples *s, struct bench_stats *st)
+{
+	double sum = 0.0;
+	size_t i;
+
+	memset(st, 0, sizeof(*st));
+	st->n = s->n;
+	if (s->n == 0)
+		return;
+	qsort(s->v, s->n, sizeof(double), cmp_double);
+	for (i = 0; i < s->n; i++)
+		sum += s->v[i];
+	st->mean = sum / (double)s->n;
+	st->min = s->v[0];
+	st->max = s->v[s->n - 1];
+	st->p50 = percentile(s->v, s->n, 0.50);
+	st->p99 = percentile(s->v, s->n, 0.99);
+}
+
+void
+bench_samples_free(struct bench_samples *s)
+{
+	free(s->v);
+	memset(s, 0, sizeof(*s));
+}
+
+double
+bench_rss_mb(void)
+{
+	char line[256];
+	double kb = 0.0;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	if (f == NULL)
+		return 0.0;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strncmp(line, "VmRSS:", 6) == 0) {
+			kb = strtod(line + 6, NULL);
+			break;
+		}
+	fclose(f);
+	return kb / 1024.0;
+}
+
+bool
+bench_file_exists(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+int
+bench_parse_int(const char *s, int lo, int hi, int *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi)
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
+int
+bench_parse_double(const char *s, double lo, double hi, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno != 0 || end == s || *end != '\0' || !isfinite(v) || v < lo ||
+	    v > hi)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int
+bench_parse_int_list(const char *s, int *out, int max, int lo, int hi)
+{
+	char buf[256], *tok, *save = NULL;
+	int n = 0;
+
+	if (strlen(s) >= sizeof(buf))
+		return -1;
+	strcpy(buf, s);
+	for (tok = strtok_r(buf, ",", &save); tok != NULL;
+	    tok = strtok_r(NULL, ",", &save)) {
+		if (n == max || bench_parse_int(tok, lo, hi, &out[n]) != 0)
+			return -1;
+		n++;
+	}
+	return n;
+}
