@@ -33,6 +33,18 @@ int ecg_read_wfdb(const char *record, struct ecg_record **out,
     struct dt_error *err);
 
 /*
+ * WFDB on memory: `hea` is the header text, `dat` the bytes of the one signal
+ * file it names (records whose signals are spread over several files need
+ * ecg_read_wfdb).  `name` is used in error messages only.
+ */
+int ecg_parse_wfdb(const char *hea, size_t hea_len, const void *dat,
+    size_t dat_len, const char *name, struct ecg_record **out,
+    struct dt_error *err);
+
+/* Caps against absurd headers: samples per signal times signals. */
+#define ECG_MAX_TOTAL_SAMPLES	((size_t)1 << 27)
+
+/*
  * CSV/TSV: one sample per row, columns separated by ',', ';' or tab; lines
  * starting with '#' and one header row of non-numbers are skipped.  `column`
  * picks the column (0-based; -1 = the last column).  Values are taken as mV
