@@ -731,6 +731,8 @@ nn_model_create(const struct nn_hparams *hp, int n_subjects,
 		goto out;
 	}
 	m->hp = *hp;
+	for (i = (size_t)hp->n_stages; i < NN_MAX_STAGES; i++)
+		m->hp.stage_channels[i] = 0;
 	m->n_subjects = n_subjects;
 	m->n_activities = n_activities;
 	for (i = 0; i < (size_t)n_activities; i++) {
@@ -1193,6 +1195,24 @@ name_cmp(const void *a, const void *b)
 	return strcmp((*x)->name, (*y)->name);
 }
 
+static int
+hp_equal(const struct nn_hparams *a, const struct nn_hparams *b)
+{
+	size_t i;
+	int s;
+
+	for (i = 0; i < N_HP_INT; i++)
+		if (*hp_int_field((struct nn_hparams *)a, i) !=
+		    *hp_int_field((struct nn_hparams *)b, i))
+			return 0;
+	if (a->n_stages != b->n_stages)
+		return 0;
+	for (s = 0; s < a->n_stages && s < NN_MAX_STAGES; s++)
+		if (a->stage_channels[s] != b->stage_channels[s])
+			return 0;
+	return 1;
+}
+
 /* 1 when the metadata already says what m->hp and m->activities say. */
 static int
 meta_consistent(const struct nn_model *m)
@@ -1203,7 +1223,7 @@ meta_consistent(const struct nn_model *m)
 
 	if (parse_required(m, &hp, &acts, &n, NULL) != 0)
 		return 0;
-	same = memcmp(&hp, &m->hp, sizeof(hp)) == 0 &&
+	same = hp_equal(&hp, &m->hp) &&
 	    n == m->n_activities;
 	for (i = 0; i < n; i++) {
 		if (same && strcmp(acts[i], m->activities[i]) != 0)
