@@ -1256,10 +1256,17 @@ nn_model_save_buffer(const struct nn_model *m, void **bufp, size_t *lenp,
 	tmp.hp = m->hp;
 	tmp.n_activities = m->n_activities;
 	tmp.activities = m->activities;
-	for (i = 0; i < m->n_meta; i++)
-		if (json_object_set_new(meta, m->meta[i].key,
-		    json_string(m->meta[i].value)) != 0)
-			goto nomem;
+	for (i = 0; i < m->n_meta; i++) {
+		json_t *v = json_string(m->meta[i].value);
+
+		if (v == NULL || json_object_set_new(meta, m->meta[i].key,
+		    v) != 0) {
+			dt_error_set(err, DT_E_INVALID, "__metadata__ field "
+			    "%.100s: key or value is not valid UTF-8",
+			    m->meta[i].key);
+			goto out;
+		}
+	}
 	if (!meta_consistent(m)) {
 		tmp.meta = NULL;
 		tmp.n_meta = 0;

@@ -829,6 +829,17 @@ test_set_meta(void **state)
 	assert_int_equal(m->n_meta, n + 1);
 	assert_string_equal(nn_model_meta(m, "k"), "v2");
 	assert_null(nn_model_meta(m, "nope"));
+	/* what cannot be written is refused by name, not as out of memory */
+	{
+		void *buf = NULL;
+		size_t len;
+
+		assert_int_equal(nn_model_set_meta(m, "bad", "\xff\xfe", &err),
+		    0);
+		assert_int_equal(nn_model_save_buffer(m, &buf, &len, &err), -1);
+		assert_non_null(strstr(err.msg, "bad"));
+		assert_null(buf);
+	}
 	nn_model_free(m);
 	nn_model_free(NULL);
 }
