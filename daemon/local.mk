@@ -1,1 +1,17 @@
-# daemon: filled in by its own work
+# daemon: the protocol layer of dt4ecgd as a convenience library (RFC 9421
+# signatures, RFC 9530 digests, RFC 9457 problems, the request body, replay
+# cache, rate limits, configuration).  The dt4ecgd program links it.
+noinst_LIBRARIES += libdaemon.a
+libdaemon_a_SOURCES = \
+	daemon/sfv.c daemon/sfv.h \
+	daemon/problem.c daemon/problem.h \
+	daemon/httpsig.c daemon/httpsig.h \
+	daemon/digest.c daemon/digest.h \
+	daemon/body.c daemon/body.h \
+	daemon/replay.c daemon/replay.h \
+	daemon/ratelimit.c daemon/ratelimit.h \
+	daemon/cfg.c daemon/cfg.h
+libdaemon_a_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(SODIUM_CFLAGS)
+DAEMON_LIBS = libdaemon.a libdtutil.a $(JANSSON_LIBS) $(SODIUM_LIBS) -lm
+
+EXTRA_DIST += etc/dt4ecgd.conf

@@ -1,0 +1,62 @@
+/*
+ * daemon/cfg.h — dt4ecgd.conf (DESIGN.md section 7): `key = value` lines,
+ * `#` comments (whole lines, or after whitespace at the end of a line), one
+ * table {name, type, offset, default, min, max} (as in redis' config.c).
+ * Unknown keys, duplicate keys, malformed or out-of-range values are errors
+ * naming the file and line.  The file is etc/dt4ecgd.conf; every key is
+ * documented there.
+ *
+ * (Named cfg, not config: daemon/config.h would shadow autoconf's config.h
+ * for every file in daemon/.)
+ */
+#ifndef DT_DAEMON_CFG_H
+#define DT_DAEMON_CFG_H
+
+#include <stddef.h>
+
+#include "util/error.h"
+
+#define CFG_STR_MAX 1024
+#define CFG_LINE_MAX 4096
+#define CFG_FILE_MAX (1024 * 1024)
+
+struct cfg {
+	char listen[CFG_STR_MAX];	/* address to bind */
+	unsigned port;
+	char tls_cert[CFG_STR_MAX];
+	char tls_key[CFG_STR_MAX];
+	char store[CFG_STR_MAX];	/* SQLite file */
+	char store_key[CFG_STR_MAX];	/* its key file */
+	unsigned threads;		/* 0: number of cores */
+	double threshold;		/* cosine similarity to accept */
+	unsigned max_body;		/* bytes */
+	unsigned clock_skew_s;
+	double rate_per_kiosk;		/* requests per second */
+	double rate_burst;
+	unsigned lockout_failures;
+	unsigned lockout_s;
+	unsigned replay_window_s;
+	unsigned replay_capacity;
+	unsigned connection_limit;
+	unsigned per_ip_limit;
+	unsigned timeout_s;
+};
+
+/* The built-in defaults (those of etc/dt4ecgd.conf). */
+void cfg_defaults(struct cfg *c);
+
+/*
+ * Parses len bytes of configuration text over the defaults; `name` (the
+ * file name) prefixes every error message ("name:line: ...").  *out is set
+ * only on success.  0 / -1.
+ */
+int cfg_parse(const char *name, const char *text, size_t len,
+    struct cfg *out, struct dt_error *err);
+
+/* Reads and parses the file at path (at most CFG_FILE_MAX bytes). */
+int cfg_load(const char *path, struct cfg *out, struct dt_error *err);
+
+/* c->threads, or the number of online cores when it is 0. */
+unsigned cfg_threads(const struct cfg *c);
+
+#endif /* DT_DAEMON_CFG_H */
