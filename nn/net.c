@@ -101,7 +101,7 @@ struct nn_net {
 	 * memory is created, at the largest size asked for, once all exist. */
 	size_t scratch_size;
 
-	float *in;		/* [batch][window], user layout */
+	float *in;		/* [batch][window + stem_kernel - 1]: zero-padded */
 	float *emb;		/* [batch][emb_dim] after the id fc (BN folded) */
 	float *act_logits;	/* [batch][n_act] */
 };
@@ -706,6 +706,137 @@ add_sca(struct nn_net *net, const struct nn_model *m, int stage, float *x,
 	return 0;
 }
 
+/*
+ * The stem in one pass: conv(1 -> C0, kernel Ks, pad Ks/2) with BN folded,
+ * ReLU, max-pool(2, 2), written channels-last.  Our own loop rather than
+ * oneDNN's: 2.6.3 has no JIT kernel for a one-input-channel 1D convolution on
+ * AVX2 (it falls back to gemm, 0.34 ms a window, or to ref:any, 22 ms) and
+ * then pools a plain layout with its reference kernel (0.6 ms); this loop does
+ * all four steps for a 512-sample window in a few tens of microseconds.
+ */
+struct stem {
+	const float *xp;	/* [batch][window + ks - 1], zero-padded input */
+	float *y;		/* [batch][window / 2][c0] */
+	int batch, window, ks, c0;
+	float *wt;		/* [ks][c0]: transposed, BN folded */
+	float *b;		/* [c0] */
+	int nthreads;
+};
+
+#define STEM_LANES 16
+
+static void
+stem_one(const struct stem *st, const float *x, float *y)
+{
+	const int C = st->c0, K = st->ks, Lp = st->window / 2;
+	int t, c0, k, j;
+
+	for (t = 0; t < Lp; t++) {
+		const float *x0 = x + 2 * t;	/* padded: x0[k] is in[2t+k-P] */
+		float *out = y + (size_t)t * C;
+
+		for (c0 = 0; c0 < C; c0 += STEM_LANES) {
+			const int lanes = C - c0 < STEM_LANES ? C - c0 : STEM_LANES;
+			float a0[STEM_LANES], a1[STEM_LANES];
+
+			for (j = 0; j < lanes; j++)
+				a0[j] = a1[j] = st->b[c0 + j];
+			for (k = 0; k < K; k++) {
+				const float *w = st->wt + (size_t)k * C + c0;
+				const float v0 = x0[k], v1 = x0[k + 1];
+
+#pragma omp simd
+				for (j = 0; j < lanes; j++) {
+					a0[j] += v0 * w[j];
+					a1[j] += v1 * w[j];
+				}
+			}
+#pragma omp simd
+			for (j = 0; j < lanes; j++) {
+				float v = a0[j] > a1[j] ? a0[j] : a1[j];
+
+				out[c0 + j] = v > 0.0f ? v : 0.0f;
+			}
+		}
+	}
+}
+
+static void
+stem_run(struct nn_net *net, void *ctx)
+{
+	struct stem *st = ctx;
+	const size_t in_stride = (size_t)st->window + st->ks - 1;
+	const size_t out_stride = (size_t)(st->window / 2) * st->c0;
+	int n;
+
+	(void)net;
+#pragma omp parallel for if (st->batch > 1) num_threads(st->nthreads) schedule(static)
+	for (n = 0; n < st->batch; n++)
+		stem_one(st, st->xp + (size_t)n * in_stride,
+		    st->y + (size_t)n * out_stride);
+}
+
+static void
+stem_free(void *p)
+{
+	struct stem *st = p;
+
+	if (st == NULL)
+		return;
+	free(st->wt);
+	free(st->b);
+	free(st);
+}
+
+static int
+add_stem(struct nn_net *net, const struct nn_model *m, float *y,
+    struct dt_error *err)
+{
+	const int C = net->hp.stem_channels, K = net->hp.stem_kernel;
+	struct stem *st;
+	struct op *op;
+	const float *w;
+	float *wf = NULL;
+	int c, k, rc = -1;
+
+	if ((st = calloc(1, sizeof(*st))) == NULL)
+		return dt_error_set(err, DT_E_NOMEM, "out of memory");
+	if (keep_ctx(net, st, stem_free) != 0) {
+		free(st);
+		return dt_error_set(err, DT_E_NOMEM, "out of memory");
+	}
+	st->batch = net->batch;
+	st->window = net->hp.window;
+	st->ks = K;
+	st->c0 = C;
+	st->y = y;
+	st->xp = net->in;
+	st->nthreads = omp_get_max_threads();
+	st->wt = malloc(sizeof(float) * (size_t)K * C);
+	st->b = malloc(sizeof(float) * (size_t)C);
+	wf = malloc(sizeof(float) * (size_t)K * C);
+	if (st->wt == NULL || st->b == NULL || wf == NULL) {
+		dt_error_set(err, DT_E_NOMEM, "out of memory");
+		goto out;
+	}
+	if ((w = tensor(m, "stem.conv.weight", (size_t)C * K, err)) == NULL ||
+	    fold_bn(m, "stem.bn", w, NULL, C, (size_t)K, wf, st->b, err) != 0)
+		goto out;
+	for (c = 0; c < C; c++)
+		for (k = 0; k < K; k++)
+			st->wt[(size_t)k * C + c] = wf[(size_t)c * K + k];
+	if ((op = new_op(net)) == NULL) {
+		dt_error_set(err, DT_E_NOMEM, "out of memory");
+		goto out;
+	}
+	op->fn = stem_run;
+	op->ctx = st;
+	rc = 0;
+out:
+	free(wf);
+	return rc;
+}
+
 /* ---- heads ----------------------------------------------------------------- */
 
 /*
@@ -858,73 +989,24 @@ static int
 build(struct nn_net *net, const struct nn_model *m, struct dt_error *err)
 {
 	const struct nn_hparams *hp = &net->hp;
-	dnnl_memory_desc_t in_md, x_md, sc_md, y_md, nwc_md, pool_md, f_md;
-	dnnl_memory_t in_mem, x, sc, y, xn, f_mem, pooled;
-	dnnl_pooling_v2_desc_t pdsc;
-	dnnl_primitive_desc_t pd = NULL;
-	dnnl_primitive_t prim;
+	dnnl_memory_desc_t x_md, sc_md, y_md, nwc_md, pool_md, f_md;
+	dnnl_memory_t x, sc, y, xn, f_mem, pooled;
 	struct conv_spec cs;
 	struct op *op;
 	struct gap *g;
 	int L, cin, i;
 	char w1[64], b1[64], w2[64], b2[64], wd[64], bd[64];
-	dnnl_dims_t in_dims = { net->batch, 1, hp->window };
 	dnnl_dims_t f_dims;
 
-	/* input: [batch][1][window]; ncw and nwc are the same bytes for C=1 */
-	if (md_plain(&in_md, 3, in_dims, dnnl_nwc, err) != 0 ||
-	    make_mem(net, &in_md, &in_mem, err) != 0)
-		return -1;
-	net->in = mem_ptr(in_mem);
-
-	/* stem: conv + BN + ReLU, then max-pool(2, 2) */
-	cs = (struct conv_spec){ .cin = 1, .cout = hp->stem_channels,
-		.k = hp->stem_kernel, .stride = 1, .pad = hp->stem_kernel / 2,
-		.lin = hp->window, .lout = hp->window, .relu = true };
-	if (add_conv(net, m, "stem.conv.weight", "stem.bn", &cs, in_mem,
-	    &in_md, &x, &x_md, err) != 0)
-		return -1;
+	/* stem: conv + BN + ReLU + max-pool(2, 2), fused, into `nwc` */
 	L = hp->window / 2;
 	{
 		dnnl_dims_t pdims = { net->batch, hp->stem_channels, L };
-		dnnl_dims_t st = { 2 }, ker = { 2 }, dil = { 0 }, p0 = { 0 };
 
-		if (md_plain(&pool_md, 3, pdims, dnnl_format_tag_any, err) != 0)
+		if (md_plain(&pool_md, 3, pdims, dnnl_nwc, err) != 0 ||
+		    make_mem(net, &pool_md, &pooled, err) != 0 ||
+		    add_stem(net, m, mem_ptr(pooled), err) != 0)
 			return -1;
-		NN_TRY(dnnl_pooling_v2_forward_desc_init(&pdsc,
-		    dnnl_forward_inference, dnnl_pooling_max, &x_md, &pool_md,
-		    st, ker, dil, p0, p0));
-		{
-			dnnl_primitive_attr_t attr = NULL;
-			dnnl_status_t s;
-
-			NN_TRY(dnnl_primitive_attr_create(&attr));
-			s = dnnl_primitive_attr_set_scratchpad_mode(attr,
-			    dnnl_scratchpad_mode_user);
-			if (s == dnnl_success)
-				s = dnnl_primitive_desc_create(&pd, &pdsc, attr,
-				    net->engine, NULL);
-			dnnl_primitive_attr_destroy(attr);
-			NN_TRY(s);
-		}
-		pool_md = *dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
-		{
-			dnnl_primitive_desc_t pd_owned = pd;
-
-			pd = NULL;
-			if (make_mem(net, &pool_md, &pooled, err) != 0) {
-				dnnl_primitive_desc_destroy(pd_owned);
-				return -1;
-			}
-			if (make_prim(net, pd_owned, &prim, err) != 0)
-				return -1;
-		}
-		if ((op = new_op(net)) == NULL)
-			return dt_error_set(err, DT_E_NOMEM, "out of memory");
-		op->prim = prim;
-		op_arg(op, DNNL_ARG_SRC, x);
-		op_arg(op, DNNL_ARG_DST, pooled);
-		op_arg(op, DNNL_ARG_SCRATCHPAD, NULL);
 	}
 	x = pooled;
 	x_md = pool_md;
@@ -994,10 +1076,6 @@ build(struct nn_net *net, const struct nn_model *m, struct dt_error *err)
 	if (bind_scratchpad(net, err) != 0)
 		return -1;
 	return 0;
-fail:
-	if (pd)
-		dnnl_primitive_desc_destroy(pd);
-	return -1;
 }
 
 int
@@ -1023,6 +1101,12 @@ nn_net_create(const struct nn_model *m, int batch, struct nn_net **out,
 	NN_TRY(dnnl_engine_create(&net->engine, dnnl_cpu, 0));
 	NN_TRY(dnnl_stream_create(&net->stream, net->engine,
 	    dnnl_stream_default_flags));
+	net->in = calloc((size_t)batch * (m->hp.window + m->hp.stem_kernel - 1),
+	    sizeof(float));
+	if (net->in == NULL) {
+		dt_error_set(err, DT_E_NOMEM, "out of memory");
+		goto fail;
+	}
 	if (build(net, m, err) != 0)
 		goto fail;
 	*out = net;
@@ -1044,10 +1128,19 @@ nn_net_run(struct nn_net *net, const float *windows, int n, float *emb,
 		    "network: %d windows for a batch of %d", n, net->batch);
 	if (n == 0)
 		return 0;
-	memcpy(net->in, windows, sizeof(float) * (size_t)n * W);
-	if (n < net->batch)
-		memset(net->in + (size_t)n * W, 0,
-		    sizeof(float) * (size_t)(net->batch - n) * W);
+	{
+		const size_t stride = (size_t)W + net->hp.stem_kernel - 1;
+		const int pad = net->hp.stem_kernel / 2;
+
+		/* the pads around each window stay zero from nn_net_create */
+		for (i = 0; i < n; i++)
+			memcpy(net->in + i * stride + pad,
+			    windows + (size_t)i * W, sizeof(float) * W);
+		if (n < net->batch)
+			for (i = n; i < net->batch; i++)
+				memset(net->in + i * stride + pad, 0,
+				    sizeof(float) * W);
+	}
 	for (i = 0; i < net->n_ops; i++) {
 		struct op *op = &net->ops[i];
 
@@ -1109,6 +1202,7 @@ nn_net_free(struct nn_net *net)
 		dnnl_memory_destroy(net->mems[i]);
 	for (i = 0; i < net->n_ctxs; i++)
 		net->ctxs[i].free_fn(net->ctxs[i].p);
+	free(net->in);
 	if (net->stream)
 		dnnl_stream_destroy(net->stream);
 	if (net->engine)

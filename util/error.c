@@ -24,17 +24,24 @@ dt_error_set(struct dt_error *err, enum dt_errc code, const char *fmt, ...)
 void
 dt_error_prefix(struct dt_error *err, const char *fmt, ...)
 {
-	char prefix[DT_ERROR_MSG_MAX];
 	char old[DT_ERROR_MSG_MAX];
 	va_list ap;
+	size_t n;
 
 	if (err == NULL)
 		return;
-	va_start(ap, fmt);
-	vsnprintf(prefix, sizeof(prefix), fmt, ap);
-	va_end(ap);
 	memcpy(old, err->msg, sizeof(old));
-	snprintf(err->msg, sizeof(err->msg), "%s: %s", prefix, old);
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+	/* append ": old", truncating the old message if it does not fit */
+	n = strlen(err->msg);
+	if (n + 2 < sizeof(err->msg)) {
+		err->msg[n++] = ':';
+		err->msg[n++] = ' ';
+		err->msg[n] = '\0';
+		strncat(err->msg, old, sizeof(err->msg) - n - 1);
+	}
 }
 
 void
