@@ -904,16 +904,17 @@ ecg_parse_csv(const char *text, size_t len, const char *name,
 				break;
 			p = e + 1;
 		}
-		if (cs == NULL) {
-			dt_error_set(err, DT_E_FORMAT,
-			    "%s line %d: %zu columns, column %d asked for",
-			    name, lineno, ncell, column);
-			goto out;
-		}
-		if (cell_number(cs, clen, &v) != 0) {
+		if (cs == NULL || cell_number(cs, clen, &v) != 0) {
+			/* One header row of non-numbers before the data. */
 			if (!header_seen && n == 0 && !any_number) {
 				header_seen = 1;
 				continue;
+			}
+			if (cs == NULL) {
+				dt_error_set(err, DT_E_FORMAT,
+				    "%s line %d: %zu columns, column %d asked "
+				    "for", name, lineno, ncell, column);
+				goto out;
 			}
 			dt_error_set(err, DT_E_FORMAT,
 			    "%s line %d: '%.*s' is not a number", name, lineno,
