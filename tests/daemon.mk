@@ -1,1 +1,46 @@
-# tests and fuzz targets of this area: filled in by its own work
+# tests and fuzz targets of daemon/ (the protocol layer of dt4ecgd)
+DAEMON_TEST_CFLAGS = $(TEST_CFLAGS) $(JANSSON_CFLAGS) $(SODIUM_CFLAGS)
+DAEMON_TEST_LDADD = $(DAEMON_LIBS) $(CMOCKA_LIBS)
+
+DAEMON_TESTS = \
+	tests/test_httpsig \
+	tests/test_digest \
+	tests/test_body \
+	tests/test_config \
+	tests/test_replay
+check_PROGRAMS += $(DAEMON_TESTS)
+TESTS += $(DAEMON_TESTS)
+
+tests_test_httpsig_SOURCES = tests/test_httpsig.c
+tests_test_httpsig_CFLAGS = $(DAEMON_TEST_CFLAGS)
+tests_test_httpsig_LDADD = $(DAEMON_TEST_LDADD)
+tests_test_digest_SOURCES = tests/test_digest.c
+tests_test_digest_CFLAGS = $(DAEMON_TEST_CFLAGS)
+tests_test_digest_LDADD = $(DAEMON_TEST_LDADD)
+tests_test_body_SOURCES = tests/test_body.c
+tests_test_body_CFLAGS = $(DAEMON_TEST_CFLAGS)
+tests_test_body_LDADD = $(DAEMON_TEST_LDADD)
+tests_test_config_SOURCES = tests/test_config.c
+tests_test_config_CFLAGS = $(DAEMON_TEST_CFLAGS)
+tests_test_config_LDADD = $(DAEMON_TEST_LDADD)
+tests_test_replay_SOURCES = tests/test_replay.c
+tests_test_replay_CFLAGS = $(DAEMON_TEST_CFLAGS)
+tests_test_replay_LDADD = $(DAEMON_TEST_LDADD)
+
+# Fuzz targets: replayed over their seed corpus by tests/fuzz-<name>.sh.
+DAEMON_FUZZ = fuzz/fuzz_httpsig fuzz/fuzz_body fuzz/fuzz_config
+check_PROGRAMS += $(DAEMON_FUZZ)
+TESTS += tests/fuzz-httpsig.sh tests/fuzz-body.sh tests/fuzz-config.sh
+EXTRA_DIST += \
+	tests/fuzz-httpsig.sh tests/fuzz-body.sh tests/fuzz-config.sh \
+	fuzz/corpus/httpsig fuzz/corpus/body fuzz/corpus/config
+
+fuzz_fuzz_httpsig_SOURCES = fuzz/fuzz_httpsig.c $(FUZZ_DRIVER)
+fuzz_fuzz_httpsig_CFLAGS = $(DAEMON_TEST_CFLAGS)
+fuzz_fuzz_httpsig_LDADD = $(DAEMON_LIBS)
+fuzz_fuzz_body_SOURCES = fuzz/fuzz_body.c $(FUZZ_DRIVER)
+fuzz_fuzz_body_CFLAGS = $(DAEMON_TEST_CFLAGS)
+fuzz_fuzz_body_LDADD = $(DAEMON_LIBS)
+fuzz_fuzz_config_SOURCES = fuzz/fuzz_config.c $(FUZZ_DRIVER)
+fuzz_fuzz_config_CFLAGS = $(DAEMON_TEST_CFLAGS)
+fuzz_fuzz_config_LDADD = $(DAEMON_LIBS)
