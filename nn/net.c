@@ -33,6 +33,16 @@
 #include "util/error.h"
 
 #define BN_EPS 1e-5f
+
+/*
+ * Our own loops are compiled for the baseline ISA by default; build clones
+ * for AVX2+FMA and AVX-512 too, picked at load time by the CPU (GCC ifunc).
+ */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define NN_HOT __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define NN_HOT
+#endif
 #define MAX_ARGS 8
 
 #define NN_TRY(call)                                                         \
@@ -513,7 +523,7 @@ sigmoidf(float z)
 	return 1.0f / (1.0f + expf(-z));
 }
 
-static void
+NN_HOT static void
 sca_one(const struct sca *s, float *x, float *work)
 {
 	const int C = s->ch, L = s->len, H = s->hidden, P = s->kq / 2;
@@ -529,6 +539,7 @@ sca_one(const struct sca *s, float *x, float *work)
 	for (t = 0; t < L; t++) {
 		const float *row = x + (size_t)t * C;
 
+#pragma omp simd
 		for (c = 0; c < C; c++) {
 			avg[c] += row[c];
 			mx[c] = row[c] > mx[c] ? row[c] : mx[c];
@@ -541,6 +552,7 @@ sca_one(const struct sca *s, float *x, float *work)
 		const float *wr = s->fc1_w + (size_t)j * C;
 		float za = s->fc1_b[j], zm = s->fc1_b[j];
 
+#pragma omp simd reduction(+ : za, zm)
 		for (c = 0; c < C; c++) {
 			za += wr[c] * avg[c];
 			zm += wr[c] * mx[c];
@@ -551,6 +563,7 @@ sca_one(const struct sca *s, float *x, float *work)
 		const float *wr = s->fc2_w + (size_t)c * H;
 		float z = 2.0f * s->fc2_b[c];
 
+#pragma omp simd reduction(+ : z)
 		for (j = 0; j < H; j++)
 			z += wr[j] * h[j];
 		att[c] = sigmoidf(z);
@@ -560,6 +573,7 @@ sca_one(const struct sca *s, float *x, float *work)
 		float *row = x + (size_t)t * C;
 		float sum = 0.0f, m = -INFINITY;
 
+#pragma omp simd reduction(+ : sum) reduction(max : m)
 		for (c = 0; c < C; c++) {
 			float v = row[c] * att[c];
 
@@ -587,6 +601,7 @@ sca_one(const struct sca *s, float *x, float *work)
 		float *row = x + (size_t)t * C;
 		const float g = mt[t];
 
+#pragma omp simd
 		for (c = 0; c < C; c++)
 			row[c] *= g;
 	}
@@ -607,7 +622,7 @@ sca_run(struct nn_net *net, void *ctx)
 		    s->work + (size_t)omp_get_thread_num() * wsz);
 }
 
-static void
+NN_HOT static void
 gap_run(struct nn_net *net, void *ctx)
 {
 	struct gap *g = ctx;
@@ -723,42 +738,86 @@ struct stem {
 	int nthreads;
 };
 
-#define STEM_LANES 16
+typedef float stem_v8 __attribute__((vector_size(32)));
+typedef int stem_v8i __attribute__((vector_size(32)));
 
+/* out = max(max(a, b), 0) lane-wise, without leaving vector registers (a
+ * macro: a function taking 32-byte vectors would change the ABI by ISA) */
+#define POOL_RELU(out, a, b)                                                \
+	do {                                                                \
+		const stem_v8 zero_ = { 0 };                                \
+		stem_v8i m_ = (a) > (b);                                    \
+		stem_v8 v_ = (stem_v8)(((stem_v8i)(a) & m_) |               \
+		    ((stem_v8i)(b) & ~m_));                                 \
+		(out) = (stem_v8)((stem_v8i)v_ & (v_ > zero_));             \
+	} while (0)
+
+/* One pooled output t, channels [c0, c1): the plain loop, for the tails. */
 static void
+stem_plain(const struct stem *st, const float *x, float *y, int t, int c0,
+    int c1)
+{
+	const int C = st->c0;
+	int c, k;
+
+	for (c = c0; c < c1; c++) {
+		float a0 = st->b[c], a1 = st->b[c], v;
+
+		for (k = 0; k < st->ks; k++) {
+			a0 += x[2 * t + k] * st->wt[(size_t)k * C + c];
+			a1 += x[2 * t + k + 1] * st->wt[(size_t)k * C + c];
+		}
+		v = a0 > a1 ? a0 : a1;
+		y[(size_t)t * C + c] = v > 0.0f ? v : 0.0f;
+	}
+}
+
+/*
+ * x is the zero-padded window (x[i] = in[i - Ks/2]); y is [window/2][C].
+ * Blocks of 8 channels x 8 positions (4 pooled outputs) keep 8 accumulators
+ * in vector registers and load each weight vector once per kernel tap.
+ */
+NN_HOT static void
 stem_one(const struct stem *st, const float *x, float *y)
 {
 	const int C = st->c0, K = st->ks, Lp = st->window / 2;
-	int t, c0, k, j;
+	const int cb = C / 8 * 8, tb = Lp / 4 * 4;
+	int t, c0, k, p;
 
-	for (t = 0; t < Lp; t++) {
-		const float *x0 = x + 2 * t;	/* padded: x0[k] is in[2t+k-P] */
-		float *out = y + (size_t)t * C;
+	for (t = 0; t < tb; t += 4) {
+		for (c0 = 0; c0 < cb; c0 += 8) {
+			stem_v8 w, r0, r1, r2, r3, r4, r5, r6, r7;
 
-		for (c0 = 0; c0 < C; c0 += STEM_LANES) {
-			const int lanes = C - c0 < STEM_LANES ? C - c0 : STEM_LANES;
-			float a0[STEM_LANES], a1[STEM_LANES];
-
-			for (j = 0; j < lanes; j++)
-				a0[j] = a1[j] = st->b[c0 + j];
+			/* eight named accumulators: GCC keeps them in registers */
+			memcpy(&r0, st->b + c0, sizeof(r0));
+			r1 = r2 = r3 = r4 = r5 = r6 = r7 = r0;
 			for (k = 0; k < K; k++) {
-				const float *w = st->wt + (size_t)k * C + c0;
-				const float v0 = x0[k], v1 = x0[k + 1];
+				const float *xk = x + 2 * t + k;
 
-#pragma omp simd
-				for (j = 0; j < lanes; j++) {
-					a0[j] += v0 * w[j];
-					a1[j] += v1 * w[j];
-				}
+				memcpy(&w, st->wt + (size_t)k * C + c0, sizeof(w));
+				r0 += xk[0] * w;
+				r1 += xk[1] * w;
+				r2 += xk[2] * w;
+				r3 += xk[3] * w;
+				r4 += xk[4] * w;
+				r5 += xk[5] * w;
+				r6 += xk[6] * w;
+				r7 += xk[7] * w;
 			}
-#pragma omp simd
-			for (j = 0; j < lanes; j++) {
-				float v = a0[j] > a1[j] ? a0[j] : a1[j];
-
-				out[c0 + j] = v > 0.0f ? v : 0.0f;
-			}
+			POOL_RELU(r0, r0, r1);
+			POOL_RELU(r2, r2, r3);
+			POOL_RELU(r4, r4, r5);
+			POOL_RELU(r6, r6, r7);
+			memcpy(y + (size_t)(t + 0) * C + c0, &r0, sizeof(r0));
+			memcpy(y + (size_t)(t + 1) * C + c0, &r2, sizeof(r2));
+			memcpy(y + (size_t)(t + 2) * C + c0, &r4, sizeof(r4));
+			memcpy(y + (size_t)(t + 3) * C + c0, &r6, sizeof(r6));
 		}
+		for (p = 0; p < 4 && cb < C; p++)
+			stem_plain(st, x, y, t + p, cb, C);
 	}
+	for (t = tb; t < Lp; t++)
+		stem_plain(st, x, y, t, 0, C);
 }
 
 static void
