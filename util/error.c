@@ -37,10 +37,14 @@ dt_error_prefix(struct dt_error *err, const char *fmt, ...)
 	/* append ": old", truncating the old message if it does not fit */
 	n = strlen(err->msg);
 	if (n + 2 < sizeof(err->msg)) {
+		size_t room = sizeof(err->msg) - n - 3, len = strlen(old);
+
+		if (len > room)
+			len = room;
 		err->msg[n++] = ':';
 		err->msg[n++] = ' ';
-		err->msg[n] = '\0';
-		strncat(err->msg, old, sizeof(err->msg) - n - 1);
+		memcpy(err->msg + n, old, len);
+		err->msg[n + len] = '\0';
 	}
 }
 
