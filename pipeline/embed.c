@@ -1,0 +1,148 @@
+/* pipeline/embed.c — recording -> fused embedding + activity (embed.h). */
+#include "config.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ecg/prep.h"
+#include "nn/net.h"
+#include "pipeline/embed.h"
+
+struct embedder {
+	const struct nn_model *m;	/* borrowed: outlives the embedder */
+	struct nn_net *net;
+	struct ecg_prep_params pp;
+	int batch, E, A;
+	float *emb;		/* [batch][E] */
+	float *act;		/* [batch][A] */
+};
+
+int
+embedder_create(const struct nn_model *m, int batch, struct embedder **out,
+    struct dt_error *err)
+{
+	struct embedder *e;
+
+	if ((e = calloc(1, sizeof(*e))) == NULL)
+		return dt_error_set(err, DT_E_NOMEM, "out of memory");
+	e->m = m;
+	e->batch = batch;
+	e->E = m->hp.embedding_dim;
+	e->A = m->n_activities;
+	ecg_prep_params_default(&e->pp, m->hp.fs_hz, m->hp.window);
+	e->emb = malloc(sizeof(float) * (size_t)batch * e->E);
+	e->act = malloc(sizeof(float) * (size_t)batch * e->A);
+	if (e->emb == NULL || e->act == NULL) {
+		dt_error_set(err, DT_E_NOMEM, "out of memory");
+		goto fail;
+	}
+	if (nn_net_create(m, batch, &e->net, err) != 0)
+		goto fail;
+	*out = e;
+	return 0;
+fail:
+	embedder_free(e);
+	return -1;
+}
+
+static int
+cmp_float(const void *a, const void *b)
+{
+	float x = *(const float *)a, y = *(const float *)b;
+
+	return (x > y) - (x < y);
+}
+
+int
+embedder_run(struct embedder *e, const float *mv, size_t n, double fs_hz,
+    struct embed_result *r, struct dt_error *err)
+{
+	struct ecg_windows w = { 0 };
+	double *sum_e = NULL, *sum_a = NULL, norm = 0.0;
+	float *hr = NULL;
+	int i, j, done, n_hr = 0, rc = -1;
+
+	if (ecg_prep(mv, n, fs_hz, &e->pp, &w, err) != 0)
+		return -1;
+	if (w.n_id_ok == 0) {
+		dt_error_set(err, DT_E_SIG_NO_USABLE_WINDOW,
+		    "no window usable for identity: %d window%s, none with a "
+		    "heart rate of %.0f-%.0f bpm and an unsaturated amplitude",
+		    w.n, w.n == 1 ? "" : "s", e->pp.hr_min_bpm,
+		    e->pp.hr_max_bpm);
+		goto out;
+	}
+	sum_e = calloc((size_t)e->E, sizeof(double));
+	sum_a = calloc((size_t)e->A, sizeof(double));
+	hr = calloc((size_t)w.n, sizeof(float));
+	if (sum_e == NULL || sum_a == NULL || hr == NULL) {
+		dt_error_set(err, DT_E_NOMEM, "out of memory");
+		goto out;
+	}
+	for (done = 0; done < w.n; done += e->batch) {
+		int k = w.n - done < e->batch ? w.n - done : e->batch;
+
+		if (nn_net_run(e->net, w.data + (size_t)done * w.window, k,
+		    e->emb, e->act, err) != 0)
+			goto out;
+		for (i = 0; i < k; i++) {
+			/* activity: every window cut (finite and not flat) */
+			for (j = 0; j < e->A; j++)
+				sum_a[j] += e->act[(size_t)i * e->A + j];
+			if (!w.id_ok[done + i])
+				continue;
+			for (j = 0; j < e->E; j++)
+				sum_e[j] += e->emb[(size_t)i * e->E + j];
+			if (w.hr_bpm[done + i] > 0)
+				hr[n_hr++] = w.hr_bpm[done + i];
+		}
+	}
+	for (j = 0; j < e->E; j++)
+		norm += sum_e[j] * sum_e[j];
+	norm = sqrt(norm);
+	if (norm < 1e-12)
+		norm = 1e-12;
+	for (j = 0; j < e->E; j++)
+		r->embedding[j] = (float)(sum_e[j] / norm);
+	for (j = 0; j < e->A; j++)
+		r->activity[j] = (float)(sum_a[j] / w.n);
+	r->windows_used = w.n_id_ok;
+	r->windows_rejected = w.n - w.n_id_ok;
+	r->heart_rate_bpm = 0.0f;
+	if (n_hr > 0) {
+		qsort(hr, (size_t)n_hr, sizeof(float), cmp_float);
+		r->heart_rate_bpm = n_hr % 2 ? hr[n_hr / 2] :
+		    0.5f * (hr[n_hr / 2 - 1] + hr[n_hr / 2]);
+	}
+	rc = 0;
+out:
+	/* embeddings of a person are biometric data */
+	if (sum_e != NULL)
+		explicit_bzero(sum_e, sizeof(double) * (size_t)e->E);
+	explicit_bzero(e->emb, sizeof(float) * (size_t)e->batch * e->E);
+	free(sum_e);
+	free(sum_a);
+	free(hr);
+	ecg_windows_free(&w);
+	return rc;
+}
+
+const struct nn_model *
+embedder_model(const struct embedder *e)
+{
+	return e->m;
+}
+
+void
+embedder_free(struct embedder *e)
+{
+	if (e == NULL)
+		return;
+	nn_net_free(e->net);
+	if (e->emb != NULL)
+		explicit_bzero(e->emb, sizeof(float) * (size_t)e->batch * e->E);
+	free(e->emb);
+	free(e->act);
+	free(e);
+}

@@ -1,0 +1,45 @@
+/*
+ * pipeline/embed.h — one recording to one decision's worth of evidence:
+ * preprocessing (DESIGN.md section 4), the network on every window, the
+ * identity embedding fused over the windows usable for identity (normalised
+ * mean), and the activity probabilities averaged over every window.
+ *
+ * Used alike by enrollment (dt4ecg-admin), template recomputation on model
+ * activation, and authentication (dt4ecgd), so all three see the same numbers.
+ * An embedder holds a network: like it, it must be used by the thread that
+ * created it.
+ */
+#ifndef PIPELINE_EMBED_H
+#define PIPELINE_EMBED_H
+
+#include <stddef.h>
+
+#include "nn/model.h"
+#include "util/error.h"
+
+struct embedder;
+
+struct embed_result {
+	float *embedding;	/* [embedding_dim], L2-normalised; caller's buffer */
+	float *activity;	/* [n_activities], sums to 1; caller's buffer */
+	int windows_used;	/* windows fused into the embedding */
+	int windows_rejected;	/* windows the identity gate refused */
+	float heart_rate_bpm;	/* median over the usable windows, 0 if none */
+};
+
+/* `batch` bounds the windows run at once (a request of 8 s has 6). */
+int embedder_create(const struct nn_model *m, int batch,
+    struct embedder **out, struct dt_error *err);
+
+/*
+ * mv: n samples in mV at fs_hz.  Fills r (whose two buffers the caller
+ * provides).  Errors: the signal errors of ecg_prep (DT_E_SIG_*), and
+ * DT_E_SIG_NO_USABLE_WINDOW when no window passes the identity gate.
+ */
+int embedder_run(struct embedder *e, const float *mv, size_t n, double fs_hz,
+    struct embed_result *r, struct dt_error *err);
+
+const struct nn_model *embedder_model(const struct embedder *e);
+void embedder_free(struct embedder *e);
+
+#endif /* PIPELINE_EMBED_H */

@@ -1,0 +1,143 @@
+/*
+ * tests/test_embed.c — the recording -> embedding pipeline on real ECG-ID
+ * recordings: a unit-norm fused embedding, activity probabilities that sum to
+ * one, window counts that add up, and the distinct refusals.
+ */
+#include "config.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tests/cmocka_all.h"
+
+#include "ecg/load.h"
+#include "nn/model.h"
+#include "pipeline/embed.h"
+
+static const char *const acts[] = { "rest", "walk", "run" };
+
+struct fixture {
+	struct nn_model *m;
+	struct embedder *e;
+};
+
+static int
+setup(void **state)
+{
+	struct dt_error err = { 0 };
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct nn_hparams hp;
+
+	if (f == NULL)
+		return -1;
+	nn_hparams_default(&hp);
+	hp.stem_channels = 16;
+	hp.stage_channels[0] = 16;
+	hp.stage_channels[1] = 32;
+	hp.stage_channels[2] = 64;
+	hp.embedding_dim = 32;
+	if (nn_model_create(&hp, 4, 3, acts, 5, &f->m, &err) != 0 ||
+	    embedder_create(f->m, 8, &f->e, &err) != 0) {
+		fprintf(stderr, "setup: %s\n", err.msg);
+		return -1;
+	}
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	embedder_free(f->e);
+	nn_model_free(f->m);
+	free(f);
+	return 0;
+}
+
+static int
+load(const char *rel, float **mv, size_t *n, double *fs)
+{
+	struct dt_error err = { 0 };
+	const char *data = getenv("DT4ECG_DATA");
+	char path[4096];
+
+	if (data == NULL)
+		return -1;
+	snprintf(path, sizeof(path), "%s/%s", data, rel);
+	if (ecg_load_signal(path, ECG_FORMAT_WFDB, 0, 0, mv, n, fs, &err) != 0) {
+		fprintf(stderr, "%s\n", err.msg);
+		return -1;
+	}
+	return 0;
+}
+
+/* A 20 s ECG-ID recording: 18 windows of 512 at 250 Hz, hop 256; most of
+ * them pass the identity gate; outputs are normalised. */
+static void
+real_recording_gives_unit_embedding(void **state)
+{
+	struct fixture *f = *state;
+	struct dt_error err = { 0 };
+	float emb[32], act[3], *mv;
+	struct embed_result r = { .embedding = emb, .activity = act };
+	double norm = 0, sum = 0;
+	size_t n;
+	double fs;
+	int j;
+
+	if (load("ecg-id/Person_01/rec_1", &mv, &n, &fs) != 0)
+		skip();
+	if (embedder_run(f->e, mv, n, fs, &r, &err) != 0)
+		fail_msg("%s", err.msg);
+	for (j = 0; j < 32; j++)
+		norm += (double)emb[j] * emb[j];
+	for (j = 0; j < 3; j++)
+		sum += act[j];
+	assert_true(fabs(norm - 1.0) < 1e-5);
+	assert_true(fabs(sum - 1.0) < 1e-5);
+	assert_int_equal(r.windows_used + r.windows_rejected, 18);
+	assert_true(r.windows_used >= 14);
+	assert_true(r.heart_rate_bpm > 40 && r.heart_rate_bpm < 120);
+	ecg_samples_free(mv, n);
+}
+
+/* A flat line and a too-short signal are refused, each with its own code. */
+static void
+unusable_signals_are_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct dt_error err = { 0 };
+	float emb[32], act[3];
+	struct embed_result r = { .embedding = emb, .activity = act };
+	float *x = calloc(5000, sizeof(float));
+	int i;
+
+	assert_non_null(x);
+	assert_int_equal(embedder_run(f->e, x, 5000, 500, &r, &err), -1);
+	assert_int_equal(err.code, DT_E_SIG_FLAT);
+	assert_int_equal(embedder_run(f->e, x, 100, 500, &r, &err), -1);
+	assert_int_equal(err.code, DT_E_SIG_TOO_SHORT);
+	/* a 1 Hz wave of 10 mV: finite, not flat, not clipped, but every
+	 * window is saturated for the identity gate (|x| > 5 mV) */
+	for (i = 0; i < 5000; i++)
+		x[i] = (float)(10.0 * sin(2 * M_PI * 1.0 * i / 500.0));
+	assert_int_equal(embedder_run(f->e, x, 5000, 500, &r, &err), -1);
+	assert_int_equal(err.code, DT_E_SIG_NO_USABLE_WINDOW);
+	free(x);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(real_recording_gives_unit_embedding),
+		cmocka_unit_test(unusable_signals_are_refused),
+	};
+
+	return cmocka_run_group_tests_name("pipeline_embed", tests, setup,
+	    teardown);
+}
