@@ -4,4 +4,4 @@ libecg_a_SOURCES = \
 	ecg/prep.c ecg/prep.h \
 	ecg/load.c ecg/load.h
 libecg_a_CFLAGS = $(AM_CFLAGS) $(SOXR_CFLAGS)
-ECG_LIBS = libecg.a libdtutil.a $(SOXR_LIBS) $(LIQUID_LIBS) -lm
+ECG_LIBS = libecg.a libdtutil.a $(SOXR_LIBS) -lm

@@ -7,7 +7,7 @@ set -eu
 
 PKGS="build-essential autoconf automake libtool pkg-config
 libmicrohttpd-dev libjansson-dev libsodium-dev libsqlite3-dev sqlite3
-libdnnl-dev libcmocka-dev libsoxr-dev libliquid-dev
+libdnnl-dev libcmocka-dev libsoxr-dev
 libcurl4-gnutls-dev libgnutls28-dev gnutls-bin curl valgrind"
 
 if [ "${1:-}" = "--peer" ]; then
