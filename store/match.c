@@ -34,6 +34,11 @@ struct slot {
 struct mdata {
 	int dim, stride;
 	float *rows;		/* n x stride, 64-byte aligned */
+	int8_t *codes;		/* n x cstride: the rows quantised to int8 */
+	float *cscale;		/* per row: x ~= cscale * code */
+	float *cl1;		/* per row: cscale * sum |code| */
+	float max_scale, max_l1;	/* over all rows ever added */
+	int cstride;
 	size_t n, cap;
 	uint32_t *row_slot;
 	struct slot *slots;
@@ -45,6 +50,8 @@ struct mdata {
 
 typedef void (*dots_fn)(const float *rows, size_t n, int stride,
     const float *q, float *out);
+typedef void (*idots_fn)(const int8_t *codes, size_t n, int cstride,
+    const int8_t *q, int32_t *out);
 
 struct match_index {
 	pthread_rwlock_t lock;		/* guards d, model, stats */
@@ -59,6 +66,8 @@ struct match_index {
 	uint64_t last_gen;
 	uint64_t full_reloads, incr_reloads, members_reloaded;
 	dots_fn dots;
+	idots_fn idots;
+	int float_scan;		/* 1: skip the int8 stage */
 	const char *kernel;
 };
 
@@ -83,7 +92,65 @@ dots_portable(const float *rows, size_t n, int stride, const float *q,
 	}
 }
 
+static void
+idots_portable(const int8_t *codes, size_t n, int cstride, const int8_t *q,
+    int32_t *out)
+{
+	size_t r;
+	int i;
+
+	for (r = 0; r < n; r++) {
+		const int8_t *c = codes + r * (size_t)cstride;
+		int32_t s = 0;
+		for (i = 0; i < cstride; i++)
+			s += (int32_t)c[i] * q[i];
+		out[r] = s;
+	}
+}
+
 #ifdef HAVE_X86
+__attribute__((target("avx2"))) static inline int32_t
+hsum256i(__m256i v)
+{
+	__m128i x = _mm_add_epi32(_mm256_castsi256_si128(v),
+	    _mm256_extracti128_si256(v, 1));
+	x = _mm_add_epi32(x, _mm_shuffle_epi32(x, 0x4e));
+	x = _mm_add_epi32(x, _mm_shuffle_epi32(x, 0xb1));
+	return _mm_cvtsi128_si32(x);
+}
+
+/* int8 x int8 dot products, 32 lanes a step: |c| * sign(q, c) with
+ * maddubs (no saturation: codes are within -127..127), then madd to int32. */
+__attribute__((target("avx2"))) static void
+idots_avx2(const int8_t *codes, size_t n, int cstride, const int8_t *q,
+    int32_t *out)
+{
+	const __m256i ones = _mm256_set1_epi16(1);
+	size_t r = 0;
+	int i;
+
+	for (; r + 2 <= n; r += 2) {
+		const int8_t *c0 = codes + r * (size_t)cstride, *c1 = c0 + cstride;
+		__m256i a0 = _mm256_setzero_si256(), a1 = a0;
+		for (i = 0; i < cstride; i += 32) {
+			__m256i qv = _mm256_load_si256((const __m256i *)(q + i));
+			__m256i x0 = _mm256_load_si256((const __m256i *)(c0 + i));
+			__m256i x1 = _mm256_load_si256((const __m256i *)(c1 + i));
+			a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(
+			    _mm256_maddubs_epi16(_mm256_abs_epi8(x0),
+			    _mm256_sign_epi8(qv, x0)), ones));
+			a1 = _mm256_add_epi32(a1, _mm256_madd_epi16(
+			    _mm256_maddubs_epi16(_mm256_abs_epi8(x1),
+			    _mm256_sign_epi8(qv, x1)), ones));
+		}
+		out[r] = hsum256i(a0);
+		out[r + 1] = hsum256i(a1);
+	}
+	if (r < n)
+		idots_portable(codes + r * (size_t)cstride, n - r, cstride, q,
+		    out + r);
+}
+
 __attribute__((target("avx2,fma"))) static inline float
 hsum256(__m256 v)
 {
@@ -132,12 +199,14 @@ static void
 pick_kernel(struct match_index *ix, int portable)
 {
 	ix->dots = dots_portable;
+	ix->idots = idots_portable;
 	ix->kernel = "portable";
 #ifdef HAVE_X86
 	if (!portable) {
 		__builtin_cpu_init();
 		if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
 			ix->dots = dots_avx2;
+			ix->idots = idots_avx2;
 			ix->kernel = "avx2";
 		}
 	}
@@ -177,6 +246,12 @@ md_free(struct mdata *d)
 		sodium_memzero(d->rows, d->cap * (size_t)d->stride * sizeof(float));
 		free(d->rows);
 	}
+	if (d->codes != NULL) {
+		sodium_memzero(d->codes, d->cap * (size_t)d->cstride);
+		free(d->codes);
+	}
+	free(d->cscale);
+	free(d->cl1);
 	for (i = 0; i < d->nslots; i++)
 		free(d->slots[i].rows);
 	free(d->slots);
@@ -195,6 +270,7 @@ md_new(int dim)
 		return NULL;
 	d->dim = dim;
 	d->stride = (dim + 15) & ~15;
+	d->cstride = (dim + 31) & ~31;
 	return d;
 }
 
@@ -295,6 +371,34 @@ md_add_slot(struct mdata *d, const char *id, int64_t rid)
 	return (long)d->nslots++;
 }
 
+/* Row R's int8 codes: x ~= scale * code, |x - scale * code| <= scale / 2. */
+static void
+quantise(struct mdata *d, size_t r, const float *x)
+{
+	int8_t *c = d->codes + r * (size_t)d->cstride;
+	float mx = 0, sc;
+	long v, l1 = 0;
+	int i;
+
+	for (i = 0; i < d->dim; i++)
+		if (fabsf(x[i]) > mx)
+			mx = fabsf(x[i]);
+	sc = mx > 0 ? mx / 127.0f : 1.0f;
+	memset(c, 0, (size_t)d->cstride);
+	for (i = 0; i < d->dim; i++) {
+		v = lrintf(x[i] / sc);
+		v = v > 127 ? 127 : v < -127 ? -127 : v;
+		c[i] = (int8_t)v;
+		l1 += v < 0 ? -v : v;
+	}
+	d->cscale[r] = sc;
+	d->cl1[r] = sc * (float)l1;
+	if (sc > d->max_scale)
+		d->max_scale = sc;
+	if (d->cl1[r] > d->max_l1)
+		d->max_l1 = d->cl1[r];
+}
+
 static int
 md_add_row(struct mdata *d, long slot, const float *emb)
 {
@@ -304,15 +408,35 @@ md_add_row(struct mdata *d, long slot, const float *emb)
 	if (d->n == d->cap) {
 		size_t cap = d->cap ? d->cap * 2 : 1024;
 		size_t bytes = cap * (size_t)d->stride * sizeof(float);
-		float *v = aligned_alloc(ALIGN, bytes);
+		float *v = aligned_alloc(ALIGN, bytes), *f1, *f2;
+		int8_t *cv = aligned_alloc(ALIGN, cap * (size_t)d->cstride);
 		uint32_t *rs;
-		if (v == NULL)
+		if (v == NULL || cv == NULL) {
+			free(v);
+			free(cv);
 			return -1;
+		}
 		if ((rs = realloc(d->row_slot, cap * sizeof(*rs))) == NULL) {
 			free(v);
+			free(cv);
 			return -1;
 		}
 		d->row_slot = rs;
+		if ((f1 = realloc(d->cscale, cap * sizeof(*f1))) != NULL)
+			d->cscale = f1;
+		if ((f2 = realloc(d->cl1, cap * sizeof(*f2))) != NULL)
+			d->cl1 = f2;
+		if (f1 == NULL || f2 == NULL) {
+			free(v);
+			free(cv);
+			return -1;
+		}
+		if (d->codes != NULL) {
+			memcpy(cv, d->codes, d->n * (size_t)d->cstride);
+			sodium_memzero(d->codes, d->cap * (size_t)d->cstride);
+			free(d->codes);
+		}
+		d->codes = cv;
 		if (d->rows != NULL) {
 			memcpy(v, d->rows, d->n * (size_t)d->stride * sizeof(float));
 			sodium_memzero(d->rows, d->cap * (size_t)d->stride *
@@ -333,6 +457,7 @@ md_add_row(struct mdata *d, long slot, const float *emb)
 	row = d->rows + d->n * (size_t)d->stride;
 	memcpy(row, emb, (size_t)d->dim * sizeof(float));
 	memset(row + d->dim, 0, (size_t)(d->stride - d->dim) * sizeof(float));
+	quantise(d, d->n, emb);
 	d->row_slot[d->n] = (uint32_t)slot;
 	sl->rows[sl->nrows++] = (uint32_t)d->n;
 	d->n++;
@@ -374,6 +499,10 @@ md_remove(struct mdata *d, long slot)
 		if (r != last) {
 			memcpy(d->rows + r * stride, d->rows + last * stride,
 			    stride * sizeof(float));
+			memcpy(d->codes + r * (size_t)d->cstride, d->codes +
+			    last * (size_t)d->cstride, (size_t)d->cstride);
+			d->cscale[r] = d->cscale[last];
+			d->cl1[r] = d->cl1[last];
 			d->row_slot[r] = d->row_slot[last];
 			mv = &d->slots[d->row_slot[r]];
 			for (j = 0; j < mv->nrows; j++)
@@ -381,6 +510,8 @@ md_remove(struct mdata *d, long slot)
 					mv->rows[j] = r;
 		}
 		sodium_memzero(d->rows + last * stride, stride * sizeof(float));
+		sodium_memzero(d->codes + last * (size_t)d->cstride,
+		    (size_t)d->cstride);
 		d->n--;
 	}
 	free(sl->rows);
@@ -722,15 +853,113 @@ check_query(struct match_index *ix, const float *q, int dim, float *qb,
 	return 0;
 }
 
+/* The exact float scan: every row, one pass. */
+static void
+identify_float(struct match_index *ix, const float *qb, size_t k, float *hs,
+    uint32_t *hslot, size_t *cnt)
+{
+	_Alignas(ALIGN) float sc[BLOCK_ROWS];
+	const struct mdata *d = ix->d;
+	size_t b, nb, r;
+
+	for (b = 0; b < d->n; b += nb) {
+		nb = d->n - b < BLOCK_ROWS ? d->n - b : BLOCK_ROWS;
+		ix->dots(d->rows + b * (size_t)d->stride, nb, d->stride, qb, sc);
+		for (r = 0; r < nb; r++)
+			if (*cnt < k || sc[r] > hs[*cnt - 1])
+				topk_push(hs, hslot, cnt, k, sc[r],
+				    d->row_slot[b + r]);
+	}
+}
+
+/*
+ * Two stages, exact result: (1) stream the int8 codes (a quarter of the
+ * bytes) for approximate scores a_r, |a_r - dot_r| <= E (E from the
+ * quantisation steps of rows and query); keep the approximate top-k members,
+ * k-th score A, and every row with a_r >= A - 2E (A only grows, so this is a
+ * superset).  (2) Any member of the true top-k has a row with
+ * dot >= A - E, hence a_r >= A - 2E: rescoring the surviving candidates with
+ * the float rows gives the exact top-k and exact scores.
+ */
+static int
+identify_quant(struct match_index *ix, const float *qb, size_t k, float *hs,
+    uint32_t *hslot, size_t *cnt)
+{
+	_Alignas(ALIGN) int8_t qc[MATCH_DIM_MAX];
+	_Alignas(ALIGN) int32_t isc[BLOCK_ROWS];
+	uint32_t cbuf[1024], *cand = cbuf, *nc;
+	float ahs[MATCH_K_MAX], qmax = 0, qs, ql1 = 0, e2, thr, a, v;
+	uint32_t ahslot[MATCH_K_MAX];
+	const struct mdata *d = ix->d;
+	size_t acnt = 0, ncand = 0, capcand = 1024, b, nb, r;
+	long c;
+	int i;
+
+	for (i = 0; i < d->dim; i++) {
+		if (fabsf(qb[i]) > qmax)
+			qmax = fabsf(qb[i]);
+		ql1 += fabsf(qb[i]);
+	}
+	qs = qmax > 0 ? qmax / 127.0f : 1.0f;
+	memset(qc, 0, (size_t)d->cstride);
+	for (i = 0; i < d->dim; i++) {
+		c = lrintf(qb[i] / qs);
+		qc[i] = (int8_t)(c > 127 ? 127 : c < -127 ? -127 : c);
+	}
+	/* |x.q - sx sq c.d| <= sx/2 |q|_1 + sq/2 sx |c|_1 (+ float rounding) */
+	e2 = 2.0f * (0.5f * d->max_scale * ql1 + 0.5f * qs * d->max_l1) *
+	    1.001f + 1e-5f;
+	thr = -INFINITY;
+	for (b = 0; b < d->n; b += nb) {
+		nb = d->n - b < BLOCK_ROWS ? d->n - b : BLOCK_ROWS;
+		ix->idots(d->codes + b * (size_t)d->cstride, nb, d->cstride, qc,
+		    isc);
+		for (r = 0; r < nb; r++) {
+			a = (float)isc[r] * d->cscale[b + r] * qs;
+			if (a < thr)
+				continue;
+			if (ncand == capcand) {
+				capcand *= 2;
+				if (cand == cbuf) {
+					if ((nc = malloc(capcand * sizeof(*nc))))
+						memcpy(nc, cbuf, sizeof(cbuf));
+				} else
+					nc = realloc(cand, capcand * sizeof(*nc));
+				if (nc == NULL) {
+					if (cand != cbuf)
+						free(cand);
+					return -1;
+				}
+				cand = nc;
+			}
+			cand[ncand++] = (uint32_t)(b + r);
+			if (acnt < k || a > ahs[acnt - 1]) {
+				topk_push(ahs, ahslot, &acnt, k, a,
+				    d->row_slot[b + r]);
+				if (acnt == k)
+					thr = ahs[k - 1] - e2;
+			}
+		}
+	}
+	for (r = 0; r < ncand; r++) {
+		ix->dots(d->rows + (size_t)cand[r] * (size_t)d->stride, 1,
+		    d->stride, qb, &v);
+		if (*cnt < k || v > hs[*cnt - 1])
+			topk_push(hs, hslot, cnt, k, v, d->row_slot[cand[r]]);
+	}
+	if (cand != cbuf)
+		free(cand);
+	return 0;
+}
+
 int
 match_identify(struct match_index *ix, const float *q, int dim, size_t k,
     struct match_hit *hits, size_t *n_hits, struct dt_error *err)
 {
 	_Alignas(ALIGN) float qb[MATCH_DIM_MAX];
-	_Alignas(ALIGN) float sc[BLOCK_ROWS];
 	float hs[MATCH_K_MAX];
 	uint32_t hslot[MATCH_K_MAX];
-	size_t cnt = 0, b, nb, r;
+	size_t cnt = 0, r;
 	const struct mdata *d;
 
 	if (k == 0 || k > MATCH_K_MAX)
@@ -742,13 +971,9 @@ match_identify(struct match_index *ix, const float *q, int dim, size_t k,
 		return -1;
 	}
 	d = ix->d;
-	for (b = 0; b < d->n; b += nb) {
-		nb = d->n - b < BLOCK_ROWS ? d->n - b : BLOCK_ROWS;
-		ix->dots(d->rows + b * (size_t)d->stride, nb, d->stride, qb, sc);
-		for (r = 0; r < nb; r++)
-			if (cnt < k || sc[r] > hs[cnt - 1])
-				topk_push(hs, hslot, &cnt, k, sc[r],
-				    d->row_slot[b + r]);
+	if (ix->float_scan || identify_quant(ix, qb, k, hs, hslot, &cnt) == -1) {
+		cnt = 0;
+		identify_float(ix, qb, k, hs, hslot, &cnt);
 	}
 	for (r = 0; r < cnt; r++) {
 		memcpy(hits[r].member, d->slots[hslot[r]].id, sizeof(hits[r].member));
@@ -793,6 +1018,14 @@ match_verify(struct match_index *ix, const char *member, const float *q,
 	sodium_memzero(qb, sizeof(qb));
 	*score = best;
 	return 0;
+}
+
+void
+match_index_float_scan(struct match_index *ix, int on)
+{
+	pthread_rwlock_wrlock(&ix->lock);
+	ix->float_scan = on;
+	pthread_rwlock_unlock(&ix->lock);
 }
 
 void

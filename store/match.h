@@ -3,11 +3,17 @@
  *
  * Holds the templates of the active model (decrypted, in memory only) as one
  * contiguous, 64-byte aligned float32 matrix, one row per template, rows
- * padded to a multiple of 16 floats; a row maps to its member.  Templates are
- * L2-normalised, so cosine = dot product.  The scan uses an AVX2+FMA kernel
- * when the CPU has it (runtime check), else a portable one; both stream the
- * matrix once per query (memory bandwidth bound: 512 bytes a template at
- * E = 128).
+ * padded to a multiple of 16 floats, plus the same rows quantised to int8
+ * (one scale per row); a row maps to its member.  Templates are
+ * L2-normalised, so cosine = dot product.
+ *
+ * A 1:N query is memory-bandwidth bound (512 bytes a template at E = 128), so
+ * it streams the int8 codes (128 bytes a template) for approximate scores with
+ * a proven error bound, keeps every row that could still be in the top k, and
+ * rescores those few with the float rows: the result and its scores are
+ * exactly those of a full float scan (tests/test_match.c checks this against
+ * brute force).  Kernels: AVX2 (+FMA) when the CPU has it (runtime check),
+ * else portable C.
  *
  * Threads: one index is shared by all worker threads.  match_identify() and
  * match_verify() take a read lock and run concurrently; match_index_refresh()
@@ -78,5 +84,7 @@ int match_index_add(struct match_index *ix, const char *member,
     int64_t member_rid, const float *emb, int dim, struct dt_error *err);
 /* Forces the portable kernel (1) or the best available (0). */
 void match_index_force_portable(struct match_index *ix, int portable);
+/* 1: scan the float rows only (no int8 stage); for tests and benchmarks. */
+void match_index_float_scan(struct match_index *ix, int on);
 
 #endif /* STORE_MATCH_H */

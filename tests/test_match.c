@@ -44,6 +44,8 @@ struct ref {
 	int *member;
 };
 
+static int clustered;
+
 static struct match_index *
 build(struct ref *r, int members, int dim)
 {
@@ -60,6 +62,18 @@ build(struct ref *r, int members, int dim)
 		snprintf(id, sizeof(id), "member-%d", m);
 		for (j = 0; j <= m % 3; j++, k++) {
 			randvec(r->t + (size_t)k * dim, dim);
+			if (clustered) {
+				/* everyone close to everyone: many candidates */
+				float *v = r->t + (size_t)k * dim;
+				double nn = 0;
+				int d;
+				for (d = 0; d < dim; d++) {
+					v[d] = 0.02f * v[d] + (d == 0);
+					nn += (double)v[d] * v[d];
+				}
+				for (d = 0; d < dim; d++)
+					v[d] = (float)(v[d] / sqrt(nn));
+			}
 			r->member[k] = m;
 			assert_int_equal(match_index_add(ix, id, m + 1,
 			    r->t + (size_t)k * dim, dim, &err), 0);
@@ -109,7 +123,7 @@ ref_topk(const struct ref *r, const float *q, int members, size_t k,
 }
 
 static void
-check_against_ref(int members, int dim, int portable)
+check_against_ref(int members, int dim, int portable, int float_scan)
 {
 	struct match_index *ix;
 	struct match_hit hits[8];
@@ -124,6 +138,7 @@ check_against_ref(int members, int dim, int portable)
 
 	ix = build(&r, members, dim);
 	match_index_force_portable(ix, portable);
+	match_index_float_scan(ix, float_scan);
 	match_index_stats(ix, &st);
 	assert_int_equal(st.members, (size_t)members);
 	assert_int_equal(st.templates, (size_t)r.n);
@@ -160,20 +175,31 @@ check_against_ref(int members, int dim, int portable)
 static void
 test_identify_avx2(void **state)
 {
-	check_against_ref(3000, 128, 0);
+	check_against_ref(3000, 128, 0, 0);
+	check_against_ref(3000, 128, 0, 1);
+}
+
+static void
+test_identify_clustered(void **state)
+{
+	clustered = 1;
+	check_against_ref(3000, 128, 0, 0);
+	check_against_ref(500, 128, 1, 0);
+	clustered = 0;
 }
 
 static void
 test_identify_portable(void **state)
 {
-	check_against_ref(1000, 128, 1);
+	check_against_ref(1000, 128, 1, 0);
+	check_against_ref(1000, 128, 1, 1);
 }
 
 static void
 test_odd_dim(void **state)
 {
-	check_against_ref(500, 100, 0);
-	check_against_ref(37, 7, 1);
+	check_against_ref(500, 100, 0, 0);
+	check_against_ref(37, 7, 1, 0);
 }
 
 static void
@@ -266,6 +292,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_identify_avx2),
 		cmocka_unit_test(test_identify_portable),
+		cmocka_unit_test(test_identify_clustered),
 		cmocka_unit_test(test_odd_dim),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_threads),
