@@ -19,5 +19,12 @@ struct admin_ctx {
 };
 
 int cmd_infer(struct admin_ctx *ctx, int argc, char **argv);
+int cmd_init(struct admin_ctx *ctx, int argc, char **argv);
+int cmd_migrate(struct admin_ctx *ctx, int argc, char **argv);
+int cmd_backup(struct admin_ctx *ctx, int argc, char **argv);
+int cmd_kiosk(struct admin_ctx *ctx, int argc, char **argv);
+int cmd_user(struct admin_ctx *ctx, int argc, char **argv);
+int cmd_model(struct admin_ctx *ctx, int argc, char **argv);
+int cmd_audit(struct admin_ctx *ctx, int argc, char **argv);
 
 #endif /* ADMIN_ADMIN_H */

@@ -2,6 +2,11 @@
 sbin_PROGRAMS += admin/dt4ecg-admin
 admin_dt4ecg_admin_SOURCES = \
 	admin/admin.c admin/admin.h \
-	admin/cmd_infer.c
-admin_dt4ecg_admin_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
-admin_dt4ecg_admin_LDADD = $(NN_LIBS) $(ECG_LIBS) $(JANSSON_LIBS)
+	admin/cmd_infer.c \
+	admin/common.c admin/common.h \
+	admin/cmd_store.c admin/cmd_kiosk.c admin/cmd_user.c \
+	admin/cmd_model.c admin/cmd_audit.c
+admin_dt4ecg_admin_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(SQLITE_CFLAGS) \
+	$(SODIUM_CFLAGS)
+admin_dt4ecg_admin_LDADD = $(PIPELINE_LIBS) $(STORE_LIBS) $(NN_LIBS) \
+	$(ECG_LIBS) $(JANSSON_LIBS) $(SODIUM_LIBS)

@@ -1,0 +1,548 @@
+/*
+ * admin/cmd_user.c — `dt4ecg-admin user add|enroll|list|show|delete`.
+ *
+ * Enrollment reads each recording (WFDB or CSV), runs it through the same
+ * pipeline as dt4ecgd (pipeline/embed.h) with the ACTIVE model, and only when
+ * every recording is usable stores, in one transaction, each raw recording
+ * (sealed) and its template.  The recordings are kept so that activating
+ * another model can recompute the templates.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "admin/common.h"
+#include "ecg/load.h"
+#include "nn/model.h"
+#include "pipeline/embed.h"
+
+static const char add_usage[] =
+    "usage: dt4ecg-admin --db STORE user add USER_ID [--name \"Display Name\"]\n"
+    "  Adds a member (no biometric data yet: see user enroll).\n"
+    "  USER_ID: 1-64 characters of A-Z a-z 0-9 . _ @ : -\n";
+static const char enroll_usage[] =
+    "usage: dt4ecg-admin --db STORE user enroll USER_ID RECORDING...\n"
+    "           [--format wfdb|csv] [--fs HZ] [--signal N] [--skip-unusable]\n"
+    "           [--key-file FILE]\n"
+    "  Enrolls a member from one or more ECG recordings (a WFDB record path\n"
+    "  without extension, or a CSV/TSV file with --fs).  Each recording is\n"
+    "  preprocessed and embedded with the active model.  An unusable\n"
+    "  recording is named with the reason, and then nothing is stored\n"
+    "  unless --skip-unusable is given.  The raw recordings (encrypted) and\n"
+    "  their templates are stored in one transaction.\n";
+static const char list_usage[] =
+    "usage: dt4ecg-admin --db STORE user list [--json]\n"
+    "  Lists the members with their number of recordings and templates.\n";
+static const char show_usage[] =
+    "usage: dt4ecg-admin --db STORE user show USER_ID [--json] [--key-file FILE]\n"
+    "  Shows a member and, when the store key is available, the duration\n"
+    "  and sample rate of each enrollment recording.\n";
+static const char delete_usage[] =
+    "usage: dt4ecg-admin --db STORE user delete USER_ID [--key-file FILE]\n"
+    "  Erases a member completely: the member, every recording and every\n"
+    "  template, in one transaction; freed pages are zeroed in the file.\n"
+    "  The audit log keeps only a keyed hash of the id.\n";
+
+struct user_opts {
+	const char *name;
+	const char *format;
+	const char *key_file;
+	double fs;
+	int signal;
+	int json;
+	int skip_unusable;
+	bool name_set;
+};
+
+/* Returns -1 to go on, else an exit status.  ALLOWED: option letters. */
+static int
+opts(int argc, char **argv, const char *usage_text, const char *allowed,
+    struct user_opts *o)
+{
+	static const struct option longopts[] = {
+		{ "name", required_argument, NULL, 'n' },
+		{ "format", required_argument, NULL, 'F' },
+		{ "fs", required_argument, NULL, 'f' },
+		{ "signal", required_argument, NULL, 's' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "skip-unusable", no_argument, NULL, 'S' },
+		{ "key-file", required_argument, NULL, 'k' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char *end;
+	long v;
+	int ch;
+
+	memset(o, 0, sizeof(*o));
+	o->signal = -1;
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		if (ch == 'h') {
+			fputs(usage_text, stdout);
+			return ADMIN_EXIT_OK;
+		}
+		if (ch == '?' || strchr(allowed, ch) == NULL)
+			goto usage;
+		switch (ch) {
+		case 'n':
+			o->name = optarg;
+			o->name_set = true;
+			break;
+		case 'F':
+			o->format = optarg;
+			break;
+		case 'f':
+			errno = 0;
+			o->fs = strtod(optarg, &end);
+			if (errno || end == optarg || *end ||
+			    !(o->fs >= 50 && o->fs <= 2000)) {
+				fprintf(stderr, "dt4ecg-admin user: --fs %s: "
+				    "expected a rate of 50..2000 Hz\n", optarg);
+				return ADMIN_EXIT_USAGE;
+			}
+			break;
+		case 's':
+			errno = 0;
+			v = strtol(optarg, &end, 10);
+			if (errno || end == optarg || *end || v < 0 ||
+			    v > 1000) {
+				fprintf(stderr, "dt4ecg-admin user: --signal "
+				    "%s: expected an integer 0..1000\n", optarg);
+				return ADMIN_EXIT_USAGE;
+			}
+			o->signal = (int)v;
+			break;
+		case 'j':
+			o->json = 1;
+			break;
+		case 'S':
+			o->skip_unusable = 1;
+			break;
+		case 'k':
+			o->key_file = optarg;
+			break;
+		}
+	}
+	return -1;
+usage:
+	fputs(usage_text, stderr);
+	return ADMIN_EXIT_USAGE;
+}
+
+static int
+user_add(struct admin_ctx *ctx, int argc, char **argv)
+{
+	struct dt_error err = { 0 };
+	struct user_opts o;
+	struct store *s = NULL;
+	int rc;
+
+	if ((rc = opts(argc, argv, add_usage, "n", &o)) >= 0)
+		return rc;
+	if (optind + 1 != argc) {
+		fputs(add_usage, stderr);
+		return ADMIN_EXIT_USAGE;
+	}
+	if (adm_open(ctx, "user add", NULL, ADM_KEY_NONE, 0, &s) != 0)
+		return ADMIN_EXIT_FAIL;
+	if (store_member_add(s, argv[optind], o.name, &err) != 0) {
+		adm_error("user add", &err);
+		rc = ADMIN_EXIT_FAIL;
+	} else {
+		printf("member %s added%s%s%s\n", argv[optind],
+		    o.name ? " (" : "", o.name ? o.name : "", o.name ? ")" : "");
+		rc = ADMIN_EXIT_OK;
+	}
+	store_close(s);
+	return rc;
+}
+
+struct enroll_item {
+	const char *path;
+	float *mv;
+	size_t n;
+	double fs;
+	float *emb;
+	struct embed_result r;
+	bool ok;
+};
+
+static void
+items_free(struct enroll_item *it, int n, int dim)
+{
+	int i;
+
+	if (it == NULL)
+		return;
+	for (i = 0; i < n; i++) {
+		ecg_samples_free(it[i].mv, it[i].n);
+		if (it[i].emb != NULL)
+			sodium_memzero(it[i].emb, sizeof(float) * (size_t)dim);
+		free(it[i].emb);
+		free(it[i].r.activity);
+	}
+	free(it);
+}
+
+static int
+user_enroll(struct admin_ctx *ctx, int argc, char **argv)
+{
+	struct dt_error err = { 0 };
+	struct user_opts o;
+	struct store_member mem;
+	struct store *s = NULL;
+	struct nn_model *m = NULL;
+	struct embedder *e = NULL;
+	struct enroll_item *it = NULL;
+	enum ecg_format fmt;
+	char model_id[STORE_ID_MAX + 1];
+	const char *id;
+	int rc, i, n = 0, dim = 0, n_ok = 0, in_tx = 0;
+	int64_t rec_id;
+
+	if ((rc = opts(argc, argv, enroll_usage, "FfsSk", &o)) >= 0)
+		return rc;
+	if (argc - optind < 2) {
+		fputs(enroll_usage, stderr);
+		return ADMIN_EXIT_USAGE;
+	}
+	if (ecg_format_parse(o.format, &fmt) != 0) {
+		fprintf(stderr, "dt4ecg-admin user enroll: --format %s: "
+		    "expected wfdb or csv\n", o.format);
+		return ADMIN_EXIT_USAGE;
+	}
+	id = argv[optind];
+	n = argc - optind - 1;
+	if (adm_open(ctx, "user enroll", o.key_file, ADM_KEY_REQUIRED, 0, &s))
+		return ADMIN_EXIT_FAIL;
+	rc = ADMIN_EXIT_FAIL;
+	if (store_member_get(s, id, &mem, &err) != 0) {
+		if (err.code == DT_E_NOTFOUND) {
+			adm_errx("user enroll", "member %s not found (add it "
+			    "first: dt4ecg-admin user add %s)", id, id);
+			goto out;
+		}
+		goto fail;
+	}
+	if (adm_load_model(s, "user enroll", NULL, &m, model_id) != 0)
+		goto out;
+	dim = m->hp.embedding_dim;
+	if (embedder_create(m, 16, &e, &err) != 0)
+		goto fail;
+	if ((it = calloc((size_t)n, sizeof(*it))) == NULL) {
+		dt_error_set(&err, DT_E_NOMEM, "out of memory");
+		goto fail;
+	}
+	for (i = 0; i < n; i++) {
+		struct dt_error ferr = { 0 };
+
+		it[i].path = argv[optind + 1 + i];
+		if (n > 1)
+			adm_progress("enrolling", (size_t)i + 1, (size_t)n,
+			    it[i].path);
+		it[i].emb = calloc((size_t)dim, sizeof(float));
+		it[i].r.activity = calloc((size_t)m->n_activities + 1,
+		    sizeof(float));
+		if (it[i].emb == NULL || it[i].r.activity == NULL) {
+			dt_error_set(&err, DT_E_NOMEM, "out of memory");
+			goto fail;
+		}
+		it[i].r.embedding = it[i].emb;
+		if (ecg_load_signal(it[i].path, fmt, o.fs, o.signal, &it[i].mv,
+		    &it[i].n, &it[i].fs, &ferr) != 0 ||
+		    embedder_run(e, it[i].mv, it[i].n, it[i].fs, &it[i].r,
+		    &ferr) != 0) {
+			adm_progress_done();
+			if (strncmp(ferr.msg, it[i].path, strlen(it[i].path)))
+				dt_error_prefix(&ferr, "%s", it[i].path);
+			adm_errx("user enroll", "%s: recording not usable "
+			    "(%s)", ferr.msg, dt_errc_name(ferr.code));
+			continue;
+		}
+		it[i].ok = true;
+		n_ok++;
+	}
+	adm_progress_done();
+	if (n_ok < n && !o.skip_unusable) {
+		adm_errx("user enroll", "member %s: nothing enrolled: %d of %d "
+		    "recording%s not usable (use --skip-unusable to enroll "
+		    "the others)", id, n - n_ok, n, n == 1 ? "" : "s");
+		goto out;
+	}
+	if (n_ok == 0) {
+		adm_errx("user enroll", "member %s: nothing enrolled: no "
+		    "usable recording", id);
+		goto out;
+	}
+	if (store_begin(s, &err) != 0)
+		goto fail;
+	in_tx = 1;
+	for (i = 0; i < n; i++) {
+		if (!it[i].ok)
+			continue;
+		if (store_recording_add(s, id, it[i].mv, it[i].n, it[i].fs,
+		    &rec_id, &err) != 0 ||
+		    store_template_add(s, id, model_id, it[i].emb, dim, rec_id,
+		    NULL, &err) != 0) {
+			dt_error_prefix(&err, "%s", it[i].path);
+			goto fail;
+		}
+	}
+	if (store_commit(s, &err) != 0)
+		goto fail;
+	in_tx = 0;
+	for (i = 0; i < n; i++)
+		if (it[i].ok)
+			printf("%s: %.1f s at %g Hz, %d window%s used, %d "
+			    "rejected, heart rate %.0f bpm\n", it[i].path,
+			    (double)it[i].n / it[i].fs, it[i].fs,
+			    it[i].r.windows_used,
+			    it[i].r.windows_used == 1 ? "" : "s",
+			    it[i].r.windows_rejected,
+			    (double)it[i].r.heart_rate_bpm);
+	printf("member %s: enrolled %d recording%s with model %s\n", id, n_ok,
+	    n_ok == 1 ? "" : "s", model_id);
+	rc = ADMIN_EXIT_OK;
+	goto out;
+fail:
+	adm_progress_done();
+	adm_error("user enroll", &err);
+out:
+	if (in_tx)
+		store_rollback(s);
+	items_free(it, n, dim);
+	embedder_free(e);
+	nn_model_free(m);
+	store_close(s);
+	return rc;
+}
+
+static json_t *
+member_json(const struct store_member *m)
+{
+	return json_pack("{s:s, s:o, s:I, s:o, s:i, s:i}", "id", m->id,
+	    "display_name", m->display_name[0] ?
+	    json_string(m->display_name) : json_null(),
+	    "created", (json_int_t)m->created,
+	    "locked_until", m->locked_until ?
+	    json_integer(m->locked_until) : json_null(),
+	    "recordings", m->n_recordings, "templates", m->n_templates);
+}
+
+struct list_ctx {
+	int json;
+	json_t *arr;
+	int n;
+};
+
+static int
+list_one(void *vctx, const struct store_member *m)
+{
+	struct list_ctx *c = vctx;
+	char t[32];
+
+	c->n++;
+	if (c->json) {
+		json_t *o = member_json(m);
+
+		return o == NULL || json_array_append_new(c->arr, o) ? -1 : 0;
+	}
+	if (c->n == 1)
+		printf("%-24s %-24s %4s %4s %-20s\n", "MEMBER", "NAME", "RECS",
+		    "TPLS", "CREATED");
+	printf("%-24s %-24s %4d %4d %-20s\n", m->id,
+	    m->display_name[0] ? m->display_name : "-", m->n_recordings,
+	    m->n_templates, adm_time(m->created, t, sizeof(t)));
+	return 0;
+}
+
+static int
+user_list(struct admin_ctx *ctx, int argc, char **argv)
+{
+	struct dt_error err = { 0 };
+	struct list_ctx c = { 0 };
+	struct user_opts o;
+	struct store *s = NULL;
+	int rc;
+
+	if ((rc = opts(argc, argv, list_usage, "j", &o)) >= 0)
+		return rc;
+	if (optind != argc) {
+		fputs(list_usage, stderr);
+		return ADMIN_EXIT_USAGE;
+	}
+	c.json = o.json;
+	if (adm_open(ctx, "user list", NULL, ADM_KEY_NONE, 0, &s) != 0)
+		return ADMIN_EXIT_FAIL;
+	rc = ADMIN_EXIT_FAIL;
+	if (c.json && (c.arr = json_array()) == NULL)
+		goto out;
+	if (store_member_list(s, list_one, &c, &err) != 0) {
+		if (err.msg[0] == '\0')
+			dt_error_set(&err, DT_E_NOMEM, "out of memory");
+		adm_error("user list", &err);
+		goto out;
+	}
+	if (c.json) {
+		json_t *a = c.arr;
+
+		c.arr = NULL;
+		if (adm_json_print(a) != 0)
+			goto out;
+	} else if (c.n == 0)
+		printf("no members\n");
+	rc = adm_flush_stdout("user list") ? ADMIN_EXIT_FAIL : ADMIN_EXIT_OK;
+out:
+	json_decref(c.arr);
+	store_close(s);
+	return rc;
+}
+
+static int
+show_recording(void *vctx, const struct store_recording *r)
+{
+	json_t *arr = vctx;
+
+	return json_array_append_new(arr, json_pack("{s:I, s:f, s:I, s:f, "
+	    "s:I}", "id", (json_int_t)r->id, "fs_hz", r->fs_hz, "samples",
+	    (json_int_t)r->n_samples, "seconds", (double)r->n_samples /
+	    r->fs_hz, "created", (json_int_t)r->created)) ? -1 : 0;
+}
+
+static int
+user_show(struct admin_ctx *ctx, int argc, char **argv)
+{
+	struct dt_error err = { 0 };
+	struct store_member m;
+	struct user_opts o;
+	struct store *s = NULL;
+	json_t *j = NULL, *recs = NULL;
+	char t[32];
+	size_t i;
+	int rc;
+
+	if ((rc = opts(argc, argv, show_usage, "jk", &o)) >= 0)
+		return rc;
+	if (optind + 1 != argc) {
+		fputs(show_usage, stderr);
+		return ADMIN_EXIT_USAGE;
+	}
+	if (adm_open(ctx, "user show", o.key_file, o.key_file ?
+	    ADM_KEY_REQUIRED : ADM_KEY_OPTIONAL, 0, &s) != 0)
+		return ADMIN_EXIT_FAIL;
+	rc = ADMIN_EXIT_FAIL;
+	if (store_member_get(s, argv[optind], &m, &err) != 0)
+		goto fail;
+	if ((j = member_json(&m)) == NULL)
+		goto nomem;
+	if (store_key(s) != NULL) {
+		if ((recs = json_array()) == NULL)
+			goto nomem;
+		if (store_recording_foreach(s, m.id, show_recording, recs,
+		    &err) != 0) {
+			if (err.msg[0] == '\0')
+				goto nomem;
+			goto fail;
+		}
+		json_object_set(j, "recording_list", recs);
+	}
+	if (o.json) {
+		json_t *x = j;
+
+		j = NULL;
+		if (adm_json_print(x) != 0)
+			goto out;
+	} else {
+		printf("member:       %s\n", m.id);
+		printf("name:         %s\n", m.display_name[0] ?
+		    m.display_name : "-");
+		printf("created:      %s\n", adm_time(m.created, t, sizeof(t)));
+		printf("locked until: %s\n", adm_time(m.locked_until, t,
+		    sizeof(t)));
+		printf("recordings:   %d\n", m.n_recordings);
+		printf("templates:    %d (all models)\n", m.n_templates);
+		for (i = 0; recs != NULL && i < json_array_size(recs); i++) {
+			json_t *r = json_array_get(recs, i);
+
+			printf("  recording %lld: %.1f s at %g Hz, enrolled "
+			    "%s\n", (long long)json_integer_value(
+			    json_object_get(r, "id")), json_real_value(
+			    json_object_get(r, "seconds")), json_real_value(
+			    json_object_get(r, "fs_hz")), adm_time(
+			    json_integer_value(json_object_get(r, "created")),
+			    t, sizeof(t)));
+		}
+		if (recs == NULL)
+			printf("(recording details need the store key)\n");
+	}
+	rc = adm_flush_stdout("user show") ? ADMIN_EXIT_FAIL : ADMIN_EXIT_OK;
+	goto out;
+nomem:
+	dt_error_set(&err, DT_E_NOMEM, "out of memory");
+fail:
+	adm_error("user show", &err);
+out:
+	json_decref(recs);
+	json_decref(j);
+	store_close(s);
+	return rc;
+}
+
+static int
+user_delete(struct admin_ctx *ctx, int argc, char **argv)
+{
+	struct dt_error err = { 0 };
+	struct store_member m;
+	struct user_opts o;
+	struct store *s = NULL;
+	int rc;
+
+	if ((rc = opts(argc, argv, delete_usage, "k", &o)) >= 0)
+		return rc;
+	if (optind + 1 != argc) {
+		fputs(delete_usage, stderr);
+		return ADMIN_EXIT_USAGE;
+	}
+	if (adm_open(ctx, "user delete", o.key_file, o.key_file ?
+	    ADM_KEY_REQUIRED : ADM_KEY_OPTIONAL, 0, &s) != 0)
+		return ADMIN_EXIT_FAIL;
+	rc = ADMIN_EXIT_FAIL;
+	if (store_member_get(s, argv[optind], &m, &err) != 0 ||
+	    store_member_delete(s, argv[optind], &err) != 0) {
+		adm_error("user delete", &err);
+		goto out;
+	}
+	printf("member %s erased (%d recording%s, %d template%s)\n", m.id,
+	    m.n_recordings, m.n_recordings == 1 ? "" : "s", m.n_templates,
+	    m.n_templates == 1 ? "" : "s");
+	rc = ADMIN_EXIT_OK;
+out:
+	store_close(s);
+	return rc;
+}
+
+int
+cmd_user(struct admin_ctx *ctx, int argc, char **argv)
+{
+	static const struct adm_sub subs[] = {
+		{ "add", user_add, "add USER_ID [--name \"Display Name\"]" },
+		{ "enroll", user_enroll, "enroll USER_ID RECORDING... "
+		    "[--format wfdb|csv] [--fs HZ] [--signal N]" },
+		{ "list", user_list, "list [--json]" },
+		{ "show", user_show, "show USER_ID [--json]" },
+		{ "delete", user_delete, "delete USER_ID" },
+	};
+
+	if (sodium_init() < 0) {
+		adm_errx("user", "libsodium cannot be initialised");
+		return ADMIN_EXIT_FAIL;
+	}
+	return adm_dispatch(ctx, "user", subs, sizeof(subs) / sizeof(subs[0]),
+	    argc, argv);
+}

@@ -1,0 +1,352 @@
+/*
+ * admin/common.c — shared helpers of the dt4ecg-admin store commands.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "admin/common.h"
+#include "nn/model.h"
+#include "store/crypto.h"
+
+void
+adm_errx(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "dt4ecg-admin %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+void
+adm_error(const char *cmd, const struct dt_error *err)
+{
+	adm_errx(cmd, "%s", err->msg[0] ? err->msg : "failed");
+}
+
+int
+adm_need_db(struct admin_ctx *ctx, const char *cmd)
+{
+	if (ctx->db != NULL && ctx->db[0] != '\0')
+		return 0;
+	adm_errx(cmd, "no store: give --db STORE before the command "
+	    "(or set DT4ECG_DB)");
+	return -1;
+}
+
+int
+adm_default_key_path(const char *db, char *buf, size_t size)
+{
+	if ((size_t)snprintf(buf, size, "%s.key", db) >= size)
+		return -1;
+	return 0;
+}
+
+const char *
+adm_actor(void)
+{
+	static char actor[STORE_ID_MAX + 16];
+	struct passwd *pw;
+	const char *name = NULL;
+
+	if (actor[0] != '\0')
+		return actor;
+	if ((pw = getpwuid(getuid())) != NULL)
+		name = pw->pw_name;
+	if (name != NULL)
+		snprintf(actor, sizeof(actor), "admin:%s", name);
+	else
+		snprintf(actor, sizeof(actor), "admin:uid%lu",
+		    (unsigned long)getuid());
+	return actor;
+}
+
+int
+adm_open(struct admin_ctx *ctx, const char *cmd, const char *key_file,
+    enum adm_key keymode, int flags, struct store **out)
+{
+	struct dt_error err = { 0 };
+	struct store_key *key = NULL;
+	char path[ADM_PATH_MAX];
+	const char *cred = getenv("CREDENTIALS_DIRECTORY");
+	struct stat sb;
+	int rc = -1;
+
+	if (adm_need_db(ctx, cmd) != 0)
+		return -1;
+	if (keymode == ADM_KEY_NONE)
+		goto open;
+	if (key_file != NULL) {
+		if (store_key_load_file(key_file, &key, &err) != 0)
+			goto fail;
+		goto open;
+	}
+	if (cred != NULL && *cred != '\0' &&
+	    (size_t)snprintf(path, sizeof(path), "%s/%s", cred,
+	    ADM_CREDENTIAL) < sizeof(path) && stat(path, &sb) == 0) {
+		if (store_key_load_credential(ADM_CREDENTIAL, &key, &err) != 0)
+			goto fail;
+		goto open;
+	}
+	if (adm_default_key_path(ctx->db, path, sizeof(path)) != 0) {
+		adm_errx(cmd, "%s: path too long", ctx->db);
+		return -1;
+	}
+	if (stat(path, &sb) != 0 && errno == ENOENT) {
+		if (keymode == ADM_KEY_OPTIONAL)
+			goto open;
+		adm_errx(cmd, "store key %s: not found (give --key-file FILE, "
+		    "or run under systemd with the credential %s)", path,
+		    ADM_CREDENTIAL);
+		return -1;
+	}
+	if (store_key_load_file(path, &key, &err) != 0)
+		goto fail;
+open:
+	if (store_open(ctx->db, key, flags, out, &err) != 0)
+		goto fail;
+	store_set_actor(*out, adm_actor());
+	rc = 0;
+	goto out;
+fail:
+	adm_error(cmd, &err);
+out:
+	store_key_free(key);
+	return rc;
+}
+
+const char *
+adm_time(int64_t t, char *buf, size_t size)
+{
+	struct tm tm;
+	time_t tt = (time_t)t;
+
+	if (t == 0 || gmtime_r(&tt, &tm) == NULL ||
+	    strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(buf, size, "-");
+	return buf;
+}
+
+bool
+adm_tty(void)
+{
+	return isatty(STDERR_FILENO) == 1;
+}
+
+static bool progress_shown;
+
+void
+adm_progress(const char *what, size_t i, size_t n, const char *item)
+{
+	if (!adm_tty())
+		return;
+	fprintf(stderr, "\r\033[K%s: %zu/%zu%s%s", what, i, n,
+	    item ? " " : "", item ? item : "");
+	fflush(stderr);
+	progress_shown = true;
+}
+
+void
+adm_progress_done(void)
+{
+	if (progress_shown) {
+		fprintf(stderr, "\r\033[K");
+		fflush(stderr);
+		progress_shown = false;
+	}
+}
+
+int
+adm_json_print(json_t *j)
+{
+	int rc;
+
+	if (j == NULL)
+		return -1;
+	rc = json_dumpf(j, stdout, JSON_INDENT(2) | JSON_ENSURE_ASCII);
+	json_decref(j);
+	if (rc != 0 || fputc('\n', stdout) == EOF)
+		return -1;
+	return 0;
+}
+
+int
+adm_read_file(const char *path, size_t max, uint8_t **buf, size_t *len,
+    struct dt_error *err)
+{
+	struct stat sb;
+	uint8_t *b = NULL;
+	size_t got = 0;
+	ssize_t r;
+	int fd, rc = -1;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return dt_error_set(err, DT_E_IO, "%s: %s", path,
+		    strerror(errno));
+	if (fstat(fd, &sb) != 0) {
+		dt_error_set(err, DT_E_IO, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(sb.st_mode)) {
+		dt_error_set(err, DT_E_IO, "%s: not a regular file", path);
+		goto out;
+	}
+	if (sb.st_size <= 0 || (uint64_t)sb.st_size > max) {
+		dt_error_set(err, DT_E_FORMAT, "%s: %lld bytes (expected "
+		    "1..%zu)", path, (long long)sb.st_size, max);
+		goto out;
+	}
+	if ((b = malloc((size_t)sb.st_size)) == NULL) {
+		dt_error_set(err, DT_E_NOMEM, "%s: out of memory", path);
+		goto out;
+	}
+	while (got < (size_t)sb.st_size) {
+		r = read(fd, b + got, (size_t)sb.st_size - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			dt_error_set(err, DT_E_IO, "%s: %s", path, r == 0 ?
+			    "file shrank while reading" : strerror(errno));
+			goto out;
+		}
+		got += (size_t)r;
+	}
+	*buf = b;
+	*len = got;
+	b = NULL;
+	rc = 0;
+out:
+	free(b);
+	close(fd);
+	return rc;
+}
+
+int
+adm_write_new_file(const char *path, int mode, const void *buf, size_t len,
+    struct dt_error *err)
+{
+	const uint8_t *p = buf;
+	size_t done = 0;
+	ssize_t w;
+	int fd;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	    mode);
+	if (fd == -1) {
+		if (errno == EEXIST)
+			return dt_error_set(err, DT_E_EXISTS, "%s: already "
+			    "exists (refusing to overwrite it)", path);
+		return dt_error_set(err, DT_E_IO, "%s: %s", path,
+		    strerror(errno));
+	}
+	/* the mode asked for, whatever the umask */
+	if (fchmod(fd, (mode_t)mode) != 0)
+		goto fail;
+	while (done < len) {
+		w = write(fd, p + done, len - done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			goto fail;
+		done += (size_t)w;
+	}
+	if (fsync(fd) != 0)
+		goto fail;
+	if (close(fd) != 0) {
+		fd = -1;
+		goto fail;
+	}
+	return 0;
+fail:
+	dt_error_set(err, DT_E_IO, "%s: %s", path, strerror(errno));
+	if (fd != -1)
+		close(fd);
+	unlink(path);
+	return -1;
+}
+
+int
+adm_flush_stdout(const char *cmd)
+{
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		adm_errx(cmd, "standard output: write error");
+		return -1;
+	}
+	return 0;
+}
+
+int
+adm_dispatch(struct admin_ctx *ctx, const char *group,
+    const struct adm_sub *subs, size_t n, int argc, char **argv)
+{
+	FILE *f = stderr;
+	size_t i;
+	int rc = ADMIN_EXIT_USAGE;
+
+	if (argc >= 2) {
+		for (i = 0; i < n; i++)
+			if (strcmp(argv[1], subs[i].name) == 0)
+				return subs[i].fn(ctx, argc - 1, argv + 1);
+		if (strcmp(argv[1], "--help") == 0 ||
+		    strcmp(argv[1], "-h") == 0) {
+			f = stdout;
+			rc = ADMIN_EXIT_OK;
+		} else
+			fprintf(stderr, "dt4ecg-admin %s: unknown sub-command "
+			    "'%s'\n", group, argv[1]);
+	}
+	fprintf(f, "usage:\n");
+	for (i = 0; i < n; i++)
+		fprintf(f, "  dt4ecg-admin --db STORE %s %s\n", group,
+		    subs[i].synopsis);
+	fprintf(f, "Each sub-command takes --help.\n");
+	return rc;
+}
+
+int
+adm_load_model(struct store *s, const char *cmd, const char *id,
+    struct nn_model **out, char *id_out)
+{
+	struct dt_error err = { 0 };
+	struct store_model *sm = NULL;
+	char name[STORE_ID_MAX + 16];
+	int rc = -1;
+
+	if (store_model_get(s, id, &sm, &err) != 0) {
+		if (id == NULL && err.code == DT_E_NOTFOUND)
+			adm_errx(cmd, "the store has no active model (import "
+			    "one: dt4ecg-admin model import FILE --activate)");
+		else
+			adm_error(cmd, &err);
+		return -1;
+	}
+	snprintf(name, sizeof(name), "model %s", sm->id);
+	if (nn_model_load_buffer(sm->bytes, sm->n_bytes, name, out, &err)) {
+		adm_error(cmd, &err);
+		goto out;
+	}
+	if ((*out)->hp.embedding_dim != sm->embedding_dim) {
+		adm_errx(cmd, "model %s: embedding_dim %d in the store, %d in "
+		    "the file", sm->id, sm->embedding_dim,
+		    (*out)->hp.embedding_dim);
+		nn_model_free(*out);
+		*out = NULL;
+		goto out;
+	}
+	memcpy(id_out, sm->id, sizeof(sm->id));
+	rc = 0;
+out:
+	store_model_free(sm);
+	return rc;
+}
