@@ -70,6 +70,13 @@ percentile(const double *sorted, size_t n, double p)
 	return sorted[i] * (1.0 - frac) + sorted[i + 1] * frac;
 }
 
+double
+bench_percentile(double *v, size_t n, double p)
+{
+	qsort(v, n, sizeof(double), cmp_double);
+	return percentile(v, n, p);
+}
+
 void
 bench_samples_stats(struct bench_samples *s, struct bench_stats *st)
 {

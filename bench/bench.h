@@ -27,6 +27,9 @@ int bench_samples_add(struct bench_samples *s, double v);	/* -1: full */
 void bench_samples_stats(struct bench_samples *s, struct bench_stats *st);
 void bench_samples_free(struct bench_samples *s);
 
+/* Sorts v in place; p in 0..1, linear interpolation. */
+double bench_percentile(double *v, size_t n, double p);
+
 double bench_rss_mb(void);	/* VmRSS of this process */
 bool bench_file_exists(const char *path);
 

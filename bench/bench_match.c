@@ -16,11 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "bench/bench.h"
 #include "store/match.h"
-
-int bench_match_main(int argc, char **argv);
 
 #define DIM 128
 #define MAX_CONFIGS 16
@@ -48,49 +46,6 @@ randvec(float *v, int dim)
 	}
 	for (i = 0; i < dim; i++)
 		v[i] = (float)(v[i] / sqrt(n));
-}
-
-static double
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static double
-rss_mb(void)
-{
-	FILE *fp = fopen("/proc/self/status", "r");
-	char line[256];
-	double kb = 0;
-
-	if (fp == NULL)
-		return 0;
-	while (fgets(line, sizeof(line), fp) != NULL)
-		if (strncmp(line, "VmRSS:", 6) == 0)
-			kb = atof(line + 6);
-	fclose(fp);
-	return kb / 1024.0;
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double
-pct(double *v, size_t n, double p)
-{
-	size_t i;
-
-	qsort(v, n, sizeof(*v), cmp_double);
-	i = (size_t)(p * (double)(n - 1) + 0.5);
-	return v[i];
 }
 
 /* The naive reference: one scalar dot product per template, best kept. */
@@ -197,43 +152,43 @@ bench_match_main(int argc, char **argv)
 			size_t arg;
 			double t0;
 			randvec(q, DIM);
-			t0 = now_ms();
+			t0 = (bench_now() * 1e3);
 			arg = naive_best(t, n, q, &best);
 			if (i >= 2)
-				nlat[i - 2] = now_ms() - t0;
+				nlat[i - 2] = (bench_now() * 1e3) - t0;
 			if (match_identify(ix, q, DIM, 1, hits, &nh, &err) == 0) {
 				snprintf(id, sizeof(id), "m%zu", arg);
 				agree &= strcmp(hits[0].member, id) == 0;
 			}
 		}
-		np50 = pct(nlat, nnaive, 0.5);
+		np50 = bench_percentile(nlat, nnaive, 0.5);
 		free(t);
 		for (i = 0; i < nq + 5; i++) {
 			double t0;
 			randvec(q, DIM);
-			t0 = now_ms();
+			t0 = (bench_now() * 1e3);
 			if (match_identify(ix, q, DIM, (size_t)k, hits, &nh,
 			    &err) == -1) {
 				fprintf(stderr, "match: %s\n", err.msg);
 				return 1;
 			}
 			if (i >= 5)
-				lat[i - 5] = now_ms() - t0;
+				lat[i - 5] = (bench_now() * 1e3) - t0;
 		}
-		p50 = pct(lat, nq, 0.5);
-		p99 = pct(lat, nq, 0.99);
+		p50 = bench_percentile(lat, nq, 0.5);
+		p99 = bench_percentile(lat, nq, 0.99);
 		/* the same engine without its int8 stage (float rows only) */
 		match_index_float_scan(ix, 1);
 		for (i = 0; i < nnaive + 2; i++) {
 			double t0;
 			randvec(q, DIM);
-			t0 = now_ms();
+			t0 = (bench_now() * 1e3);
 			match_identify(ix, q, DIM, (size_t)k, hits, &nh, &err);
 			if (i >= 2)
-				nlat[i - 2] = now_ms() - t0;
+				nlat[i - 2] = (bench_now() * 1e3) - t0;
 		}
-		fp50 = pct(nlat, nnaive, 0.5);
-		rss = rss_mb();
+		fp50 = bench_percentile(nlat, nnaive, 0.5);
+		rss = bench_rss_mb();
 		match_index_stats(ix, &st);
 		if (json)
 			printf("{\"bench\":\"match\",\"members\":%zu,\"dim\":%d,"

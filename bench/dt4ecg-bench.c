@@ -16,6 +16,7 @@ static const struct {
 	const char *what;
 } subcommands[] = {
 	{ "infer", bench_infer_main, "inference latency and throughput (oneDNN vs plain C)" },
+	{ "match", bench_match_main, "1:N matching latency and memory (index vs naive loop)" },
 };
 
 static void
