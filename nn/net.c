@@ -378,6 +378,74 @@ fold_bn(const struct nn_model *m, const char *bn_prefix, const float *w,
 	return 0;
 }
 
+/*
+ * Attributes shared by our weighted primitives: user scratchpad, and the
+ * post-ops `sum` (accumulate onto dst: the residual) then ReLU.
+ */
+static int
+make_attr(bool sum, bool relu, dnnl_primitive_attr_t *out,
+    struct dt_error *err)
+{
+	dnnl_primitive_attr_t attr = NULL;
+	dnnl_post_ops_t po = NULL;
+
+	NN_TRY(dnnl_primitive_attr_create(&attr));
+	NN_TRY(dnnl_primitive_attr_set_scratchpad_mode(attr,
+	    dnnl_scratchpad_mode_user));
+	NN_TRY(dnnl_post_ops_create(&po));
+	if (sum)
+		NN_TRY(dnnl_post_ops_append_sum(po, 1.0f));
+	if (relu)
+		NN_TRY(dnnl_post_ops_append_eltwise(po, 1.0f,
+		    dnnl_eltwise_relu, 0.0f, 0.0f));
+	NN_TRY(dnnl_primitive_attr_set_post_ops(attr, po));
+	dnnl_post_ops_destroy(po);
+	*out = attr;
+	return 0;
+fail:
+	if (po)
+		dnnl_post_ops_destroy(po);
+	if (attr)
+		dnnl_primitive_attr_destroy(attr);
+	return -1;
+}
+
+/*
+ * Finishes a convolution or inner product: reorders the (folded) weights
+ * `w` (plain layout `*w_user`) and bias `b` into what *pd chose, creates the
+ * primitive (consuming *pd) and appends its op, reading `src` into `dst`.
+ */
+static int
+add_weighted_op(struct nn_net *net, dnnl_primitive_desc_t *pd,
+    const float *w, const dnnl_memory_desc_t *w_user, const float *b,
+    const dnnl_memory_desc_t *b_md, dnnl_memory_t src, dnnl_memory_t dst,
+    struct dt_error *err)
+{
+	const dnnl_memory_desc_t *w_md;
+	dnnl_primitive_desc_t owned;
+	dnnl_memory_t wmem, bmem;
+	dnnl_primitive_t prim;
+	struct op *op;
+
+	w_md = dnnl_primitive_desc_query_md(*pd, dnnl_query_weights_md, 0);
+	if (reorder_once(net, w, w_user, w_md, &wmem, err) != 0 ||
+	    reorder_once(net, b, b_md, b_md, &bmem, err) != 0)
+		return -1;
+	owned = *pd;
+	*pd = NULL;
+	if (make_prim(net, owned, &prim, err) != 0)
+		return -1;
+	if ((op = new_op(net)) == NULL)
+		return dt_error_set(err, DT_E_NOMEM, "out of memory");
+	op->prim = prim;
+	op_arg(op, DNNL_ARG_SRC, src);
+	op_arg(op, DNNL_ARG_WEIGHTS, wmem);
+	op_arg(op, DNNL_ARG_BIAS, bmem);
+	op_arg(op, DNNL_ARG_DST, dst);
+	op_arg(op, DNNL_ARG_SCRATCHPAD, NULL);
+	return 0;
+}
+
 /* ---- convolution ---------------------------------------------------------- */
 
 struct conv_spec {
@@ -398,15 +466,11 @@ add_conv(struct nn_net *net, const struct nn_model *m, const char *wname,
     const dnnl_memory_desc_t *src_md, dnnl_memory_t *dst_io,
     dnnl_memory_desc_t *dst_md_io, struct dt_error *err)
 {
-	dnnl_memory_desc_t s_any, w_any, w_user, b_md, d_any;
+	dnnl_memory_desc_t s_any, w_any, w_user, b_md, d_any, s_md, d_md;
 	dnnl_convolution_desc_t cd;
 	dnnl_primitive_attr_t attr = NULL;
-	dnnl_post_ops_t po = NULL;
 	dnnl_primitive_desc_t pd = NULL;
-	dnnl_primitive_t prim;
-	dnnl_memory_t wmem, bmem, src_use, dst;
-	const dnnl_memory_desc_t *q;
-	dnnl_memory_desc_t w_md, d_md, s_md;
+	dnnl_memory_t src_use, dst;
 	float *wf = NULL, *bf = NULL;
 	const float *w;
 	size_t rest = (size_t)cs->cin * cs->k;
@@ -418,7 +482,6 @@ add_conv(struct nn_net *net, const struct nn_model *m, const char *wname,
 	dnnl_dims_t pl = { cs->pad };
 	/* right padding so that oneDNN's length equals PyTorch's floor formula */
 	dnnl_dims_t pr = { (cs->lout - 1) * cs->stride + cs->k - cs->lin - cs->pad };
-	struct op *op;
 	int rc = -1;
 
 	if (pr[0] < 0)
@@ -449,54 +512,21 @@ add_conv(struct nn_net *net, const struct nn_model *m, const char *wname,
 	NN_TRY(dnnl_convolution_forward_desc_init(&cd,
 	    dnnl_forward_inference, dnnl_convolution_direct, &s_any, &w_any,
 	    &b_md, &d_any, strides, pl, pr));
-
-	NN_TRY(dnnl_primitive_attr_create(&attr));
-	NN_TRY(dnnl_primitive_attr_set_scratchpad_mode(attr,
-	    dnnl_scratchpad_mode_user));
-	NN_TRY(dnnl_post_ops_create(&po));
-	if (cs->sum)
-		NN_TRY(dnnl_post_ops_append_sum(po, 1.0f));
-	if (cs->relu)
-		NN_TRY(dnnl_post_ops_append_eltwise(po, 1.0f,
-		    dnnl_eltwise_relu, 0.0f, 0.0f));
-	NN_TRY(dnnl_primitive_attr_set_post_ops(attr, po));
+	if (make_attr(cs->sum, cs->relu, &attr, err) != 0)
+		goto out;
 	NN_TRY(dnnl_primitive_desc_create(&pd, &cd, attr, net->engine, NULL));
-
-	q = dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0);
-	s_md = *q;
-	q = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
-	w_md = *q;
-	q = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
-	d_md = *q;
+	s_md = *dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0);
+	d_md = *dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
 
 	if (ensure_layout(net, src, src_md, &s_md, &src_use, err) != 0)
 		goto out;
-	if (reorder_once(net, wf, &w_user, &w_md, &wmem, err) != 0)
-		goto out;
-	if (reorder_once(net, bf, &b_md, &b_md, &bmem, err) != 0)
-		goto out;
-	if (cs->sum) {
+	if (cs->sum)
 		dst = *dst_io;
-	} else if (make_mem(net, &d_md, &dst, err) != 0) {
+	else if (make_mem(net, &d_md, &dst, err) != 0)
 		goto out;
-	}
-	{
-		dnnl_primitive_desc_t pd_owned = pd;
-
-		pd = NULL;
-		if (make_prim(net, pd_owned, &prim, err) != 0)
-			goto out;
-	}
-	if ((op = new_op(net)) == NULL) {
-		dt_error_set(err, DT_E_NOMEM, "out of memory");
+	if (add_weighted_op(net, &pd, wf, &w_user, bf, &b_md, src_use, dst,
+	    err) != 0)
 		goto out;
-	}
-	op->prim = prim;
-	op_arg(op, DNNL_ARG_SRC, src_use);
-	op_arg(op, DNNL_ARG_WEIGHTS, wmem);
-	op_arg(op, DNNL_ARG_BIAS, bmem);
-	op_arg(op, DNNL_ARG_DST, dst);
-	op_arg(op, DNNL_ARG_SCRATCHPAD, NULL);
 	*dst_io = dst;
 	*dst_md_io = d_md;
 	rc = 0;
@@ -506,8 +536,6 @@ fail:
 out:
 	if (pd)
 		dnnl_primitive_desc_destroy(pd);
-	if (po)
-		dnnl_post_ops_destroy(po);
 	if (attr)
 		dnnl_primitive_attr_destroy(attr);
 	free(wf);
@@ -910,59 +938,26 @@ add_fc(struct nn_net *net, int in, int out, const float *w, const float *b,
 	dnnl_memory_desc_t s_md, w_any, w_user, b_md, d_md;
 	dnnl_inner_product_desc_t ipd;
 	dnnl_primitive_attr_t attr = NULL;
-	dnnl_post_ops_t po = NULL;
 	dnnl_primitive_desc_t pd = NULL;
-	dnnl_primitive_t prim;
-	dnnl_memory_t wmem, bmem, dst;
-	const dnnl_memory_desc_t *q;
-	dnnl_memory_desc_t w_md;
+	dnnl_memory_t dst;
 	dnnl_dims_t sd = { net->batch, in }, wd = { out, in }, bd = { out };
 	dnnl_dims_t dd = { net->batch, out };
-	struct op *op;
 	int rc = -1;
 
 	if (md_plain(&s_md, 2, sd, dnnl_nc, err) != 0 ||
 	    md_plain(&w_user, 2, wd, dnnl_oi, err) != 0 ||
 	    md_plain(&b_md, 1, bd, dnnl_x, err) != 0 ||
-	    md_plain(&d_md, 2, dd, dnnl_nc, err) != 0)
+	    md_plain(&d_md, 2, dd, dnnl_nc, err) != 0 ||
+	    md_plain(&w_any, 2, wd, dnnl_format_tag_any, err) != 0)
 		goto out;
-	NN_TRY(dnnl_memory_desc_init_by_tag(&w_any, 2, wd, dnnl_f32,
-	    dnnl_format_tag_any));
 	NN_TRY(dnnl_inner_product_forward_desc_init(&ipd,
 	    dnnl_forward_inference, &s_md, &w_any, &b_md, &d_md));
-	NN_TRY(dnnl_primitive_attr_create(&attr));
-	NN_TRY(dnnl_primitive_attr_set_scratchpad_mode(attr,
-	    dnnl_scratchpad_mode_user));
-	if (relu) {
-		NN_TRY(dnnl_post_ops_create(&po));
-		NN_TRY(dnnl_post_ops_append_eltwise(po, 1.0f,
-		    dnnl_eltwise_relu, 0.0f, 0.0f));
-		NN_TRY(dnnl_primitive_attr_set_post_ops(attr, po));
-	}
+	if (make_attr(false, relu, &attr, err) != 0)
+		goto out;
 	NN_TRY(dnnl_primitive_desc_create(&pd, &ipd, attr, net->engine, NULL));
-	q = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
-	w_md = *q;
-	if (reorder_once(net, w, &w_user, &w_md, &wmem, err) != 0 ||
-	    reorder_once(net, b, &b_md, &b_md, &bmem, err) != 0 ||
-	    make_mem(net, &d_md, &dst, err) != 0)
+	if (make_mem(net, &d_md, &dst, err) != 0 ||
+	    add_weighted_op(net, &pd, w, &w_user, b, &b_md, src, dst, err) != 0)
 		goto out;
-	{
-		dnnl_primitive_desc_t pd_owned = pd;
-
-		pd = NULL;
-		if (make_prim(net, pd_owned, &prim, err) != 0)
-			goto out;
-	}
-	if ((op = new_op(net)) == NULL) {
-		dt_error_set(err, DT_E_NOMEM, "out of memory");
-		goto out;
-	}
-	op->prim = prim;
-	op_arg(op, DNNL_ARG_SRC, src);
-	op_arg(op, DNNL_ARG_WEIGHTS, wmem);
-	op_arg(op, DNNL_ARG_BIAS, bmem);
-	op_arg(op, DNNL_ARG_DST, dst);
-	op_arg(op, DNNL_ARG_SCRATCHPAD, NULL);
 	*dst_out = dst;
 	rc = 0;
 	goto out;
@@ -971,8 +966,6 @@ fail:
 out:
 	if (pd)
 		dnnl_primitive_desc_destroy(pd);
-	if (po)
-		dnnl_post_ops_destroy(po);
 	if (attr)
 		dnnl_primitive_attr_destroy(attr);
 	return rc;
