@@ -5,8 +5,9 @@ admin_dt4ecg_admin_SOURCES = \
 	admin/cmd_infer.c \
 	admin/common.c admin/common.h \
 	admin/cmd_store.c admin/cmd_kiosk.c admin/cmd_user.c \
-	admin/cmd_model.c admin/cmd_audit.c
+	admin/cmd_model.c admin/cmd_audit.c \
+	admin/datasrc.c admin/datasrc.h admin/cmd_retrain.c admin/cmd_evaluate.c
 admin_dt4ecg_admin_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(SQLITE_CFLAGS) \
 	$(SODIUM_CFLAGS)
-admin_dt4ecg_admin_LDADD = $(PIPELINE_LIBS) $(STORE_LIBS) $(NN_LIBS) \
+admin_dt4ecg_admin_LDADD = $(DATA_LIBS) $(PIPELINE_LIBS) $(STORE_LIBS) $(NN_LIBS) \
 	$(ECG_LIBS) $(JANSSON_LIBS) $(SODIUM_LIBS)

@@ -1,0 +1,990 @@
+/*
+ * admin/cmd_evaluate.c — `dt4ecg-admin evaluate`: the protocols of DESIGN.md
+ * section 8 on a model, as JSON, with an optional HTML report.
+ *
+ *   P1  last 20 % of every recording (each part preprocessed alone).
+ *       Identity per window (gated windows: argmax of the cosine to the
+ *       classifier rows), per test part, per 8 s segment (mean cosine over its
+ *       gated windows; a segment without one is a 422), closed-set
+ *       verification of windows against the classifier rows; activity per
+ *       window (every finite non-flat window) and per 8 s segment (mean
+ *       probabilities), confusion, gate pass fraction per activity.
+ *   P2  enrol/probe split of the first data set; template = normalised mean
+ *       of the enrolment recording's gated window embeddings; probes = gated
+ *       windows, and 8 s segments (normalised mean embedding); cosine scores
+ *       of every probe against every template.  EER, FRR at FAR 1 % and
+ *       0.1 %, rank-1.
+ *   P3  activity on the held-out subjects of fold K, per window and per 8 s
+ *       probe, with the confusion matrix.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "admin/admin.h"
+#include "admin/datasrc.h"
+#include "data/eval.h"
+#include "data/split.h"
+#include "nn/model.h"
+#include "nn/net.h"
+
+#define SEG_S 8.0
+
+struct ev {
+	const struct nn_model *m;
+	const struct data_corpus *c;
+	struct ecg_prep_params pp;
+	int *rows;		/* corpus subject -> classifier row */
+	float *cls;		/* normalised classifier rows */
+	int batch;
+	bool progress;
+	json_t *out;
+	/* report material, owned */
+	float *gen, *imp;
+	size_t ng, ni, gcap, icap;
+	long *conf;
+	const char *conf_what;
+};
+
+static int
+push(float **v, size_t *n, size_t *cap, float x)
+{
+	if (*n == *cap) {
+		size_t nc = *cap ? *cap * 2 : 4096;
+		float *nv = realloc(*v, nc * sizeof(float));
+
+		if (nv == NULL)
+			return -1;
+		*v = nv;
+		*cap = nc;
+	}
+	(*v)[(*n)++] = x;
+	return 0;
+}
+
+static double
+dot(const float *a, const float *b, int n)
+{
+	double s = 0;
+	int i;
+
+	for (i = 0; i < n; i++)
+		s += (double)a[i] * b[i];
+	return s;
+}
+
+static void
+l2n(float *v, int n)
+{
+	double s = sqrt(dot(v, v, n)) + 1e-12;
+	int i;
+
+	for (i = 0; i < n; i++)
+		v[i] = (float)(v[i] / s);
+}
+
+static json_t *
+jreal(double v)
+{
+	return isfinite(v) ? json_real(v) : json_null();
+}
+
+static json_t *
+jacc(size_t ok, size_t n)
+{
+	return n ? json_real((double)ok / (double)n) : json_null();
+}
+
+/* Runs the network; emb and act malloc'd (n x E, n x A). */
+static int
+run(struct ev *e, const struct data_set *s, float **emb, float **act,
+    const char *what, struct dt_error *err)
+{
+	size_t n = s->n ? s->n : 1;
+
+	*emb = malloc(n * sizeof(float) * (size_t)e->m->hp.embedding_dim);
+	*act = malloc(n * sizeof(float) * (size_t)e->m->n_activities);
+	if (*emb == NULL || *act == NULL)
+		return dt_error_set(err, DT_E_NOMEM, "out of memory");
+	return admin_run_set(e->m, e->batch, s, *emb, *act,
+	    e->progress ? what : NULL, err);
+}
+
+static int
+build(struct ev *e, const struct data_ranges *r, struct data_set **s,
+    struct dt_error *err)
+{
+	return data_set_build(e->c, r->r, r->n, &e->pp, s, err);
+}
+
+/* Confusion matrix and per-activity recall as JSON. */
+static json_t *
+act_summary(const struct ev *e, const long *cm)
+{
+	int K = e->m->n_activities, i, j;
+	long ok = 0, tot = 0;
+	json_t *o = json_object(), *rec = json_object(), *conf = json_array();
+
+	for (i = 0; i < K; i++) {
+		json_t *row = json_array();
+		long rt = 0;
+
+		for (j = 0; j < K; j++) {
+			json_array_append_new(row, json_integer(cm[i * K + j]));
+			rt += cm[i * K + j];
+		}
+		json_array_append_new(conf, row);
+		ok += cm[i * K + i];
+		tot += rt;
+		json_object_set_new(rec, e->m->activities[i], rt ?
+		    json_real((double)cm[i * K + i] / (double)rt) : json_null());
+	}
+	json_object_set_new(o, "acc", jacc((size_t)ok, (size_t)tot));
+	json_object_set_new(o, "n", json_integer(tot));
+	json_object_set_new(o, "recall", rec);
+	json_object_set_new(o, "confusion", conf);
+	return o;
+}
+
+static int
+argmax(const float *v, int n)
+{
+	int i, b = 0;
+
+	for (i = 1; i < n; i++)
+		if (v[i] > v[b])
+			b = i;
+	return b;
+}
+
+/* Identity scores of one embedding against every classifier row. */
+static void
+cosines(const struct ev *e, const float *emb, float *cos)
+{
+	int E = e->m->hp.embedding_dim, r;
+
+	for (r = 0; r < e->m->n_subjects; r++)
+		cos[r] = (float)dot(emb, e->cls + (size_t)r * E, E);
+}
+
+/* 8 s segments of the given ranges: activity and identity per segment. */
+static int
+segments(struct ev *e, const struct data_ranges *parts, double step_s,
+    json_t *dst, const char *key, bool keep_conf, struct dt_error *err)
+{
+	struct data_ranges seg = { 0 };
+	struct data_set *s = NULL;
+	float *emb = NULL, *act = NULL, *pm = NULL, *cm = NULL, *cos = NULL;
+	int K = e->m->n_activities, R = e->m->n_subjects, i, g = 0, ng, rc = -1;
+	long *conf = NULL;
+	size_t w, *cnt = NULL, *cnt_id = NULL;
+	size_t *ans = NULL, *tot = NULL, *idok = NULL;
+	json_t *o = json_object(), *pa = json_object();
+
+	for (i = 0; i < parts->n; i++) {
+		const struct data_range *p = &parts->r[i];
+		double fs = e->c->recs[p->rec].fs;
+		size_t L = (size_t)llround(SEG_S * fs), st =
+		    (size_t)llround(step_s * fs), a;
+
+		for (a = p->r0; a + L <= p->r1; a += st)
+			if (data_ranges_add(&seg, p->rec, a, a + L, g++) != 0)
+				goto nomem;
+	}
+	ng = g;
+	if (ng == 0) {
+		rc = 0;
+		goto out;
+	}
+	if (build(e, &seg, &s, err) != 0 || run(e, s, &emb, &act, key,
+	    err) != 0)
+		goto out;
+	if ((pm = calloc((size_t)ng * K, sizeof(float))) == NULL ||
+	    (cm = calloc((size_t)ng * R, sizeof(float))) == NULL ||
+	    (cos = malloc(sizeof(float) * (size_t)R)) == NULL ||
+	    (cnt = calloc((size_t)ng, sizeof(size_t))) == NULL ||
+	    (cnt_id = calloc((size_t)ng, sizeof(size_t))) == NULL ||
+	    (conf = calloc((size_t)K * K, sizeof(long))) == NULL ||
+	    (ans = calloc((size_t)K + 1, sizeof(size_t))) == NULL ||
+	    (tot = calloc((size_t)K + 1, sizeof(size_t))) == NULL ||
+	    (idok = calloc((size_t)K + 1, sizeof(size_t))) == NULL)
+		goto nomem;
+	for (w = 0; w < s->n; w++) {
+		const struct data_win *wi = &s->w[w];
+		int k;
+
+		cnt[wi->group]++;
+		for (k = 0; k < K; k++)
+			pm[(size_t)wi->group * K + k] += act[w * K + k];
+		if (wi->id_ok) {
+			cosines(e, emb + w * e->m->hp.embedding_dim, cos);
+			for (k = 0; k < R; k++)
+				cm[(size_t)wi->group * R + k] += cos[k];
+			cnt_id[wi->group]++;
+		}
+	}
+	{
+		size_t n_seg = 0, n_id = 0, ok_id = 0, n422 = 0;
+
+		for (g = 0; g < ng; g++) {
+			const struct data_rec *r = &e->c->recs[seg.r[g].rec];
+			int a = r->activity, row = e->rows[r->subject];
+			int slot = a >= 0 && a < K ? a : K;
+
+			if (cnt[g] == 0)
+				continue;	/* nothing usable at all */
+			n_seg++;
+			tot[slot]++;
+			if (a >= 0 && a < K)
+				conf[a * K + argmax(pm + (size_t)g * K, K)]++;
+			if (cnt_id[g] == 0) {
+				n422++;
+				continue;
+			}
+			ans[slot]++;
+			if (row >= 0) {
+				n_id++;
+				if (argmax(cm + (size_t)g * R, R) == row) {
+					ok_id++;
+					idok[slot]++;
+				}
+			}
+		}
+		json_object_set_new(o, "n_segments", json_integer((long)n_seg));
+		json_object_set_new(o, "identity_acc", jacc(ok_id, n_id));
+		json_object_set_new(o, "identity_n", json_integer((long)n_id));
+		json_object_set_new(o, "identity_422_no_gated_window",
+		    json_integer((long)n422));
+		if (K > 1) {
+			json_object_set_new(o, "activity", act_summary(e, conf));
+			for (i = 0; i < K; i++) {
+				json_t *x;
+
+				if (tot[i] == 0)
+					continue;
+				x = json_object();
+				json_object_set_new(x, "n", json_integer(
+				    (long)tot[i]));
+				json_object_set_new(x, "answered_frac",
+				    jacc(ans[i], tot[i]));
+				json_object_set_new(x, "identity_acc",
+				    jacc(idok[i], ans[i]));
+				json_object_set_new(pa, e->m->activities[i], x);
+			}
+			json_object_set_new(o, "by_activity", pa);
+			pa = NULL;
+			if (keep_conf && e->conf == NULL) {
+				e->conf = conf;
+				e->conf_what = key;
+				conf = NULL;
+			}
+		}
+	}
+	json_object_set(dst, key, o);
+	rc = 0;
+	goto out;
+nomem:
+	dt_error_set(err, DT_E_NOMEM, "out of memory");
+out:
+	json_decref(o);
+	json_decref(pa);
+	data_ranges_free(&seg);
+	data_set_free(s);
+	free(emb);
+	free(act);
+	free(pm);
+	free(cm);
+	free(cos);
+	free(cnt);
+	free(cnt_id);
+	free(conf);
+	free(ans);
+	free(tot);
+	free(idok);
+	return rc;
+}
+
+static json_t *
+verif_json(const struct data_verif *v)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "eer", jreal(v->eer));
+	json_object_set_new(o, "threshold_at_eer", jreal(v->eer_threshold));
+	json_object_set_new(o, "frr_at_far_1pct", jreal(v->frr_at_far1));
+	json_object_set_new(o, "threshold_at_far_1pct", jreal(v->thr_far1));
+	json_object_set_new(o, "frr_at_far_0.1pct", jreal(v->frr_at_far01));
+	json_object_set_new(o, "threshold_at_far_0.1pct",
+	    jreal(v->thr_far01));
+	json_object_set_new(o, "n_genuine", json_integer((long)v->n_genuine));
+	json_object_set_new(o, "n_impostor", json_integer((long)v->n_impostor));
+	return o;
+}
+
+static int
+eval_p1(struct ev *e, struct dt_error *err)
+{
+	struct data_ranges test = { 0 };
+	struct data_set *s = NULL;
+	float *emb = NULL, *act = NULL, *cos = NULL, *pcos = NULL, *gen = NULL,
+	    *imp = NULL;
+	int K = e->m->n_activities, R = e->m->n_subjects,
+	    E = e->m->hp.embedding_dim, d, rc = -1;
+	size_t w, ngen = 0, nimp = 0, gc = 0, ic = 0;
+	long *conf = NULL;
+	json_t *id = json_object(), *ac = json_object();
+	size_t all_ok = 0, all_n = 0, part_ok = 0, part_n = 0;
+
+	if (data_split_p1(e->c, 0.8, 0, NULL, NULL, NULL, &test, err) != 0 ||
+	    build(e, &test, &s, err) != 0 ||
+	    run(e, s, &emb, &act, "evaluate p1 windows", err) != 0)
+		goto out;
+	if ((cos = malloc(sizeof(float) * (size_t)R)) == NULL ||
+	    (pcos = calloc((size_t)e->c->n_recs * R, sizeof(float))) == NULL ||
+	    (conf = calloc((size_t)K * K, sizeof(long))) == NULL)
+		goto nomem;
+	for (d = 0; d < e->c->n_manifests; d++) {
+		size_t ok = 0, n = 0, fail = 0, pok = 0, pn = 0, pnone = 0;
+		int *pcnt = calloc((size_t)e->c->n_recs, sizeof(int)), i;
+		json_t *o;
+
+		if (pcnt == NULL)
+			goto nomem;
+		memset(pcos, 0, sizeof(float) * (size_t)e->c->n_recs * R);
+		for (w = 0; w < s->n; w++) {
+			const struct data_win *wi = &s->w[w];
+			const struct data_rec *r =
+			    &e->c->recs[s->parts[wi->part].rec];
+			int row = e->rows[wi->subject], k;
+
+			if (r->manifest != d || row < 0)
+				continue;
+			if (!wi->id_ok) {
+				fail++;
+				continue;
+			}
+			cosines(e, emb + w * E, cos);
+			n++;
+			ok += argmax(cos, R) == row;
+			for (k = 0; k < R; k++) {
+				pcos[(size_t)s->parts[wi->part].rec * R + k] +=
+				    cos[k];
+				if (k == row) {
+					if (push(&gen, &ngen, &gc, cos[k]))
+						goto nomem2;
+				} else if (push(&imp, &nimp, &ic, cos[k]))
+					goto nomem2;
+			}
+			pcnt[s->parts[wi->part].rec]++;
+		}
+		for (i = 0; i < e->c->n_recs; i++) {
+			const struct data_rec *r = &e->c->recs[i];
+
+			if (r->manifest != d || e->rows[r->subject] < 0)
+				continue;
+			if (pcnt[i] == 0) {
+				pnone++;
+				continue;
+			}
+			pn++;
+			pok += argmax(pcos + (size_t)i * R, R) ==
+			    e->rows[r->subject];
+		}
+		free(pcnt);
+		if (n + fail == 0)
+			continue;
+		o = json_object();
+		json_object_set_new(o, "acc_window", jacc(ok, n));
+		json_object_set_new(o, "n_windows", json_integer((long)n));
+		json_object_set_new(o, "n_windows_failing_gate",
+		    json_integer((long)fail));
+		json_object_set_new(o, "acc_test_part", jacc(pok, pn));
+		json_object_set_new(o, "n_test_parts", json_integer((long)pn));
+		json_object_set_new(o, "n_test_parts_without_gated_window",
+		    json_integer((long)pnone));
+		json_object_set_new(id, e->c->manifests[d], o);
+		all_ok += ok;
+		all_n += n;
+		part_ok += pok;
+		part_n += pn;
+		continue;
+nomem2:
+		free(pcnt);
+		goto nomem;
+	}
+	json_object_set_new(e->out, "identity_acc_window", jacc(all_ok, all_n));
+	json_object_set_new(e->out, "identity_acc_test_part",
+	    jacc(part_ok, part_n));
+	json_object_set_new(e->out, "identity", id);
+	id = NULL;
+	if (ngen > 0 && nimp > 0) {
+		struct data_verif v;
+
+		if (data_verif_metrics(gen, ngen, imp, nimp, &v, err) != 0)
+			goto out;
+		json_object_set_new(e->out, "verification_window_vs_classifier",
+		    verif_json(&v));
+		e->gen = gen;
+		e->imp = imp;
+		e->ng = ngen;
+		e->ni = nimp;
+		gen = imp = NULL;
+	}
+	if (K > 1) {
+		struct data_act_stats *st = calloc((size_t)K + 1, sizeof(*st));
+		json_t *gp = json_object();
+		size_t has = 0;
+		int k;
+
+		if (st == NULL)
+			goto nomem;
+		for (w = 0; w < s->n; w++) {
+			int a = s->w[w].activity;
+
+			if (a >= 0 && a < K) {
+				conf[a * K + argmax(act + w * K, K)]++;
+				has++;
+			}
+		}
+		data_set_activity_stats(s, st);
+		for (k = 0; k < K && k < e->c->n_activities; k++)
+			if (st[k].n_windows)
+				json_object_set_new(gp, e->m->activities[k],
+				    json_real((double)st[k].n_id_ok /
+				    (double)st[k].n_windows));
+		free(st);
+		if (has > 0) {
+			json_t *sm = act_summary(e, conf);
+
+			json_object_set(e->out, "activity_acc_window",
+			    json_object_get(sm, "acc"));
+			json_object_set_new(ac, "window_all", sm);
+			json_object_set_new(ac, "identity_gate_pass_frac", gp);
+			if (e->conf == NULL) {
+				e->conf = conf;
+				e->conf_what = "P1 test windows";
+				conf = NULL;
+			}
+		} else
+			json_decref(gp);
+	}
+	/* 8 s segments from every test part long enough. */
+	if (segments(e, &test, SEG_S, ac, "segment_8s", false, err) != 0 ||
+	    segments(e, &test, 1.0, ac, "segment_8s_sliding_1s", false,
+	    err) != 0)
+		goto out;
+	{
+		json_t *sg = json_object_get(ac, "segment_8s");
+
+		json_object_set(e->out, "identity_acc_segment_8s",
+		    json_object_get(sg, "identity_acc"));
+		if (json_object_get(sg, "activity") != NULL)
+			json_object_set(e->out, "activity_acc_segment_8s",
+			    json_object_get(json_object_get(sg, "activity"),
+			    "acc"));
+	}
+	json_object_set_new(e->out, "n_test_windows", json_integer((long)s->n));
+	json_object_set_new(e->out, "n_test_ranges_refused",
+	    json_integer(s->n_ranges_failed));
+	json_object_set_new(e->out, "activity", ac);
+	ac = NULL;
+	rc = 0;
+	goto out;
+nomem:
+	dt_error_set(err, DT_E_NOMEM, "out of memory");
+out:
+	json_decref(id);
+	json_decref(ac);
+	data_ranges_free(&test);
+	data_set_free(s);
+	free(emb);
+	free(act);
+	free(cos);
+	free(pcos);
+	free(gen);
+	free(imp);
+	free(conf);
+	return rc;
+}
+
+/* Open-set scores: probes (P x E) against templates (T x E). */
+static int
+open_set(struct ev *e, const float *pe, const int *pid, int P,
+    const float *te, const int *tid, int T, json_t **out, bool keep,
+    struct dt_error *err)
+{
+	int E = e->m->hp.embedding_dim, p, t;
+	float *S = NULL, *gen = NULL, *imp = NULL;
+	size_t ng = 0, ni = 0, gc = 0, ic = 0;
+	struct data_verif v;
+	json_t *o;
+
+	if (P == 0)
+		return dt_error_set(err, DT_E_INVALID, "P2: no probes");
+	if ((S = malloc(sizeof(float) * (size_t)P * T)) == NULL)
+		return dt_error_set(err, DT_E_NOMEM, "out of memory");
+	for (p = 0; p < P; p++)
+		for (t = 0; t < T; t++) {
+			float sc = (float)dot(pe + (size_t)p * E,
+			    te + (size_t)t * E, E);
+
+			S[(size_t)p * T + t] = sc;
+			if (pid[p] == tid[t] ? push(&gen, &ng, &gc, sc) :
+			    push(&imp, &ni, &ic, sc)) {
+				free(S);
+				free(gen);
+				free(imp);
+				return dt_error_set(err, DT_E_NOMEM, "oom");
+			}
+		}
+	if (data_verif_metrics(gen, ng, imp, ni, &v, err) != 0) {
+		free(S);
+		free(gen);
+		free(imp);
+		return -1;
+	}
+	o = verif_json(&v);
+	json_object_set_new(o, "rank1", json_real(data_rank1(S, P, T, pid,
+	    tid)));
+	json_object_set_new(o, "n_probes", json_integer(P));
+	json_object_set_new(o, "n_enrolled", json_integer(T));
+	*out = o;
+	if (keep) {
+		free(e->gen);
+		free(e->imp);
+		e->gen = gen;
+		e->imp = imp;
+		e->ng = ng;
+		e->ni = ni;
+	} else {
+		free(gen);
+		free(imp);
+	}
+	free(S);
+	return 0;
+}
+
+static int
+eval_p2(struct ev *e, int train_max, struct dt_error *err)
+{
+	struct data_p2 p2;
+	struct data_ranges seg = { 0 };
+	struct data_set *se = NULL, *sp = NULL, *ss = NULL;
+	float *emb = NULL, *act = NULL, *tmpl = NULL, *pe = NULL;
+	int *tid = NULL, *pid = NULL, *cnt = NULL;
+	int E = e->m->hp.embedding_dim, T, i, P, g, rc = -1, nrej = 0;
+	size_t w;
+	json_t *o = NULL;
+
+	memset(&p2, 0, sizeof(p2));
+	if (data_split_p2(e->c, 0, train_max, &p2, err) != 0)
+		return -1;
+	T = p2.n_enrolled;
+	if ((tmpl = calloc((size_t)T * E, sizeof(float))) == NULL ||
+	    (tid = malloc(sizeof(int) * (size_t)T)) == NULL ||
+	    (cnt = calloc((size_t)e->c->n_subjects, sizeof(int))) == NULL)
+		goto nomem;
+	for (i = 0; i < T; i++)
+		tid[i] = p2.enrolled[i];
+	if (build(e, &p2.enroll, &se, err) != 0 ||
+	    run(e, se, &emb, &act, "evaluate p2 enrolment", err) != 0)
+		goto out;
+	for (i = 0; i < T; i++) {
+		int k, j;
+
+		for (k = 0, w = 0; w < se->n; w++) {
+			if (se->w[w].subject != tid[i] || !se->w[w].id_ok)
+				continue;
+			for (j = 0; j < E; j++)
+				tmpl[(size_t)i * E + j] += emb[w * E + j];
+			k++;
+		}
+		if (k == 0) {	/* no gated window: every window */
+			for (w = 0; w < se->n; w++)
+				if (se->w[w].subject == tid[i])
+					for (j = 0; j < E; j++)
+						tmpl[(size_t)i * E + j] +=
+						    emb[w * E + j];
+		}
+		l2n(tmpl + (size_t)i * E, E);
+	}
+	free(emb);
+	free(act);
+	emb = act = NULL;
+	/* per-window probes */
+	if (build(e, &p2.probe, &sp, err) != 0 ||
+	    run(e, sp, &emb, &act, "evaluate p2 probe windows", err) != 0)
+		goto out;
+	if ((pe = malloc(sizeof(float) * (sp->n + 1) * E)) == NULL ||
+	    (pid = malloc(sizeof(int) * (sp->n + 1))) == NULL)
+		goto nomem;
+	for (P = 0, w = 0; w < sp->n; w++) {
+		if (!sp->w[w].id_ok)
+			continue;
+		memcpy(pe + (size_t)P * E, emb + w * E, sizeof(float) * E);
+		pid[P++] = sp->w[w].subject;
+	}
+	if (open_set(e, pe, pid, P, tmpl, tid, T, &o, false, err) != 0)
+		goto out;
+	json_object_set_new(e->out, "window", o);
+	o = NULL;
+	free(emb);
+	free(act);
+	free(pe);
+	free(pid);
+	emb = act = pe = NULL;
+	pid = NULL;
+	/* 8 s probes */
+	for (g = 0, i = 0; i < p2.probe.n; i++) {
+		const struct data_range *r = &p2.probe.r[i];
+
+		if (data_segments(&seg, r->rec, r->r0, r->r1,
+		    (size_t)llround(SEG_S * e->c->recs[r->rec].fs), &g) != 0)
+			goto nomem;
+	}
+	if (build(e, &seg, &ss, err) != 0 ||
+	    run(e, ss, &emb, &act, "evaluate p2 8 s probes", err) != 0)
+		goto out;
+	if ((pe = calloc((size_t)(g + 1) * E, sizeof(float))) == NULL ||
+	    (pid = malloc(sizeof(int) * (size_t)(g + 1))) == NULL)
+		goto nomem;
+	free(cnt);
+	if ((cnt = calloc((size_t)g + 1, sizeof(int))) == NULL)
+		goto nomem;
+	for (w = 0; w < ss->n; w++) {
+		int j, gr = ss->w[w].group;
+
+		if (!ss->w[w].id_ok)
+			continue;
+		for (j = 0; j < E; j++)
+			pe[(size_t)gr * E + j] += emb[w * E + j];
+		cnt[gr]++;
+	}
+	for (P = 0, i = 0; i < g; i++) {
+		if (cnt[i] == 0) {
+			nrej++;
+			continue;
+		}
+		memmove(pe + (size_t)P * E, pe + (size_t)i * E,
+		    sizeof(float) * E);
+		l2n(pe + (size_t)P * E, E);
+		pid[P++] = e->c->recs[seg.r[i].rec].subject;
+	}
+	if (open_set(e, pe, pid, P, tmpl, tid, T, &o, true, err) != 0)
+		goto out;
+	json_object_set_new(o, "rejected_segments_no_gated_window",
+	    json_integer(nrej));
+	json_object_set_new(e->out, "probe_8s", o);
+	o = NULL;
+	json_object_set_new(e->out, "n_train_subjects",
+	    json_integer(p2.n_train_subjects));
+	json_object_set_new(e->out, "train_max_subject", json_integer(train_max));
+	rc = 0;
+	goto out;
+nomem:
+	dt_error_set(err, DT_E_NOMEM, "out of memory");
+out:
+	json_decref(o);
+	data_p2_free(&p2);
+	data_ranges_free(&seg);
+	data_set_free(se);
+	data_set_free(sp);
+	data_set_free(ss);
+	free(emb);
+	free(act);
+	free(tmpl);
+	free(pe);
+	free(tid);
+	free(pid);
+	free(cnt);
+	return rc;
+}
+
+static int
+eval_p3(struct ev *e, int fold, int n_folds, struct dt_error *err)
+{
+	struct data_ranges te = { 0 };
+	struct data_set *s = NULL;
+	bool *rtr = NULL, *rte = NULL;
+	int *held = NULL, nh = 0, K = e->m->n_activities, i, rc = -1;
+	float *emb = NULL, *act = NULL;
+	long *conf = NULL;
+	size_t w;
+	json_t *hj = json_array(), *sm;
+
+	if (K < 2) {
+		dt_error_set(err, DT_E_INVALID, "P3: the model has %d activity",
+		    K);
+		goto out;
+	}
+	if (data_split_p3(e->c, fold, n_folds, false, &rtr, &rte, &held, &nh,
+	    err) != 0)
+		goto out;
+	for (i = 0; i < nh; i++)
+		json_array_append_new(hj, json_string(e->c->subjects[held[i]]));
+	for (i = 0; i < e->c->n_recs; i++)
+		if (rte[i] && data_ranges_add(&te, i, 0, e->c->recs[i].n, i))
+			goto nomem;
+	if (build(e, &te, &s, err) != 0 ||
+	    run(e, s, &emb, &act, "evaluate p3 windows", err) != 0)
+		goto out;
+	if ((conf = calloc((size_t)K * K, sizeof(long))) == NULL)
+		goto nomem;
+	for (w = 0; w < s->n; w++) {
+		int a = s->w[w].activity;
+
+		if (a >= 0 && a < K)
+			conf[a * K + argmax(act + w * K, K)]++;
+	}
+	sm = act_summary(e, conf);
+	json_object_set(e->out, "activity_acc_window", json_object_get(sm,
+	    "acc"));
+	json_object_set_new(e->out, "window", sm);
+	json_object_set_new(e->out, "fold", json_integer(fold));
+	json_object_set_new(e->out, "held_out_subjects", hj);
+	hj = NULL;
+	if (segments(e, &te, SEG_S, e->out, "probe_8s", true, err) != 0)
+		goto out;
+	json_object_set(e->out, "activity_acc_segment_8s", json_object_get(
+	    json_object_get(json_object_get(e->out, "probe_8s"), "activity"),
+	    "acc"));
+	rc = 0;
+	goto out;
+nomem:
+	dt_error_set(err, DT_E_NOMEM, "out of memory");
+out:
+	json_decref(hj);
+	data_ranges_free(&te);
+	data_set_free(s);
+	free(emb);
+	free(act);
+	free(conf);
+	free(rtr);
+	free(rte);
+	free(held);
+	return rc;
+}
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: dt4ecg-admin evaluate --model FILE --protocol p1|p2|p3\n"
+	    "           [--fold K] [--data NAME|MANIFEST]... [--report DIR]\n"
+	    "           [--json] [--threads N] [--train-max N]\n"
+	    "  DESIGN.md section 8.  --data defaults to what the model was\n"
+	    "  trained on (metadata train.data), else ecg-id (p1, p2) or\n"
+	    "  ecg-activity (p3).  Built-in names: ecg-id, ecg-activity (under\n"
+	    "  $DT4ECG_DATA, default ../shared/data).  Prints JSON on stdout\n"
+	    "  (indented unless --json); progress on stderr.\n");
+}
+
+/* The data names recorded in the model, when there are any. */
+static int
+model_data(const struct nn_model *m, char ***names, int *n)
+{
+	const char *js = nn_model_meta(m, "train.data");
+	json_t *a;
+	size_t i;
+
+	*n = 0;
+	*names = NULL;
+	if (js == NULL || (a = json_loads(js, 0, NULL)) == NULL)
+		return 0;
+	if (json_is_array(a) && json_array_size(a) > 0 &&
+	    (*names = calloc(json_array_size(a), sizeof(char *))) != NULL)
+		for (i = 0; i < json_array_size(a); i++)
+			if (json_is_string(json_array_get(a, i)))
+				(*names)[(*n)++] = strdup(json_string_value(
+				    json_array_get(a, i)));
+	json_decref(a);
+	return 0;
+}
+
+int
+cmd_evaluate(struct admin_ctx *ctx, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "model", required_argument, NULL, 'm' },
+		{ "protocol", required_argument, NULL, 'p' },
+		{ "fold", required_argument, NULL, 'k' },
+		{ "folds", required_argument, NULL, 'K' },
+		{ "data", required_argument, NULL, 'd' },
+		{ "report", required_argument, NULL, 'r' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "threads", required_argument, NULL, 't' },
+		{ "train-max", required_argument, NULL, 'T' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct ev e;
+	struct dt_error err = { 0 };
+	struct nn_model *m = NULL;
+	struct data_corpus *c = NULL;
+	const char *model = NULL, *proto = NULL, *report = NULL;
+	char *data[16], **mdata = NULL, *dump = NULL;
+	int nd = 0, nmd = 0, fold = -1, folds = 5, threads = 1, compact = 0,
+	    train_max = 60, ch, i, matched = 0, rc = ADMIN_EXIT_FAIL;
+	double t0 = admin_now();
+
+	(void)ctx;
+	memset(&e, 0, sizeof(e));
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'm': model = optarg; break;
+		case 'p': proto = optarg; break;
+		case 'k': fold = atoi(optarg); break;
+		case 'K': folds = atoi(optarg); break;
+		case 'd':
+			if (nd == 16) {
+				fprintf(stderr, "dt4ecg-admin evaluate: at most "
+				    "16 --data\n");
+				return ADMIN_EXIT_USAGE;
+			}
+			data[nd++] = optarg;
+			break;
+		case 'r': report = optarg; break;
+		case 'j': compact = 1; break;
+		case 't': threads = atoi(optarg); break;
+		case 'T': train_max = atoi(optarg); break;
+		case 'h': usage(stdout); return ADMIN_EXIT_OK;
+		default: usage(stderr); return ADMIN_EXIT_USAGE;
+		}
+	}
+	if (optind != argc || model == NULL || proto == NULL ||
+	    (strcmp(proto, "p1") && strcmp(proto, "p2") &&
+	    strcmp(proto, "p3")) || threads < 1 || threads > 256 ||
+	    folds < 2 || folds > 100 || train_max < 1) {
+		usage(stderr);
+		return ADMIN_EXIT_USAGE;
+	}
+	if (nn_model_load(model, &m, &err) != 0)
+		goto fail;
+	if (strcmp(proto, "p3") == 0 && fold < 0) {
+		const char *fs = nn_model_meta(m, "train.fold");
+
+		fold = fs ? atoi(fs) : 0;
+	}
+	if (fold >= folds) {
+		fprintf(stderr, "dt4ecg-admin evaluate: --fold %d: 0..%d\n",
+		    fold, folds - 1);
+		rc = ADMIN_EXIT_USAGE;
+		goto out;
+	}
+	if (nd == 0) {
+		model_data(m, &mdata, &nmd);
+		if (nmd > 0 && strcmp(proto, "p2") != 0) {
+			for (i = 0; i < nmd && i < 16; i++)
+				data[nd++] = mdata[i];
+		} else
+			data[nd++] = strcmp(proto, "p3") == 0 ?
+			    "ecg-activity" : "ecg-id";
+	}
+	nn_set_threads(threads);
+	e.progress = true;
+	if (admin_corpus(data, nd, m->activities, m->n_activities, &c,
+	    &err) != 0) {
+		/* a model whose activities the data do not use (the peer's
+		 * "unlabelled"): load with the data's own and map by name */
+		struct dt_error e2 = { 0 };
+
+		if (admin_corpus(data, nd, NULL, 0, &c, &e2) != 0)
+			goto fail;
+		if (m->n_activities > 1) {
+			goto fail;
+		}
+	}
+	e.m = m;
+	e.c = c;
+	e.batch = 64;
+	ecg_prep_params_default(&e.pp, m->hp.fs_hz, m->hp.window);
+	e.pp.hop = m->hp.window / 2;
+	if (admin_subject_rows(m, c, &e.rows, &matched, &err) != 0 ||
+	    (e.cls = admin_classifier(m)) == NULL) {
+		if (err.code == DT_OK)
+			dt_error_set(&err, DT_E_NOMEM, "out of memory");
+		goto fail;
+	}
+	e.out = json_object();
+	json_object_set_new(e.out, "protocol", json_string(proto));
+	json_object_set_new(e.out, "model", json_string(model));
+	{
+		json_t *a = json_array();
+
+		for (i = 0; i < nd; i++)
+			json_array_append_new(a, json_string(data[i]));
+		json_object_set_new(e.out, "data", a);
+	}
+	json_object_set_new(e.out, "n_recordings", json_integer(c->n_recs));
+	json_object_set_new(e.out, "n_subjects_in_data",
+	    json_integer(c->n_subjects));
+	json_object_set_new(e.out, "n_subjects_matched_to_model",
+	    json_integer(matched));
+	if (strcmp(proto, "p1") == 0) {
+		if (eval_p1(&e, &err) != 0)
+			goto fail;
+	} else if (strcmp(proto, "p2") == 0) {
+		if (eval_p2(&e, train_max, &err) != 0)
+			goto fail;
+	} else if (eval_p3(&e, fold, folds, &err) != 0)
+		goto fail;
+	json_object_set_new(e.out, "seconds", json_real(admin_now() - t0));
+	dump = json_dumps(e.out, (compact ? JSON_COMPACT : JSON_INDENT(2)) |
+	    JSON_REAL_PRECISION(6) | JSON_PRESERVE_ORDER);
+	if (dump == NULL) {
+		dt_error_set(&err, DT_E_NOMEM, "out of memory");
+		goto fail;
+	}
+	printf("%s\n", dump);
+	if (report != NULL) {
+		struct data_report r;
+		char title[256];
+
+		memset(&r, 0, sizeof(r));
+		snprintf(title, sizeof(title), "dt4ecg evaluate %s: %s", proto,
+		    model);
+		r.title = title;
+		r.summary_json = dump;
+		r.gen = e.gen;
+		r.imp = e.imp;
+		r.n_gen = e.ng;
+		r.n_imp = e.ni;
+		r.n_act = m->n_activities;
+		r.act_names = m->activities;
+		r.confusion = e.conf;
+		r.curves_json = nn_model_meta(m, "train.curves");
+		if (data_report_write(report, &r, &err) != 0)
+			goto fail;
+		fprintf(stderr, "evaluate: report in %s/report.html\n", report);
+	}
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		dt_error_set(&err, DT_E_IO, "standard output: write error");
+		goto fail;
+	}
+	rc = ADMIN_EXIT_OK;
+	goto out;
+fail:
+	fprintf(stderr, "dt4ecg-admin evaluate: %s\n", err.msg);
+out:
+	free(dump);
+	json_decref(e.out);
+	free(e.rows);
+	free(e.cls);
+	free(e.gen);
+	free(e.imp);
+	free(e.conf);
+	for (i = 0; i < nmd; i++)
+		free(mdata[i]);
+	free(mdata);
+	data_corpus_free(c);
+	nn_model_free(m);
+	return rc;
+}

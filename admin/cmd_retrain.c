@@ -1,0 +1,989 @@
+/*
+ * admin/cmd_retrain.c — `dt4ecg-admin retrain`: train DT4ECG (nn/train.h) on
+ * data sets named by manifests, under a protocol of DESIGN.md section 8, and
+ * write a safetensors model whose metadata records how (hyperparameters,
+ * data, protocol, GradNorm weights, per-epoch curves, validation figures).
+ *
+ * Identity trains on windows that pass the identity gate; activity on every
+ * finite, non-flat window (DESIGN.md 4.6); the per-activity fractions are
+ * printed and recorded.  Validation (--val-frac of the tail of every training
+ * range) drives early stopping; the best epoch's weights are written.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "admin/admin.h"
+#include "admin/datasrc.h"
+#include "data/split.h"
+#include "nn/model.h"
+#include "nn/net.h"
+#include "nn/train.h"
+
+struct rt_opts {
+	char *data[16];
+	int n_data;
+	const char *protocol;	/* p1 p2 p3 all */
+	int fold, folds, train_max;
+	int epochs, batch, hop, threads, patience, warmup_epochs;
+	float lr, wd, alpha, gn_lr, margin, scale, val_frac;
+	bool gradnorm, p3_with_unlabelled;
+	uint64_t seed;
+	struct data_aug aug;
+	const char *aug_spec;
+	const char *init, *out, *checkpoint, *resume;
+	struct nn_hparams hp;
+	double max_minutes;
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+"usage: dt4ecg-admin retrain --out MODEL [options]\n"
+"  data:      --data NAME|MANIFEST (repeatable; built-in ecg-id, ecg-activity;\n"
+"             default ecg-id)  --protocol p1|p2|p3|all [--fold K] [--folds N]\n"
+"             [--train-max N] (P2: subjects 1..N train, 60)\n"
+"             [--p3-with-unlabelled] (P3: unlabelled data sets train too)\n"
+"             --val-frac F (tail of each training range for validation, 0.1;\n"
+"             0 = no validation, no early stop)\n"
+"  training:  --epochs N (20) --batch N (64) --lr X (1e-3) --wd X (1e-4)\n"
+"             --hop N (64) --warmup-epochs N (0) --patience N (5)\n"
+"             --margin X (0.2) --scale X (30) --seed N (1)\n"
+"             --no-gradnorm --alpha X (1.5) --gradnorm-lr X (0.025)\n"
+"             --threads N (1) --max-minutes X (stop after X minutes)\n"
+"  augment:   --aug LIST (none, or any of scale,wander,shift,noise; none)\n"
+"             --snr DB (12; noise from $DT4ECG_DATA/nstdb bw and ma)\n"
+"  model:     --init MODEL, or --window N --stem-channels N\n"
+"             --stage-channels A,B,C --embedding-dim N --act-hidden N\n"
+"  state:     --checkpoint FILE (written every epoch)  --resume FILE\n");
+}
+
+static int
+pint(const char *o, const char *s, long lo, long hi, int *out)
+{
+	char *e;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &e, 10);
+	if (errno || e == s || *e || v < lo || v > hi) {
+		fprintf(stderr, "dt4ecg-admin retrain: %s %s: expected an "
+		    "integer %ld..%ld\n", o, s, lo, hi);
+		return -1;
+	}
+	*out = (int)v;
+	return 0;
+}
+
+static int
+pflt(const char *o, const char *s, double lo, double hi, float *out)
+{
+	char *e;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &e);
+	if (errno || e == s || *e || !(v >= lo && v <= hi)) {
+		fprintf(stderr, "dt4ecg-admin retrain: %s %s: expected a "
+		    "number %g..%g\n", o, s, lo, hi);
+		return -1;
+	}
+	*out = (float)v;
+	return 0;
+}
+
+static int
+parse_aug(const char *s, struct data_aug *a)
+{
+	char buf[256], *tok, *save = NULL;
+
+	a->scale = a->wander = a->shift = a->noise = false;
+	if (strlen(s) >= sizeof(buf))
+		return -1;
+	strcpy(buf, s);
+	if (strcmp(buf, "none") == 0)
+		return 0;
+	for (tok = strtok_r(buf, ",", &save); tok != NULL;
+	    tok = strtok_r(NULL, ",", &save)) {
+		if (strcmp(tok, "scale") == 0)
+			a->scale = true;
+		else if (strcmp(tok, "wander") == 0)
+			a->wander = true;
+		else if (strcmp(tok, "shift") == 0)
+			a->shift = true;
+		else if (strcmp(tok, "noise") == 0)
+			a->noise = true;
+		else if (strcmp(tok, "all") == 0)
+			a->scale = a->wander = a->shift = a->noise = true;
+		else
+			return -1;
+	}
+	return 0;
+}
+
+/* Splits every range's tail off for validation. */
+static int
+split_val(const struct data_ranges *in, double vf, struct data_ranges *tr,
+    struct data_ranges *va)
+{
+	int i;
+
+	for (i = 0; i < in->n; i++) {
+		const struct data_range *r = &in->r[i];
+		size_t cut = r->r0 + (size_t)llround((1 - vf) *
+		    (double)(r->r1 - r->r0));
+
+		if (vf <= 0)
+			cut = r->r1;
+		if (cut > r->r0 && data_ranges_add(tr, r->rec, r->r0, cut,
+		    r->group) != 0)
+			return -1;
+		if (cut < r->r1 && data_ranges_add(va, r->rec, cut, r->r1,
+		    r->group) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static void
+fmt_time(double s, char *buf, size_t n)
+{
+	if (s >= 3600)
+		snprintf(buf, n, "%dh%02dm", (int)(s / 3600),
+		    (int)fmod(s / 60, 60));
+	else
+		snprintf(buf, n, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
+}
+
+struct val_res {
+	double id_acc, act_acc;	/* NAN when not measured */
+	size_t n_id, n_act;
+};
+
+/* Validation: identity on gated windows (cosine to the classifier rows),
+ * activity on every window. */
+static int
+validate(const struct nn_model *m, const struct data_set *vs,
+    const int *rows, struct val_res *vr, struct dt_error *err)
+{
+	int E = m->hp.embedding_dim, A = m->n_activities, R = m->n_subjects;
+	float *emb = NULL, *act = NULL, *cls = NULL;
+	size_t w, ok_id = 0, ok_act = 0;
+	int rc = -1;
+
+	vr->id_acc = vr->act_acc = NAN;
+	vr->n_id = vr->n_act = 0;
+	if (vs == NULL || vs->n == 0)
+		return 0;
+	if ((emb = malloc(sizeof(float) * vs->n * E)) == NULL ||
+	    (act = malloc(sizeof(float) * vs->n * A)) == NULL ||
+	    (cls = admin_classifier(m)) == NULL) {
+		dt_error_set(err, DT_E_NOMEM, "out of memory");
+		goto out;
+	}
+	if (admin_run_set(m, 64, vs, emb, act, NULL, err) != 0)
+		goto out;
+	for (w = 0; w < vs->n; w++) {
+		const struct data_win *wi = &vs->w[w];
+		int row = rows[wi->subject], r, b, j;
+		double best = -1e30;
+
+		if (wi->id_ok && row >= 0) {
+			for (b = 0, r = 0; r < R; r++) {
+				double s = 0;
+
+				for (j = 0; j < E; j++)
+					s += (double)emb[w * E + j] *
+					    cls[(size_t)r * E + j];
+				if (s > best) {
+					best = s;
+					b = r;
+				}
+			}
+			vr->n_id++;
+			ok_id += b == row;
+		}
+		if (wi->activity >= 0 && A > 1) {
+			for (b = 0, j = 1; j < A; j++)
+				if (act[w * A + j] > act[w * A + b])
+					b = j;
+			vr->n_act++;
+			ok_act += b == wi->activity;
+		}
+	}
+	if (vr->n_id)
+		vr->id_acc = (double)ok_id / (double)vr->n_id;
+	if (vr->n_act)
+		vr->act_acc = (double)ok_act / (double)vr->n_act;
+	rc = 0;
+out:
+	free(emb);
+	free(act);
+	free(cls);
+	return rc;
+}
+
+static json_t *
+jnum(double v)
+{
+	return isfinite(v) ? json_real(v) : json_null();
+}
+
+static int
+set_meta_json(struct nn_model *m, const char *key, json_t *v,
+    struct dt_error *err)
+{
+	char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY |
+	    JSON_REAL_PRECISION(6) | JSON_PRESERVE_ORDER);
+	int rc;
+
+	if (s == NULL)
+		return dt_error_set(err, DT_E_NOMEM, "out of memory");
+	rc = nn_model_set_meta(m, key, s, err);
+	free(s);
+	return rc;
+}
+
+static int
+set_meta_f(struct nn_model *m, const char *key, double v,
+    struct dt_error *err)
+{
+	char b[64];
+
+	snprintf(b, sizeof(b), "%.9g", v);
+	return nn_model_set_meta(m, key, b, err);
+}
+
+/* Loop state beside the trainer's checkpoint: FILE.loop.json. */
+static int
+save_loop(const char *ck, int epoch, const struct data_rng *rng,
+    json_t *curves, double best, int best_epoch, int bad,
+    const void *best_buf, size_t best_len, struct dt_error *err)
+{
+	char path[4200], bpath[4200];
+	json_t *o = json_object();
+	FILE *f;
+	int rc;
+
+	snprintf(path, sizeof(path), "%s.loop.json", ck);
+	snprintf(bpath, sizeof(bpath), "%s.best.safetensors", ck);
+	json_object_set_new(o, "epoch", json_integer(epoch));
+	json_object_set_new(o, "rng", json_integer((json_int_t)rng->s));
+	json_object_set(o, "curves", curves);
+	json_object_set_new(o, "best", json_real(best));
+	json_object_set_new(o, "best_epoch", json_integer(best_epoch));
+	json_object_set_new(o, "bad_epochs", json_integer(bad));
+	rc = json_dump_file(o, path, JSON_COMPACT);
+	json_decref(o);
+	if (rc != 0)
+		return dt_error_set(err, DT_E_IO, "%s: write error", path);
+	if (best_buf != NULL) {
+		if ((f = fopen(bpath, "wb")) == NULL ||
+		    fwrite(best_buf, 1, best_len, f) != best_len) {
+			if (f)
+				fclose(f);
+			return dt_error_set(err, DT_E_IO, "%s: write error",
+			    bpath);
+		}
+		if (fclose(f) != 0)
+			return dt_error_set(err, DT_E_IO, "%s: write error",
+			    bpath);
+	}
+	return 0;
+}
+
+int
+cmd_retrain(struct admin_ctx *ctx, int argc, char **argv)
+{
+	enum { O_PROTO = 256, O_FOLD, O_FOLDS, O_TMAX, O_P3U, O_VAL, O_EPOCHS,
+	    O_BATCH, O_LR, O_WD, O_HOP, O_WARM, O_PAT, O_MARGIN, O_SCALE,
+	    O_SEED, O_NOGN, O_ALPHA, O_GNLR, O_THREADS, O_AUG, O_SNR, O_INIT,
+	    O_OUT, O_CK, O_RES, O_WIN, O_STEM, O_STAGES, O_EMB, O_HID, O_DATA,
+	    O_MAXMIN };
+	static const struct option longopts[] = {
+		{ "data", required_argument, NULL, O_DATA },
+		{ "protocol", required_argument, NULL, O_PROTO },
+		{ "fold", required_argument, NULL, O_FOLD },
+		{ "folds", required_argument, NULL, O_FOLDS },
+		{ "train-max", required_argument, NULL, O_TMAX },
+		{ "p3-with-unlabelled", no_argument, NULL, O_P3U },
+		{ "val-frac", required_argument, NULL, O_VAL },
+		{ "epochs", required_argument, NULL, O_EPOCHS },
+		{ "batch", required_argument, NULL, O_BATCH },
+		{ "lr", required_argument, NULL, O_LR },
+		{ "wd", required_argument, NULL, O_WD },
+		{ "hop", required_argument, NULL, O_HOP },
+		{ "warmup-epochs", required_argument, NULL, O_WARM },
+		{ "patience", required_argument, NULL, O_PAT },
+		{ "margin", required_argument, NULL, O_MARGIN },
+		{ "scale", required_argument, NULL, O_SCALE },
+		{ "seed", required_argument, NULL, O_SEED },
+		{ "no-gradnorm", no_argument, NULL, O_NOGN },
+		{ "alpha", required_argument, NULL, O_ALPHA },
+		{ "gradnorm-lr", required_argument, NULL, O_GNLR },
+		{ "threads", required_argument, NULL, O_THREADS },
+		{ "aug", required_argument, NULL, O_AUG },
+		{ "snr", required_argument, NULL, O_SNR },
+		{ "init", required_argument, NULL, O_INIT },
+		{ "out", required_argument, NULL, O_OUT },
+		{ "checkpoint", required_argument, NULL, O_CK },
+		{ "resume", required_argument, NULL, O_RES },
+		{ "window", required_argument, NULL, O_WIN },
+		{ "stem-channels", required_argument, NULL, O_STEM },
+		{ "stage-channels", required_argument, NULL, O_STAGES },
+		{ "embedding-dim", required_argument, NULL, O_EMB },
+		{ "act-hidden", required_argument, NULL, O_HID },
+		{ "max-minutes", required_argument, NULL, O_MAXMIN },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct rt_opts o;
+	struct dt_error err = { 0 };
+	struct data_corpus *c = NULL;
+	struct data_ranges base = { 0 }, tr = { 0 }, va = { 0 };
+	struct data_set *ts = NULL, *vs = NULL;
+	struct data_noise *nz = NULL;
+	struct data_p2 p2;
+	struct nn_model *m = NULL;
+	struct nn_trainer *t = NULL;
+	struct nn_train_opts to;
+	struct ecg_prep_params pp;
+	struct data_rng rng;
+	struct data_act_stats *st = NULL;
+	bool *rtr = NULL, *rte = NULL;
+	int *held = NULL, nheld = 0, *rows = NULL, *yid = NULL, *yact = NULL;
+	size_t *idx = NULL, n_use = 0, w;
+	float *x = NULL;
+	char **subj_names = NULL, **act_names = NULL, *stop;
+	int n_rows = 0, n_act = 0, ch, i, ep, start_ep = 0, best_epoch = 0,
+	    bad = 0, steps_per_epoch, rc = ADMIN_EXIT_FAIL, tty, seed_i = 1;
+	void *best_buf = NULL;
+	size_t best_len = 0;
+	double best = -1, t_start, max_s;
+	json_t *curves = json_array(), *jo;
+	struct nn_step_stats last = { 0 };
+	char tb[32], tb2[32];
+	float mm;
+
+	(void)ctx;
+	memset(&o, 0, sizeof(o));
+	memset(&p2, 0, sizeof(p2));
+	o.protocol = "p1";
+	o.fold = 0;
+	o.folds = 5;
+	o.train_max = 60;
+	o.epochs = 20;
+	o.batch = 64;
+	o.hop = 64;
+	o.threads = 1;
+	o.patience = 5;
+	o.lr = 1e-3f;
+	o.wd = 1e-4f;
+	o.alpha = 1.5f;
+	o.gn_lr = 0.025f;
+	o.margin = 0.2f;
+	o.scale = 30.0f;
+	o.val_frac = 0.1f;
+	o.gradnorm = true;
+	o.aug_spec = "none";
+	data_aug_default(&o.aug);
+	nn_hparams_default(&o.hp);
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		int r = 0;
+
+		switch (ch) {
+		case O_DATA:
+			if (o.n_data == 16) {
+				fprintf(stderr, "dt4ecg-admin retrain: at most "
+				    "16 --data\n");
+				return ADMIN_EXIT_USAGE;
+			}
+			o.data[o.n_data++] = optarg;
+			break;
+		case O_PROTO: o.protocol = optarg; break;
+		case O_FOLD: r = pint("--fold", optarg, 0, 99, &o.fold); break;
+		case O_FOLDS: r = pint("--folds", optarg, 2, 100, &o.folds);
+			break;
+		case O_TMAX: r = pint("--train-max", optarg, 1, 1000000,
+		    &o.train_max); break;
+		case O_P3U: o.p3_with_unlabelled = true; break;
+		case O_VAL: r = pflt("--val-frac", optarg, 0, 0.5, &o.val_frac);
+			break;
+		case O_EPOCHS: r = pint("--epochs", optarg, 1, 10000,
+		    &o.epochs); break;
+		case O_BATCH: r = pint("--batch", optarg, 2, 4096, &o.batch);
+			break;
+		case O_LR: r = pflt("--lr", optarg, 1e-7, 1, &o.lr); break;
+		case O_WD: r = pflt("--wd", optarg, 0, 1, &o.wd); break;
+		case O_HOP: r = pint("--hop", optarg, 1, 100000, &o.hop); break;
+		case O_WARM: r = pint("--warmup-epochs", optarg, 0, 1000,
+		    &o.warmup_epochs); break;
+		case O_PAT: r = pint("--patience", optarg, 0, 10000,
+		    &o.patience); break;
+		case O_MARGIN: r = pflt("--margin", optarg, 0, 1, &o.margin);
+			break;
+		case O_SCALE: r = pflt("--scale", optarg, 1, 100, &o.scale);
+			break;
+		case O_SEED: r = pint("--seed", optarg, 0, 2147483647, &seed_i);
+			break;
+		case O_NOGN: o.gradnorm = false; break;
+		case O_ALPHA: r = pflt("--alpha", optarg, 0, 10, &o.alpha);
+			break;
+		case O_GNLR: r = pflt("--gradnorm-lr", optarg, 0, 10,
+		    &o.gn_lr); break;
+		case O_THREADS: r = pint("--threads", optarg, 1, 256,
+		    &o.threads); break;
+		case O_AUG:
+			o.aug_spec = optarg;
+			if (parse_aug(optarg, &o.aug) != 0) {
+				fprintf(stderr, "dt4ecg-admin retrain: --aug "
+				    "%s: none, all, or a list of scale, wander,"
+				    " shift, noise\n", optarg);
+				return ADMIN_EXIT_USAGE;
+			}
+			break;
+		case O_SNR: r = pflt("--snr", optarg, -20, 60, &o.aug.snr_db);
+			break;
+		case O_INIT: o.init = optarg; break;
+		case O_OUT: o.out = optarg; break;
+		case O_CK: o.checkpoint = optarg; break;
+		case O_RES: o.resume = optarg; break;
+		case O_WIN: r = pint("--window", optarg, 64, 8192, &o.hp.window);
+			break;
+		case O_STEM: r = pint("--stem-channels", optarg, 1, 1024,
+		    &o.hp.stem_channels); break;
+		case O_STAGES: {
+			char *p = optarg, *e2;
+			int k = 0;
+
+			while (*p && k < NN_MAX_STAGES) {
+				long v = strtol(p, &e2, 10);
+
+				if (e2 == p || v < 1 || v > 4096)
+					break;
+				o.hp.stage_channels[k++] = (int)v;
+				p = *e2 == ',' ? e2 + 1 : e2;
+				if (*e2 != ',' && *e2 != '\0')
+					break;
+			}
+			if (*p != '\0' || k == 0) {
+				fprintf(stderr, "dt4ecg-admin retrain: "
+				    "--stage-channels %s: e.g. 64,128,256\n",
+				    optarg);
+				return ADMIN_EXIT_USAGE;
+			}
+			o.hp.n_stages = k;
+			break;
+		}
+		case O_EMB: r = pint("--embedding-dim", optarg, 2, 4096,
+		    &o.hp.embedding_dim); break;
+		case O_HID: r = pint("--act-hidden", optarg, 1, 4096,
+		    &o.hp.act_hidden); break;
+		case O_MAXMIN: r = pflt("--max-minutes", optarg, 0.01, 1e6, &mm);
+			o.max_minutes = mm;
+			break;
+		case 'h': usage(stdout); return ADMIN_EXIT_OK;
+		default: usage(stderr); return ADMIN_EXIT_USAGE;
+		}
+		if (r != 0)
+			return ADMIN_EXIT_USAGE;
+	}
+	o.seed = (uint64_t)seed_i;
+	if (optind != argc || o.out == NULL ||
+	    (strcmp(o.protocol, "p1") && strcmp(o.protocol, "p2") &&
+	    strcmp(o.protocol, "p3") && strcmp(o.protocol, "all")) ||
+	    o.fold >= o.folds) {
+		usage(stderr);
+		return ADMIN_EXIT_USAGE;
+	}
+	if (o.n_data == 0)
+		o.data[o.n_data++] = "ecg-id";
+	tty = isatty(STDERR_FILENO);
+	nn_set_threads(o.threads);
+	t_start = admin_now();
+	max_s = o.max_minutes > 0 ? o.max_minutes * 60 : INFINITY;
+
+	/* model first when --init, for its activities */
+	if (o.init != NULL) {
+		if (nn_model_load(o.init, &m, &err) != 0)
+			goto fail;
+		o.hp = m->hp;
+	} else if (nn_hparams_check(&o.hp, &err) != 0)
+		goto fail;
+	if (admin_corpus(o.data, o.n_data, m ? m->activities : NULL,
+	    m ? m->n_activities : 0, &c, &err) != 0)
+		goto fail;
+	ecg_prep_params_default(&pp, o.hp.fs_hz, o.hp.window);
+
+	/* the protocol's training ranges */
+	if (strcmp(o.protocol, "p1") == 0) {
+		if (data_split_p1(c, 0.8, 0, NULL, &base, NULL, NULL,
+		    &err) != 0)
+			goto fail;
+	} else if (strcmp(o.protocol, "p2") == 0) {
+		if (data_split_p2(c, 0, o.train_max, &p2, &err) != 0)
+			goto fail;
+		base = p2.train;
+		memset(&p2.train, 0, sizeof(p2.train));
+	} else if (strcmp(o.protocol, "p3") == 0) {
+		if (data_split_p3(c, o.fold, o.folds, o.p3_with_unlabelled, &rtr,
+		    &rte, &held, &nheld, &err) != 0)
+			goto fail;
+		for (i = 0; i < c->n_recs; i++)
+			if (rtr[i] && data_ranges_add(&base, i, 0, c->recs[i].n,
+			    i) != 0)
+				goto nomem;
+	} else {
+		for (i = 0; i < c->n_recs; i++)
+			if (data_ranges_add(&base, i, 0, c->recs[i].n, i) != 0)
+				goto nomem;
+	}
+	if (split_val(&base, o.val_frac, &tr, &va) != 0)
+		goto nomem;
+	pp.hop = o.hop;
+	fprintf(stderr, "retrain: preprocessing %d training ranges of %d "
+	    "recordings...\n", tr.n, c->n_recs);
+	if (data_set_build(c, tr.r, tr.n, &pp, &ts, &err) != 0)
+		goto fail;
+	pp.hop = o.hp.window / 2;
+	if (va.n > 0 && data_set_build(c, va.r, va.n, &pp, &vs, &err) != 0)
+		goto fail;
+	if (o.aug.noise) {
+		char p0[4200], p1[4200];
+		const char *recs[2] = { p0, p1 };
+
+		snprintf(p0, sizeof(p0), "%s/nstdb/bw", admin_data_dir());
+		snprintf(p1, sizeof(p1), "%s/nstdb/ma", admin_data_dir());
+		if (data_noise_load(recs, 2, &pp, &nz, &err) != 0)
+			goto fail;
+		o.aug.nz = nz;
+	}
+
+	/* classifier rows: the subjects of the training windows */
+	if ((rows = malloc(sizeof(int) * ((size_t)c->n_subjects + 1))) == NULL ||
+	    (subj_names = calloc((size_t)c->n_subjects + 1, sizeof(char *))) ==
+	    NULL)
+		goto nomem;
+	for (i = 0; i < c->n_subjects; i++)
+		rows[i] = -1;
+	for (w = 0; w < ts->n; w++)
+		if (ts->w[w].id_ok && rows[ts->w[w].subject] < 0)
+			rows[ts->w[w].subject] = 0;
+	for (i = 0; i < c->n_subjects; i++)
+		if (rows[i] == 0) {
+			rows[i] = n_rows;
+			subj_names[n_rows++] = c->subjects[i];
+		}
+	if (n_rows < 2) {
+		dt_error_set(&err, DT_E_INVALID, "training data: %d subjects "
+		    "with usable windows", n_rows);
+		goto fail;
+	}
+	if (c->n_activities > 0) {
+		n_act = c->n_activities;
+		act_names = c->activities;
+	} else {
+		static char *unl[] = { "unlabelled" };
+
+		n_act = 1;
+		act_names = unl;
+	}
+	if (m == NULL) {
+		if (nn_model_create(&o.hp, n_rows, n_act,
+		    (const char *const *)act_names, o.seed, &m, &err) != 0)
+			goto fail;
+	} else if (m->n_subjects != n_rows || m->n_activities != n_act) {
+		dt_error_set(&err, DT_E_INVALID, "--init %s: %d subjects and %d "
+		    "activities, the training data have %d and %d", o.init,
+		    m->n_subjects, m->n_activities, n_rows, n_act);
+		goto fail;
+	}
+	{
+		json_t *a = json_array();
+
+		for (i = 0; i < n_rows; i++)
+			json_array_append_new(a, json_string(subj_names[i]));
+		if (set_meta_json(m, "subjects", a, &err) != 0) {
+			json_decref(a);
+			goto fail;
+		}
+		json_decref(a);
+	}
+
+	/* labels; windows with neither label are left out */
+	if ((idx = malloc(sizeof(size_t) * (ts->n + 1))) == NULL ||
+	    (st = calloc((size_t)c->n_activities + 1, sizeof(*st))) == NULL)
+		goto nomem;
+	for (w = 0; w < ts->n; w++)
+		if (ts->w[w].id_ok || ts->w[w].activity >= 0)
+			idx[n_use++] = w;
+	data_set_activity_stats(ts, st);
+	jo = json_object();
+	for (i = 0; i <= c->n_activities; i++) {
+		json_t *x1;
+
+		if (st[i].n_windows == 0)
+			continue;
+		fprintf(stderr, "retrain: %-10s %7zu windows reach the network "
+		    "(activity%s), %5.1f %% of them pass the identity gate\n",
+		    i < c->n_activities ? c->activities[i] : "(none)",
+		    st[i].n_windows, i < c->n_activities ? "" : ": none",
+		    100.0 * (double)st[i].n_id_ok / (double)st[i].n_windows);
+		x1 = json_object();
+		json_object_set_new(x1, "windows", json_integer(
+		    (json_int_t)st[i].n_windows));
+		json_object_set_new(x1, "identity_gate_pass_frac", json_real(
+		    (double)st[i].n_id_ok / (double)st[i].n_windows));
+		json_object_set_new(jo, i < c->n_activities ?
+		    c->activities[i] : "unlabelled", x1);
+	}
+	if (set_meta_json(m, "train.windows_by_activity", jo, &err) != 0) {
+		json_decref(jo);
+		goto fail;
+	}
+	json_decref(jo);
+	steps_per_epoch = (int)(n_use / (size_t)o.batch);
+	if (steps_per_epoch < 1) {
+		dt_error_set(&err, DT_E_INVALID, "%zu training windows: fewer "
+		    "than one batch of %d", n_use, o.batch);
+		goto fail;
+	}
+	fprintf(stderr, "retrain: %zu training windows (%d subjects, %d "
+	    "activities), %zu validation windows, %d steps per epoch\n", n_use,
+	    n_rows, c->n_activities, vs ? vs->n : 0, steps_per_epoch);
+
+	nn_train_opts_default(&to);
+	to.batch = o.batch;
+	to.total_steps = steps_per_epoch * o.epochs;
+	to.warmup_steps = steps_per_epoch * o.warmup_epochs;
+	to.lr = o.lr;
+	to.weight_decay = o.wd;
+	to.cosface_s = o.scale;
+	to.cosface_m = o.margin;
+	to.gradnorm = o.gradnorm;
+	to.gradnorm_alpha = o.alpha;
+	to.gradnorm_lr = o.gn_lr;
+	to.seed = o.seed;
+	if (nn_trainer_create(m, &to, &t, &err) != 0)
+		goto fail;
+	data_rng_seed(&rng, o.seed);
+	if (o.resume != NULL) {
+		char path[4200];
+		json_t *lj;
+		json_error_t je;
+
+		if (nn_trainer_load_state(t, o.resume, &err) != 0)
+			goto fail;
+		snprintf(path, sizeof(path), "%s.loop.json", o.resume);
+		if ((lj = json_load_file(path, 0, &je)) == NULL) {
+			dt_error_set(&err, DT_E_FORMAT, "%s: %s", path, je.text);
+			goto fail;
+		}
+		start_ep = (int)json_integer_value(json_object_get(lj,
+		    "epoch"));
+		rng.s = (uint64_t)json_integer_value(json_object_get(lj, "rng"));
+		json_decref(curves);
+		curves = json_deep_copy(json_object_get(lj, "curves"));
+		best = json_number_value(json_object_get(lj, "best"));
+		best_epoch = (int)json_integer_value(json_object_get(lj,
+		    "best_epoch"));
+		bad = (int)json_integer_value(json_object_get(lj,
+		    "bad_epochs"));
+		json_decref(lj);
+		if (curves == NULL)
+			curves = json_array();
+		snprintf(path, sizeof(path), "%s.best.safetensors", o.resume);
+		if (best_epoch > 0) {
+			struct nn_model *bm = NULL;
+
+			if (nn_model_load(path, &bm, &err) != 0 ||
+			    nn_model_save_buffer(bm, &best_buf, &best_len,
+			    &err) != 0) {
+				nn_model_free(bm);
+				goto fail;
+			}
+			nn_model_free(bm);
+		}
+		fprintf(stderr, "retrain: resumed %s after epoch %d\n",
+		    o.resume, start_ep);
+	}
+	if ((x = malloc(sizeof(float) * (size_t)o.batch * o.hp.window)) ==
+	    NULL || (yid = malloc(sizeof(int) * (size_t)o.batch)) == NULL ||
+	    (yact = malloc(sizeof(int) * (size_t)o.batch)) == NULL)
+		goto nomem;
+
+	stop = NULL;
+	for (ep = start_ep; ep < o.epochs && stop == NULL; ep++) {
+		double e0 = admin_now(), last_print = 0, sl_id = 0, sl_act = 0;
+		long c_id = 0, n_id = 0, c_act = 0, n_act_s = 0, nb_id = 0,
+		    nb_act = 0;
+		struct val_res vr;
+		json_t *cj;
+		double score;
+		int s, b;
+
+		data_shuffle(idx, n_use, &rng);
+		for (s = 0; s < steps_per_epoch; s++) {
+			const size_t *bi = idx + (size_t)s * o.batch;
+			double now, el, rate, eta;
+
+			data_set_batch(ts, bi, o.batch, &o.aug, &rng, x);
+			for (b = 0; b < o.batch; b++) {
+				const struct data_win *wi = &ts->w[bi[b]];
+
+				yid[b] = wi->id_ok ? rows[wi->subject] : -1;
+				yact[b] = wi->activity;
+			}
+			if (nn_trainer_step(t, x, yid, yact, o.batch, &last,
+			    &err) != 0)
+				goto fail;
+			if (last.n_id > 0) {
+				sl_id += last.loss_id;
+				nb_id++;
+			}
+			if (last.n_act > 0) {
+				sl_act += last.loss_act;
+				nb_act++;
+			}
+			c_id += last.correct_id;
+			n_id += last.n_id;
+			c_act += last.correct_act;
+			n_act_s += last.n_act;
+			now = admin_now();
+			el = now - e0;
+			rate = el > 0 ? (double)(s + 1) * o.batch / el : 0;
+			eta = rate > 0 ? ((double)(o.epochs - ep - 1) *
+			    steps_per_epoch + (steps_per_epoch - s - 1)) *
+			    o.batch / rate : 0;
+			if ((tty && now - last_print >= 0.25) || (!tty &&
+			    (s + 1) % (steps_per_epoch / 4 ? steps_per_epoch / 4
+			    : 1) == 0) || s + 1 == steps_per_epoch) {
+				fmt_time(eta, tb, sizeof(tb));
+				fprintf(stderr, "%sepoch %d/%d step %d/%d  L_id "
+				    "%.4f L_act %.4f  w_id %.3f w_act %.3f  lr "
+				    "%.2e  %.0f win/s  ETA %s%s", tty ? "\r" : "",
+				    ep + 1, o.epochs, s + 1, steps_per_epoch,
+				    nb_id ? sl_id / nb_id : NAN,
+				    nb_act ? sl_act / nb_act : NAN, last.w_id,
+				    last.w_act, last.lr, rate, tb,
+				    tty ? "\033[K" : "\n");
+				last_print = now;
+			}
+			if (now - t_start > max_s) {
+				stop = "time budget (--max-minutes) reached";
+				break;
+			}
+		}
+		if (tty)
+			fputc('\n', stderr);
+		if (nn_trainer_export(t, m, &err) != 0 ||
+		    validate(m, vs, rows, &vr, &err) != 0)
+			goto fail;
+		cj = json_object();
+		json_object_set_new(cj, "epoch", json_integer(ep + 1));
+		json_object_set_new(cj, "loss_id", jnum(nb_id ? sl_id / nb_id :
+		    NAN));
+		json_object_set_new(cj, "loss_act", jnum(nb_act ? sl_act / nb_act
+		    : NAN));
+		json_object_set_new(cj, "train_id_acc", jnum(n_id ?
+		    (double)c_id / n_id : NAN));
+		json_object_set_new(cj, "train_act_acc", jnum(n_act_s ?
+		    (double)c_act / n_act_s : NAN));
+		json_object_set_new(cj, "w_id", json_real(last.w_id));
+		json_object_set_new(cj, "w_act", json_real(last.w_act));
+		json_object_set_new(cj, "lr", json_real(last.lr));
+		json_object_set_new(cj, "val_id_acc", jnum(vr.id_acc));
+		json_object_set_new(cj, "val_act_acc", jnum(vr.act_acc));
+		json_object_set_new(cj, "seconds", json_real(admin_now() - e0));
+		json_array_append_new(curves, cj);
+		fmt_time(admin_now() - t_start, tb2, sizeof(tb2));
+		fprintf(stderr, "epoch %d/%d done in %.0f s (total %s): L_id "
+		    "%.4f L_act %.4f train acc id %.4f act %.4f | val acc id "
+		    "%.4f (%zu) act %.4f (%zu) | w %.3f/%.3f\n", ep + 1,
+		    o.epochs, admin_now() - e0, tb2, nb_id ? sl_id / nb_id : NAN,
+		    nb_act ? sl_act / nb_act : NAN,
+		    n_id ? (double)c_id / n_id : NAN,
+		    n_act_s ? (double)c_act / n_act_s : NAN, vr.id_acc, vr.n_id,
+		    vr.act_acc, vr.n_act, last.w_id, last.w_act);
+		if (vs != NULL && (isfinite(vr.id_acc) ||
+		    isfinite(vr.act_acc))) {
+			int k = 0;
+
+			score = 0;
+			if (isfinite(vr.id_acc)) {
+				score += vr.id_acc;
+				k++;
+			}
+			if (isfinite(vr.act_acc)) {
+				score += vr.act_acc;
+				k++;
+			}
+			score /= k;
+			if (score > best) {
+				best = score;
+				best_epoch = ep + 1;
+				bad = 0;
+				free(best_buf);
+				best_buf = NULL;
+				if (nn_model_save_buffer(m, &best_buf,
+				    &best_len, &err) != 0)
+					goto fail;
+			} else if (++bad > o.patience && o.patience > 0) {
+				stop = "early stop: validation did not improve";
+			}
+		}
+		if (o.checkpoint != NULL &&
+		    (nn_trainer_save_state(t, o.checkpoint, &err) != 0 ||
+		    save_loop(o.checkpoint, ep + 1, &rng, curves, best,
+		    best_epoch, bad, best_buf, best_len, &err) != 0))
+			goto fail;
+	}
+	if (stop != NULL)
+		fprintf(stderr, "retrain: %s after epoch %d\n", stop, ep);
+
+	/* the best epoch's weights when validation chose one */
+	if (best_buf != NULL && best_epoch != ep) {
+		struct nn_model *bm = NULL;
+
+		if (nn_model_load_buffer(best_buf, best_len, "best epoch", &bm,
+		    &err) != 0)
+			goto fail;
+		nn_model_free(m);
+		m = bm;
+		fprintf(stderr, "retrain: keeping epoch %d (best validation "
+		    "%.4f)\n", best_epoch, best);
+	}
+	{
+		json_t *a = json_array(), *hpj = json_object(), *vj;
+		char b[64];
+
+		for (i = 0; i < o.n_data; i++) {
+			const char *s = strrchr(o.data[i], '/');
+
+			json_array_append_new(a, json_string(s ? s + 1 :
+			    o.data[i]));
+		}
+		if (set_meta_json(m, "train.data", a, &err) != 0) {
+			json_decref(a);
+			json_decref(hpj);
+			goto fail;
+		}
+		json_decref(a);
+		if (strcmp(o.protocol, "p3") == 0) {
+			snprintf(b, sizeof(b), "%d", o.fold);
+			if (nn_model_set_meta(m, "train.fold", b, &err) != 0) {
+				json_decref(hpj);
+				goto fail;
+			}
+			snprintf(b, sizeof(b), "p3 fold %d of %d", o.fold,
+			    o.folds);
+		} else if (strcmp(o.protocol, "p2") == 0)
+			snprintf(b, sizeof(b), "p2 subjects 1-%d", o.train_max);
+		else if (strcmp(o.protocol, "p1") == 0)
+			snprintf(b, sizeof(b), "p1 first 80%% of every "
+			    "recording");
+		else
+			snprintf(b, sizeof(b), "all recordings");
+		json_object_set_new(hpj, "protocol", json_string(b));
+		json_object_set_new(hpj, "epochs", json_integer(o.epochs));
+		json_object_set_new(hpj, "epochs_run", json_integer(ep));
+		json_object_set_new(hpj, "best_epoch", json_integer(best_epoch));
+		json_object_set_new(hpj, "batch", json_integer(o.batch));
+		json_object_set_new(hpj, "lr", json_real(o.lr));
+		json_object_set_new(hpj, "weight_decay", json_real(o.wd));
+		json_object_set_new(hpj, "warmup_epochs",
+		    json_integer(o.warmup_epochs));
+		json_object_set_new(hpj, "hop", json_integer(o.hop));
+		json_object_set_new(hpj, "cosface_s", json_real(o.scale));
+		json_object_set_new(hpj, "cosface_m", json_real(o.margin));
+		json_object_set_new(hpj, "gradnorm", json_boolean(o.gradnorm));
+		json_object_set_new(hpj, "gradnorm_alpha", json_real(o.alpha));
+		json_object_set_new(hpj, "gradnorm_lr", json_real(o.gn_lr));
+		json_object_set_new(hpj, "augmentation",
+		    json_string(o.aug_spec));
+		json_object_set_new(hpj, "snr_db", json_real(o.aug.snr_db));
+		json_object_set_new(hpj, "val_frac", json_real(o.val_frac));
+		json_object_set_new(hpj, "patience", json_integer(o.patience));
+		json_object_set_new(hpj, "seed", json_integer(seed_i));
+		json_object_set_new(hpj, "threads", json_integer(o.threads));
+		json_object_set_new(hpj, "n_train_windows",
+		    json_integer((json_int_t)n_use));
+		json_object_set_new(hpj, "seconds", json_real(admin_now() -
+		    t_start));
+		if (set_meta_json(m, "train.hyperparameters", hpj, &err) != 0) {
+			json_decref(hpj);
+			goto fail;
+		}
+		json_decref(hpj);
+		if (set_meta_json(m, "train.curves", curves, &err) != 0 ||
+		    nn_model_set_meta(m, "train.protocol", b, &err) != 0 ||
+		    set_meta_f(m, "train.gradnorm_final_w_id", last.w_id,
+		    &err) != 0 ||
+		    set_meta_f(m, "train.gradnorm_final_w_act", last.w_act,
+		    &err) != 0)
+			goto fail;
+		vj = json_object();
+		if (best_epoch > 0) {
+			json_t *bc = json_array_get(curves,
+			    (size_t)best_epoch - 1);
+
+			json_object_set(vj, "val_id_acc", json_object_get(bc,
+			    "val_id_acc"));
+			json_object_set(vj, "val_act_acc", json_object_get(bc,
+			    "val_act_acc"));
+			json_object_set_new(vj, "epoch",
+			    json_integer(best_epoch));
+		}
+		if (set_meta_json(m, "train.validation", vj, &err) != 0) {
+			json_decref(vj);
+			goto fail;
+		}
+		json_decref(vj);
+	}
+	if (nn_model_save(m, o.out, &err) != 0)
+		goto fail;
+	fmt_time(admin_now() - t_start, tb, sizeof(tb));
+	fprintf(stderr, "retrain: wrote %s (%s)\n", o.out, tb);
+	rc = ADMIN_EXIT_OK;
+	goto out;
+nomem:
+	dt_error_set(&err, DT_E_NOMEM, "out of memory");
+fail:
+	fprintf(stderr, "dt4ecg-admin retrain: %s\n", err.msg);
+out:
+	if (x != NULL)
+		explicit_bzero(x, sizeof(float) * (size_t)o.batch * o.hp.window);
+	free(x);
+	free(yid);
+	free(yact);
+	free(idx);
+	free(st);
+	free(rows);
+	free(subj_names);
+	free(rtr);
+	free(rte);
+	free(held);
+	free(best_buf);
+	json_decref(curves);
+	nn_trainer_free(t);
+	nn_model_free(m);
+	data_noise_free(nz);
+	data_set_free(ts);
+	data_set_free(vs);
+	data_ranges_free(&base);
+	data_ranges_free(&tr);
+	data_ranges_free(&va);
+	data_p2_free(&p2);
+	data_corpus_free(c);
+	return rc;
+}

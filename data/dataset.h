@@ -1,0 +1,185 @@
+/*
+ * data/dataset.h — recordings named by manifests, cut into labelled windows
+ * for training and evaluation (DESIGN.md sections 4, 7 and 8).
+ *
+ * A corpus holds every recording of one or more manifests in mV with its
+ * subject and activity.  ecg-activity's raw ADC text (format adc-ts) is split
+ * at host-timestamp gaps (> 0.1 s) into pieces of >= 10 s, each one recording
+ * at the rate its timestamps give, and scaled to mV-like units:
+ *
+ *     mv = (count - median(counts of the piece)) / 200
+ *
+ * (assumed 200 counts/mV: the front end's gain is not published; it puts a
+ * resting R wave at 0.8-1.2 "mV", like ECG-ID's).  The z-score of every window
+ * makes the scale irrelevant to the network; the quality gate uses the raw
+ * counts instead: a window is saturated for identity when >= 3 of its raw
+ * samples lie within 2 % of full scale of either rail (the front end saturates
+ * onto noisy floors near 10 and 4050 counts).  Every finite, non-flat window
+ * is kept for activity (DESIGN.md 4.6); only the identity label depends on the
+ * gate.
+ *
+ * A data set is a list of ranges (recording, raw sample range, group): each
+ * range is preprocessed alone (so nothing crosses a split point) and cut into
+ * windows of `window` samples with hop `hop`; a window remembers its range's
+ * group (a probe, an enrolment, ...).
+ */
+#ifndef DATA_DATASET_H
+#define DATA_DATASET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "data/manifest.h"
+#include "ecg/prep.h"
+#include "util/error.h"
+
+#define DATA_ADC_GAIN 200.0	/* assumed counts per mV for adc-ts */
+#define DATA_ADC_FULL 4095
+#define DATA_ADC_RAIL_FRAC 0.02
+#define DATA_ADC_RAIL_MIN 3
+#define DATA_GAP_S 0.1
+#define DATA_MIN_PIECE_S 10.0
+
+struct data_rec {
+	char *name;		/* path, with [a:b] for a piece of an adc-ts file */
+	int manifest;		/* index of the manifest it came from */
+	int subject;		/* index into corpus->subjects */
+	int activity;		/* index into corpus->activities, -1 none */
+	int session;		/* number in the session column (else entry order) */
+	int piece;		/* adc-ts piece index, else 0 */
+	double fs;
+	size_t n;
+	float *mv;
+	uint16_t *adc;		/* raw counts (adc-ts), else NULL */
+};
+
+struct data_corpus {
+	int n_manifests;
+	char **manifests;	/* manifest names */
+	int n_recs;
+	struct data_rec *recs;
+	int n_subjects;
+	char **subjects;
+	int n_activities;
+	char **activities;
+	int n_dropped_pieces;	/* adc-ts pieces shorter than DATA_MIN_PIECE_S */
+};
+
+/*
+ * Loads every recording.  `activities` (may be NULL) fixes the activity names
+ * and their order (a model's); names not in it are an error.  Without it the
+ * order is that of first appearance.
+ */
+int data_corpus_load(struct data_manifest *const *mf, int n_mf,
+    char *const *activities, int n_activities, struct data_corpus **out,
+    struct dt_error *err);
+void data_corpus_free(struct data_corpus *c);
+
+/* Subject number: the trailing digits of its name ("ecgid:07" -> 7), -1. */
+int data_subject_number(const char *name);
+
+/* Raw ADC reader (exposed for tests). */
+int data_read_adc_ts(const char *path, double gap_s, double min_piece_s,
+    uint16_t ***pieces, size_t **lens, double **fs, int *n_pieces,
+    int *n_dropped, struct dt_error *err);
+
+struct data_range {
+	int rec;
+	size_t r0, r1;		/* raw samples [r0, r1) */
+	int group;
+};
+
+struct data_part {
+	int rec;
+	int group;
+	size_t r0, r1;
+	float *filt;		/* band-passed at fs_hz */
+	size_t len;
+};
+
+struct data_win {
+	int part;
+	int start;		/* in the part's filtered signal */
+	int group;
+	int subject;		/* corpus index */
+	int activity;		/* corpus index or -1 */
+	bool id_ok;		/* passes the identity gate */
+	float hr_bpm;
+};
+
+struct data_set {
+	const struct data_corpus *c;
+	int window, hop, fs_hz;
+	int n_parts;
+	struct data_part *parts;
+	size_t n;
+	struct data_win *w;
+	int n_ranges_failed;	/* ranges that preprocessing refused */
+	size_t n_flat;		/* flat windows left out */
+};
+
+int data_set_build(const struct data_corpus *c, const struct data_range *r,
+    int n_ranges, const struct ecg_prep_params *pp, struct data_set **out,
+    struct dt_error *err);
+void data_set_free(struct data_set *s);
+
+/* Window i, z-scored, without augmentation. */
+void data_set_window(const struct data_set *s, size_t i, float *dst);
+
+/* Per activity: windows kept for activity / that pass the identity gate. */
+struct data_act_stats {
+	size_t n_windows;
+	size_t n_id_ok;
+};
+/* `st` has c->n_activities + 1 entries; the last counts unlabelled windows. */
+void data_set_activity_stats(const struct data_set *s,
+    struct data_act_stats *st);
+
+/* ------------------------------------------------------------ randomness */
+
+struct data_rng {
+	uint64_t s;
+};
+void data_rng_seed(struct data_rng *r, uint64_t seed);
+uint64_t data_rng_next(struct data_rng *r);
+double data_rng_uniform(struct data_rng *r);	/* [0, 1) */
+double data_rng_normal(struct data_rng *r);
+/* Fisher-Yates. */
+void data_shuffle(size_t *idx, size_t n, struct data_rng *r);
+
+/* ----------------------------------------------------------- augmentation */
+
+/* Real electrode noise (nstdb bw/ma), filtered as ECG is, at fs_hz. */
+struct data_noise {
+	int n;
+	float *sig[8];
+	size_t len[8];
+	char *name[8];
+};
+/* `records`: WFDB record paths; every signal of each is used. */
+int data_noise_load(const char *const *records, int n_records,
+    const struct ecg_prep_params *pp, struct data_noise **out,
+    struct dt_error *err);
+void data_noise_free(struct data_noise *nz);
+
+struct data_aug {
+	bool scale;		/* amplitude x U(scale_lo, scale_hi) */
+	float scale_lo, scale_hi;
+	bool wander;		/* + sinusoid 0.05-0.5 Hz, amplitude U(0, wander_amp) sd */
+	float wander_amp;
+	bool shift;		/* window start moved by U{-shift_max..shift_max} */
+	int shift_max;
+	bool noise;		/* + nstdb noise at snr_db (SNR drawn U(snr_db, snr_db+12)) */
+	float snr_db;
+	float noise_p;		/* probability a window gets noise */
+	const struct data_noise *nz;
+};
+void data_aug_default(struct data_aug *a);	/* everything off */
+
+/* Fills x (n x window) with windows idx[0..n-1], augmented; deterministic
+ * for a given rng state. */
+void data_set_batch(const struct data_set *s, const size_t *idx, int n,
+    const struct data_aug *aug, struct data_rng *rng, float *x);
+
+#endif /* DATA_DATASET_H */
