@@ -15,3 +15,16 @@ libdaemon_a_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(SODIUM_CFLAGS)
 DAEMON_LIBS = libdaemon.a libdtutil.a $(JANSSON_LIBS) $(SODIUM_LIBS) -lm
 
 EXTRA_DIST += etc/dt4ecgd.conf
+
+# dt4ecgd: the HTTPS authentication daemon (issue 6).
+sbin_PROGRAMS += daemon/dt4ecgd
+daemon_dt4ecgd_SOURCES = \
+	daemon/main.c daemon/dmn.h \
+	daemon/gen.c daemon/server.c daemon/worker.c \
+	daemon/h_authenticate.c daemon/h_health.c \
+	daemon/metrics.c daemon/lockout.c daemon/sdnotify.c
+daemon_dt4ecgd_CPPFLAGS = $(AM_CPPFLAGS) -DSYSCONFDIR='"$(sysconfdir)"'
+daemon_dt4ecgd_CFLAGS = $(AM_CFLAGS) $(MHD_CFLAGS) $(JANSSON_CFLAGS) \
+	$(SODIUM_CFLAGS) $(SQLITE_CFLAGS)
+daemon_dt4ecgd_LDADD = libdaemon.a $(PIPELINE_LIBS) $(STORE_LIBS) \
+	$(MHD_LIBS) $(JANSSON_LIBS) $(SODIUM_LIBS) -lm

@@ -1,0 +1,174 @@
+/*
+ * daemon/dmn.h — what the parts of dt4ecgd share: the serving generation
+ * (configuration and everything built from it, swapped whole on SIGHUP),
+ * the HTTP server, per-thread workers, metrics, lockout and sd_notify.
+ *
+ * Generations.  Everything a request reads that a reload may change lives in
+ * one immutable, reference-counted struct dmn_gen.  A request takes a
+ * reference when it starts (dmn_gen_get) and drops it when it completes, so
+ * a reload builds the new generation beside the old one, publishes it with
+ * one pointer swap and the old one is freed by the last request that used
+ * it.  The replay cache is process-wide: a reload must not forget nonces.
+ */
+#ifndef DT_DAEMON_DMN_H
+#define DT_DAEMON_DMN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "daemon/cfg.h"
+#include "daemon/problem.h"
+#include "util/error.h"
+
+struct MHD_Connection;
+struct match_index;
+struct ratelimit;
+struct replay;
+struct store;
+struct store_key;
+
+#define DMN_REQUEST_ID_LEN 32	/* hex characters */
+#define DMN_BATCH 8		/* windows run at once by a worker's network */
+
+/* A reference-counted token bucket table, shared by generations whose rate
+ * parameters agree (so a reload does not refill every kiosk's bucket). */
+struct dmn_rl {
+	int refs;		/* under dmn_gen_lock */
+	double rate, burst;
+	struct ratelimit *rl;
+};
+
+struct dmn_gen {
+	int refs;			/* under dmn_gen_lock */
+	uint64_t id;			/* 1, 2, ... */
+	struct cfg cfg;
+	char *tls_cert;			/* PEM, NUL-terminated */
+	char *tls_key;			/* PEM, sodium_malloc'd, wiped */
+	size_t tls_key_len;
+	struct store_key *store_key;
+	struct match_index *index;	/* templates of the active model */
+	struct dmn_rl *rl;
+	struct replay *replay;		/* borrowed: process-wide */
+	unsigned lockout_failures, lockout_s;
+};
+
+/* --- gen.c ---------------------------------------------------------------- */
+/*
+ * Builds a generation from the configuration file: reads the TLS certificate
+ * and key (the key from $CREDENTIALS_DIRECTORY/tls.key when that is set),
+ * the store key ($CREDENTIALS_DIRECTORY/store.key, else cfg store_key), opens
+ * the store once to check that it opens with that key and to fill the match
+ * index.  PREV (may be NULL) lends its rate-limit table when the rates agree.
+ */
+int dmn_gen_build(const char *conf_path, const struct dmn_gen *prev,
+    struct replay *replay, struct dmn_gen **out, struct dt_error *err);
+/* Publishes G (takes the caller's reference) and drops the old one. */
+void dmn_gen_publish(struct dmn_gen *g);
+/* A new reference to the current generation (never NULL once published). */
+struct dmn_gen *dmn_gen_get(void);
+void dmn_gen_put(struct dmn_gen *g);
+/* Another reference to G. */
+void dmn_gen_ref(struct dmn_gen *g);
+/* Opens the store of G (one connection; the caller's thread owns it). */
+int dmn_gen_open_store(const struct dmn_gen *g, struct store **out,
+    struct dt_error *err);
+
+/* --- worker.c: per-thread context, built lazily in the thread ------------ */
+struct worker;
+/* The calling thread's worker, created on first use; NULL when out of
+ * memory.  Freed when the thread exits. */
+struct worker *worker_self(void);
+/*
+ * Brings the worker up to date with G: its own store connection (reopened
+ * when the generation changed), the shared match index refreshed, and its
+ * embedder rebuilt when the active model changed.  PROBLEM_OK,
+ * PROBLEM_NO_MODEL (no active model), PROBLEM_INTERNAL / UNAVAILABLE.
+ */
+enum problem_kind worker_prepare(struct worker *w, struct dmn_gen *g,
+    bool need_model, struct dt_error *err);
+struct store *worker_store(struct worker *w);
+struct embedder *worker_embedder(struct worker *w);
+const char *worker_model_id(const struct worker *w);
+int worker_embedding_dim(const struct worker *w);
+int worker_n_activities(const struct worker *w);
+const char *worker_activity_name(const struct worker *w, int i);
+/* Stops the pthread key (after every server thread has exited). */
+void worker_shutdown(void);
+int worker_init(struct dt_error *err);
+
+/* --- server.c ------------------------------------------------------------- */
+enum dmn_route {
+	ROUTE_AUTHENTICATE,
+	ROUTE_HEALTH,
+	ROUTE_READY,
+	ROUTE_METRICS,
+	ROUTE_OTHER,
+	ROUTE_COUNT
+};
+
+/* What a handler needs of its request. */
+struct dmn_req {
+	struct MHD_Connection *conn;
+	struct dmn_gen *gen;		/* reference held for the request */
+	enum dmn_route route;
+	const char *method;
+	const char *path;
+	char *body;			/* malloc'd, NUL-terminated */
+	size_t body_len;
+	bool too_large;
+	char request_id[DMN_REQUEST_ID_LEN + 1];
+	int status;			/* for the log line and metrics */
+	double t0;			/* monotonic seconds */
+	char peer[64];
+};
+
+struct server;
+/* Starts an MHD daemon for G (TLS, limits, thread pool).  0 / -1. */
+int server_start(struct dmn_gen *g, struct server **out, struct dt_error *err);
+/* Stops accepting (the listening socket is closed) but keeps serving the
+ * requests in flight. */
+void server_quiesce(struct server *s);
+/* Waits (at most wait_s) for the requests in flight, then stops. */
+void server_stop(struct server *s, double wait_s);
+
+/* Reply helpers (return the MHD_Result of MHD_queue_response). */
+int reply_json(struct dmn_req *r, int status, const char *text, size_t len);
+int reply_problem(struct dmn_req *r, enum problem_kind kind,
+    const char *detail);
+int reply_problem_retry(struct dmn_req *r, enum problem_kind kind,
+    const char *detail, unsigned retry_after_s);
+int reply_text(struct dmn_req *r, int status, const char *ctype,
+    const char *text, size_t len);
+
+double dmn_now_mono(void);
+
+/* --- handlers ------------------------------------------------------------- */
+int h_authenticate(struct dmn_req *r);
+int h_health(struct dmn_req *r);
+int h_ready(struct dmn_req *r);
+int h_metrics(struct dmn_req *r);
+
+/* --- metrics.c ------------------------------------------------------------ */
+void metrics_request(enum dmn_route route, int status, double seconds);
+void metrics_inference(double seconds);
+void metrics_decision(bool accept);
+/* Prometheus text exposition into a malloc'd buffer; NULL if out of memory. */
+char *metrics_render(struct dmn_gen *g, size_t *len);
+const char *metrics_route_name(enum dmn_route route);
+
+/* --- lockout.c ------------------------------------------------------------ */
+/* The member's consecutive rejections: reset on accept; at the threshold
+ * the member is locked until now + lockout_s in the store (so the admin
+ * tool sees it).  Returns true when this rejection locked the member. */
+bool lockout_record(struct store *s, const struct dmn_gen *g,
+    const char *member, bool accepted, int64_t now);
+void lockout_shutdown(void);
+
+/* --- sdnotify.c ----------------------------------------------------------- */
+/* Sends STATE to $NOTIFY_SOCKET; a no-op (0) when not set.  0 / -1. */
+int sdnotify(const char *state);
+/* Half of $WATCHDOG_USEC in seconds (when it names this process), or 0. */
+double sdnotify_watchdog_interval(void);
+
+#endif /* DT_DAEMON_DMN_H */

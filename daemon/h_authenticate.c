@@ -1,0 +1,374 @@
+/*
+ * daemon/h_authenticate.c — POST /v1/authenticate (DESIGN.md section 5).
+ *
+ * Order of the checks, cheapest and least trusting first:
+ *   415 Content-Type and 413 size (server.c, before the body is read),
+ *   401 Content-Digest against the body,
+ *   401 RFC 9421 signature: parse, policy (components, parameters, alg,
+ *       created within clock_skew_s), kiosk lookup (unknown), Ed25519
+ *       verification, then revocation (so only the key holder learns it),
+ *   409 replayed nonce (only once the signature verifies, so nobody can
+ *       burn a kiosk's nonces),
+ *   429 per-kiosk token bucket (Retry-After),
+ *   400 body, 503 no active model, 422 unusable signal,
+ *   200 the decision, audited before it is answered (an audit failure
+ *       answers 500/503, never an unaudited decision).
+ *
+ * Decisions (docs/dt4ecgd.md):
+ *   1:N  the best member over all templates of the active model; accept
+ *        when its score >= threshold.
+ *   1:1  claimed_user only.  An unknown claimed member, one without a
+ *        template for the active model, or a locked one is a "reject"
+ *        with "user": null, "score": null and a "reason" — not a 404, so
+ *        the answer has the same shape and (the network runs first in
+ *        every case) about the same time.  "reason" is present on every
+ *        reject: "below-threshold", "unknown-member", "not-enrolled",
+ *        "member-locked", "no-members".
+ *   After lockout_failures consecutive below-threshold rejections of the
+ *   same claimed member, that member is locked for lockout_s (persisted in
+ *   the store, audited as member.lock).
+ */
+#include "config.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <microhttpd.h>
+#include <sodium.h>
+
+#include "daemon/body.h"
+#include "daemon/digest.h"
+#include "daemon/dmn.h"
+#include "daemon/httpsig.h"
+#include "daemon/ratelimit.h"
+#include "daemon/replay.h"
+#include "pipeline/embed.h"
+#include "store/match.h"
+#include "store/store.h"
+#include "util/log.h"
+
+struct decision {
+	bool accept;
+	bool has_score;
+	float score;
+	const char *reason;		/* NULL on accept */
+	bool has_user;
+	struct store_member user;
+	char subject[STORE_ID_MAX + 1];	/* audited member, "" = none */
+	bool one_to_one;
+};
+
+static const char *
+header(struct dmn_req *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+/* Steps 401 of the module comment; PROBLEM_OK with the kiosk id in keyid. */
+static enum problem_kind
+check_signature(struct dmn_req *r, struct store *s, char *keyid,
+    size_t keyid_size, struct dt_error *err)
+{
+	struct httpsig_sig sig;
+	struct httpsig_field field;
+	struct httpsig_msg msg;
+	struct store_kiosk k;
+	const char *cd;
+	enum problem_kind pk;
+
+	cd = header(r, "Content-Digest");
+	if ((pk = digest_verify(cd, r->body, r->body_len, err)) != PROBLEM_OK)
+		return pk;
+	pk = httpsig_parse(header(r, "Signature-Input"),
+	    header(r, "Signature"), HTTPSIG_KIOSK_LABEL, &sig, err);
+	if (pk != PROBLEM_OK)
+		return pk;
+	pk = httpsig_check(&sig.params, &httpsig_kiosk_policy,
+	    (int64_t)time(NULL), (int64_t)r->gen->cfg.clock_skew_s, err);
+	if (pk != PROBLEM_OK)
+		return pk;
+	if (store_kiosk_get(s, sig.params.keyid, &k, err) != 0) {
+		if (err->code == DT_E_NOTFOUND) {
+			dt_error_set(err, DT_E_NOTFOUND, "keyid \"%s\" is not "
+			    "a registered kiosk", sig.params.keyid);
+			return PROBLEM_KIOSK_UNKNOWN;
+		}
+		return err->code == DT_E_BUSY ? PROBLEM_UNAVAILABLE :
+		    PROBLEM_INTERNAL;
+	}
+	field.name = "content-digest";
+	field.value = cd;
+	msg.method = r->method;
+	msg.path = r->path;
+	msg.authority = NULL;
+	msg.fields = &field;
+	msg.nfields = 1;
+	if ((pk = httpsig_verify(&msg, &sig, k.public_key, err)) != PROBLEM_OK)
+		return pk;
+	if (k.revoked_at != 0) {
+		dt_error_set(err, DT_E_INVALID, "kiosk \"%s\" was revoked",
+		    k.id);
+		return PROBLEM_KIOSK_REVOKED;
+	}
+	pk = replay_check(r->gen->replay, sig.params.keyid, sig.params.nonce,
+	    (int64_t)time(NULL), err);
+	if (pk != PROBLEM_OK)
+		return pk;
+	snprintf(keyid, keyid_size, "%s", sig.params.keyid);
+	return PROBLEM_OK;
+}
+
+/* 1:N or 1:1 over the match index; fills d.  PROBLEM_OK or an error. */
+static enum problem_kind
+decide(struct dmn_req *r, struct worker *w, const struct body_auth *b,
+    const float *emb, int dim, int64_t now, struct decision *d,
+    struct dt_error *err)
+{
+	struct store *s = worker_store(w);
+	struct match_hit hit;
+	size_t nhits = 0;
+	bool locked = false, exists = true;
+	float score = 0;
+	double thr = r->gen->cfg.threshold;
+	int rc;
+
+	memset(d, 0, sizeof(*d));
+	if (b->has_claimed_user) {
+		d->one_to_one = true;
+		snprintf(d->subject, sizeof(d->subject), "%s",
+		    b->claimed_user);
+		if (store_member_get(s, b->claimed_user, &d->user, err) != 0) {
+			if (err->code != DT_E_NOTFOUND)
+				return problem_from_errc(err->code);
+			exists = false;
+		} else {
+			locked = d->user.locked_until > now;
+		}
+		/* Compare even when the answer is already known. */
+		rc = match_verify(r->gen->index, b->claimed_user, emb, dim,
+		    &score, err);
+		if (rc != 0 && err->code != DT_E_NOTFOUND)
+			return err->code == DT_E_INVALID ? PROBLEM_UNAVAILABLE :
+			    problem_from_errc(err->code);
+		if (!exists) {
+			d->reason = "unknown-member";
+			d->subject[0] = '\0';	/* not a member id */
+		} else if (locked) {
+			d->reason = "member-locked";
+		} else if (rc != 0) {
+			d->reason = "not-enrolled";
+		} else {
+			d->has_score = true;
+			d->score = score;
+			d->accept = score >= thr;
+			if (!d->accept)
+				d->reason = "below-threshold";
+		}
+		d->has_user = d->accept;
+		return PROBLEM_OK;
+	}
+	if (match_identify(r->gen->index, emb, dim, 1, &hit, &nhits,
+	    err) != 0) {
+		if (err->code == DT_E_NOTFOUND)
+			return PROBLEM_NO_MODEL;
+		return err->code == DT_E_INVALID ? PROBLEM_UNAVAILABLE :
+		    problem_from_errc(err->code);
+	}
+	if (nhits == 0) {
+		d->reason = "no-members";
+		return PROBLEM_OK;
+	}
+	d->has_score = true;
+	d->score = hit.score;
+	snprintf(d->subject, sizeof(d->subject), "%s", hit.member);
+	if (hit.score < thr) {
+		d->reason = "below-threshold";
+		return PROBLEM_OK;
+	}
+	if (store_member_get(s, hit.member, &d->user, err) != 0) {
+		if (err->code != DT_E_NOTFOUND)
+			return problem_from_errc(err->code);
+		d->reason = "unknown-member";	/* erased meanwhile */
+		return PROBLEM_OK;
+	}
+	if (d->user.locked_until > now) {
+		d->reason = "member-locked";
+		d->has_score = false;
+		return PROBLEM_OK;
+	}
+	d->accept = true;
+	d->has_user = true;
+	return PROBLEM_OK;
+}
+
+static json_t *
+score_json(bool has, float v)
+{
+	return has && isfinite(v) ? json_real(v) : json_null();
+}
+
+static int
+reply_decision(struct dmn_req *r, struct worker *w, const char *kiosk,
+    const struct decision *d, const struct embed_result *er)
+{
+	struct dt_error err = { 0 };
+	json_t *root = NULL, *scores, *audit = NULL;
+	char actor[HTTPSIG_VALUE_MAX + 8], *text = NULL, *adetail = NULL;
+	int i, best = 0, na = worker_n_activities(w), ret;
+
+	for (i = 1; i < na; i++)
+		if (er->activity[i] > er->activity[best])
+			best = i;
+	if ((scores = json_object()) == NULL)
+		goto oom;
+	for (i = 0; i < na; i++)
+		json_object_set_new(scores, worker_activity_name(w, i),
+		    json_real(er->activity[i]));
+	root = json_pack("{s:s, s:o, s:o, s:f, s:{s:s, s:f, s:o}, "
+	    "s:{s:i, s:i, s:f}, s:{s:s}, s:s}",
+	    "decision", d->accept ? "accept" : "reject",
+	    "user", d->has_user ?
+	    json_pack("{s:s, s:s}", "id", d->user.id, "display_name",
+	    d->user.display_name) : json_null(),
+	    "score", score_json(d->has_score, d->score),
+	    "threshold", r->gen->cfg.threshold,
+	    "activity", "label", na > 0 ? worker_activity_name(w, best) : "",
+	    "probability", na > 0 ? (double)er->activity[best] : 0.0,
+	    "scores", scores,
+	    "quality", "windows_used", er->windows_used,
+	    "windows_rejected", er->windows_rejected,
+	    "heart_rate_bpm", (double)er->heart_rate_bpm,
+	    "model", "id", worker_model_id(w),
+	    "request_id", r->request_id);
+	if (root == NULL)
+		goto oom;
+	if (d->reason != NULL)
+		json_object_set_new(root, "reason", json_string(d->reason));
+
+	/* The audit entry: never the ECG, never the embedding. */
+	audit = json_pack("{s:s, s:s, s:o, s:f, s:s, s:f, s:s, s:i}",
+	    "request_id", r->request_id,
+	    "mode", d->one_to_one ? "1:1" : "1:N",
+	    "score", score_json(d->has_score, d->score),
+	    "threshold", r->gen->cfg.threshold,
+	    "activity", na > 0 ? worker_activity_name(w, best) : "",
+	    "activity_p", na > 0 ? (double)er->activity[best] : 0.0,
+	    "model", worker_model_id(w),
+	    "windows_used", er->windows_used);
+	if (audit == NULL)
+		goto oom;
+	if (d->reason != NULL)
+		json_object_set_new(audit, "reason", json_string(d->reason));
+	if ((adetail = json_dumps(audit, JSON_COMPACT)) == NULL)
+		goto oom;
+	snprintf(actor, sizeof(actor), "kiosk:%s", kiosk);
+	if (store_audit_append(worker_store(w), actor,
+	    d->accept ? "auth.accept" : "auth.reject",
+	    d->subject[0] != '\0' ? d->subject : NULL, adetail, &err) != 0) {
+		log_warnx("audit: %s", err.msg);
+		ret = reply_problem(r, err.code == DT_E_BUSY ?
+		    PROBLEM_UNAVAILABLE : PROBLEM_INTERNAL,
+		    "the decision could not be audited");
+		goto out;
+	}
+	metrics_decision(d->accept);
+	if ((text = json_dumps(root, JSON_COMPACT | JSON_REAL_PRECISION(6)))
+	    == NULL)
+		goto oom;
+	ret = reply_json(r, MHD_HTTP_OK, text, strlen(text));
+	goto out;
+oom:
+	ret = reply_problem(r, PROBLEM_INTERNAL, "out of memory");
+out:
+	free(text);
+	free(adetail);
+	json_decref(audit);
+	json_decref(root);
+	return ret;
+}
+
+int
+h_authenticate(struct dmn_req *r)
+{
+	struct dt_error err = { 0 };
+	struct body_auth *b = NULL;
+	struct embed_result er = { 0 };
+	struct decision d;
+	struct worker *w;
+	enum problem_kind pk;
+	char kiosk[HTTPSIG_VALUE_MAX];
+	unsigned retry = 0;
+	int64_t now;
+	double t;
+	int ret, dim = 0;
+
+	if ((w = worker_self()) == NULL)
+		return reply_problem(r, PROBLEM_INTERNAL, "out of memory");
+	/* The store connection (the index may have no model yet). */
+	pk = worker_prepare(w, r->gen, false, &err);
+	if (pk != PROBLEM_OK && pk != PROBLEM_NO_MODEL)
+		goto problem;
+	if ((pk = check_signature(r, worker_store(w), kiosk, sizeof(kiosk),
+	    &err)) != PROBLEM_OK)
+		goto problem;
+	if (!ratelimit_take(r->gen->rl->rl, kiosk, dmn_now_mono(), &retry)) {
+		char detail[160];
+
+		snprintf(detail, sizeof(detail), "kiosk \"%.64s\" exceeds %g "
+		    "requests/s (burst %g)", kiosk, r->gen->cfg.rate_per_kiosk,
+		    r->gen->cfg.rate_burst);
+		return reply_problem_retry(r, PROBLEM_RATE_LIMITED, detail,
+		    retry);
+	}
+	if ((pk = body_parse(r->body, r->body_len, &b, &err)) != PROBLEM_OK)
+		goto problem;
+	if ((pk = worker_prepare(w, r->gen, true, &err)) != PROBLEM_OK)
+		goto problem;
+	dim = worker_embedding_dim(w);
+	er.embedding = calloc((size_t)dim, sizeof(float));
+	er.activity = calloc((size_t)worker_n_activities(w) + 1,
+	    sizeof(float));
+	if (er.embedding == NULL || er.activity == NULL) {
+		pk = PROBLEM_INTERNAL;
+		dt_error_set(&err, DT_E_NOMEM, "out of memory");
+		goto problem;
+	}
+	t = dmn_now_mono();
+	if (embedder_run(worker_embedder(w), b->samples, b->nsamples,
+	    b->fs_hz, &er, &err) != 0) {
+		pk = problem_from_errc(err.code);
+		goto problem;
+	}
+	metrics_inference(dmn_now_mono() - t);
+	now = (int64_t)time(NULL);
+	if ((pk = decide(r, w, b, er.embedding, dim, now, &d, &err)) !=
+	    PROBLEM_OK)
+		goto problem;
+	if (d.one_to_one && d.reason != NULL &&
+	    strcmp(d.reason, "below-threshold") == 0)
+		lockout_record(worker_store(w), r->gen, d.subject, false, now);
+	else if (d.one_to_one && d.accept)
+		lockout_record(worker_store(w), r->gen, d.subject, true, now);
+	ret = reply_decision(r, w, kiosk, &d, &er);
+	goto out;
+problem:
+	if (pk == PROBLEM_INTERNAL)
+		log_warnx("authenticate %s: %s", r->request_id, err.msg);
+	else
+		log_debug("authenticate %s: %s: %s", r->request_id,
+		    problem_slug(pk), err.msg);
+	ret = reply_problem(r, pk, pk == PROBLEM_INTERNAL ?
+	    "internal error (logged with the request id)" : err.msg);
+out:
+	if (er.embedding != NULL) {
+		sodium_memzero(er.embedding, sizeof(float) * (size_t)dim);
+		free(er.embedding);
+	}
+	free(er.activity);
+	body_free(b);
+	return ret;
+}

@@ -1,0 +1,205 @@
+/*
+ * daemon/main.c — dt4ecgd: arguments, the first generation, the HTTPS
+ * server, and the main thread's signal loop.
+ *
+ *	dt4ecgd [-c FILE] [-f] [-v]
+ *
+ * The main thread never serves: it blocks SIGHUP, SIGTERM and SIGINT before
+ * any thread starts (so they are delivered to it only) and waits for them
+ * with sigtimedwait(), pinging the systemd watchdog in between.
+ *   SIGHUP   RELOADING=1; build a new generation (configuration, TLS
+ *            certificate and key, store key, the store with its active
+ *            model); if anything fails, log it and keep serving the old
+ *            one.  Otherwise start a second HTTPS server on the same
+ *            address (SO_REUSEPORT), publish the generation, quiesce the
+ *            old server and stop it once its requests in flight are done;
+ *            READY=1.
+ *   SIGTERM  STOPPING=1; quiesce, drain (at most timeout_s), stop, exit 0.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "daemon/dmn.h"
+#include "daemon/replay.h"
+#include "util/log.h"
+
+#ifndef SYSCONFDIR
+#define SYSCONFDIR "/etc"
+#endif
+#define DEFAULT_CONF SYSCONFDIR "/dt4ecgd/dt4ecgd.conf"
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: dt4ecgd [-c FILE] [-f] [-v]\n"
+	    "  -c FILE  configuration (default %s)\n"
+	    "  -f       foreground: log to stderr without priority prefixes\n"
+	    "  -v       more verbose (repeat for debug)\n", DEFAULT_CONF);
+}
+
+static void
+notify_reloading(void)
+{
+	struct timespec ts;
+	char msg[96];
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	snprintf(msg, sizeof(msg), "RELOADING=1\nMONOTONIC_USEC=%llu",
+	    (unsigned long long)ts.tv_sec * 1000000ULL +
+	    (unsigned long long)ts.tv_nsec / 1000ULL);
+	sdnotify(msg);
+}
+
+static void
+reload(const char *conf, struct replay *replay, struct server **srv)
+{
+	struct dt_error err = { 0 };
+	struct dmn_gen *old, *g = NULL;
+	struct server *ns = NULL, *os = *srv;
+	double drain;
+
+	notify_reloading();
+	log_info("reloading %s", conf);
+	old = dmn_gen_get();
+	if (dmn_gen_build(conf, old, replay, &g, &err) != 0) {
+		log_warnx("reload refused, the running configuration keeps "
+		    "serving: %s", err.msg);
+		goto out;
+	}
+	if (g->cfg.replay_capacity != old->cfg.replay_capacity ||
+	    g->cfg.replay_window_s != old->cfg.replay_window_s)
+		log_warnx("replay_capacity and replay_window_s take effect at "
+		    "the next restart (the nonce cache is kept across reloads)");
+	if (server_start(g, &ns, &err) != 0) {
+		log_warnx("reload refused, the running server keeps serving: "
+		    "%s", err.msg);
+		dmn_gen_put(g);
+		goto out;
+	}
+	drain = old->cfg.timeout_s;
+	dmn_gen_publish(g);
+	*srv = ns;
+	server_stop(os, drain);
+	log_info("reloaded: generation %llu",
+	    (unsigned long long)g->id);
+out:
+	dmn_gen_put(old);
+	sdnotify("READY=1\nSTATUS=serving");
+}
+
+int
+main(int argc, char **argv)
+{
+	struct dt_error err = { 0 };
+	const char *conf = DEFAULT_CONF;
+	struct replay *replay = NULL;
+	struct server *srv = NULL;
+	struct dmn_gen *g = NULL;
+	struct cfg c;
+	sigset_t set;
+	siginfo_t si;
+	struct timespec tmo;
+	double wd;
+	bool foreground = false, journald;
+	int ch, verbose = 0, sig, rc = 1;
+
+	while ((ch = getopt(argc, argv, "c:fhv")) != -1) {
+		switch (ch) {
+		case 'c':
+			conf = optarg;
+			break;
+		case 'f':
+			foreground = true;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		case 'h':
+			usage();
+			return 0;
+		default:
+			usage();
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage();
+		return 2;
+	}
+	journald = getenv("JOURNAL_STREAM") != NULL || !foreground;
+	log_init("dt4ecgd", journald);
+	log_setverbose(verbose);
+	if (sodium_init() < 0)
+		fatalx("sodium_init failed");
+
+	/* Before any thread exists: they all inherit the mask. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
+		fatalx("pthread_sigmask failed");
+	signal(SIGPIPE, SIG_IGN);
+
+	if (worker_init(&err) != 0)
+		fatalx("%s", err.msg);
+	if (cfg_load(conf, &c, &err) != 0) {
+		log_warnx("%s", err.msg);
+		goto out;
+	}
+	if (replay_create(c.replay_capacity, c.replay_window_s, &replay,
+	    &err) != 0 || dmn_gen_build(conf, NULL, replay, &g, &err) != 0) {
+		log_warnx("%s", err.msg);
+		goto out;
+	}
+	if (server_start(g, &srv, &err) != 0) {
+		log_warnx("%s", err.msg);
+		dmn_gen_put(g);
+		goto out;
+	}
+	dmn_gen_publish(g);
+	log_info("serving https on %s port %u, %u thread(s)", c.listen,
+	    c.port, cfg_threads(&c));
+	sdnotify("READY=1\nSTATUS=serving");
+
+	wd = sdnotify_watchdog_interval();
+	for (;;) {
+		double step = wd > 0 ? wd : 3600;
+
+		tmo.tv_sec = (time_t)step;
+		tmo.tv_nsec = (long)((step - (double)tmo.tv_sec) * 1e9);
+		sig = sigtimedwait(&set, &si, &tmo);
+		if (sig == -1) {
+			if (errno == EAGAIN && wd > 0)
+				sdnotify("WATCHDOG=1");
+			continue;
+		}
+		if (sig == SIGHUP) {
+			reload(conf, replay, &srv);
+			continue;
+		}
+		log_info("%s: draining", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+		break;
+	}
+	sdnotify("STOPPING=1");
+	g = dmn_gen_get();
+	server_stop(srv, g->cfg.timeout_s);
+	dmn_gen_put(g);
+	rc = 0;
+	log_info("stopped");
+out:
+	dmn_gen_publish(NULL);
+	replay_free(replay);
+	lockout_shutdown();
+	worker_shutdown();
+	return rc;
+}

@@ -1,0 +1,236 @@
+/*
+ * daemon/metrics.c — counters and histograms for GET /metrics, rendered in
+ * the Prometheus text exposition format (version 0.0.4).
+ */
+#include "config.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/dmn.h"
+#include "daemon/replay.h"
+#include "store/match.h"
+
+#define STATUS_MAX 600
+static const double buckets[] = {
+	0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10
+};
+#define NBUCKETS (sizeof(buckets) / sizeof(buckets[0]))
+
+struct histo {
+	uint64_t le[NBUCKETS];	/* cumulative at render time */
+	uint64_t count;
+	double sum;
+};
+
+static pthread_mutex_t mlock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t requests[ROUTE_COUNT][STATUS_MAX];
+static struct histo latency[ROUTE_COUNT];
+static struct histo inference;
+static uint64_t decisions[2];	/* reject, accept */
+
+static const char *const route_names[ROUTE_COUNT] = {
+	"authenticate", "health", "ready", "metrics", "other"
+};
+
+const char *
+metrics_route_name(enum dmn_route route)
+{
+	return route < ROUTE_COUNT ? route_names[route] : "other";
+}
+
+static void
+histo_add(struct histo *h, double v)
+{
+	size_t i;
+
+	for (i = 0; i < NBUCKETS; i++)
+		if (v <= buckets[i]) {
+			h->le[i]++;
+			break;
+		}
+	h->count++;
+	h->sum += v;
+}
+
+void
+metrics_request(enum dmn_route route, int status, double seconds)
+{
+	if (route >= ROUTE_COUNT)
+		route = ROUTE_OTHER;
+	if (status < 0 || status >= STATUS_MAX)
+		status = 0;
+	pthread_mutex_lock(&mlock);
+	requests[route][status]++;
+	histo_add(&latency[route], seconds);
+	pthread_mutex_unlock(&mlock);
+}
+
+void
+metrics_inference(double seconds)
+{
+	pthread_mutex_lock(&mlock);
+	histo_add(&inference, seconds);
+	pthread_mutex_unlock(&mlock);
+}
+
+void
+metrics_decision(bool accept)
+{
+	pthread_mutex_lock(&mlock);
+	decisions[accept ? 1 : 0]++;
+	pthread_mutex_unlock(&mlock);
+}
+
+struct buf {
+	char *p;
+	size_t len, cap;
+	bool oom;
+};
+
+static void
+bprintf(struct buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+bprintf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+	char *np;
+
+	if (b->oom)
+		return;
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			b->oom = true;
+			return;
+		}
+		if ((size_t)n < b->cap - b->len) {
+			b->len += (size_t)n;
+			return;
+		}
+		if ((np = realloc(b->p, b->cap * 2 + (size_t)n)) == NULL) {
+			b->oom = true;
+			return;
+		}
+		b->p = np;
+		b->cap = b->cap * 2 + (size_t)n;
+	}
+}
+
+static void
+histo_render(struct buf *b, const char *name, const char *labels,
+    const struct histo *h)
+{
+	uint64_t cum = 0;
+	size_t i;
+	const char *sep = labels[0] != '\0' ? "," : "";
+
+	for (i = 0; i < NBUCKETS; i++) {
+		cum += h->le[i];
+		bprintf(b, "%s_bucket{%s%sle=\"%g\"} %llu\n", name, labels, sep,
+		    buckets[i], (unsigned long long)cum);
+	}
+	bprintf(b, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", name, labels, sep,
+	    (unsigned long long)h->count);
+	if (labels[0] != '\0') {
+		bprintf(b, "%s_sum{%s} %.6f\n", name, labels, h->sum);
+		bprintf(b, "%s_count{%s} %llu\n", name, labels,
+		    (unsigned long long)h->count);
+	} else {
+		bprintf(b, "%s_sum %.6f\n", name, h->sum);
+		bprintf(b, "%s_count %llu\n", name,
+		    (unsigned long long)h->count);
+	}
+}
+
+char *
+metrics_render(struct dmn_gen *g, size_t *len)
+{
+	struct buf b = { NULL, 0, 8192, false };
+	struct match_stats st;
+	char labels[64];
+	int r, s;
+
+	if ((b.p = malloc(b.cap)) == NULL)
+		return NULL;
+	b.p[0] = '\0';
+	match_index_stats(g->index, &st);
+
+	pthread_mutex_lock(&mlock);
+	bprintf(&b, "# HELP dt4ecg_http_requests_total HTTP requests by "
+	    "route and status.\n# TYPE dt4ecg_http_requests_total counter\n");
+	for (r = 0; r < ROUTE_COUNT; r++)
+		for (s = 0; s < STATUS_MAX; s++)
+			if (requests[r][s] != 0)
+				bprintf(&b, "dt4ecg_http_requests_total{route="
+				    "\"%s\",status=\"%d\"} %llu\n",
+				    route_names[r], s,
+				    (unsigned long long)requests[r][s]);
+	bprintf(&b, "# HELP dt4ecg_http_request_duration_seconds Request "
+	    "latency by route.\n"
+	    "# TYPE dt4ecg_http_request_duration_seconds histogram\n");
+	for (r = 0; r < ROUTE_COUNT; r++) {
+		snprintf(labels, sizeof(labels), "route=\"%s\"",
+		    route_names[r]);
+		histo_render(&b, "dt4ecg_http_request_duration_seconds",
+		    labels, &latency[r]);
+	}
+	bprintf(&b, "# HELP dt4ecg_inference_duration_seconds Preprocessing "
+	    "and network time per authentication.\n"
+	    "# TYPE dt4ecg_inference_duration_seconds histogram\n");
+	histo_render(&b, "dt4ecg_inference_duration_seconds", "", &inference);
+	bprintf(&b, "# HELP dt4ecg_decisions_total Authentication decisions."
+	    "\n# TYPE dt4ecg_decisions_total counter\n"
+	    "dt4ecg_decisions_total{decision=\"accept\"} %llu\n"
+	    "dt4ecg_decisions_total{decision=\"reject\"} %llu\n",
+	    (unsigned long long)decisions[1], (unsigned long long)decisions[0]);
+	pthread_mutex_unlock(&mlock);
+
+	bprintf(&b, "# HELP dt4ecg_enrolled_members Members with a template "
+	    "for the active model.\n# TYPE dt4ecg_enrolled_members gauge\n"
+	    "dt4ecg_enrolled_members %zu\n", st.members);
+	bprintf(&b, "# HELP dt4ecg_templates Templates of the active model in "
+	    "the match index.\n# TYPE dt4ecg_templates gauge\n"
+	    "dt4ecg_templates %zu\n", st.templates);
+	bprintf(&b, "# HELP dt4ecg_model_info The active model (value 1).\n"
+	    "# TYPE dt4ecg_model_info gauge\n"
+	    "dt4ecg_model_info{model=\"%s\",dim=\"%d\"} %d\n", st.model,
+	    st.dim, st.model[0] != '\0');
+	bprintf(&b, "# HELP dt4ecg_replay_cache_entries Nonces remembered.\n"
+	    "# TYPE dt4ecg_replay_cache_entries gauge\n"
+	    "dt4ecg_replay_cache_entries %zu\n", replay_count(g->replay));
+	bprintf(&b, "# HELP dt4ecg_config_generation Configuration "
+	    "generation (1 + successful reloads).\n"
+	    "# TYPE dt4ecg_config_generation gauge\n"
+	    "dt4ecg_config_generation %llu\n", (unsigned long long)g->id);
+	if (b.oom) {
+		free(b.p);
+		return NULL;
+	}
+	*len = b.len;
+	return b.p;
+}
+
+int
+h_metrics(struct dmn_req *r)
+{
+	size_t len;
+	char *text;
+	int ret;
+
+	if ((text = metrics_render(r->gen, &len)) == NULL)
+		return reply_problem(r, PROBLEM_INTERNAL, "out of memory");
+	ret = reply_text(r, 200, "text/plain; version=0.0.4; charset=utf-8",
+	    text, len);
+	free(text);
+	return ret;
+}

@@ -1,0 +1,8 @@
+#!/bin/sh
+# tests/daemon-valgrind.sh — tests/test_daemon with dt4ecgd under
+# valgrind --leak-check=full --error-exitcode=1: any memory error or
+# definite leak in the daemon makes it exit 1, which fails the SIGTERM test.
+# Skipped (77) when valgrind is not installed.
+command -v valgrind >/dev/null 2>&1 || { echo "valgrind not installed"; exit 77; }
+: "${DT4ECG_BUILDDIR:=.}"
+DT4ECG_VALGRIND=1 exec "$DT4ECG_BUILDDIR/tests/test_daemon"

@@ -1,0 +1,595 @@
+/*
+ * tests/dmn_harness.c — see dmn_harness.h.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "daemon/digest.h"
+#include "daemon/httpsig.h"
+#include "ecg/load.h"
+#include "nn/model.h"
+#include "pipeline/embed.h"
+#include "store/store.h"
+#include "tests/dmn_harness.h"
+
+static const char *const acts[] = { "rest", "walk", "run" };
+
+static double
+now_mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int
+run(const char *cmd)
+{
+	int rc = system(cmd);
+
+	if (rc != 0)
+		fprintf(stderr, "harness: '%s' failed (%d)\n", cmd, rc);
+	return rc == 0 ? 0 : -1;
+}
+
+static unsigned
+free_port(void)
+{
+	struct sockaddr_in sa;
+	socklen_t len = sizeof(sa);
+	unsigned port = 0;
+	int fd;
+
+	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) == -1)
+		return 0;
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
+		port = ntohs(sa.sin_port);
+	close(fd);
+	return port;
+}
+
+int
+dh_write_conf(struct dh *h, const char *extra)
+{
+	FILE *f;
+
+	if ((f = fopen(h->conf, "w")) == NULL)
+		return -1;
+	fprintf(f, "# written by tests/dmn_harness.c\n"
+	    "listen = 127.0.0.1\nport = %u\n"
+	    "tls_cert = %s/tls.crt\ntls_key = %s/tls.key\n"
+	    "store = %s/store.db\nstore_key = %s/store.key\n%s",
+	    h->port, h->dir, h->dir, h->dir, h->dir, extra ? extra : "");
+	return fclose(f) == 0 ? 0 : -1;
+}
+
+int
+dh_init(struct dh *h, const char *extra_conf)
+{
+	struct dt_error err = { 0 };
+	char cmd[8 * DH_PATH_MAX], path[DH_PATH_MAX + 32];
+	const char *bd = getenv("DT4ECG_BUILDDIR");
+	FILE *f;
+	int k;
+
+	memset(h, 0, sizeof(*h));
+	h->notify_fd = -1;
+	if (sodium_init() < 0)
+		return -1;
+	snprintf(h->dir, sizeof(h->dir), "/tmp/dt4ecgd-test.XXXXXX");
+	if (mkdtemp(h->dir) == NULL)
+		return -1;
+	snprintf(h->conf, sizeof(h->conf), "%s/dt4ecgd.conf", h->dir);
+	snprintf(h->cert, sizeof(h->cert), "%s/tls.crt", h->dir);
+	snprintf(h->notify, sizeof(h->notify), "%s/notify", h->dir);
+	snprintf(h->daemon_log, sizeof(h->daemon_log), "%s/dt4ecgd.log",
+	    h->dir);
+	snprintf(h->bin, sizeof(h->bin), "%s/daemon/dt4ecgd",
+	    bd != NULL ? bd : ".");
+
+	/* certificate: ECDSA P-256, self-signed, for 127.0.0.1/localhost */
+	snprintf(path, sizeof(path), "%s/cert.tmpl", h->dir);
+	if ((f = fopen(path, "w")) == NULL)
+		return -1;
+	fprintf(f, "cn = \"localhost\"\nexpiration_days = 2\n"
+	    "dns_name = \"localhost\"\nip_address = \"127.0.0.1\"\n"
+	    "ca\ncert_signing_key\nsigning_key\nencryption_key\n"
+	    "tls_www_server\n");
+	fclose(f);
+	snprintf(cmd, sizeof(cmd), "certtool --generate-privkey "
+	    "--key-type=ecdsa --outfile %s/tls.key >/dev/null 2>&1 && "
+	    "certtool --generate-self-signed --load-privkey %s/tls.key "
+	    "--template %s --outfile %s >/dev/null 2>&1 && chmod 600 "
+	    "%s/tls.key", h->dir, h->dir, path, h->cert, h->dir);
+	if (run(cmd) != 0)
+		return -1;
+
+	snprintf(path, sizeof(path), "%s/store.key", h->dir);
+	if (store_key_create_file(path, &err) != 0 ||
+	    store_key_load_file(path, &h->key, &err) != 0)
+		goto fail;
+	snprintf(path, sizeof(path), "%s/store.db", h->dir);
+	if (store_open(path, h->key, STORE_CREATE, &h->s, &err) != 0)
+		goto fail;
+	store_set_actor(h->s, "test");
+	for (k = 0; k < DH_KIOSKS; k++) {
+		unsigned char pk[32];
+
+		snprintf(h->kiosk_id[k], sizeof(h->kiosk_id[k]), "kiosk-%d",
+		    k + 1);
+		crypto_sign_keypair(pk, h->sk[k]);
+		if (store_kiosk_add(h->s, h->kiosk_id[k], pk, &err) != 0)
+			goto fail;
+	}
+	if ((h->port = free_port()) == 0)
+		return -1;
+	return dh_write_conf(h, extra_conf);
+fail:
+	fprintf(stderr, "harness: %s\n", err.msg);
+	return -1;
+}
+
+/*
+ * A freshly initialised network maps every ECG to nearly the same
+ * embedding: the pooled features are positive (ReLU) with a large common
+ * part.  Centre each row of the identity projection (so that common part
+ * cancels) and drop its bias, so different people get different
+ * embeddings, as a trained model would give.
+ */
+static void
+decollapse(struct nn_model *m)
+{
+	struct nn_tensor *w = nn_model_tensor_mut(m, "id_head.fc.weight");
+	struct nn_tensor *b = nn_model_tensor_mut(m, "id_head.fc.bias");
+	int64_t r, c;
+
+	if (w != NULL && w->ndim == 2)
+		for (r = 0; r < w->shape[0]; r++) {
+			double mean = 0;
+
+			for (c = 0; c < w->shape[1]; c++)
+				mean += w->data[r * w->shape[1] + c];
+			mean /= (double)w->shape[1];
+			for (c = 0; c < w->shape[1]; c++)
+				w->data[r * w->shape[1] + c] -= (float)mean;
+		}
+	if (b != NULL)
+		memset(b->data, 0, b->numel * sizeof(float));
+}
+
+int
+dh_model(struct dh *h, const char *id, uint64_t seed)
+{
+	struct dt_error err = { 0 };
+	struct nn_model *m = NULL;
+	struct nn_hparams hp;
+
+	nn_hparams_default(&hp);
+	hp.stem_channels = 16;
+	hp.stage_channels[0] = 16;
+	hp.stage_channels[1] = 32;
+	hp.stage_channels[2] = 64;
+	hp.embedding_dim = 32;
+	if (nn_model_create(&hp, 8, 3, acts, seed, &m, &err) != 0)
+		goto fail;
+	decollapse(m);
+	if (nn_model_save_buffer(m, &h->model_bytes, &h->model_len, &err) != 0)
+		goto fail;
+	nn_model_free(m);
+	m = NULL;
+	/* What the daemon will load: the bytes, not the in-memory model. */
+	if (nn_model_load_buffer(h->model_bytes, h->model_len, id, &h->model,
+	    &err) != 0 || embedder_create(h->model, 8, &h->emb, &err) != 0)
+		goto fail;
+	snprintf(h->model_id, sizeof(h->model_id), "%s", id);
+	return 0;
+fail:
+	nn_model_free(m);
+	fprintf(stderr, "harness: model: %s\n", err.msg);
+	return -1;
+}
+
+int
+dh_load(const char *rel, float **mv, size_t *n, double *fs)
+{
+	struct dt_error err = { 0 };
+	const char *data = getenv("DT4ECG_DATA");
+	char path[4096];
+
+	if (data == NULL)
+		return -1;
+	snprintf(path, sizeof(path), "%s/%s", data, rel);
+	if (ecg_load_signal(path, ECG_FORMAT_WFDB, 0, 0, mv, n, fs,
+	    &err) != 0) {
+		fprintf(stderr, "harness: %s\n", err.msg);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+embed(struct dh *h, const float *x, size_t n, double fs, float *emb,
+    struct dt_error *err)
+{
+	float act[8];
+	struct embed_result r = { .embedding = emb, .activity = act };
+
+	return embedder_run(h->emb, x, n, fs, &r, err);
+}
+
+int
+dh_embed(struct dh *h, const float *x, size_t n, double fs, float *emb,
+    float *act)
+{
+	struct dt_error err = { 0 };
+	struct embed_result r = { .embedding = emb, .activity = act };
+
+	if (embedder_run(h->emb, x, n, fs, &r, &err) != 0) {
+		fprintf(stderr, "harness: embed: %s\n", err.msg);
+		return -1;
+	}
+	return 0;
+}
+
+int
+dh_member(struct dh *h, const char *id, const char *name, const char *rec,
+    bool template)
+{
+	struct dt_error err = { 0 };
+	float *x = NULL, emb[64];
+	size_t n;
+	double fs;
+	int64_t rid;
+	int rc = -1;
+
+	if (dh_load(rec, &x, &n, &fs) != 0)
+		return -1;
+	if (store_member_add(h->s, id, name, &err) != 0 ||
+	    store_recording_add(h->s, id, x, n, fs, &rid, &err) != 0)
+		goto out;
+	if (template && (embed(h, x, n, fs, emb, &err) != 0 ||
+	    store_template_add(h->s, id, h->model_id, emb,
+	    h->model->hp.embedding_dim, rid, NULL, &err) != 0))
+		goto out;
+	rc = 0;
+out:
+	if (rc != 0)
+		fprintf(stderr, "harness: member %s: %s\n", id, err.msg);
+	ecg_samples_free(x, n);
+	return rc;
+}
+
+static int
+recompute(void *ctx, const char *member, const float *samples, size_t n,
+    double fs, float *emb, int dim, struct dt_error *err)
+{
+	return embed(ctx, samples, n, fs, emb, err);
+}
+
+int
+dh_activate(struct dh *h)
+{
+	struct dt_error err = { 0 };
+
+	if (store_model_add(h->s, h->model_id, h->model_bytes, h->model_len,
+	    h->model->hp.embedding_dim, NULL, &err) != 0 ||
+	    store_model_activate(h->s, h->model_id, recompute, h, &err) != 0) {
+		fprintf(stderr, "harness: activate: %s\n", err.msg);
+		return -1;
+	}
+	return 0;
+}
+
+int
+dh_wait_notify(struct dh *h, const char *what, double timeout_s)
+{
+	double until = now_mono() + timeout_s;
+	char buf[512];
+	ssize_t n;
+	int status;
+
+	while (now_mono() < until) {
+		struct pollfd p = { h->notify_fd, POLLIN, 0 };
+
+		if (waitpid(h->pid, &status, WNOHANG) == h->pid) {
+			fprintf(stderr, "harness: dt4ecgd exited (status "
+			    "0x%x); see %s\n", status, h->daemon_log);
+			h->pid = 0;
+			return -1;
+		}
+		if (poll(&p, 1, 200) <= 0)
+			continue;
+		if ((n = recv(h->notify_fd, buf, sizeof(buf) - 1, 0)) <= 0)
+			continue;
+		buf[n] = '\0';
+		if (strstr(buf, what) != NULL)
+			return 0;
+	}
+	fprintf(stderr, "harness: no %s from dt4ecgd in %.0f s\n", what,
+	    timeout_s);
+	return -1;
+}
+
+int
+dh_start(struct dh *h, bool valgrind, double timeout_s)
+{
+	struct sockaddr_un sa;
+	int fd;
+
+	if ((h->notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC,
+	    0)) == -1)
+		return -1;
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	if (strlen(h->notify) >= sizeof(sa.sun_path))
+		return -1;
+	memcpy(sa.sun_path, h->notify, strlen(h->notify) + 1);
+	unlink(h->notify);
+	if (bind(h->notify_fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
+		return -1;
+	if ((h->pid = fork()) == -1)
+		return -1;
+	if (h->pid == 0) {
+		if ((fd = open(h->daemon_log, O_WRONLY | O_CREAT | O_APPEND,
+		    0600)) != -1) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+			close(fd);
+		}
+		setenv("NOTIFY_SOCKET", h->notify, 1);
+		setenv("OMP_NUM_THREADS", "1", 1);
+		unsetenv("CREDENTIALS_DIRECTORY");
+		unsetenv("JOURNAL_STREAM");
+		if (valgrind)
+			execlp("valgrind", "valgrind", "-q",
+			    "--leak-check=full", "--show-leak-kinds=definite",
+			    "--errors-for-leak-kinds=definite",
+			    "--error-exitcode=1", "--num-callers=30",
+			    h->bin, "-f", "-v", "-c", h->conf, (char *)NULL);
+		else
+			execl(h->bin, h->bin, "-f", "-v", "-c", h->conf,
+			    (char *)NULL);
+		_exit(127);
+	}
+	return dh_wait_notify(h, "READY=1", timeout_s);
+}
+
+int
+dh_stop(struct dh *h, double timeout_s, int *status)
+{
+	double until = now_mono() + timeout_s;
+	struct timespec ts = { 0, 50 * 1000 * 1000 };
+	int st;
+
+	if (h->pid <= 0)
+		return -1;
+	kill(h->pid, SIGTERM);
+	while (now_mono() < until) {
+		if (waitpid(h->pid, &st, WNOHANG) == h->pid) {
+			h->pid = 0;
+			*status = WIFEXITED(st) ? WEXITSTATUS(st) :
+			    128 + WTERMSIG(st);
+			return 0;
+		}
+		nanosleep(&ts, NULL);
+	}
+	kill(h->pid, SIGKILL);
+	waitpid(h->pid, &st, 0);
+	h->pid = 0;
+	fprintf(stderr, "harness: dt4ecgd did not stop in %.0f s\n",
+	    timeout_s);
+	return -1;
+}
+
+void
+dh_cleanup(struct dh *h)
+{
+	char cmd[DH_PATH_MAX + 32];
+	int st;
+
+	if (h->pid > 0)
+		dh_stop(h, 30, &st);
+	if (h->notify_fd != -1)
+		close(h->notify_fd);
+	embedder_free(h->emb);
+	nn_model_free(h->model);
+	free(h->model_bytes);
+	store_close(h->s);
+	store_key_free(h->key);
+	sodium_memzero(h->sk, sizeof(h->sk));
+	if (h->dir[0] != '\0' && getenv("DT4ECG_KEEP_TMP") == NULL) {
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", h->dir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "harness: could not remove %s\n",
+			    h->dir);
+	}
+	memset(h, 0, sizeof(*h));
+	h->notify_fd = -1;
+}
+
+char *
+dh_body(const float *x, size_t n, double fs, const char *claimed,
+    size_t *len)
+{
+	size_t cap = 128 + n * 18 + (claimed ? strlen(claimed) : 0), p = 0;
+	char *b = malloc(cap);
+	size_t i;
+
+	if (b == NULL)
+		return NULL;
+	p += (size_t)snprintf(b + p, cap - p, "{\"ecg\":{\"fs_hz\":%g,"
+	    "\"units\":\"mV\",\"lead\":\"I\",\"samples\":[", fs);
+	for (i = 0; i < n; i++)
+		p += (size_t)snprintf(b + p, cap - p, "%s%.9g", i ? "," : "",
+		    (double)x[i]);
+	p += (size_t)snprintf(b + p, cap - p, "]}");
+	if (claimed != NULL)
+		p += (size_t)snprintf(b + p, cap - p, ",\"claimed_user\":"
+		    "\"%s\"", claimed);
+	p += (size_t)snprintf(b + p, cap - p, "}");
+	*len = p;
+	return b;
+}
+
+static size_t
+on_body(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+	struct dh_resp *r = ud;
+	size_t n = size * nmemb;
+	char *nb = realloc(r->body, r->len + n + 1);
+
+	if (nb == NULL)
+		return 0;
+	r->body = nb;
+	memcpy(r->body + r->len, ptr, n);
+	r->len += n;
+	r->body[r->len] = '\0';
+	return n;
+}
+
+static void
+copy_header(char *dst, size_t size, const char *v, size_t n)
+{
+	while (n > 0 && (*v == ' '))
+		v++, n--;
+	while (n > 0 && (v[n - 1] == '\r' || v[n - 1] == '\n'))
+		n--;
+	if (n >= size)
+		n = size - 1;
+	memcpy(dst, v, n);
+	dst[n] = '\0';
+}
+
+static size_t
+on_header(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+	struct dh_resp *r = ud;
+	size_t n = size * nmemb;
+
+	if (n > 13 && strncasecmp(ptr, "Content-Type:", 13) == 0)
+		copy_header(r->content_type, sizeof(r->content_type),
+		    ptr + 13, n - 13);
+	else if (n > 12 && strncasecmp(ptr, "Retry-After:", 12) == 0)
+		copy_header(r->retry_after, sizeof(r->retry_after), ptr + 12,
+		    n - 12);
+	return n;
+}
+
+int
+dh_request(struct dh *h, CURL *c, const char *method, const char *path,
+    const char *const *headers, const char *body, size_t len,
+    struct dh_resp *r)
+{
+	struct curl_slist *hl = NULL;
+	char url[256];
+	CURL *own = NULL;
+	CURLcode cc;
+	double t0;
+
+	memset(r, 0, sizeof(*r));
+	if (c == NULL && (c = own = curl_easy_init()) == NULL)
+		return -1;
+	curl_easy_reset(c);
+	snprintf(url, sizeof(url), "https://127.0.0.1:%u%s", h->port, path);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CAINFO, h->cert);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 120L);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
+	if (strcmp(method, "POST") == 0) {
+		curl_easy_setopt(c, CURLOPT_POST, 1L);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body ? body : "");
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
+		    (curl_off_t)len);
+	} else if (strcmp(method, "HEAD") == 0) {
+		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+	} else if (strcmp(method, "GET") != 0) {
+		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	}
+	/* no "Expect: 100-continue" round trip */
+	hl = curl_slist_append(hl, "Expect:");
+	for (; headers != NULL && *headers != NULL; headers++)
+		hl = curl_slist_append(hl, *headers);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+	t0 = now_mono();
+	cc = curl_easy_perform(c);
+	r->seconds = now_mono() - t0;
+	if (cc == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+	else
+		fprintf(stderr, "harness: %s %s: %s\n", method, path,
+		    curl_easy_strerror(cc));
+	curl_slist_free_all(hl);
+	if (own != NULL)
+		curl_easy_cleanup(own);
+	if (r->body == NULL && (r->body = calloc(1, 1)) == NULL)
+		return -1;
+	return cc == CURLE_OK ? 0 : -1;
+}
+
+int
+dh_signed(struct dh *h, CURL *c, int k, const char *body, size_t len,
+    int64_t skew, const char *nonce, struct dh_resp *r)
+{
+	struct dt_error err = { 0 };
+	char digest[DIGEST_HEADER_BUF], si[1024], sig[256], n[32];
+	char hd[3][1200];
+	const char *headers[5];
+
+	if (nonce == NULL) {
+		httpsig_nonce(n, sizeof(n));
+		nonce = n;
+	}
+	if (digest_header(DIGEST_SHA256, body, len, digest, sizeof(digest),
+	    &err) != 0 ||
+	    httpsig_sign_kiosk("POST", "/v1/authenticate", digest,
+	    h->kiosk_id[k], (int64_t)time(NULL) + skew, nonce, h->sk[k], si,
+	    sizeof(si), sig, sizeof(sig), &err) != 0) {
+		fprintf(stderr, "harness: sign: %s\n", err.msg);
+		return -1;
+	}
+	snprintf(hd[0], sizeof(hd[0]), "Content-Digest: %s", digest);
+	snprintf(hd[1], sizeof(hd[1]), "Signature-Input: %s", si);
+	snprintf(hd[2], sizeof(hd[2]), "Signature: %s", sig);
+	headers[0] = "Content-Type: application/json";
+	headers[1] = hd[0];
+	headers[2] = hd[1];
+	headers[3] = hd[2];
+	headers[4] = NULL;
+	return dh_request(h, c, "POST", "/v1/authenticate", headers, body,
+	    len, r);
+}
+
+void
+dh_resp_free(struct dh_resp *r)
+{
+	free(r->body);
+	memset(r, 0, sizeof(*r));
+}

@@ -1,0 +1,898 @@
+/*
+ * tests/test_daemon.c — the real dt4ecgd on 127.0.0.1 with a temporary
+ * store and certificate, driven with libcurl and kiosk-signed requests:
+ * every status code of DESIGN.md section 5, changes made to the store while
+ * it runs, SIGHUP reloads (good and bad), /v1/health, /v1/ready, /metrics,
+ * and SIGTERM with exit status 0.  With DT4ECG_VALGRIND=1 the daemon runs
+ * under valgrind (tests/daemon-valgrind.sh) and any leak fails the test.
+ *
+ * The tests run in order and share one daemon (the group setup starts it).
+ */
+#include "config.h"
+
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <sodium.h>
+
+#include "tests/cmocka_all.h"
+
+#include "daemon/digest.h"
+#include "daemon/httpsig.h"
+#include "store/store.h"
+#include "tests/dmn_harness.h"
+
+#define K_MAIN 0
+#define K_REVOKE 1
+#define K_FLOOD 2
+#define K_OTHER 3
+
+static struct dh H;
+static bool under_valgrind;
+static double start_timeout = 60, req_slack = 1;
+/* The enrollment recordings, also sent as probes. */
+static const char *const recs[] = {
+	"ecg-id/Person_01/rec_1", "ecg-id/Person_02/rec_1",
+	"ecg-id/Person_03/rec_1", "ecg-id/Person_04/rec_1",
+};
+static char *probe[4];
+static size_t probe_len[4];
+static char *probe_claim[4];	/* claimed_user = the same person */
+static size_t probe_claim_len[4];
+static float *sig4[4];
+static size_t sig4_n[4];
+static double sig4_fs[4];
+
+static const char conf_extra[] =
+    "threads = 2\nthreshold = %.6f\nclock_skew_s = 60\n"
+    "replay_window_s = 180\nrate_per_kiosk = 0.2\nrate_burst = 100\n"
+    "lockout_failures = 3\nlockout_s = 3\nmax_body = 262144\n"
+    "timeout_s = 20\n";
+static double threshold = 0.999;
+
+static int
+write_conf(double thr, const char *more)
+{
+	char buf[1024];
+
+	snprintf(buf, sizeof(buf), conf_extra, thr);
+	if (more != NULL)
+		strncat(buf, more, sizeof(buf) - strlen(buf) - 1);
+	return dh_write_conf(&H, buf);
+}
+
+static float
+cosine(const float *a, const float *b, int n)
+{
+	double s = 0;
+	int i;
+
+	for (i = 0; i < n; i++)
+		s += (double)a[i] * b[i];
+	return (float)s;
+}
+
+/* Probes and enrollment of persons 1..3 (templates come at activation);
+ * person 4 is not enrolled yet. */
+static int
+group_setup(void **state)
+{
+	const char *vg = getenv("DT4ECG_VALGRIND");
+	static const char *const claims[] = { "p01", "p02", "p03", "p04" };
+	float emb[4][64], act[3], maxc = -1;
+	int i, j;
+
+	under_valgrind = vg != NULL && strcmp(vg, "1") == 0;
+	if (under_valgrind) {
+		start_timeout = 300;
+		req_slack = 20;
+	}
+	if (getenv("DT4ECG_DATA") == NULL)
+		return -1;
+	if (dh_init(&H, NULL) != 0 || dh_model(&H, "m-test-1", 7) != 0)
+		return -1;
+	for (i = 0; i < 4; i++) {
+		if (dh_load(recs[i], &sig4[i], &sig4_n[i], &sig4_fs[i]) != 0)
+			return -1;
+		if (dh_embed(&H, sig4[i], sig4_n[i], sig4_fs[i], emb[i],
+		    act) != 0)
+			return -1;
+		probe[i] = dh_body(sig4[i], sig4_n[i], sig4_fs[i], NULL,
+		    &probe_len[i]);
+		probe_claim[i] = dh_body(sig4[i], sig4_n[i], sig4_fs[i],
+		    claims[i], &probe_claim_len[i]);
+		if (probe[i] == NULL || probe_claim[i] == NULL)
+			return -1;
+	}
+	for (i = 0; i < 4; i++)
+		for (j = i + 1; j < 4; j++) {
+			float c = cosine(emb[i], emb[j], 32);
+
+			if (c > maxc)
+				maxc = c;
+		}
+	/* Between the closest impostor pair and a genuine 1.0. */
+	if (maxc > 0.9995f) {
+		fprintf(stderr, "random model does not separate persons "
+		    "(cosine %.6f)\n", maxc);
+		return -1;
+	}
+	threshold = maxc + (1.0 - maxc) * 0.5;
+	if (threshold > 0.999)
+		threshold = 0.999;
+	fprintf(stderr, "max impostor cosine %.6f, threshold %.6f\n", maxc,
+	    threshold);
+	if (dh_member(&H, "p01", "Person One", recs[0], false) != 0 ||
+	    dh_member(&H, "p02", "Person Two", recs[1], false) != 0 ||
+	    dh_member(&H, "p03", "Person Three", recs[2], false) != 0)
+		return -1;
+	if (write_conf(threshold, NULL) != 0)
+		return -1;
+	if (dh_start(&H, under_valgrind, start_timeout) != 0)
+		return -1;
+	*state = &H;
+	return 0;
+}
+
+static int
+group_teardown(void **state)
+{
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		free(probe[i]);
+		free(probe_claim[i]);
+		free(sig4[i]);
+	}
+	dh_cleanup(&H);
+	return 0;
+}
+
+static json_t *
+parse(const struct dh_resp *r)
+{
+	json_t *j = json_loads(r->body, 0, NULL);
+
+	if (j == NULL)
+		fail_msg("not JSON: %s", r->body);
+	return j;
+}
+
+/* A problem document with this status and type slug. */
+static void
+expect_problem(const struct dh_resp *r, long status, const char *slug)
+{
+	json_t *j;
+	char type[160];
+
+	if (r->status != status)
+		fail_msg("status %ld, expected %ld: %s", r->status, status,
+		    r->body);
+	assert_string_equal(r->content_type, "application/problem+json");
+	j = parse(r);
+	snprintf(type, sizeof(type), "https://dt4ecg.example/problems/%s",
+	    slug);
+	assert_string_equal(json_string_value(json_object_get(j, "type")),
+	    type);
+	assert_int_equal(json_integer_value(json_object_get(j, "status")),
+	    status);
+	assert_non_null(json_string_value(json_object_get(j, "title")));
+	json_decref(j);
+}
+
+/* A signed request by kiosk K that must give this status (and slug). */
+static void
+signed_expect(int k, const char *body, size_t len, long status,
+    const char *slug)
+{
+	struct dh_resp r;
+
+	assert_int_equal(dh_signed(&H, NULL, k, body, len, 0, NULL, &r), 0);
+	if (slug != NULL)
+		expect_problem(&r, status, slug);
+	else if (r.status != status)
+		fail_msg("status %ld, expected %ld: %s", r.status, status,
+		    r.body);
+	dh_resp_free(&r);
+}
+
+/* The 200 document: every member, with its type. */
+static json_t *
+decision(int probe_i, bool claimed, const char *want_decision,
+    const char *want_user)
+{
+	struct dh_resp r;
+	json_t *j, *a, *q, *u, *s;
+	const char *key;
+	json_t *v;
+	double sum = 0;
+
+	assert_int_equal(dh_signed(&H, NULL, K_MAIN,
+	    claimed ? probe_claim[probe_i] : probe[probe_i],
+	    claimed ? probe_claim_len[probe_i] : probe_len[probe_i], 0, NULL,
+	    &r), 0);
+	if (r.status != 200)
+		fail_msg("status %ld: %s", r.status, r.body);
+	assert_string_equal(r.content_type, "application/json");
+	j = parse(&r);
+	assert_string_equal(json_string_value(json_object_get(j, "decision")),
+	    want_decision);
+	u = json_object_get(j, "user");
+	if (want_user != NULL) {
+		assert_true(json_is_object(u));
+		assert_string_equal(json_string_value(json_object_get(u, "id")),
+		    want_user);
+		assert_true(json_is_string(json_object_get(u,
+		    "display_name")));
+	} else {
+		assert_true(json_is_null(u));
+	}
+	assert_true(json_is_number(json_object_get(j, "score")) ||
+	    json_is_null(json_object_get(j, "score")));
+	assert_true(fabs(json_number_value(json_object_get(j, "threshold")) -
+	    threshold) < 1e-5);
+	a = json_object_get(j, "activity");
+	assert_true(json_is_string(json_object_get(a, "label")));
+	assert_true(json_is_number(json_object_get(a, "probability")));
+	s = json_object_get(a, "scores");
+	assert_int_equal(json_object_size(s), 3);
+	json_object_foreach(s, key, v)
+		sum += json_number_value(v);
+	assert_true(fabs(sum - 1.0) < 1e-3);
+	q = json_object_get(j, "quality");
+	assert_true(json_integer_value(json_object_get(q, "windows_used")) >
+	    0);
+	assert_true(json_is_integer(json_object_get(q, "windows_rejected")));
+	assert_true(json_is_number(json_object_get(q, "heart_rate_bpm")));
+	assert_string_equal(json_string_value(json_object_get(
+	    json_object_get(j, "model"), "id")), H.model_id);
+	assert_int_equal(strlen(json_string_value(json_object_get(j,
+	    "request_id"))), 32);
+	dh_resp_free(&r);
+	return j;
+}
+
+/* The daemon still answers a correct request correctly. */
+static void
+still_serving(void)
+{
+	json_decref(decision(0, false, "accept", "p01"));
+}
+
+static void
+get_expect(const char *method, const char *path, long status)
+{
+	struct dh_resp r;
+
+	assert_int_equal(dh_request(&H, NULL, method, path, NULL, NULL, 0,
+	    &r), 0);
+	if (r.status != status)
+		fail_msg("%s %s: %ld, expected %ld: %s", method, path,
+		    r.status, status, r.body);
+	dh_resp_free(&r);
+}
+
+/* --- before a model is active ------------------------------------------- */
+static void
+no_model_503(void **state)
+{
+	struct dh_resp r;
+
+	get_expect("GET", "/v1/health", 200);
+	assert_int_equal(dh_request(&H, NULL, "GET", "/v1/ready", NULL, NULL,
+	    0, &r), 0);
+	expect_problem(&r, 503, "no-active-model");
+	dh_resp_free(&r);
+	signed_expect(K_MAIN, probe[0], probe_len[0], 503, "no-active-model");
+}
+
+static void
+routes_404_405(void **state)
+{
+	struct dh_resp r;
+
+	assert_int_equal(dh_request(&H, NULL, "GET", "/nope", NULL, NULL, 0,
+	    &r), 0);
+	expect_problem(&r, 404, "not-found");
+	dh_resp_free(&r);
+	assert_int_equal(dh_request(&H, NULL, "GET", "/v1/authenticate", NULL,
+	    NULL, 0, &r), 0);
+	expect_problem(&r, 405, "method-not-allowed");
+	dh_resp_free(&r);
+	assert_int_equal(dh_request(&H, NULL, "DELETE", "/v1/health", NULL,
+	    NULL, 0, &r), 0);
+	expect_problem(&r, 405, "method-not-allowed");
+	dh_resp_free(&r);
+	get_expect("HEAD", "/v1/health", 200);
+}
+
+/* Activating a model while the daemon runs: it notices without restart. */
+static void
+activate_live(void **state)
+{
+	struct dh_resp r;
+	int i;
+
+	assert_int_equal(dh_activate(&H), 0);
+	for (i = 0; i < 100; i++) {
+		assert_int_equal(dh_request(&H, NULL, "GET", "/v1/ready", NULL,
+		    NULL, 0, &r), 0);
+		if (r.status == 200)
+			break;
+		dh_resp_free(&r);
+		usleep(100 * 1000);
+	}
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.body, H.model_id));
+	dh_resp_free(&r);
+}
+
+static void
+accept_and_reject(void **state)
+{
+	json_t *j;
+
+	/* 1:N: each enrolled person is recognised... */
+	json_decref(decision(0, false, "accept", "p01"));
+	json_decref(decision(1, false, "accept", "p02"));
+	/* ...a stranger is not */
+	j = decision(3, false, "reject", NULL);
+	assert_string_equal(json_string_value(json_object_get(j, "reason")),
+	    "below-threshold");
+	assert_true(json_number_value(json_object_get(j, "score")) <
+	    threshold);
+	json_decref(j);
+	/* 1:1 */
+	j = decision(2, true, "accept", "p03");
+	assert_true(json_number_value(json_object_get(j, "score")) >=
+	    threshold);
+	json_decref(j);
+	/* claimed p04 is not a member */
+	j = decision(3, true, "reject", NULL);
+	assert_string_equal(json_string_value(json_object_get(j, "reason")),
+	    "unknown-member");
+	assert_true(json_is_null(json_object_get(j, "score")));
+	json_decref(j);
+}
+
+/* A member enrolled by the admin while the daemon runs is matched. */
+static void
+enroll_live(void **state)
+{
+	assert_int_equal(dh_member(&H, "p04", "Person Four", recs[3], true),
+	    0);
+	json_decref(decision(3, false, "accept", "p04"));
+	json_decref(decision(3, true, "accept", "p04"));
+}
+
+static void
+bad_bodies_400(void **state)
+{
+	static const char *const bad_json[] = {
+		"{", "[1,2", "{\"ecg\":{\"fs_hz\":250,\"units\":\"mV\","
+		"\"lead\":\"I\",\"samples\":[NaN, 1]}}",
+		"{\"ecg\":{\"fs_hz\":250,\"units\":\"mV\",\"lead\":\"I\","
+		"\"samples\":[0.1,0.2",	/* truncated */
+		"",
+	};
+	static const char *const bad_field[] = {
+		/* wrong types */
+		"{\"ecg\":{\"fs_hz\":\"250\",\"units\":\"mV\",\"lead\":\"I\","
+		"\"samples\":[0.1]}}",
+		"{\"ecg\":{\"fs_hz\":250,\"units\":\"mV\",\"lead\":\"I\","
+		"\"samples\":\"0.1\"}}",
+		"{\"ecg\":[1,2]}",
+		"{\"ecg\":{\"fs_hz\":250,\"units\":\"mV\",\"lead\":\"I\","
+		"\"samples\":[0.1,\"x\"]}}",
+		"{\"ecg\":{\"fs_hz\":250,\"units\":\"mV\",\"lead\":\"I\","
+		"\"samples\":[0.1]},\"claimed_user\":17}",
+		/* wrong sample rate, units, lead */
+		"{\"ecg\":{\"fs_hz\":10,\"units\":\"mV\",\"lead\":\"I\","
+		"\"samples\":[0.1]}}",
+		"{\"ecg\":{\"fs_hz\":250,\"units\":\"uV\",\"lead\":\"I\","
+		"\"samples\":[0.1]}}",
+		/* not finite as a float32 */
+		"{\"ecg\":{\"fs_hz\":250,\"units\":\"mV\",\"lead\":\"I\","
+		"\"samples\":[0.1,1e39]}}",
+		/* empty, unknown member, missing ecg */
+		"{\"ecg\":{\"fs_hz\":250,\"units\":\"mV\",\"lead\":\"I\","
+		"\"samples\":[]}}",
+		"{\"ecg\":{\"fs_hz\":250,\"units\":\"mV\",\"lead\":\"I\","
+		"\"samples\":[0.1]},\"claimed_usr\":\"p01\"}",
+		"{}",
+	};
+	size_t i;
+	char *huge;
+	size_t n, p = 0;
+
+	for (i = 0; i < sizeof(bad_json) / sizeof(bad_json[0]); i++)
+		signed_expect(K_MAIN, bad_json[i], strlen(bad_json[i]), 400,
+		    "bad-json");
+	for (i = 0; i < sizeof(bad_field) / sizeof(bad_field[0]); i++)
+		signed_expect(K_MAIN, bad_field[i], strlen(bad_field[i]), 400,
+		    "bad-field");
+	/* a huge array (more samples than 60 s at 2 kHz), under max_body */
+	n = 120001;
+	huge = malloc(n * 2 + 128);
+	assert_non_null(huge);
+	p += (size_t)sprintf(huge, "{\"ecg\":{\"fs_hz\":2000,\"units\":\"mV\","
+	    "\"lead\":\"I\",\"samples\":[");
+	for (i = 0; i < n; i++)
+		p += (size_t)sprintf(huge + p, i ? ",0" : "0");
+	p += (size_t)sprintf(huge + p, "]}}");
+	signed_expect(K_MAIN, huge, p, 400, "bad-field");
+	free(huge);
+	still_serving();
+}
+
+/* Headers built by hand: every way a signature can be wrong. */
+static void
+raw_post(const char *ctype, const char *digest, const char *si,
+    const char *sig, const char *body, size_t len, struct dh_resp *r)
+{
+	char h[4][1400];
+	const char *hl[5];
+	int n = 0;
+
+	if (ctype != NULL) {
+		snprintf(h[n], sizeof(h[n]), "Content-Type: %s", ctype);
+		hl[n] = h[n], n++;
+	}
+	if (digest != NULL) {
+		snprintf(h[n], sizeof(h[n]), "Content-Digest: %s", digest);
+		hl[n] = h[n], n++;
+	}
+	if (si != NULL) {
+		snprintf(h[n], sizeof(h[n]), "Signature-Input: %s", si);
+		hl[n] = h[n], n++;
+	}
+	if (sig != NULL) {
+		snprintf(h[n], sizeof(h[n]), "Signature: %s", sig);
+		hl[n] = h[n], n++;
+	}
+	hl[n] = NULL;
+	assert_int_equal(dh_request(&H, NULL, "POST", "/v1/authenticate", hl,
+	    body, len, r), 0);
+}
+
+static void
+sign_as(const char *keyid, const unsigned char *sk, const char *digest,
+    int64_t created, char *si, char *sig)
+{
+	struct dt_error err = { 0 };
+	char nonce[32];
+
+	httpsig_nonce(nonce, sizeof(nonce));
+	assert_int_equal(httpsig_sign_kiosk("POST", "/v1/authenticate", digest,
+	    keyid, created, nonce, sk, si, 1024, sig, 256, &err), 0);
+}
+
+static void
+signatures_401(void **state)
+{
+	struct dt_error err = { 0 };
+	const char *body = probe[0];
+	size_t len = probe_len[0];
+	char digest[DIGEST_HEADER_BUF], other[DIGEST_HEADER_BUF];
+	char si[1024], sig[256], bad[300];
+	struct httpsig_params p;
+	struct httpsig_msg msg;
+	struct httpsig_field f;
+	struct dh_resp r;
+	int64_t now = (int64_t)time(NULL);
+
+	assert_int_equal(digest_header(DIGEST_SHA256, body, len, digest,
+	    sizeof(digest), &err), 0);
+	assert_int_equal(digest_header(DIGEST_SHA256, "x", 1, other,
+	    sizeof(other), &err), 0);
+
+	/* bad signature: kiosk-1's keyid, another key */
+	sign_as(H.kiosk_id[K_MAIN], H.sk[K_OTHER], digest, now, si, sig);
+	raw_post("application/json", digest, si, sig, body, len, &r);
+	expect_problem(&r, 401, "signature-invalid");
+	dh_resp_free(&r);
+	/* unknown kiosk */
+	sign_as("kiosk-99", H.sk[K_MAIN], digest, now, si, sig);
+	raw_post("application/json", digest, si, sig, body, len, &r);
+	expect_problem(&r, 401, "kiosk-unknown");
+	dh_resp_free(&r);
+	/* created outside the clock skew, both ways */
+	sign_as(H.kiosk_id[K_MAIN], H.sk[K_MAIN], digest, now - 3600, si, sig);
+	raw_post("application/json", digest, si, sig, body, len, &r);
+	expect_problem(&r, 401, "signature-expired");
+	dh_resp_free(&r);
+	sign_as(H.kiosk_id[K_MAIN], H.sk[K_MAIN], digest, now + 600, si, sig);
+	raw_post("application/json", digest, si, sig, body, len, &r);
+	expect_problem(&r, 401, "signature-expired");
+	dh_resp_free(&r);
+	/* digest of another body (signed consistently) */
+	sign_as(H.kiosk_id[K_MAIN], H.sk[K_MAIN], other, now, si, sig);
+	raw_post("application/json", other, si, sig, body, len, &r);
+	expect_problem(&r, 401, "digest-mismatch");
+	dh_resp_free(&r);
+	/* no digest, malformed digest */
+	sign_as(H.kiosk_id[K_MAIN], H.sk[K_MAIN], digest, now, si, sig);
+	raw_post("application/json", NULL, si, sig, body, len, &r);
+	expect_problem(&r, 401, "digest-missing");
+	dh_resp_free(&r);
+	raw_post("application/json", "sha-256=:!!!:", si, sig, body, len, &r);
+	expect_problem(&r, 401, "digest-malformed");
+	dh_resp_free(&r);
+	/* no signature */
+	raw_post("application/json", digest, NULL, NULL, body, len, &r);
+	expect_problem(&r, 401, "signature-missing");
+	dh_resp_free(&r);
+	/* bad base64 in Signature */
+	snprintf(bad, sizeof(bad), "sig1=:%.20s*%s", sig + 6, sig + 27);
+	raw_post("application/json", digest, si, bad, body, len, &r);
+	assert_int_equal(r.status, 401);
+	assert_true(strstr(r.body, "signature-base64") != NULL ||
+	    strstr(r.body, "signature-malformed") != NULL);
+	dh_resp_free(&r);
+	snprintf(bad, sizeof(bad), "sig1=:QUJD$$==:");
+	raw_post("application/json", digest, si, bad, body, len, &r);
+	assert_int_equal(r.status, 401);
+	dh_resp_free(&r);
+	/* a required component (content-digest) not covered */
+	memset(&p, 0, sizeof(p));
+	snprintf(p.label, sizeof(p.label), "sig1");
+	p.ncomponents = 2;
+	snprintf(p.components[0], sizeof(p.components[0]), "@method");
+	snprintf(p.components[1], sizeof(p.components[1]), "@path");
+	p.nparams = 4;
+	p.order[0] = HTTPSIG_P_CREATED;
+	p.order[1] = HTTPSIG_P_NONCE;
+	p.order[2] = HTTPSIG_P_KEYID;
+	p.order[3] = HTTPSIG_P_ALG;
+	p.has[HTTPSIG_P_CREATED] = p.has[HTTPSIG_P_NONCE] =
+	    p.has[HTTPSIG_P_KEYID] = p.has[HTTPSIG_P_ALG] = true;
+	p.created = now;
+	httpsig_nonce(p.nonce, sizeof(p.nonce));
+	snprintf(p.keyid, sizeof(p.keyid), "%s", H.kiosk_id[K_MAIN]);
+	snprintf(p.alg, sizeof(p.alg), "ed25519");
+	f.name = "content-digest";
+	f.value = digest;
+	msg.method = "POST";
+	msg.path = "/v1/authenticate";
+	msg.authority = NULL;
+	msg.fields = &f;
+	msg.nfields = 1;
+	assert_int_equal(httpsig_sign(&msg, &p, H.sk[K_MAIN], si, 1024, sig,
+	    256, &err), 0);
+	raw_post("application/json", digest, si, sig, body, len, &r);
+	expect_problem(&r, 401, "signature-component-missing");
+	dh_resp_free(&r);
+	still_serving();
+}
+
+static void
+replay_409(void **state)
+{
+	static const char body[] = "{\"bad";
+	char nonce[32];
+	struct dh_resp r;
+
+	httpsig_nonce(nonce, sizeof(nonce));
+	assert_int_equal(dh_signed(&H, NULL, K_MAIN, body, sizeof(body) - 1, 0,
+	    nonce, &r), 0);
+	expect_problem(&r, 400, "bad-json");
+	dh_resp_free(&r);
+	assert_int_equal(dh_signed(&H, NULL, K_MAIN, body, sizeof(body) - 1, 0,
+	    nonce, &r), 0);
+	expect_problem(&r, 409, "replayed-nonce");
+	dh_resp_free(&r);
+	/* the same nonce from another kiosk is another pair */
+	assert_int_equal(dh_signed(&H, NULL, K_OTHER, body, sizeof(body) - 1,
+	    0, nonce, &r), 0);
+	expect_problem(&r, 400, "bad-json");
+	dh_resp_free(&r);
+	/* a valid request replayed */
+	httpsig_nonce(nonce, sizeof(nonce));
+	assert_int_equal(dh_signed(&H, NULL, K_MAIN, probe[1], probe_len[1],
+	    0, nonce, &r), 0);
+	assert_int_equal(r.status, 200);
+	dh_resp_free(&r);
+	assert_int_equal(dh_signed(&H, NULL, K_MAIN, probe[1], probe_len[1],
+	    0, nonce, &r), 0);
+	expect_problem(&r, 409, "replayed-nonce");
+	dh_resp_free(&r);
+}
+
+static void
+too_large_413_and_415(void **state)
+{
+	size_t n = 300 * 1024;
+	char *big = malloc(n);
+	struct dh_resp r;
+
+	assert_non_null(big);
+	memset(big, ' ', n);
+	big[0] = '{';
+	big[n - 1] = '}';
+	signed_expect(K_MAIN, big, n, 413, "body-too-large");
+	free(big);
+	raw_post("text/plain", NULL, NULL, NULL, "{}", 2, &r);
+	expect_problem(&r, 415, "unsupported-media-type");
+	dh_resp_free(&r);
+	raw_post(NULL, NULL, NULL, NULL, "{}", 2, &r);
+	expect_problem(&r, 415, "unsupported-media-type");
+	dh_resp_free(&r);
+	still_serving();
+}
+
+/* Chunked upload beyond max_body: no Content-Length, still 413. */
+static size_t chunk_left;
+static size_t
+chunk_read(char *buf, size_t size, size_t nitems, void *ud)
+{
+	size_t n = size * nitems;
+
+	if (n > chunk_left)
+		n = chunk_left;
+	memset(buf, ' ', n);
+	chunk_left -= n;
+	return n;
+}
+
+static size_t
+discard(char *p, size_t size, size_t n, void *ud)
+{
+	return size * n;
+}
+
+static void
+chunked_413(void **state)
+{
+	CURL *c = curl_easy_init();
+	struct curl_slist *hl = NULL;
+	char url[128];
+	long status = 0;
+
+	assert_non_null(c);
+	snprintf(url, sizeof(url), "https://127.0.0.1:%u/v1/authenticate",
+	    H.port);
+	chunk_left = 400 * 1024;
+	hl = curl_slist_append(hl, "Content-Type: application/json");
+	hl = curl_slist_append(hl, "Transfer-Encoding: chunked");
+	hl = curl_slist_append(hl, "Expect:");
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CAINFO, H.cert);
+	curl_easy_setopt(c, CURLOPT_POST, 1L);
+	curl_easy_setopt(c, CURLOPT_READFUNCTION, chunk_read);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 120L);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	assert_int_equal(curl_easy_perform(c), CURLE_OK);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	assert_int_equal(status, 413);
+	curl_slist_free_all(hl);
+	curl_easy_cleanup(c);
+}
+
+static void
+unusable_signal_422(void **state)
+{
+	float *flat = calloc(2000, sizeof(float));
+	char *b;
+	size_t len;
+	json_t *j;
+	struct dh_resp r;
+
+	assert_non_null(flat);
+	b = dh_body(flat, 2000, 250, NULL, &len);	/* 8 s, flat */
+	signed_expect(K_MAIN, b, len, 422, "signal-unusable");
+	free(b);
+	b = dh_body(flat, 100, 250, NULL, &len);	/* too short */
+	assert_int_equal(dh_signed(&H, NULL, K_MAIN, b, len, 0, NULL, &r), 0);
+	expect_problem(&r, 422, "signal-unusable");
+	j = parse(&r);
+	assert_non_null(json_string_value(json_object_get(j, "detail")));
+	json_decref(j);
+	dh_resp_free(&r);
+	free(b);
+	free(flat);
+	still_serving();
+}
+
+static void
+rate_limit_429(void **state)
+{
+	static const char body[] = "{";
+	struct dh_resp r;
+	int i, got = 0;
+
+	for (i = 0; i < 300 && !got; i++) {
+		assert_int_equal(dh_signed(&H, NULL, K_FLOOD, body, 1, 0, NULL,
+		    &r), 0);
+		if (r.status == 429) {
+			expect_problem(&r, 429, "rate-limited");
+			assert_true(atoi(r.retry_after) >= 1);
+			got = 1;
+		} else {
+			assert_int_equal(r.status, 400);
+		}
+		dh_resp_free(&r);
+	}
+	assert_true(got);
+	assert_true(i >= 100);	/* the burst went through first */
+	/* other kiosks are not affected */
+	still_serving();
+}
+
+static void
+revoked_401(void **state)
+{
+	struct dt_error err = { 0 };
+
+	signed_expect(K_REVOKE, "{", 1, 400, "bad-json");
+	assert_int_equal(store_kiosk_revoke(H.s, H.kiosk_id[K_REVOKE], &err),
+	    0);
+	signed_expect(K_REVOKE, "{", 1, 401, "kiosk-revoked");
+	still_serving();
+}
+
+static void
+lockout(void **state)
+{
+	struct dt_error err = { 0 };
+	struct store_member m;
+	char *b;
+	size_t len;
+	json_t *j;
+	struct dh_resp r;
+	int i;
+
+	/* p02's signal claiming p03, three times */
+	b = dh_body(sig4[1], sig4_n[1], sig4_fs[1], "p03", &len);
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(dh_signed(&H, NULL, K_MAIN, b, len, 0, NULL,
+		    &r), 0);
+		assert_int_equal(r.status, 200);
+		assert_non_null(strstr(r.body, "\"reject\""));
+		dh_resp_free(&r);
+	}
+	free(b);
+	/* now locked: even the genuine signal is refused, with a reason */
+	j = decision(2, true, "reject", NULL);
+	assert_string_equal(json_string_value(json_object_get(j, "reason")),
+	    "member-locked");
+	json_decref(j);
+	/* the lock is in the store, where the admin tool sees it */
+	assert_int_equal(store_member_get(H.s, "p03", &m, &err), 0);
+	assert_true(m.locked_until > (int64_t)time(NULL));
+	/* and it expires */
+	for (i = 0; i < 100 && m.locked_until >= (int64_t)time(NULL); i++)
+		usleep(100 * 1000);
+	sleep(1);
+	json_decref(decision(2, true, "accept", "p03"));
+}
+
+static void
+tls_versions(void **state)
+{
+	CURL *c = curl_easy_init();
+	char url[128];
+	CURLcode cc;
+
+	assert_non_null(c);
+	snprintf(url, sizeof(url), "https://127.0.0.1:%u/v1/health", H.port);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CAINFO, H.cert);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
+	curl_easy_setopt(c, CURLOPT_SSLVERSION,
+	    (long)(CURL_SSLVERSION_TLSv1 | CURL_SSLVERSION_MAX_TLSv1_1));
+	cc = curl_easy_perform(c);
+	assert_int_not_equal(cc, CURLE_OK);
+	curl_easy_setopt(c, CURLOPT_SSLVERSION,
+	    (long)(CURL_SSLVERSION_TLSv1_2 | CURL_SSLVERSION_MAX_TLSv1_2));
+	assert_int_equal(curl_easy_perform(c), CURLE_OK);
+	curl_easy_setopt(c, CURLOPT_SSLVERSION,
+	    (long)(CURL_SSLVERSION_TLSv1_3 | CURL_SSLVERSION_MAX_TLSv1_3));
+	assert_int_equal(curl_easy_perform(c), CURLE_OK);
+	curl_easy_cleanup(c);
+}
+
+static void
+metrics(void **state)
+{
+	struct dh_resp r;
+
+	assert_int_equal(dh_request(&H, NULL, "GET", "/metrics", NULL, NULL,
+	    0, &r), 0);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.content_type, "text/plain"));
+	assert_non_null(strstr(r.body, "dt4ecg_http_requests_total{route="
+	    "\"authenticate\",status=\"200\"}"));
+	assert_non_null(strstr(r.body, "status=\"429\""));
+	assert_non_null(strstr(r.body, "status=\"401\""));
+	assert_non_null(strstr(r.body, "dt4ecg_http_request_duration_seconds_"
+	    "bucket{route=\"authenticate\",le=\"+Inf\"}"));
+	assert_non_null(strstr(r.body, "dt4ecg_inference_duration_seconds_"
+	    "count"));
+	assert_non_null(strstr(r.body, "dt4ecg_enrolled_members 4\n"));
+	assert_non_null(strstr(r.body, "dt4ecg_model_info{model=\"m-test-1\""));
+	dh_resp_free(&r);
+}
+
+/* SIGHUP: a good new configuration takes effect, a bad one is refused and
+ * the old keeps serving. */
+static void
+reload(void **state)
+{
+	json_t *j;
+	double old = threshold;
+
+	threshold = 0.5;
+	assert_int_equal(write_conf(threshold, NULL), 0);
+	assert_int_equal(kill(H.pid, SIGHUP), 0);
+	assert_int_equal(dh_wait_notify(&H, "READY=1", 60 * req_slack), 0);
+	j = decision(0, false, "accept", "p01");
+	json_decref(j);
+	get_expect("GET", "/v1/ready", 200);
+
+	/* a bad configuration: unknown key */
+	assert_int_equal(write_conf(0.25, "no_such_key = 1\n"), 0);
+	assert_int_equal(kill(H.pid, SIGHUP), 0);
+	assert_int_equal(dh_wait_notify(&H, "READY=1", 60 * req_slack), 0);
+	json_decref(decision(1, false, "accept", "p02"));	/* 0.5 still */
+	/* a missing certificate */
+	assert_int_equal(write_conf(0.25, NULL), 0);
+	assert_int_equal(rename(H.cert, "/tmp/dt4ecg-cert-moved") == 0 ? 0 :
+	    -1, 0);
+	assert_int_equal(kill(H.pid, SIGHUP), 0);
+	assert_int_equal(dh_wait_notify(&H, "READY=1", 60 * req_slack), 0);
+	assert_int_equal(rename("/tmp/dt4ecg-cert-moved", H.cert), 0);
+	json_decref(decision(1, false, "accept", "p02"));	/* 0.5 still */
+	/* back to the original */
+	threshold = old;
+	assert_int_equal(write_conf(threshold, NULL), 0);
+	assert_int_equal(kill(H.pid, SIGHUP), 0);
+	assert_int_equal(dh_wait_notify(&H, "READY=1", 60 * req_slack), 0);
+	still_serving();
+}
+
+static void
+sigterm_exit_0(void **state)
+{
+	int status = -1;
+
+	assert_int_equal(dh_stop(&H, 60 * req_slack, &status), 0);
+	assert_int_equal(status, 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(no_model_503),
+		cmocka_unit_test(routes_404_405),
+		cmocka_unit_test(activate_live),
+		cmocka_unit_test(accept_and_reject),
+		cmocka_unit_test(enroll_live),
+		cmocka_unit_test(bad_bodies_400),
+		cmocka_unit_test(signatures_401),
+		cmocka_unit_test(replay_409),
+		cmocka_unit_test(too_large_413_and_415),
+		cmocka_unit_test(chunked_413),
+		cmocka_unit_test(unusable_signal_422),
+		cmocka_unit_test(rate_limit_429),
+		cmocka_unit_test(revoked_401),
+		cmocka_unit_test(lockout),
+		cmocka_unit_test(tls_versions),
+		cmocka_unit_test(metrics),
+		cmocka_unit_test(reload),
+		cmocka_unit_test(sigterm_exit_0),
+	};
+
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
