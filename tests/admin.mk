@@ -1,0 +1,13 @@
+# tests of dt4ecg-admin (the real binary on a temporary store) and of the
+# kiosk client's request building.
+check_PROGRAMS += tests/admin_mkmodel
+tests_admin_mkmodel_SOURCES = tests/admin_mkmodel.c
+tests_admin_mkmodel_LDADD = $(NN_LIBS)
+TESTS += tests/admin.sh
+EXTRA_DIST += tests/admin.sh
+
+check_PROGRAMS += tests/test_kiosk
+TESTS += tests/test_kiosk
+tests_test_kiosk_SOURCES = tests/test_kiosk.c kiosk/request.c kiosk/request.h
+tests_test_kiosk_CFLAGS = $(TEST_CFLAGS) $(JANSSON_CFLAGS) $(SODIUM_CFLAGS)
+tests_test_kiosk_LDADD = $(DAEMON_LIBS) $(CMOCKA_LIBS)

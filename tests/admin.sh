@@ -1,0 +1,191 @@
+#!/bin/sh
+# tests/admin.sh — the real dt4ecg-admin binary on a temporary store: init,
+# kiosks, models, enrollment from real ECG-ID recordings, activation,
+# audit, backup, erasure, and the usage errors.
+set -u
+
+B=${DT4ECG_BUILDDIR:-.}
+DATA=${DT4ECG_DATA:-../shared/data}
+A="$B/admin/dt4ecg-admin"
+MK="$B/tests/admin_mkmodel"
+ID="$DATA/ecg-id"
+
+if [ ! -f "$ID/Person_01/rec_1.hea" ]; then
+	echo "SKIP: no ECG-ID data in $ID"
+	exit 77
+fi
+T=$(mktemp -d "${TMPDIR:-/tmp}/dt4ecg-admin-test.XXXXXX") || exit 99
+trap 'rm -rf "$T"' EXIT INT TERM
+S="$T/store.db"
+fails=0
+n=0
+
+ok() { n=$((n + 1)); echo "ok $n - $*"; }
+bad() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $*"; }
+
+# run EXPECTED_STATUS DESCRIPTION COMMAND...: output in $T/out, $T/err
+run() {
+	want=$1; what=$2; shift 2
+	"$@" >"$T/out" 2>"$T/err"
+	got=$?
+	if [ "$got" -eq "$want" ]; then
+		ok "$what"
+	else
+		bad "$what (exit $got, expected $want)"
+		sed 's/^/#   out: /' "$T/out" | head -20
+		sed 's/^/#   err: /' "$T/err" | head -20
+	fi
+}
+# has FILE TEXT DESCRIPTION
+has() {
+	if grep -q -- "$2" "$1"; then ok "$3"; else
+		bad "$3 ('$2' not in output)"; sed 's/^/#   /' "$1" | head -20
+	fi
+}
+hasnt() {
+	if grep -q -- "$2" "$1"; then
+		bad "$3 ('$2' in output)"; sed 's/^/#   /' "$1" | head -20
+	else ok "$3"; fi
+}
+mode() { stat -c %a "$1"; }
+
+"$MK" "$T/m1.safetensors" 1 && "$MK" "$T/m2.safetensors" 2 || {
+	echo "Bail out! cannot write test models"; exit 99; }
+
+# --- usage ----------------------------------------------------------------
+run 2 "no command: usage" "$A"
+has "$T/err" "usage:" "usage printed"
+run 2 "unknown command" "$A" --db "$S" frobnicate
+run 2 "unknown sub-command" "$A" --db "$S" user frobnicate
+run 2 "unknown option" "$A" --db "$S" kiosk list --bogus
+run 2 "kiosk add without --key-out" "$A" --db "$S" kiosk add k1
+has "$T/err" "usage: dt4ecg-admin" "kiosk add usage"
+run 2 "user enroll without recordings" "$A" --db "$S" user enroll u1
+run 2 "bad --fs" "$A" --db "$S" user enroll u1 x.csv --fs nope
+run 0 "--help of a command" "$A" user enroll --help
+has "$T/out" "RECORDING" "enroll help"
+run 0 "--help of a group" "$A" model --help
+has "$T/out" "activate ID" "model help"
+run 1 "no store yet" "$A" --db "$S" user list
+has "$T/err" "$S" "error names the store"
+
+# --- init -----------------------------------------------------------------
+run 0 "init" "$A" --db "$S" init
+[ "$(mode "$S")" = 600 ] && ok "store mode 0600" || bad "store mode $(mode "$S")"
+[ "$(mode "$S.key")" = 600 ] && ok "key mode 0600" || bad "key mode $(mode "$S.key")"
+run 1 "init refuses an existing store" "$A" --db "$S" init
+has "$T/err" "already exists" "init names the existing file"
+run 0 "init with --key-file" "$A" --db "$T/other.db" init --key-file "$T/other.key"
+[ -f "$T/other.key" ] && ok "--key-file written" || bad "--key-file not written"
+run 0 "migrate (nothing to do)" "$A" --db "$S" migrate
+has "$T/out" "nothing to do" "migrate reports"
+
+# --- kiosks ---------------------------------------------------------------
+run 0 "kiosk add" "$A" --db "$S" kiosk add lobby-1 --key-out "$T/lobby-1.key"
+[ "$(mode "$T/lobby-1.key")" = 600 ] && ok "kiosk key mode 0600" || bad "kiosk key mode"
+[ "$(wc -l < "$T/lobby-1.key")" = 1 ] && ok "kiosk key: one line" || bad "kiosk key lines"
+[ "$(base64 -d < "$T/lobby-1.key" | wc -c)" = 64 ] && ok "kiosk key: 64 bytes" || bad "kiosk key size"
+cp "$T/lobby-1.key" "$T/keep.key"
+run 1 "kiosk add refuses to overwrite a key file" "$A" --db "$S" kiosk add lobby-2 --key-out "$T/lobby-1.key"
+cmp -s "$T/lobby-1.key" "$T/keep.key" && ok "key file untouched" || bad "key file changed"
+run 0 "kiosk list has no lobby-2" "$A" --db "$S" kiosk list
+hasnt "$T/out" "lobby-2" "failed kiosk add left nothing"
+run 1 "kiosk add of an existing id" "$A" --db "$S" kiosk add lobby-1 --key-out "$T/x.key"
+has "$T/err" "lobby-1" "error names the kiosk"
+[ ! -e "$T/x.key" ] && ok "no key file for a refused kiosk" || bad "stray key file"
+run 1 "kiosk add with a bad id" "$A" --db "$S" kiosk add "bad id" --key-out "$T/y.key"
+run 0 "kiosk add 2" "$A" --db "$S" kiosk add lobby-2 --key-out "$T/lobby-2.key"
+run 0 "kiosk revoke" "$A" --db "$S" kiosk revoke lobby-2
+run 1 "kiosk revoke twice" "$A" --db "$S" kiosk revoke lobby-2
+run 1 "kiosk revoke unknown" "$A" --db "$S" kiosk revoke nosuch
+has "$T/err" "nosuch" "error names the unknown kiosk"
+run 0 "kiosk list --json" "$A" --db "$S" kiosk list --json
+has "$T/out" '"status": "revoked"' "lobby-2 revoked in the list"
+has "$T/out" '"status": "active"' "lobby-1 active in the list"
+
+# --- models ---------------------------------------------------------------
+run 1 "enroll without an active model" "$A" --db "$S" user enroll nobody "$ID/Person_01/rec_1"
+printf 'garbage' > "$T/broken.safetensors"
+run 1 "import of a broken model" "$A" --db "$S" model import "$T/broken.safetensors"
+has "$T/err" "broken.safetensors" "error names the model file"
+run 0 "model import --activate" "$A" --db "$S" model import "$T/m1.safetensors" --activate
+has "$T/out" "model m1 active" "m1 active"
+run 1 "model import of the same id" "$A" --db "$S" model import "$T/m1.safetensors"
+
+# --- members --------------------------------------------------------------
+run 0 "user add" "$A" --db "$S" user add p01 --name "Person One"
+run 0 "user add 2" "$A" --db "$S" user add p02
+run 1 "user add existing" "$A" --db "$S" user add p01
+has "$T/err" "p01" "error names the member"
+run 0 "enroll p01 from two recordings" "$A" --db "$S" user enroll p01 "$ID/Person_01/rec_1" "$ID/Person_01/rec_2"
+has "$T/out" "enrolled 2 recordings" "two recordings enrolled"
+run 0 "enroll p02" "$A" --db "$S" user enroll p02 "$ID/Person_02/rec_1"
+# an unusable recording: flat, 10 s at 500 Hz
+awk 'BEGIN { for (i = 0; i < 5000; i++) print 0.1 }' > "$T/flat.csv"
+run 1 "enroll refuses a flat recording" "$A" --db "$S" user enroll p02 "$T/flat.csv" --fs 500
+has "$T/err" "flat.csv" "refusal names the file"
+run 1 "enroll refuses a missing recording" "$A" --db "$S" user enroll p02 "$T/nosuch"
+has "$T/err" "nosuch" "refusal names the missing file"
+run 1 "enroll: one unusable of two, nothing stored" "$A" --db "$S" user enroll p02 "$ID/Person_02/rec_2" "$T/flat.csv" --fs 500
+run 0 "user show p02" "$A" --db "$S" user show p02 --json
+has "$T/out" '"recordings": 1' "p02 still has one recording"
+run 1 "enroll an unknown member" "$A" --db "$S" user enroll nosuch "$ID/Person_03/rec_1"
+has "$T/err" "nosuch" "error names the unknown member"
+run 0 "user list --json" "$A" --db "$S" user list --json
+has "$T/out" '"id": "p01"' "p01 listed"
+has "$T/out" '"display_name": "Person One"' "display name listed"
+run 0 "user show --json" "$A" --db "$S" user show p01 --json
+has "$T/out" '"recordings": 2' "p01 has two recordings"
+has "$T/out" '"templates": 2' "p01 has two templates"
+has "$T/out" '"seconds": 20.0' "recording duration shown"
+run 1 "user show unknown" "$A" --db "$S" user show nosuch
+
+# --- activation of a second model -----------------------------------------
+run 0 "model import m2" "$A" --db "$S" model import "$T/m2.safetensors" --id second
+run 0 "model activate second" "$A" --db "$S" model activate second
+run 0 "model list --json" "$A" --db "$S" model list --json
+# second: 3 templates recomputed (2 of p01, 1 of p02), and active
+tr -d ' \n' < "$T/out" > "$T/models"
+has "$T/models" '"id":"second","active":true,"embedding_dim":32,"templates":3' "second active with 3 templates"
+has "$T/models" '"id":"m1","active":false' "m1 no longer active"
+run 0 "model show" "$A" --db "$S" model show second --json
+has "$T/out" '"activities"' "model show has the activities"
+run 1 "model activate unknown" "$A" --db "$S" model activate nosuch
+has "$T/err" "nosuch" "error names the model"
+run 0 "model export" "$A" --db "$S" model export second "$T/exported.safetensors"
+cmp -s "$T/exported.safetensors" "$T/m2.safetensors" && ok "export is the imported file" || bad "export differs"
+run 1 "model export refuses to overwrite" "$A" --db "$S" model export second "$T/exported.safetensors"
+
+# --- without the key ------------------------------------------------------
+mv "$S.key" "$T/moved.key"
+run 1 "enroll without the key" "$A" --db "$S" user enroll p02 "$ID/Person_02/rec_2"
+has "$T/err" "$S.key" "error names the missing key file"
+run 0 "enroll with --key-file" "$A" --db "$S" user enroll p02 "$ID/Person_02/rec_2" --key-file "$T/moved.key"
+run 1 "a wrong key is refused" "$A" --db "$S" user enroll p02 "$ID/Person_02/rec_3" --key-file "$T/other.key"
+mkdir "$T/cred" && cp "$T/moved.key" "$T/cred/dt4ecg-store-key" && chmod 600 "$T/cred/dt4ecg-store-key"
+CREDENTIALS_DIRECTORY="$T/cred" run 0 "key from \$CREDENTIALS_DIRECTORY" "$A" --db "$S" user show p02
+mv "$T/moved.key" "$S.key"
+
+# --- audit, backup, erasure -----------------------------------------------
+run 0 "audit" "$A" --db "$S" audit
+has "$T/out" "admin:" "audit actor is admin:<user>"
+has "$T/out" "model.activate" "activation audited"
+run 0 "audit --json --after 3" "$A" --db "$S" audit --json --after 3
+hasnt "$T/out" '"id":3,' "--after skips entries"
+run 0 "audit verify" "$A" --db "$S" audit verify
+has "$T/out" "verifies" "audit chain verifies"
+run 0 "backup" "$A" --db "$S" backup "$T/backup.db"
+run 1 "backup refuses to overwrite" "$A" --db "$S" backup "$T/backup.db"
+run 0 "the backup opens with the key" "$A" --db "$T/backup.db" user show p01 --key-file "$S.key"
+run 0 "user delete" "$A" --db "$S" user delete p01
+run 0 "user list after delete" "$A" --db "$S" user list --json
+hasnt "$T/out" '"p01"' "p01 erased"
+has "$T/out" '"p02"' "p02 kept"
+run 1 "user delete unknown" "$A" --db "$S" user delete p01
+run 0 "audit verify after erasure" "$A" --db "$S" audit verify
+run 0 "audit after erasure" "$A" --db "$S" audit
+has "$T/out" "member.erase" "erasure audited"
+run 0 "backup still has p01" "$A" --db "$T/backup.db" user list
+
+echo "1..$n"
+[ "$fails" -eq 0 ]
