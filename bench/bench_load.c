@@ -1,0 +1,507 @@
+/*
+ * bench/bench_load.c — dt4ecg-bench load (DESIGN.md section 9): signed
+ * POST /v1/authenticate requests, 8 s of real ECG each (ECG-ID), with a
+ * fresh nonce every time, from C client threads (one keep-alive libcurl
+ * handle each) for a bounded time per concurrency, on loopback.
+ *
+ *   dt4ecg-bench load [--concurrency 1,2,4] [--seconds S] [--members N]
+ *                     [--threads T] [--json]
+ *       starts its own dt4ecgd (the build tree's) on 127.0.0.1 with a
+ *       temporary store, certificate, kiosk and a random model.
+ *   dt4ecg-bench load --url URL --key FILE --kiosk-id ID --recordings R...
+ *                     [--cacert FILE] [--pid PID] [...]
+ *       against a running daemon (RSS only with --pid).
+ *
+ * Then, in the same run, the same number of windows through the network
+ * alone (nn_net_run at the daemon's batch, one network per thread, as many
+ * threads as the daemon could use), so overhead = 1 - daemon windows/s /
+ * raw windows/s.  Only meaningful when the model is the daemon's: in --url
+ * mode the raw figure uses a random model of the default size.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <sodium.h>
+
+#include "bench/bench.h"
+#include "daemon/digest.h"
+#include "daemon/httpsig.h"
+#include "ecg/load.h"
+#include "nn/model.h"
+#include "nn/net.h"
+#include "tests/dmn_harness.h"
+
+#define MAX_CONC 16
+#define MAX_BODIES 64
+#define SEG_S 8
+#define DAEMON_BATCH 8	/* daemon/dmn.h DMN_BATCH */
+
+struct body {
+	char *json;
+	size_t len;
+	char digest[DIGEST_HEADER_BUF];
+	int windows;
+};
+
+struct load {
+	const char *url;	/* https://host:port */
+	const char *cacert;
+	const char *kiosk;
+	unsigned char sk[64];
+	struct body bodies[MAX_BODIES];
+	int nbodies;
+	double deadline;
+	pthread_mutex_t lock;
+	struct bench_samples lat;
+	long requests, errors, windows;
+};
+
+struct client {
+	struct load *L;
+	int id;
+};
+
+static size_t
+sink(char *p, size_t size, size_t n, void *ud)
+{
+	return size * n;
+}
+
+static void *
+client_main(void *arg)
+{
+	struct client *cl = arg;
+	struct load *L = cl->L;
+	CURL *c = curl_easy_init();
+	char url[512], si[1024], sig[256], nonce[32];
+	char hd[3][1200];
+	unsigned i = (unsigned)cl->id * 7;
+	long status;
+
+	if (c == NULL)
+		return NULL;
+	snprintf(url, sizeof(url), "%s/v1/authenticate", L->url);
+	while (bench_now() < L->deadline) {
+		struct body *b = &L->bodies[i++ % (unsigned)L->nbodies];
+		struct curl_slist *hl = NULL;
+		struct dt_error err = { 0 };
+		double t0;
+		CURLcode cc;
+
+		httpsig_nonce(nonce, sizeof(nonce));
+		if (httpsig_sign_kiosk("POST", "/v1/authenticate", b->digest,
+		    L->kiosk, (int64_t)time(NULL), nonce, L->sk, si,
+		    sizeof(si), sig, sizeof(sig), &err) != 0)
+			break;
+		snprintf(hd[0], sizeof(hd[0]), "Content-Digest: %s",
+		    b->digest);
+		snprintf(hd[1], sizeof(hd[1]), "Signature-Input: %s", si);
+		snprintf(hd[2], sizeof(hd[2]), "Signature: %s", sig);
+		hl = curl_slist_append(hl, "Content-Type: application/json");
+		hl = curl_slist_append(hl, "Expect:");
+		hl = curl_slist_append(hl, hd[0]);
+		hl = curl_slist_append(hl, hd[1]);
+		hl = curl_slist_append(hl, hd[2]);
+		curl_easy_setopt(c, CURLOPT_URL, url);
+		if (L->cacert != NULL)
+			curl_easy_setopt(c, CURLOPT_CAINFO, L->cacert);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, b->json);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
+		    (curl_off_t)b->len);
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
+		curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+		curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+		t0 = bench_now();
+		cc = curl_easy_perform(c);
+		status = 0;
+		if (cc == CURLE_OK)
+			curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+		curl_slist_free_all(hl);
+		pthread_mutex_lock(&L->lock);
+		L->requests++;
+		if (status != 200)
+			L->errors++;
+		else
+			L->windows += b->windows;
+		bench_samples_add(&L->lat, (bench_now() - t0) * 1e3);
+		pthread_mutex_unlock(&L->lock);
+	}
+	curl_easy_cleanup(c);
+	return NULL;
+}
+
+static double
+rss_mb_of(long pid)
+{
+	char path[64], line[256];
+	double mb = -1;
+	FILE *f;
+
+	if (pid <= 0)
+		return -1;
+	snprintf(path, sizeof(path), "/proc/%ld/status", pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strncmp(line, "VmRSS:", 6) == 0) {
+			mb = strtod(line + 6, NULL) / 1024.0;
+			break;
+		}
+	fclose(f);
+	return mb;
+}
+
+/* --- raw inference --------------------------------------------------------- */
+struct raw {
+	const struct nn_model *m;
+	long windows;		/* per thread */
+	int per_request;
+	double seconds;
+	int fail;
+};
+
+static void *
+raw_main(void *arg)
+{
+	struct raw *r = arg;
+	struct dt_error err = { 0 };
+	struct nn_net *net = NULL;
+	const struct nn_hparams *hp = &r->m->hp;
+	float *x = NULL, *emb = NULL, *act = NULL;
+	struct nn_rng rng;
+	long done;
+	size_t i, nx = (size_t)DAEMON_BATCH * (size_t)hp->window;
+	double t0;
+
+	nn_set_threads(1);
+	x = malloc(nx * sizeof(float));
+	emb = malloc((size_t)DAEMON_BATCH * (size_t)hp->embedding_dim *
+	    sizeof(float));
+	act = malloc((size_t)DAEMON_BATCH * (size_t)r->m->n_activities *
+	    sizeof(float));
+	if (x == NULL || emb == NULL || act == NULL ||
+	    nn_net_create(r->m, DAEMON_BATCH, &net, &err) != 0) {
+		r->fail = 1;
+		goto out;
+	}
+	nn_rng_seed(&rng, 3);
+	for (i = 0; i < nx; i++)
+		x[i] = nn_rng_normal(&rng);
+	nn_net_run(net, x, r->per_request, emb, act, &err);	/* warm-up */
+	t0 = bench_now();
+	for (done = 0; done < r->windows; done += r->per_request)
+		if (nn_net_run(net, x, r->per_request, emb, act, &err) != 0) {
+			r->fail = 1;
+			break;
+		}
+	r->seconds = bench_now() - t0;
+out:
+	nn_net_free(net);
+	free(x);
+	free(emb);
+	free(act);
+	return NULL;
+}
+
+/* Raw windows/s with P threads, each running its share of WINDOWS in
+ * batches of PER_REQUEST (as the daemon runs one request). */
+static double
+raw_rate(const struct nn_model *m, int p, long windows, int per_request)
+{
+	pthread_t th[MAX_CONC];
+	struct raw r[MAX_CONC];
+	double tmax = 0;
+	int i;
+
+	for (i = 0; i < p; i++) {
+		r[i] = (struct raw){ m, windows / p + 1, per_request, 0, 0 };
+		if (pthread_create(&th[i], NULL, raw_main, &r[i]) != 0)
+			return -1;
+	}
+	for (i = 0; i < p; i++) {
+		pthread_join(th[i], NULL);
+		if (r[i].fail)
+			return -1;
+		if (r[i].seconds > tmax)
+			tmax = r[i].seconds;
+	}
+	return tmax > 0 ? (double)(windows / p + 1) * p / tmax : -1;
+}
+
+/* 8 s segments of ECG-ID recordings, resampled by the daemon. */
+static int
+add_bodies(struct load *L, const char *path, bool relative)
+{
+	float *x;
+	size_t n, seg, off;
+	double fs;
+	struct dt_error err = { 0 };
+
+	if (relative) {
+		if (dh_load(path, &x, &n, &fs) != 0)
+			return -1;
+	} else if (ecg_load_signal(path, ECG_FORMAT_AUTO, 0, 0, &x, &n, &fs,
+	    &err) != 0) {
+		fprintf(stderr, "load: %s\n", err.msg);
+		return -1;
+	}
+	seg = (size_t)(fs * SEG_S);
+	for (off = 0; off + seg <= n && L->nbodies < MAX_BODIES;
+	    off += seg / 2) {
+		struct body *b = &L->bodies[L->nbodies];
+
+		if ((b->json = dh_body(x + off, seg, fs, NULL, &b->len)) ==
+		    NULL)
+			break;
+		digest_header(DIGEST_SHA256, b->json, b->len, b->digest,
+		    sizeof(b->digest), &err);
+		/* 8 s at 250 Hz, windows of 512 with hop 256 */
+		b->windows = (SEG_S * 250 - 512) / 256 + 1;
+		L->nbodies++;
+	}
+	ecg_samples_free(x, n);
+	return 0;
+}
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: dt4ecg-bench load [--concurrency 1,2,4] "
+	    "[--seconds S] [--members N] [--threads T] [--json]\n"
+	    "       dt4ecg-bench load --url URL --key FILE --kiosk-id ID "
+	    "--recordings FILE... [--cacert FILE] [--pid PID] ...\n");
+}
+
+static int
+read_key(const char *path, unsigned char sk[64])
+{
+	char line[256];
+	size_t len;
+	FILE *f = fopen(path, "r");
+
+	if (f == NULL || fgets(line, sizeof(line), f) == NULL) {
+		if (f != NULL)
+			fclose(f);
+		return -1;
+	}
+	fclose(f);
+	line[strcspn(line, "\r\n")] = '\0';
+	if (sodium_base642bin(sk, 64, line, strlen(line), NULL, &len, NULL,
+	    sodium_base64_VARIANT_ORIGINAL) != 0 || len != 64)
+		return -1;
+	sodium_memzero(line, sizeof(line));
+	return 0;
+}
+
+int
+bench_load_main(int argc, char **argv)
+{
+	static struct dh H;
+	struct load L;
+	int conc[MAX_CONC], nconc = 3, members = 10, threads = 0, i, c;
+	int seconds = 10, rc = 1;
+	bool json = false, own = true;
+	const char *keyfile = NULL, *kiosk = NULL, *url = NULL;
+	const char *cacert = NULL;
+	char urlbuf[128], conf[256];
+	char **recs = NULL;
+	int nrecs = 0;
+	long pid = 0;
+	struct nn_model *rawm = NULL;
+	double rss0, rss1;
+
+	conc[0] = 1, conc[1] = 2, conc[2] = 4;
+	memset(&L, 0, sizeof(L));
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (strcmp(a, "--json") == 0) {
+			json = true;
+			continue;
+		}
+		if (strcmp(a, "--recordings") == 0) {
+			recs = argv + i + 1;
+			while (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0)
+				i++, nrecs++;
+			continue;
+		}
+		if (v == NULL) {
+			usage();
+			return 2;
+		}
+		i++;
+		if (strcmp(a, "--concurrency") == 0) {
+			if ((nconc = bench_parse_int_list(v, conc, MAX_CONC, 1,
+			    MAX_CONC)) < 1)
+				return 2;
+		} else if (strcmp(a, "--seconds") == 0) {
+			if (bench_parse_int(v, 1, 3600, &seconds) != 0)
+				return 2;
+		} else if (strcmp(a, "--members") == 0) {
+			if (bench_parse_int(v, 1, 90, &members) != 0)
+				return 2;
+		} else if (strcmp(a, "--threads") == 0) {
+			if (bench_parse_int(v, 0, 64, &threads) != 0)
+				return 2;
+		} else if (strcmp(a, "--url") == 0) {
+			url = v;
+		} else if (strcmp(a, "--key") == 0) {
+			keyfile = v;
+		} else if (strcmp(a, "--kiosk-id") == 0) {
+			kiosk = v;
+		} else if (strcmp(a, "--cacert") == 0) {
+			cacert = v;
+		} else if (strcmp(a, "--pid") == 0) {
+			pid = strtol(v, NULL, 10);
+		} else {
+			usage();
+			return 2;
+		}
+	}
+	if (sodium_init() < 0 || pthread_mutex_init(&L.lock, NULL) != 0)
+		return 1;
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	own = url == NULL;
+	if (!own) {
+		if (keyfile == NULL || kiosk == NULL || nrecs == 0 ||
+		    read_key(keyfile, L.sk) != 0) {
+			usage();
+			return 2;
+		}
+		L.url = url;
+		L.cacert = cacert;
+		L.kiosk = kiosk;
+		for (i = 0; i < nrecs; i++)
+			if (add_bodies(&L, recs[i], false) != 0)
+				return 1;
+	} else {
+		char rec[64];
+
+		if (getenv("DT4ECG_DATA") == NULL)
+			setenv("DT4ECG_DATA", "../shared/data", 0);
+		if (getenv("DT4ECG_BUILDDIR") == NULL)
+			setenv("DT4ECG_BUILDDIR", ".", 0);
+		snprintf(conf, sizeof(conf), "threads = %d\nthreshold = 0.9\n"
+		    "rate_per_kiosk = 10000\nrate_burst = 100000\n"
+		    "replay_capacity = 1048576\nconnection_limit = 256\n"
+		    "per_ip_limit = 0\n", threads);
+		if (dh_init(&H, conf) != 0 || dh_model(&H, "bench", 11) != 0)
+			goto out;
+		for (i = 0; i < members; i++) {
+			char id[16];
+
+			snprintf(id, sizeof(id), "m%02d", i + 1);
+			snprintf(rec, sizeof(rec), "ecg-id/Person_%02d/rec_1",
+			    i + 1);
+			if (dh_member(&H, id, id, rec, false) != 0)
+				goto out;
+			snprintf(rec, sizeof(rec), "ecg-id/Person_%02d/rec_2",
+			    i + 1);
+			if (add_bodies(&L, rec, true) != 0)
+				goto out;
+		}
+		if (dh_activate(&H) != 0 || dh_start(&H, false, 60) != 0)
+			goto out;
+		snprintf(urlbuf, sizeof(urlbuf), "https://127.0.0.1:%u",
+		    H.port);
+		L.url = urlbuf;
+		L.cacert = H.cert;
+		L.kiosk = H.kiosk_id[0];
+		memcpy(L.sk, H.sk[0], 64);
+		pid = H.pid;
+	}
+	if (L.nbodies == 0) {
+		fprintf(stderr, "load: no 8 s segment in the recordings\n");
+		goto out;
+	}
+	if (own)
+		rawm = H.model;
+	else {
+		struct nn_hparams hp;
+		struct dt_error err = { 0 };
+		static const char *const acts[] = { "rest", "walk", "run" };
+
+		nn_hparams_default(&hp);
+		if (nn_model_create(&hp, 8, 3, acts, 1, &rawm, &err) != 0)
+			goto out;
+	}
+	if (!json)
+		printf("%-5s %9s %7s %10s %9s %9s %8s %8s %12s %9s\n", "conc",
+		    "requests", "errors", "req/s", "p50 ms", "p99 ms",
+		    "rss0 MB", "rss1 MB", "raw win/s", "overhead");
+	for (c = 0; c < nconc; c++) {
+		pthread_t th[MAX_CONC];
+		struct client cl[MAX_CONC];
+		struct bench_stats st;
+		double t0, el, rps, wps, raw;
+		int p;
+		long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+		int dthreads = threads > 0 ? threads : (int)ncpu;
+
+		bench_samples_init(&L.lat);
+		L.requests = L.errors = L.windows = 0;
+		rss0 = rss_mb_of(pid);
+		t0 = bench_now();
+		L.deadline = t0 + seconds;
+		for (i = 0; i < conc[c]; i++) {
+			cl[i] = (struct client){ &L, i };
+			pthread_create(&th[i], NULL, client_main, &cl[i]);
+		}
+		for (i = 0; i < conc[c]; i++)
+			pthread_join(th[i], NULL);
+		el = bench_now() - t0;
+		rss1 = rss_mb_of(pid);
+		bench_samples_stats(&L.lat, &st);
+		rps = (double)L.requests / el;
+		wps = (double)L.windows / el;
+		/* the daemon can use at most min(conc, its threads) cores */
+		p = conc[c] < dthreads ? conc[c] : dthreads;
+		if (p > ncpu)
+			p = (int)ncpu;
+		raw = raw_rate(rawm, p, L.windows > 0 ? L.windows : 60,
+		    L.bodies[0].windows);
+		if (json)
+			printf("{\"bench\":\"load\",\"concurrency\":%d,"
+			    "\"requests\":%ld,\"errors\":%ld,"
+			    "\"requests_per_s\":%.2f,\"latency_ms_p50\":%.2f,"
+			    "\"latency_ms_p99\":%.2f,\"rss_mb_start\":%.1f,"
+			    "\"rss_mb_end\":%.1f,\"raw_infer_windows_per_s\":"
+			    "%.1f,\"daemon_windows_per_s\":%.1f,"
+			    "\"overhead\":%.4f,\"seconds\":%.1f}\n", conc[c],
+			    L.requests, L.errors, rps, st.p50, st.p99, rss0,
+			    rss1, raw, wps, raw > 0 ? 1.0 - wps / raw : -1,
+			    el);
+		else
+			printf("%-5d %9ld %7ld %10.2f %9.2f %9.2f %8.1f %8.1f "
+			    "%12.1f %8.1f%%\n", conc[c], L.requests, L.errors,
+			    rps, st.p50, st.p99, rss0, rss1, raw,
+			    raw > 0 ? 100.0 * (1.0 - wps / raw) : -1);
+		fflush(stdout);
+		bench_samples_free(&L.lat);
+	}
+	rc = 0;
+out:
+	if (!own)
+		nn_model_free(rawm);
+	for (i = 0; i < L.nbodies; i++)
+		free(L.bodies[i].json);
+	if (own) {
+		int st;
+
+		if (H.pid > 0 && dh_stop(&H, 60, &st) == 0 && st != 0)
+			fprintf(stderr, "load: dt4ecgd exited with %d\n", st);
+		dh_cleanup(&H);
+	}
+	sodium_memzero(L.sk, sizeof(L.sk));
+	curl_global_cleanup();
+	return rc;
+}
