@@ -19,7 +19,7 @@
 #include "util/error.h"
 
 /* Name of the systemd credential holding the store key. */
-#define ADM_CREDENTIAL "dt4ecg-store-key"
+#define ADM_CREDENTIAL "store.key"	/* as dt4ecgd and its unit */
 #define ADM_PATH_MAX 4096
 
 enum adm_key {
@@ -42,7 +42,7 @@ int adm_default_key_path(const char *db, char *buf, size_t size);
 /*
  * Opens ctx->db (flags of store_open) with the key resolved as:
  * --key-file FILE (KEY_FILE non-NULL), else $CREDENTIALS_DIRECTORY/
- * dt4ecg-store-key when that exists, else STORE.key.  Sets the actor to
+ * store.key when that exists, else STORE.key.  Sets the actor to
  * "admin:<unix user>".  Prints the error and returns -1 on failure.
  */
 int adm_open(struct admin_ctx *ctx, const char *cmd, const char *key_file,

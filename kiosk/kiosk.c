@@ -177,10 +177,16 @@ print_decision(const char *rec, json_t *j)
 		printf("%s: accepted as %s%s%s%s, score %.3f (threshold %.3f)",
 		    rec, str(user, "id"), name ? " (" : "", name ? name : "",
 		    name ? ")" : "", num(j, "score"), num(j, "threshold"));
-	else if (strcmp(decision, "reject") == 0)
-		printf("%s: rejected, score %.3f (threshold %.3f)", rec,
-		    num(j, "score"), num(j, "threshold"));
-	else {
+	else if (strcmp(decision, "reject") == 0) {
+		const char *why = json_string_value(json_object_get(j,
+		    "reason"));
+
+		printf("%s: rejected%s%s%s", rec, why ? " (" : "",
+		    why ? why : "", why ? ")" : "");
+		if (!isnan(num(j, "score")))
+			printf(", score %.3f (threshold %.3f)", num(j, "score"),
+			    num(j, "threshold"));
+	} else {
 		fprintf(stderr, "dt4ecg-kiosk: %s: unexpected decision "
 		    "\"%s\"\n", rec, decision);
 		return EXIT_ERROR;

@@ -162,7 +162,7 @@ run 1 "enroll without the key" "$A" --db "$S" user enroll p02 "$ID/Person_02/rec
 has "$T/err" "$S.key" "error names the missing key file"
 run 0 "enroll with --key-file" "$A" --db "$S" user enroll p02 "$ID/Person_02/rec_2" --key-file "$T/moved.key"
 run 1 "a wrong key is refused" "$A" --db "$S" user enroll p02 "$ID/Person_02/rec_3" --key-file "$T/other.key"
-mkdir "$T/cred" && cp "$T/moved.key" "$T/cred/dt4ecg-store-key" && chmod 600 "$T/cred/dt4ecg-store-key"
+mkdir "$T/cred" && cp "$T/moved.key" "$T/cred/store.key" && chmod 600 "$T/cred/store.key"
 CREDENTIALS_DIRECTORY="$T/cred" run 0 "key from \$CREDENTIALS_DIRECTORY" "$A" --db "$S" user show p02
 mv "$T/moved.key" "$S.key"
 
