@@ -724,7 +724,7 @@ cmd_retrain(struct admin_ctx *ctx, int argc, char **argv)
 
 	stop = NULL;
 	for (ep = start_ep; ep < o.epochs && stop == NULL; ep++) {
-		double e0 = admin_now(), last_print = 0, sl_id = 0, sl_act = 0;
+		double e0 = admin_now(), last_print = e0, sl_id = 0, sl_act = 0;
 		long c_id = 0, n_id = 0, c_act = 0, n_act_s = 0, nb_id = 0,
 		    nb_act = 0;
 		struct val_res vr;
@@ -766,8 +766,9 @@ cmd_retrain(struct admin_ctx *ctx, int argc, char **argv)
 			    steps_per_epoch + (steps_per_epoch - s - 1)) *
 			    o.batch / rate : 0;
 			if ((tty && now - last_print >= 0.25) || (!tty &&
-			    (s + 1) % (steps_per_epoch / 4 ? steps_per_epoch / 4
-			    : 1) == 0) || s + 1 == steps_per_epoch) {
+			    ((s + 1) % (steps_per_epoch / 4 ? steps_per_epoch / 4
+			    : 1) == 0 || now - last_print >= 30)) ||
+			    s + 1 == steps_per_epoch) {
 				fmt_time(eta, tb, sizeof(tb));
 				fprintf(stderr, "%sepoch %d/%d step %d/%d  L_id "
 				    "%.4f L_act %.4f  w_id %.3f w_act %.3f  lr "

@@ -547,6 +547,10 @@ data_set_build(const struct data_corpus *c, const struct data_range *rg,
 		 * every window of an mV recording; adc-ts recordings use the
 		 * per-window rail check.  Activity keeps them all. */
 		pp.reject_clipped = rec->adc == NULL;
+		/* No mV calibration for ADC counts: the rail check replaces
+		 * the |x| > sat_abs_mv rule (R waves span 150-1200 counts
+		 * between subjects, so no single gain makes it meaningful). */
+		pp.sat_abs_mv = rec->adc != NULL ? 1e30 : pp0->sat_abs_mv;
 		if (ecg_prep_filter(rec->mv + r->r0, r->r1 - r->r0, rec->fs,
 		    &pp, &pt->filt, &pt->len, &e2) != 0) {
 			if (e2.code == DT_E_SIG_CLIPPED) {

@@ -12,7 +12,9 @@
  * (assumed 200 counts/mV: the front end's gain is not published; it puts a
  * resting R wave at 0.8-1.2 "mV", like ECG-ID's).  The z-score of every window
  * makes the scale irrelevant to the network; the quality gate uses the raw
- * counts instead: a window is saturated for identity when >= 3 of its raw
+ * counts instead of the |x| > 5 mV rule (resting R waves span 150-1200
+ * counts between subjects, so no one gain makes an mV threshold meaningful):
+ * a window is saturated for identity when >= 3 of its raw
  * samples lie within 2 % of full scale of either rail (the front end saturates
  * onto noisy floors near 10 and 4050 counts).  Every finite, non-flat window
  * is kept for activity (DESIGN.md 4.6); only the identity label depends on the

@@ -1,0 +1,555 @@
+/*
+ * tests/test_data.c — data/: manifests (valid and malformed), the ADC
+ * reader, P1 (no window crosses the cut), P2 and P3 membership, seeded
+ * augmentation, per-activity window counts with run/squat windows present.
+ * Reads a few recordings of $DT4ECG_DATA (never copies them).
+ */
+#include "config.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tests/cmocka_all.h"
+
+#include "data/dataset.h"
+#include "data/manifest.h"
+#include "data/split.h"
+
+static const char *
+data_dir(void)
+{
+	static char abs[4096];
+	const char *d = getenv("DT4ECG_DATA");
+
+	if (d == NULL || *d == '\0')
+		d = "../shared/data";
+	/* the manifests below are written in /tmp: absolute paths */
+	if (realpath(d, abs) == NULL)
+		return d;
+	return abs;
+}
+
+#define HDR "path,format,subject,activity,session,fs_hz,lead\n"
+
+static void
+test_manifest_valid(void **state)
+{
+	static const char txt[] = "# a comment\r\n" HDR "\n"
+	    "Person_01/rec_1,wfdb,ecgid:01,,1,,0\r\n"
+	    "/abs/x.csv,csv,s2,walk,morning,250,3\n"
+	    "raw/01_01_beh.csv,adc-ts,ecgact:01,run,01,,\n";
+	struct data_manifest *m = NULL;
+	struct dt_error err;
+
+	(void)state;
+	assert_int_equal(data_manifest_parse(txt, strlen(txt),
+	    "/data/sets/demo.csv", &m, &err), 0);
+	assert_string_equal(m->name, "demo");
+	assert_int_equal(m->n, 3);
+	assert_string_equal(m->e[0].path, "/data/sets/Person_01/rec_1");
+	assert_int_equal(m->e[0].format, DATA_FMT_WFDB);
+	assert_null(m->e[0].activity);
+	assert_string_equal(m->e[0].session, "1");
+	assert_true(m->e[0].fs_hz == 0);
+	assert_string_equal(m->e[1].path, "/abs/x.csv");
+	assert_string_equal(m->e[1].activity, "walk");
+	assert_true(m->e[1].fs_hz == 250);
+	assert_int_equal(m->e[1].lead, 3);
+	assert_int_equal(m->e[2].format, DATA_FMT_ADC_TS);
+	assert_int_equal(m->e[2].lead, 0);
+	assert_int_equal(m->e[2].line, 6);
+	data_manifest_free(m);
+}
+
+static void
+expect_error(const char *txt, const char *needle)
+{
+	struct data_manifest *m = NULL;
+	struct dt_error err;
+
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(data_manifest_parse(txt, strlen(txt), "m.csv", &m,
+	    &err), -1);
+	assert_null(m);
+	if (strstr(err.msg, needle) == NULL)
+		fail_msg("'%s': message '%s' lacks '%s'", txt, err.msg, needle);
+}
+
+static void
+test_manifest_malformed(void **state)
+{
+	(void)state;
+	expect_error("", "no header");
+	expect_error("path,format,subject\n", "m.csv:1: expected the header");
+	expect_error(HDR, "no recordings");
+	expect_error(HDR "a,wfdb,s,,1,,0,9\n", "m.csv:2: more than 7");
+	expect_error(HDR "a,wfdb,s,,1,\n", "m.csv:2: 6 fields");
+	expect_error(HDR ",wfdb,s,,1,,0\n", "m.csv:2: empty path");
+	expect_error(HDR "a,edf,s,,1,,0\n", "m.csv:2: format 'edf'");
+	expect_error(HDR "a,wfdb,,,1,,0\n", "m.csv:2: empty subject");
+	expect_error(HDR "a,csv,s,,1,,0\n", "m.csv:2: fs_hz is required");
+	expect_error(HDR "a,wfdb,s,,1,10,0\n", "m.csv:2: fs_hz '10'");
+	expect_error(HDR "a,wfdb,s,,1,abc,0\n", "m.csv:2: fs_hz 'abc'");
+	expect_error(HDR "a,wfdb,s,,1,,-1\n", "m.csv:2: lead '-1'");
+	expect_error(HDR "a,wfdb,s,,1,,x\n", "m.csv:2: lead 'x'");
+	expect_error(HDR "a,wfdb,s,\"q\",1,,0\n", "m.csv:2: field 4");
+	expect_error(HDR "a,wfdb,s,,1,,0\n\nb,wfdb,s,,1,,0\na,wfdb,t,,2,,0\n",
+	    "m.csv:5: same path and lead as line 2");
+}
+
+static char *
+write_tmp(const char *txt)
+{
+	char *p = strdup("/tmp/test_data_XXXXXX");
+	int fd = mkstemp(p);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, txt, strlen(txt)), (ssize_t)strlen(txt));
+	close(fd);
+	return p;
+}
+
+static void
+test_adc_reader(void **state)
+{
+	/* 30 s at 500 Hz, a 1 s gap, 5 s more (dropped: < 10 s), a gap, 12 s */
+	FILE *f;
+	char *p = strdup("/tmp/test_adc_XXXXXX");
+	int fd = mkstemp(p), i, np = 0, nd = 0;
+	uint16_t **pc = NULL;
+	size_t *pl = NULL;
+	double *fs = NULL, t = 0;
+
+	(void)state;
+	assert_true(fd >= 0);
+	f = fdopen(fd, "w");
+	for (i = 0; i < 15000; i++, t += 0.002)
+		fprintf(f, "2024-03-26 23:59:%09.6f ; %d\n", fmod(t, 60) +
+		    0 * 0, 2000 + i % 7);
+	fclose(f);
+	f = fopen(p, "w");
+	t = 30;
+	for (i = 0; i < 15000; i++)
+		fprintf(f, "2024-03-26 23:59:%09.6f ; 2000\n", i * 0.002 + 10);
+	for (i = 0; i < 2500; i++)
+		fprintf(f, "2024-03-26 23:59:%09.6f ; 2001\n", i * 0.002 + 41);
+	/* 12 s across midnight */
+	for (i = 0; i < 6000; i++) {
+		double s = 50 + i * 0.002;
+
+		if (s < 60)
+			fprintf(f, "2024-03-26 23:59:%09.6f ; 4095\n", s);
+		else
+			fprintf(f, "2024-03-27 00:00:%09.6f ; 0\n", s - 60);
+	}
+	fclose(f);
+	assert_int_equal(data_read_adc_ts(p, DATA_GAP_S, DATA_MIN_PIECE_S, &pc,
+	    &pl, &fs, &np, &nd, NULL), 0);
+	assert_int_equal(np, 2);
+	assert_int_equal(nd, 1);
+	assert_int_equal(pl[0], 15000);
+	assert_int_equal(pl[1], 6000);
+	assert_true(fabs(fs[0] - 500) < 0.01);
+	assert_true(fabs(fs[1] - 500) < 0.01);
+	assert_int_equal(pc[1][0], 4095);
+	assert_int_equal(pc[1][5999], 0);
+	for (i = 0; i < np; i++)
+		free(pc[i]);
+	free(pc);
+	free(pl);
+	free(fs);
+	f = fopen(p, "w");
+	fprintf(f, "2024-03-26 10:00:00.000 ; 12\nnot a line\n");
+	fclose(f);
+	{
+		struct dt_error err;
+
+		assert_int_equal(data_read_adc_ts(p, DATA_GAP_S, 1, &pc, &pl,
+		    &fs, &np, &nd, &err), -1);
+		assert_non_null(strstr(err.msg, ":2:"));
+	}
+	unlink(p);
+	free(p);
+}
+
+/* A small real corpus: 3 ECG-ID records of 2 persons, rest/run/squats of
+ * one ecg-activity subject (its files are ~60 s each). */
+static struct data_corpus *
+small_corpus(void)
+{
+	char txt[16384], *p;
+	const char *d = data_dir();
+	struct data_manifest *m[2] = { NULL, NULL };
+	struct data_corpus *c = NULL;
+	struct dt_error err;
+
+	snprintf(txt, sizeof(txt), HDR
+	    "%s/ecg-id/Person_01/rec_1,wfdb,ecgid:01,,1,,0\n"
+	    "%s/ecg-id/Person_01/rec_2,wfdb,ecgid:01,,2,,0\n"
+	    "%s/ecg-id/Person_02/rec_1,wfdb,ecgid:02,,1,,0\n", d, d, d);
+	p = write_tmp(txt);
+	if (data_manifest_read(p, &m[0], &err) != 0)
+		fail_msg("%s", err.msg);
+	unlink(p);
+	free(p);
+	snprintf(txt, sizeof(txt), HDR
+	    "%s/ecg-activity/raw/01_01_klud.csv,adc-ts,ecgact:01,rest,01,,0\n"
+	    "%s/ecg-activity/raw/01_01_beh.csv,adc-ts,ecgact:01,run,01,,0\n"
+	    "%s/ecg-activity/raw/01_01_drepy.csv,adc-ts,ecgact:01,squats,01,,"
+	    "0\n", d, d, d);
+	p = write_tmp(txt);
+	if (data_manifest_read(p, &m[1], &err) != 0)
+		fail_msg("%s", err.msg);
+	unlink(p);
+	free(p);
+	if (data_corpus_load(m, 2, NULL, 0, &c, &err) != 0)
+		fail_msg("%s", err.msg);
+	data_manifest_free(m[0]);
+	data_manifest_free(m[1]);
+	return c;
+}
+
+static int
+setup(void **state)
+{
+	*state = small_corpus();
+	return *state ? 0 : -1;
+}
+
+static int
+teardown(void **state)
+{
+	data_corpus_free(*state);
+	return 0;
+}
+
+static void
+test_corpus(void **state)
+{
+	struct data_corpus *c = *state;
+
+	assert_int_equal(c->n_recs, 6);
+	assert_int_equal(c->n_subjects, 3);
+	assert_int_equal(c->n_activities, 3);
+	assert_string_equal(c->activities[1], "run");
+	assert_int_equal(c->recs[0].activity, -1);
+	assert_null(c->recs[0].adc);
+	assert_true(c->recs[0].fs == 500);
+	assert_int_equal(c->recs[0].n, 10000);
+	assert_non_null(c->recs[4].adc);
+	assert_true(c->recs[4].fs > 490 && c->recs[4].fs < 505);
+	assert_int_equal(c->recs[1].session, 2);
+	assert_int_equal(data_subject_number("ecgid:07"), 7);
+	assert_int_equal(data_subject_number("abc"), -1);
+}
+
+static void
+test_p1_no_crossing(void **state)
+{
+	struct data_corpus *c = *state;
+	struct data_ranges tr = { 0 }, va = { 0 }, te = { 0 };
+	struct ecg_prep_params pp;
+	struct data_set *st = NULL, *ss = NULL;
+	size_t i;
+	int r;
+
+	ecg_prep_params_default(&pp, 250, 512);
+	pp.hop = 64;
+	assert_int_equal(data_split_p1(c, 0.8, 0.15, NULL, &tr, &va, &te,
+	    NULL), 0);
+	assert_int_equal(tr.n, c->n_recs);
+	assert_int_equal(te.n, c->n_recs);
+	for (r = 0; r < c->n_recs; r++) {
+		size_t cut = (size_t)llround(0.8 * (double)c->recs[r].n);
+
+		assert_int_equal(tr.r[r].r0, 0);
+		assert_true(tr.r[r].r1 <= cut);
+		assert_int_equal(va.r[r].r1, cut);
+		assert_int_equal(va.r[r].r0, tr.r[r].r1);
+		assert_int_equal(te.r[r].r0, cut);
+		assert_int_equal(te.r[r].r1, c->recs[r].n);
+	}
+	assert_int_equal(data_set_build(c, tr.r, tr.n, &pp, &st, NULL), 0);
+	pp.hop = 256;
+	assert_int_equal(data_set_build(c, te.r, te.n, &pp, &ss, NULL), 0);
+	assert_true(st->n > 0 && ss->n > 0);
+	/* every window's raw span lies inside its own part */
+	for (i = 0; i < st->n; i++) {
+		const struct data_win *w = &st->w[i];
+		const struct data_part *p = &st->parts[w->part];
+		double ratio = c->recs[p->rec].fs / 250.0;
+		size_t cut = (size_t)llround(0.8 * (double)c->recs[p->rec].n);
+
+		assert_true((size_t)w->start + 512 <= p->len);
+		assert_true(p->r0 + (size_t)ceil((w->start + 512) * ratio) <=
+		    cut + 2);
+		assert_true(p->r1 <= cut);
+	}
+	for (i = 0; i < ss->n; i++) {
+		const struct data_part *p = &ss->parts[ss->w[i].part];
+		size_t cut = (size_t)llround(0.8 * (double)c->recs[p->rec].n);
+
+		assert_true(p->r0 >= cut);
+	}
+	data_set_free(st);
+	data_set_free(ss);
+	data_ranges_free(&tr);
+	data_ranges_free(&va);
+	data_ranges_free(&te);
+}
+
+/* A corpus made by hand: subjects 1..5, no samples needed for splits. */
+static struct data_corpus *
+fake_corpus(void)
+{
+	static const struct {
+		const char *s;
+		int sess, act;
+	} r[] = {
+		{ "ecgid:01", 1, -1 }, { "ecgid:01", 2, -1 },
+		{ "ecgid:02", 1, -1 },
+		{ "ecgid:03", 3, -1 }, { "ecgid:03", 1, -1 },
+		{ "ecgid:03", 2, -1 },
+		{ "ecgid:04", 1, -1 },
+		{ "ecgid:05", 2, -1 }, { "ecgid:05", 5, -1 },
+		{ "act:01", 1, 0 }, { "act:02", 1, 1 }, { "act:03", 1, 0 },
+		{ "act:04", 1, 1 }, { "act:05", 1, 0 },
+	};
+	struct data_corpus *c = calloc(1, sizeof(*c));
+	int i, j;
+
+	c->n_recs = (int)(sizeof(r) / sizeof(r[0]));
+	c->recs = calloc((size_t)c->n_recs, sizeof(*c->recs));
+	c->subjects = calloc(16, sizeof(char *));
+	c->n_activities = 2;
+	c->activities = calloc(2, sizeof(char *));
+	c->activities[0] = strdup("rest");
+	c->activities[1] = strdup("run");
+	for (i = 0; i < c->n_recs; i++) {
+		for (j = 0; j < c->n_subjects; j++)
+			if (strcmp(c->subjects[j], r[i].s) == 0)
+				break;
+		if (j == c->n_subjects)
+			c->subjects[c->n_subjects++] = strdup(r[i].s);
+		c->recs[i].subject = j;
+		c->recs[i].session = r[i].sess;
+		c->recs[i].activity = r[i].act;
+		c->recs[i].manifest = r[i].act < 0 ? 0 : 1;
+		c->recs[i].n = 1000;
+	}
+	return c;
+}
+
+static void
+test_p2_membership(void **state)
+{
+	struct data_corpus *c = fake_corpus();
+	struct data_p2 p2;
+	int i;
+
+	(void)state;
+	assert_int_equal(data_split_p2(c, 0, 2, &p2, NULL), 0);
+	/* persons 1, 2 train (3 recordings) */
+	assert_int_equal(p2.train.n, 3);
+	for (i = 0; i < p2.train.n; i++)
+		assert_true(data_subject_number(
+		    c->subjects[c->recs[p2.train.r[i].rec].subject]) <= 2);
+	assert_int_equal(p2.n_train_subjects, 2);
+	/* 3 and 5 have >= 2 recordings; 4 has one and is left out */
+	assert_int_equal(p2.n_enrolled, 2);
+	assert_int_equal(p2.enroll.n, 2);
+	assert_int_equal(p2.enroll.r[0].rec, 4);	/* person 3, session 1 */
+	assert_int_equal(p2.enroll.r[1].rec, 7);	/* person 5, session 2 */
+	assert_int_equal(p2.probe.n, 3);
+	assert_int_equal(p2.probe.r[0].rec, 3);
+	assert_int_equal(p2.probe.r[1].rec, 5);
+	assert_int_equal(p2.probe.r[2].rec, 8);
+	for (i = 0; i < p2.probe.n; i++)
+		assert_int_not_equal(c->recs[p2.probe.r[i].rec].subject, 3);
+	data_p2_free(&p2);
+	data_corpus_free(c);
+}
+
+static void
+test_p3_folds(void **state)
+{
+	struct data_corpus *c = fake_corpus();
+	int fold, *held = NULL, nh = 0, i, seen[16] = { 0 };
+	bool *tr = NULL, *te = NULL;
+
+	(void)state;
+	for (fold = 0; fold < 5; fold++) {
+		assert_int_equal(data_split_p3(c, fold, 5, false, &tr, &te,
+		    &held, &nh, NULL), 0);
+		assert_int_equal(nh, 1);
+		seen[held[0]]++;
+		for (i = 0; i < c->n_recs; i++) {
+			assert_false(tr[i] && te[i]);
+			if (c->recs[i].activity < 0)
+				assert_false(tr[i] || te[i]);
+			else
+				assert_true(te[i] == (c->recs[i].subject ==
+				    held[0]));
+		}
+		free(tr);
+		free(te);
+		free(held);
+	}
+	for (i = 0; i < c->n_subjects; i++)
+		if (strncmp(c->subjects[i], "act:", 4) == 0)
+			assert_int_equal(seen[i], 1);
+	assert_int_equal(data_split_p3(c, 0, 5, true, &tr, &te, &held, &nh,
+	    NULL), 0);
+	assert_true(tr[0]);
+	free(tr);
+	free(te);
+	free(held);
+	data_corpus_free(c);
+}
+
+static void
+test_activity_kept(void **state)
+{
+	struct data_corpus *c = *state;
+	struct data_ranges all = { 0 };
+	struct ecg_prep_params pp;
+	struct data_set *s = NULL;
+	struct data_act_stats st[4];
+	int r, run = -1, sq = -1, k;
+	size_t expect[4] = { 0 };
+
+	ecg_prep_params_default(&pp, 250, 512);
+	pp.hop = 256;
+	for (r = 0; r < c->n_recs; r++)
+		assert_int_equal(data_ranges_add(&all, r, 0, c->recs[r].n, r),
+		    0);
+	assert_int_equal(data_set_build(c, all.r, all.n, &pp, &s, NULL), 0);
+	data_set_activity_stats(s, st);
+	for (k = 0; k < c->n_activities; k++) {
+		if (strcmp(c->activities[k], "run") == 0)
+			run = k;
+		if (strcmp(c->activities[k], "squats") == 0)
+			sq = k;
+	}
+	assert_true(run >= 0 && sq >= 0);
+	/* every window cut from a run or squat recording reaches the
+	 * network (only flat ones would not), whatever the identity gate */
+	for (r = 0; r < c->n_recs; r++) {
+		if (c->recs[r].activity < 0)
+			continue;
+		expect[c->recs[r].activity] += (size_t)((llround(
+		    (double)c->recs[r].n * 250.0 / c->recs[r].fs) - 512) / 256
+		    + 1);
+	}
+	for (k = 0; k < c->n_activities; k++) {
+		assert_true(st[k].n_windows > 0);
+		assert_true(st[k].n_windows + 2 >= expect[k]);
+		assert_true(st[k].n_id_ok <= st[k].n_windows);
+		fprintf(stderr, "# %s: %zu windows, %.1f %% pass the identity "
+		    "gate\n", c->activities[k], st[k].n_windows, 100.0 *
+		    (double)st[k].n_id_ok / (double)st[k].n_windows);
+	}
+	assert_true(st[run].n_windows > 50);
+	assert_true(st[sq].n_windows > 50);
+	/* rest is mostly usable for identity */
+	assert_true(st[0].n_id_ok * 2 > st[0].n_windows);
+	assert_true(st[3].n_windows > 0);	/* unlabelled: the ECG-ID windows */
+	data_set_free(s);
+	data_ranges_free(&all);
+}
+
+static void
+test_augmentation_seeded(void **state)
+{
+	struct data_corpus *c = *state;
+	struct data_ranges all = { 0 };
+	struct ecg_prep_params pp;
+	struct data_set *s = NULL;
+	struct data_aug aug;
+	struct data_noise *nz = NULL;
+	struct data_rng r1, r2, r3;
+	char bw[8192];
+	const char *recs[1] = { bw };
+	size_t idx[8] = { 0, 3, 7, 11, 20, 30, 40, 50 };
+	float *a = calloc(8 * 512, sizeof(float)),
+	    *b = calloc(8 * 512, sizeof(float)),
+	    *z = calloc(8 * 512, sizeof(float));
+	int r, i, k;
+	struct dt_error err;
+
+	ecg_prep_params_default(&pp, 250, 512);
+	pp.hop = 128;
+	for (r = 0; r < 3; r++)
+		assert_int_equal(data_ranges_add(&all, r, 0, c->recs[r].n, r),
+		    0);
+	assert_int_equal(data_set_build(c, all.r, all.n, &pp, &s, NULL), 0);
+	assert_true(s->n > 50);
+	snprintf(bw, sizeof(bw), "%s/nstdb/bw", data_dir());
+	if (data_noise_load(recs, 1, &pp, &nz, &err) != 0)
+		fail_msg("%s", err.msg);
+	assert_int_equal(nz->n, 2);
+	data_aug_default(&aug);
+	/* off: the plain windows */
+	data_rng_seed(&r1, 5);
+	data_set_batch(s, idx, 8, &aug, &r1, a);
+	for (k = 0; k < 8; k++) {
+		data_set_window(s, idx[k], z + k * 512);
+	}
+	assert_memory_equal(a, z, 8 * 512 * sizeof(float));
+	aug.scale = aug.wander = aug.shift = aug.noise = true;
+	aug.noise_p = 1;
+	aug.nz = nz;
+	data_rng_seed(&r1, 42);
+	data_rng_seed(&r2, 42);
+	data_rng_seed(&r3, 43);
+	data_set_batch(s, idx, 8, &aug, &r1, a);
+	data_set_batch(s, idx, 8, &aug, &r2, b);
+	assert_memory_equal(a, b, 8 * 512 * sizeof(float));
+	data_set_batch(s, idx, 8, &aug, &r3, b);
+	assert_memory_not_equal(a, b, 8 * 512 * sizeof(float));
+	assert_memory_not_equal(a, z, 8 * 512 * sizeof(float));
+	for (i = 0; i < 8 * 512; i++)
+		assert_true(isfinite(a[i]) && fabsf(a[i]) < 50);
+	/* shuffles are seeded too */
+	{
+		size_t p1[100], p2[100];
+
+		for (i = 0; i < 100; i++)
+			p1[i] = p2[i] = (size_t)i;
+		data_rng_seed(&r1, 9);
+		data_rng_seed(&r2, 9);
+		data_shuffle(p1, 100, &r1);
+		data_shuffle(p2, 100, &r2);
+		assert_memory_equal(p1, p2, sizeof(p1));
+	}
+	free(a);
+	free(b);
+	free(z);
+	data_noise_free(nz);
+	data_set_free(s);
+	data_ranges_free(&all);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_manifest_valid),
+		cmocka_unit_test(test_manifest_malformed),
+		cmocka_unit_test(test_adc_reader),
+		cmocka_unit_test(test_p2_membership),
+		cmocka_unit_test(test_p3_folds),
+		cmocka_unit_test_setup_teardown(test_corpus, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_p1_no_crossing, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_activity_kept, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_augmentation_seeded, setup,
+		    teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
