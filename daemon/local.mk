@@ -28,3 +28,4 @@ daemon_dt4ecgd_CFLAGS = $(AM_CFLAGS) $(MHD_CFLAGS) $(JANSSON_CFLAGS) \
 	$(SODIUM_CFLAGS) $(SQLITE_CFLAGS)
 daemon_dt4ecgd_LDADD = libdaemon.a $(PIPELINE_LIBS) $(STORE_LIBS) \
 	$(MHD_LIBS) $(JANSSON_LIBS) $(SODIUM_LIBS) -lm
+EXTRA_DIST += docs/dt4ecgd.md
