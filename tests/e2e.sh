@@ -1,0 +1,157 @@
+#!/bin/sh
+# tests/e2e.sh — the admin tool, the daemon and the kiosk client together,
+# as the demo runs them: a store with real ECG-ID members, dt4ecgd on
+# localhost with a self-signed certificate, and dt4ecg-kiosk requests whose
+# decisions are checked.
+#
+# The model is $DT4ECG_MODEL, else the shipped models/dt4ecg-default.safetensors,
+# else a small random one.  A random model cannot tell people apart, so with
+# it only decisions that do not depend on accuracy are checked (the
+# enrollment recording itself, unknown members, revoked kiosks, unusable
+# signals); with a trained model the other recordings of enrolled persons
+# must be accepted as the right member and a never-enrolled person rejected.
+set -u
+
+B=${DT4ECG_BUILDDIR:-.}
+SRC=${DT4ECG_SRCDIR:-.}
+DATA=${DT4ECG_DATA:-../shared/data}
+A="$B/admin/dt4ecg-admin"
+D="$B/daemon/dt4ecgd"
+K="$B/kiosk/dt4ecg-kiosk"
+ID="$DATA/ecg-id"
+
+[ -f "$ID/Person_01/rec_1.hea" ] || { echo "SKIP: no ECG-ID data"; exit 77; }
+[ -x "$D" ] || { echo "SKIP: $D not built"; exit 77; }
+command -v openssl >/dev/null || { echo "SKIP: no openssl"; exit 77; }
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/dt4ecg-e2e.XXXXXX") || exit 99
+pid=
+cleanup() {
+	if [ -n "$pid" ]; then kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; fi
+	rm -rf "$T"
+}
+trap cleanup EXIT INT TERM
+fails=0
+n=0
+ok() { n=$((n + 1)); echo "ok $n - $*"; }
+bad() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $*"; }
+# kiosk EXPECTED_STATUS PATTERN DESCRIPTION ARGS...
+kiosk() {
+	want=$1; pat=$2; what=$3; shift 3
+	"$K" --url "https://localhost:$PORT" --cacert "$T/tls.crt" \
+	    --key "$T/lobby.key" --kiosk-id lobby "$@" >"$T/out" 2>"$T/err"
+	got=$?
+	if [ "$got" -eq "$want" ] && grep -q -- "$pat" "$T/out" "$T/err"; then
+		ok "$what: $(head -n 1 "$T/out" "$T/err" | grep -v '^==>' | grep . | head -n 1 | sed "s|$ID/||")"
+	else
+		bad "$what (exit $got, expected $want and '$pat')"
+		sed 's/^/#   /' "$T/out" "$T/err" | head -10
+		tail -n 5 "$T/dt4ecgd.log" | sed 's/^/#   log: /'
+	fi
+}
+
+MODEL=${DT4ECG_MODEL:-$SRC/models/dt4ecg-default.safetensors}
+trained=1
+if [ ! -f "$MODEL" ]; then
+	MODEL="$T/random.safetensors"
+	"$B/tests/admin_mkmodel" "$MODEL" 7 || exit 99
+	trained=0
+	echo "# no trained model: checking the protocol with a random one"
+fi
+
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout "$T/tls.key" -out "$T/tls.crt" -days 1 -subj /CN=localhost \
+    -addext subjectAltName=DNS:localhost,IP:127.0.0.1 2>/dev/null || exit 99
+
+S="$T/store.db"
+{
+	"$A" --db "$S" init &&
+	"$A" --db "$S" model import "$MODEL" --id demo --activate &&
+	"$A" --db "$S" kiosk add lobby --key-out "$T/lobby.key" &&
+	"$A" --db "$S" kiosk add old --key-out "$T/old.key" &&
+	"$A" --db "$S" kiosk revoke old &&
+	for p in 01 02 03 04 05; do
+		"$A" --db "$S" user add "p$p" --name "Person $p" &&
+		"$A" --db "$S" user enroll "p$p" "$ID/Person_$p/rec_1" || exit 1
+	done
+} >"$T/admin.log" 2>&1 || { cat "$T/admin.log"; echo "Bail out! setup"; exit 99; }
+ok "store set up: 5 members, 2 kiosks (1 revoked), model demo"
+
+# a port that is free now
+PORT=$(( 20000 + $$ % 20000 ))
+start() {
+	cat > "$T/dt4ecgd.conf" <<CONF
+listen = 127.0.0.1
+port = $PORT
+tls_cert = $T/tls.crt
+tls_key = $T/tls.key
+store = $S
+store_key = $S.key
+threads = 2
+threshold = ${THRESHOLD:-0.7}
+rate_per_kiosk = 1000
+rate_burst = 1000
+CONF
+	"$D" -c "$T/dt4ecgd.conf" -f 2>"$T/dt4ecgd.log" &
+	pid=$!
+	i=0
+	while [ $i -lt 100 ]; do
+		grep -q "serving https" "$T/dt4ecgd.log" 2>/dev/null && return 0
+		kill -0 "$pid" 2>/dev/null || return 1
+		sleep 0.1
+		i=$((i + 1))
+	done
+	return 1
+}
+tries=0
+until start; do
+	wait "$pid" 2>/dev/null; pid=
+	tries=$((tries + 1))
+	[ $tries -lt 5 ] || { cat "$T/dt4ecgd.log"; echo "Bail out! dt4ecgd"; exit 99; }
+	PORT=$((PORT + 1))
+done
+ok "dt4ecgd serving on port $PORT"
+
+# the enrollment recording itself, sent whole: the same embedding
+kiosk 0 "accepted as p01" "1:1 on the enrollment recording" \
+    --claimed p01 --seconds 0 "$ID/Person_01/rec_1"
+kiosk 3 "unknown-member" "1:1 claim of an unknown member" \
+    --claimed nobody "$ID/Person_01/rec_2"
+kiosk 0 '"decision":"accept"' "--json prints the answer" \
+    --claimed p02 --seconds 0 --json "$ID/Person_02/rec_1"
+awk 'BEGIN { for (i = 0; i < 4000; i++) print 0.1 }' > "$T/flat.csv"
+kiosk 1 "HTTP 422" "a flat signal is unusable" --fs 500 "$T/flat.csv"
+"$K" --url "https://localhost:$PORT" --cacert "$T/tls.crt" --key "$T/old.key" \
+    --kiosk-id old "$ID/Person_01/rec_2" >"$T/out" 2>"$T/err"
+[ $? -eq 1 ] && grep -q "HTTP 401" "$T/err" && ok "revoked kiosk: 401" || bad "revoked kiosk"
+"$K" --url "https://localhost:$PORT" --cacert "$T/tls.crt" --key "$T/old.key" \
+    --kiosk-id lobby "$ID/Person_01/rec_2" >"$T/out" 2>"$T/err"
+[ $? -eq 1 ] && grep -q "HTTP 401" "$T/err" && ok "wrong key for the kiosk id: 401" || bad "wrong key"
+"$K" --url "https://localhost:$PORT" --key "$T/lobby.key" --kiosk-id lobby \
+    "$ID/Person_01/rec_2" >"$T/out" 2>"$T/err"
+[ $? -eq 1 ] && ok "an untrusted certificate is refused" || bad "untrusted certificate accepted"
+PIN=$(openssl x509 -in "$T/tls.crt" -pubkey -noout | openssl pkey -pubin \
+    -outform der | openssl dgst -sha256 -binary | base64)
+"$K" --url "https://127.0.0.1:$PORT" --pin "sha256//$PIN" --key "$T/lobby.key" \
+    --kiosk-id lobby --claimed p01 --seconds 0 "$ID/Person_01/rec_1" >"$T/out" 2>"$T/err"
+[ $? -eq 0 ] && ok "pinned public key" || { bad "pinned public key"; cat "$T/err"; }
+
+if [ "$trained" -eq 1 ]; then
+	for p in 01 02 03 04 05; do
+		kiosk 0 "accepted as p$p" "1:N, another recording of p$p" \
+		    "$ID/Person_$p/rec_2"
+	done
+	kiosk 3 "rejected" "1:N, a never-enrolled person" "$ID/Person_30/rec_1"
+	kiosk 3 "rejected" "1:1, p02 claiming to be p01" --claimed p01 \
+	    "$ID/Person_02/rec_2"
+fi
+
+# every decision audited, chain intact
+"$A" --db "$S" audit > "$T/audit" 2>&1
+grep -q "kiosk:lobby *auth.accept" "$T/audit" && ok "decisions audited" || bad "no audited decision"
+"$A" --db "$S" audit verify >/dev/null 2>&1 && ok "audit chain verifies" || bad "audit verify"
+
+kill "$pid"; wait "$pid"; st=$?; pid=
+[ "$st" -eq 0 ] && ok "dt4ecgd stops cleanly on SIGTERM" || bad "dt4ecgd exit $st"
+echo "1..$n"
+[ "$fails" -eq 0 ]
