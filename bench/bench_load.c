@@ -5,9 +5,10 @@
  * handle each) for a bounded time per concurrency, on loopback.
  *
  *   dt4ecg-bench load [--concurrency 1,2,4] [--seconds S] [--members N]
- *                     [--threads T] [--json]
+ *                     [--threads T] [--tiny] [--json]
  *       starts its own dt4ecgd (the build tree's) on 127.0.0.1 with a
- *       temporary store, certificate, kiosk and a random model.
+ *       temporary store, certificate, kiosk and a random model of the
+ *       default sizes (--tiny: the integration test's small one).
  *   dt4ecg-bench load --url URL --key FILE --kiosk-id ID --recordings R...
  *                     [--cacert FILE] [--pid PID] [...]
  *       against a running daemon (RSS only with --pid).
@@ -276,7 +277,7 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: dt4ecg-bench load [--concurrency 1,2,4] "
-	    "[--seconds S] [--members N] [--threads T] [--json]\n"
+	    "[--seconds S] [--members N] [--threads T] [--tiny] [--json]\n"
 	    "       dt4ecg-bench load --url URL --key FILE --kiosk-id ID "
 	    "--recordings FILE... [--cacert FILE] [--pid PID] ...\n");
 }
@@ -309,7 +310,7 @@ bench_load_main(int argc, char **argv)
 	struct load L;
 	int conc[MAX_CONC], nconc = 3, members = 10, threads = 0, i, c;
 	int seconds = 10, rc = 1;
-	bool json = false, own = true;
+	bool json = false, own = true, tiny = false;
 	const char *keyfile = NULL, *kiosk = NULL, *url = NULL;
 	const char *cacert = NULL;
 	char urlbuf[128], conf[256];
@@ -326,6 +327,10 @@ bench_load_main(int argc, char **argv)
 
 		if (strcmp(a, "--json") == 0) {
 			json = true;
+			continue;
+		}
+		if (strcmp(a, "--tiny") == 0) {	/* the test's small model */
+			tiny = true;
 			continue;
 		}
 		if (strcmp(a, "--recordings") == 0) {
@@ -394,7 +399,10 @@ bench_load_main(int argc, char **argv)
 		    "rate_per_kiosk = 10000\nrate_burst = 100000\n"
 		    "replay_capacity = 1048576\nconnection_limit = 256\n"
 		    "per_ip_limit = 0\n", threads);
-		if (dh_init(&H, conf) != 0 || dh_model(&H, "bench", 11) != 0)
+		if (dh_init(&H, conf) != 0)
+			goto out;
+		H.full_model = !tiny;
+		if (dh_model(&H, "bench", 11) != 0)
 			goto out;
 		for (i = 0; i < members; i++) {
 			char id[16];

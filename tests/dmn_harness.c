@@ -188,11 +188,13 @@ dh_model(struct dh *h, const char *id, uint64_t seed)
 	struct nn_hparams hp;
 
 	nn_hparams_default(&hp);
-	hp.stem_channels = 16;
-	hp.stage_channels[0] = 16;
-	hp.stage_channels[1] = 32;
-	hp.stage_channels[2] = 64;
-	hp.embedding_dim = 32;
+	if (!h->full_model) {
+		hp.stem_channels = 16;
+		hp.stage_channels[0] = 16;
+		hp.stage_channels[1] = 32;
+		hp.stage_channels[2] = 64;
+		hp.embedding_dim = 32;
+	}
 	if (nn_model_create(&hp, 8, 3, acts, seed, &m, &err) != 0)
 		goto fail;
 	decollapse(m);
@@ -259,7 +261,7 @@ dh_member(struct dh *h, const char *id, const char *name, const char *rec,
     bool template)
 {
 	struct dt_error err = { 0 };
-	float *x = NULL, emb[64];
+	float *x = NULL, emb[512];
 	size_t n;
 	double fs;
 	int64_t rid;

@@ -44,6 +44,7 @@ struct dh {
 	size_t model_len;
 	struct embedder *emb;
 	char model_id[32];
+	bool full_model;		/* dh_model: default sizes, not tiny */
 };
 
 struct dh_resp {
