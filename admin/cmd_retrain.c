@@ -63,7 +63,8 @@ usage(FILE *f)
 "  augment:   --aug LIST (none, or any of scale,wander,shift,noise; none)\n"
 "             --snr DB (12; noise from $DT4ECG_DATA/nstdb bw and ma)\n"
 "  model:     --init MODEL, or --window N --stem-channels N\n"
-"             --stage-channels A,B,C --embedding-dim N --act-hidden N\n"
+"             --stage-channels A,B,C --kernel N --embedding-dim N\n"
+"             --act-hidden N\n"
 "  state:     --checkpoint FILE (written every epoch)  --resume FILE\n");
 }
 
@@ -308,7 +309,7 @@ cmd_retrain(struct admin_ctx *ctx, int argc, char **argv)
 	    O_BATCH, O_LR, O_WD, O_HOP, O_WARM, O_PAT, O_MARGIN, O_SCALE,
 	    O_SEED, O_NOGN, O_ALPHA, O_GNLR, O_THREADS, O_AUG, O_SNR, O_INIT,
 	    O_OUT, O_CK, O_RES, O_WIN, O_STEM, O_STAGES, O_EMB, O_HID, O_DATA,
-	    O_MAXMIN };
+	    O_MAXMIN, O_KERNEL };
 	static const struct option longopts[] = {
 		{ "data", required_argument, NULL, O_DATA },
 		{ "protocol", required_argument, NULL, O_PROTO },
@@ -343,6 +344,7 @@ cmd_retrain(struct admin_ctx *ctx, int argc, char **argv)
 		{ "embedding-dim", required_argument, NULL, O_EMB },
 		{ "act-hidden", required_argument, NULL, O_HID },
 		{ "max-minutes", required_argument, NULL, O_MAXMIN },
+		{ "kernel", required_argument, NULL, O_KERNEL },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -489,6 +491,8 @@ cmd_retrain(struct admin_ctx *ctx, int argc, char **argv)
 		    &o.hp.embedding_dim); break;
 		case O_HID: r = pint("--act-hidden", optarg, 1, 4096,
 		    &o.hp.act_hidden); break;
+		case O_KERNEL: r = pint("--kernel", optarg, 1, 63,
+		    &o.hp.kernel); break;
 		case O_MAXMIN: r = pflt("--max-minutes", optarg, 0.01, 1e6, &mm);
 			o.max_minutes = mm;
 			break;
