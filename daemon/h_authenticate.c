@@ -17,13 +17,15 @@
  * Decisions (docs/dt4ecgd.md):
  *   1:N  the best member over all templates of the active model; accept
  *        when its score >= threshold.
- *   1:1  claimed_user only.  An unknown claimed member, one without a
- *        template for the active model, or a locked one is a "reject"
- *        with "user": null, "score": null and a "reason" — not a 404, so
- *        the answer has the same shape and (the network runs first in
- *        every case) about the same time.  "reason" is present on every
- *        reject: "below-threshold", "unknown-member", "not-enrolled",
- *        "member-locked", "no-members".
+ *   1:1  claimed_user only.  Every 1:1 reject answers the same to the
+ *        kiosk: "user": null, "score": null, "reason": "no-match" — whether
+ *        the score was below the threshold, the member does not exist, has
+ *        no template for the active model, or is locked — so a kiosk (or
+ *        whoever holds a stolen kiosk key) cannot learn which ids exist or
+ *        are locked.  The network runs first in every case, so the time is
+ *        alike too.  The audit entry keeps the precise reason and score.
+ *   1:N  rejects say "below-threshold", "no-members" or "member-locked"
+ *        (the best match's own lock: it names no one).
  *   After lockout_failures consecutive below-threshold rejections of the
  *   same claimed member, that member is locked for lockout_s (persisted in
  *   the store, audited as member.lock).
@@ -234,7 +236,8 @@ reply_decision(struct dmn_req *r, struct worker *w, const char *kiosk,
 	    "user", d->has_user ?
 	    json_pack("{s:s, s:s}", "id", d->user.id, "display_name",
 	    d->user.display_name) : json_null(),
-	    "score", score_json(d->has_score, d->score),
+	    "score", score_json(d->has_score && !(d->one_to_one && !d->accept),
+	    d->score),
 	    "threshold", r->gen->cfg.threshold,
 	    "activity", "label", na > 0 ? worker_activity_name(w, best) : "",
 	    "probability", na > 0 ? (double)er->activity[best] : 0.0,
@@ -247,7 +250,8 @@ reply_decision(struct dmn_req *r, struct worker *w, const char *kiosk,
 	if (root == NULL)
 		goto oom;
 	if (d->reason != NULL)
-		json_object_set_new(root, "reason", json_string(d->reason));
+		json_object_set_new(root, "reason",
+		    json_string(d->one_to_one ? "no-match" : d->reason));
 
 	/* The audit entry: never the ECG, never the embedding. */
 	audit = json_pack("{s:s, s:s, s:o, s:f, s:s, s:f, s:s, s:i}",

@@ -115,7 +115,7 @@ ok "dt4ecgd serving on port $PORT"
 # the enrollment recording itself, sent whole: the same embedding
 kiosk 0 "accepted as p01" "1:1 on the enrollment recording" \
     --claimed p01 --seconds 0 "$ID/Person_01/rec_1"
-kiosk 3 "unknown-member" "1:1 claim of an unknown member" \
+kiosk 3 "rejected (no-match)" "1:1 claim of an unknown member" \
     --claimed nobody "$ID/Person_01/rec_2"
 kiosk 0 '"decision":"accept"' "--json prints the answer" \
     --claimed p02 --seconds 0 --json "$ID/Person_02/rec_1"

@@ -354,10 +354,10 @@ accept_and_reject(void **state)
 	assert_true(json_number_value(json_object_get(j, "score")) >=
 	    threshold);
 	json_decref(j);
-	/* claimed p04 is not a member */
+	/* claimed p04 is not a member: the same answer as any 1:1 reject */
 	j = decision(3, true, "reject", NULL);
 	assert_string_equal(json_string_value(json_object_get(j, "reason")),
-	    "unknown-member");
+	    "no-match");
 	assert_true(json_is_null(json_object_get(j, "score")));
 	json_decref(j);
 }
@@ -760,10 +760,12 @@ lockout(void **state)
 		dh_resp_free(&r);
 	}
 	free(b);
-	/* now locked: even the genuine signal is refused, with a reason */
+	/* now locked: even the genuine signal is refused, and the kiosk is
+	 * told no more than for any 1:1 reject */
 	j = decision(2, true, "reject", NULL);
 	assert_string_equal(json_string_value(json_object_get(j, "reason")),
-	    "member-locked");
+	    "no-match");
+	assert_true(json_is_null(json_object_get(j, "score")));
 	json_decref(j);
 	/* the lock is in the store, where the admin tool sees it */
 	assert_int_equal(store_member_get(H.s, "p03", &m, &err), 0);

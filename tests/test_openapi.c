@@ -948,7 +948,7 @@ validator_negative(void **state)
 	    "\"scores\":{}},\"quality\":{\"windows_used\":1,"
 	    "\"windows_rejected\":2,\"heart_rate_bpm\":0},\"model\":{\"id\":"
 	    "\"m1\"},\"request_id\":\"0123456789abcdef0123456789abcdef\","
-	    "\"reason\":\"unknown-member\"}", true);
+	    "\"reason\":\"no-match\"}", true);
 	/* reject without reason; reject with a user; unknown reason */
 	must(dec, "{\"decision\":\"reject\",\"user\":null,\"score\":0.1,"
 	    "\"threshold\":0.7,\"activity\":{\"label\":\"\",\"probability\":0,"
