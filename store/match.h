@@ -8,12 +8,26 @@
  * L2-normalised, so cosine = dot product.
  *
  * A 1:N query is memory-bandwidth bound (512 bytes a template at E = 128), so
- * it streams the int8 codes (128 bytes a template) for approximate scores with
- * a proven error bound, keeps every row that could still be in the top k, and
- * rescores those few with the float rows: the result and its scores are
- * exactly those of a full float scan (tests/test_match.c checks this against
- * brute force).  Kernels: AVX2 (+FMA) when the CPU has it (runtime check),
- * else portable C.
+ * from 64 k templates it streams 4-bit codes of the rows (64 bytes a template,
+ * one scale and one error norm per row) for approximate scores with a proven
+ * error bound, keeps every row that could still be in the top k, narrows
+ * those down with int8 codes (128 bytes a template, read for the survivors
+ * only) and rescores the rest with the float rows; a smaller index, which
+ * stays in the caches, streams the int8 codes first.  Either way the result
+ * and its scores are exactly those of a full float scan (tests/test_match.c
+ * checks this against brute force).
+ * Memory: 512 + 128 + 64 + 16 bytes a template at E = 128.  Kernels: AVX2
+ * (+FMA) when the CPU has it (runtime check), else portable C.
+ *
+ * Parallel scan (opt-in): with match_index_set_threads(ix, N != 1), on an
+ * index of 256 k rows or more, the first stage of one query is split over N
+ * threads (0: one per online CPU) started for that query; below 256 k rows,
+ * and by default, a query runs on its caller's thread only.  This buys
+ * latency on an idle machine, not throughput: when the daemon's workers
+ * already keep the cores busy with concurrent queries, the split only adds
+ * thread starts and contention for cores and memory bandwidth (measured: on
+ * a loaded 2-core host, 2 threads were slower than 1), so the daemon keeps
+ * the default of 1.
  *
  * Threads: one index is shared by all worker threads.  match_identify() and
  * match_verify() take a read lock and run concurrently; match_index_refresh()
@@ -84,7 +98,18 @@ int match_index_add(struct match_index *ix, const char *member,
     int64_t member_rid, const float *emb, int dim, struct dt_error *err);
 /* Forces the portable kernel (1) or the best available (0). */
 void match_index_force_portable(struct match_index *ix, int portable);
+/* Threads for one query's scan on a large index (>= 256 k rows): N >= 1
+ * (default 1), or 0 = one per online CPU; at most 16. */
+void match_index_set_threads(struct match_index *ix, int n);
+/* The first stage's codes: 4 or 8 bits; 0 = by size (the default: 4-bit
+ * from 64 k rows, where the index outgrows the caches; int8 below). */
+void match_index_first_stage(struct match_index *ix, int bits);
 /* 1: scan the float rows only (no int8 stage); for tests and benchmarks. */
 void match_index_float_scan(struct match_index *ix, int on);
+
+/* For benchmarks and tests: xorshift64 on *STATE (non-zero): a float in
+ * [-0.5, 0.5), and a vector of DIM of them, L2-normalised. */
+float match_rand_uniform(uint64_t *state);
+void match_rand_unit(uint64_t *state, float *v, int dim);
 
 #endif /* STORE_MATCH_H */

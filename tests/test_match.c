@@ -18,24 +18,13 @@ static uint64_t rng = 88172645463325252ULL;
 static float
 frand(void)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return (float)((rng >> 11) * (1.0 / 9007199254740992.0)) - 0.5f;
+	return match_rand_uniform(&rng);
 }
 
 static void
 randvec(float *v, int dim)
 {
-	double n = 0;
-	int i;
-
-	for (i = 0; i < dim; i++) {
-		v[i] = frand();
-		n += (double)v[i] * v[i];
-	}
-	for (i = 0; i < dim; i++)
-		v[i] = (float)(v[i] / sqrt(n));
+	match_rand_unit(&rng, v, dim);
 }
 
 struct ref {
@@ -45,6 +34,10 @@ struct ref {
 };
 
 static int clustered;
+static int spiky;	/* some templates with one large coordinate */
+static int nthreads;	/* match_index_set_threads */
+static float qscale = 1;	/* queries not normalised */
+static int first_bits;		/* match_index_first_stage */
 
 static struct match_index *
 build(struct ref *r, int members, int dim)
@@ -71,6 +64,18 @@ build(struct ref *r, int members, int dim)
 					v[d] = 0.02f * v[d] + (d == 0);
 					nn += (double)v[d] * v[d];
 				}
+				for (d = 0; d < dim; d++)
+					v[d] = (float)(v[d] / sqrt(nn));
+			}
+			if (spiky && k % 7 == 0) {
+				/* one coordinate dominates: a coarse 4-bit
+				 * scale for this row, a loose bound */
+				float *v = r->t + (size_t)k * dim;
+				double nn = 0;
+				int d;
+				v[k % dim] += 3.0f;
+				for (d = 0; d < dim; d++)
+					nn += (double)v[d] * v[d];
 				for (d = 0; d < dim; d++)
 					v[d] = (float)(v[d] / sqrt(nn));
 			}
@@ -126,17 +131,19 @@ static void
 check_against_ref(int members, int dim, int portable, int float_scan)
 {
 	struct match_index *ix;
-	struct match_hit hits[8];
+	struct match_hit hits[8], fh[8];
 	struct dt_error err;
 	struct match_stats st;
 	struct ref r;
 	float q[256];
 	int best[8], trial, i;
 	double bs[8];
-	size_t nh;
+	size_t nh, fnh;
 	char id[32];
 
 	ix = build(&r, members, dim);
+	match_index_set_threads(ix, nthreads);
+	match_index_first_stage(ix, first_bits);
 	match_index_force_portable(ix, portable);
 	match_index_float_scan(ix, float_scan);
 	match_index_stats(ix, &st);
@@ -151,12 +158,27 @@ check_against_ref(int members, int dim, int portable, int float_scan)
 				q[i] = r.t[(size_t)t * dim + i] + 0.05f * frand();
 		} else
 			randvec(q, dim);
+		for (i = 0; i < dim; i++)
+			q[i] *= qscale;
 		ref_topk(&r, q, members, 5, best, bs);
 		assert_int_equal(match_identify(ix, q, dim, 5, hits, &nh, &err), 0);
 		assert_int_equal(nh, 5);
+		if (!float_scan) {
+			/* bit for bit what the float scan gives */
+			match_index_float_scan(ix, 1);
+			assert_int_equal(match_identify(ix, q, dim, 5, fh, &fnh,
+			    &err), 0);
+			match_index_float_scan(ix, 0);
+			assert_int_equal(fnh, nh);
+			for (i = 0; i < 5; i++) {
+				assert_string_equal(hits[i].member, fh[i].member);
+				assert_true(hits[i].score == fh[i].score);
+			}
+		}
 		for (i = 0; i < 5; i++) {
 			snprintf(id, sizeof(id), "member-%d", best[i]);
-			assert_true(fabs(hits[i].score - bs[i]) < 1e-4);
+			assert_true(fabs(hits[i].score - bs[i]) <
+			    1e-4 * (qscale > 1 ? qscale : 1));
 			if (i == 0 || bs[i] - bs[i - 1] < -1e-4)
 				assert_string_equal(hits[i].member, id);
 		}
@@ -165,7 +187,8 @@ check_against_ref(int members, int dim, int portable, int float_scan)
 			float sc;
 			assert_int_equal(match_verify(ix, hits[2].member, q, dim,
 			    &sc, &err), 0);
-			assert_true(fabs(sc - hits[2].score) < 1e-5);
+			assert_true(fabs(sc - hits[2].score) <
+			    1e-5 * (qscale > 1 ? qscale : 1));
 		}
 	}
 	match_index_free(ix);
@@ -200,6 +223,65 @@ test_odd_dim(void **state)
 {
 	check_against_ref(500, 100, 0, 0);
 	check_against_ref(37, 7, 1, 0);
+}
+
+/* dims whose 4-bit rows are 32, 64 or 96 bytes: the kernels' tails */
+static void
+test_dims_avx2(void **state)
+{
+	check_against_ref(300, 7, 0, 0);
+	check_against_ref(300, 33, 0, 0);
+	check_against_ref(300, 160, 0, 0);
+	check_against_ref(300, 200, 1, 0);
+}
+
+/* rows with a coarse scale, and queries far from unit length */
+static void
+test_spiky_scaled(void **state)
+{
+	spiky = 1;
+	check_against_ref(2000, 128, 0, 0);
+	check_against_ref(500, 128, 1, 0);
+	qscale = 37;
+	check_against_ref(1000, 64, 0, 0);
+	qscale = 0.01f;
+	check_against_ref(1000, 64, 0, 0);
+	qscale = 1;
+	spiky = 0;
+}
+
+/* >= 256 k rows: the first stage split over threads (2 and an uneven 3),
+ * and the same index on one thread */
+static void
+test_parallel(void **state)
+{
+	nthreads = 2;
+	check_against_ref(140000, 16, 0, 0);
+	nthreads = 3;
+	clustered = 1;
+	check_against_ref(140000, 16, 0, 0);
+	clustered = 0;
+	nthreads = 1;
+	check_against_ref(140000, 16, 1, 0);
+	nthreads = 0;
+}
+
+/* the small cases again with the 4-bit first stage (by size they take the
+ * int8 one) */
+static void
+test_first_stage_4bit(void **state)
+{
+	first_bits = 4;
+	test_identify_avx2(state);
+	test_identify_portable(state);
+	test_identify_clustered(state);
+	test_odd_dim(state);
+	test_dims_avx2(state);
+	test_spiky_scaled(state);
+	first_bits = 8;
+	check_against_ref(2000, 128, 0, 0);
+	check_against_ref(300, 7, 0, 0);
+	first_bits = 0;
 }
 
 static void
@@ -294,6 +376,10 @@ main(void)
 		cmocka_unit_test(test_identify_portable),
 		cmocka_unit_test(test_identify_clustered),
 		cmocka_unit_test(test_odd_dim),
+		cmocka_unit_test(test_dims_avx2),
+		cmocka_unit_test(test_spiky_scaled),
+		cmocka_unit_test(test_parallel),
+		cmocka_unit_test(test_first_stage_4bit),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_threads),
 	};
