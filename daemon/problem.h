@@ -70,8 +70,6 @@
 	    "ECG signal unusable") \
 	X(RATE_LIMITED, 429, "rate-limited", \
 	    "Too many requests from this kiosk") \
-	X(MEMBER_LOCKED, 429, "member-locked", \
-	    "Claimed member temporarily locked after repeated rejections") \
 	X(INTERNAL, 500, "internal", \
 	    "Internal server error") \
 	X(NO_MODEL, 503, "no-active-model", \
