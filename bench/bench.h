@@ -41,5 +41,6 @@ int bench_parse_int_list(const char *s, int *out, int max, int lo, int hi);
 int bench_infer_main(int argc, char **argv);
 int bench_match_main(int argc, char **argv);
 int bench_load_main(int argc, char **argv);
+int bench_train_main(int argc, char **argv);
 
 #endif /* BENCH_BENCH_H */

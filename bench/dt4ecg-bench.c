@@ -17,6 +17,7 @@ static const struct {
 } subcommands[] = {
 	{ "infer", bench_infer_main, "inference latency and throughput (oneDNN vs plain C)" },
 	{ "match", bench_match_main, "1:N matching latency and memory (index vs naive loop)" },
+	{ "train", bench_train_main, "training throughput (windows/s, GFLOP/s), with and without GradNorm" },
 	{ "load", bench_load_main, "signed requests against dt4ecgd vs raw inference" },
 };
 

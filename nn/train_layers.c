@@ -1,0 +1,1508 @@
+/*
+ * nn/train_layers.c — forward (training mode) and backward kernels of the
+ * layers of DESIGN.md section 2: oneDNN for the convolutions of the residual
+ * blocks (forward-training, backward-data, backward-weights), plain C for
+ * the rest (stem convolution, batch norm, ReLU, max-pool, SCA, global pool,
+ * heads, losses).  See nn/train_layers.h for the layouts.
+ *
+ * Parallelism: loops over samples (or channel blocks, for batch-norm
+ * statistics) run under OpenMP in the calling thread; oneDNN primitives use
+ * the same OpenMP runtime.
+ */
+#include "config.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <omp.h>
+
+#include <dnnl.h>
+#include <dnnl_debug.h>
+
+#include "nn/train_layers.h"
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
+    !defined(__SANITIZE_ADDRESS__)
+#define NN_HOT __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define NN_HOT
+#endif
+
+#define B NN_TB
+
+static inline float
+sigmoidf(float z)
+{
+	return 1.0f / (1.0f + expf(-z));
+}
+
+float *
+nn_tl_alloc(size_t nfloats)
+{
+	size_t bytes = (nfloats * sizeof(float) + 63) / 64 * 64;
+	float *p;
+
+	if (bytes == 0)
+		bytes = 64;
+	if ((p = aligned_alloc(64, bytes)) != NULL)
+		memset(p, 0, bytes);
+	return p;
+}
+
+void
+nn_tl_to_blocked(const float *src, float *dst, int N, int C, int L)
+{
+	int n, c, t;
+
+	for (n = 0; n < N; n++)
+		for (c = 0; c < C; c++)
+			for (t = 0; t < L; t++)
+				dst[nn_tl_idx(n, c, t, C, L)] =
+				    src[((size_t)n * C + c) * L + t];
+}
+
+void
+nn_tl_from_blocked(const float *src, float *dst, int N, int C, int L)
+{
+	int n, c, t;
+
+	for (n = 0; n < N; n++)
+		for (c = 0; c < C; c++)
+			for (t = 0; t < L; t++)
+				dst[((size_t)n * C + c) * L + t] =
+				    src[nn_tl_idx(n, c, t, C, L)];
+}
+
+/* ---- stem ------------------------------------------------------------------ */
+
+NN_HOT static void
+stem_fwd_one(const float *xp, const float *wt, float *y, int C, int K, int W)
+{
+	int cb, t, k, i;
+
+	for (cb = 0; cb < C / B; cb++) {
+		float *yb = y + (size_t)cb * W * B;
+
+		for (t = 0; t + 4 <= W; t += 4) {
+			float a0[B] = { 0 }, a1[B] = { 0 }, a2[B] = { 0 },
+			    a3[B] = { 0 };
+
+			for (k = 0; k < K; k++) {
+				const float *w = wt + (size_t)k * C + cb * B;
+				const float x0 = xp[t + k], x1 = xp[t + k + 1];
+				const float x2 = xp[t + k + 2], x3 = xp[t + k + 3];
+
+				for (i = 0; i < B; i++) {
+					a0[i] += x0 * w[i];
+					a1[i] += x1 * w[i];
+					a2[i] += x2 * w[i];
+					a3[i] += x3 * w[i];
+				}
+			}
+			for (i = 0; i < B; i++) {
+				yb[(size_t)t * B + i] = a0[i];
+				yb[(size_t)(t + 1) * B + i] = a1[i];
+				yb[(size_t)(t + 2) * B + i] = a2[i];
+				yb[(size_t)(t + 3) * B + i] = a3[i];
+			}
+		}
+		for (; t < W; t++) {
+			float a[B] = { 0 };
+
+			for (k = 0; k < K; k++)
+				for (i = 0; i < B; i++)
+					a[i] += xp[t + k] *
+					    wt[(size_t)k * C + cb * B + i];
+			for (i = 0; i < B; i++)
+				yb[(size_t)t * B + i] = a[i];
+		}
+	}
+}
+
+void
+nn_tl_stem_fwd(const float *xp, const float *wt, float *y, int n, int C,
+    int K, int W)
+{
+	const size_t xs = (size_t)W + K - 1, ys = (size_t)C * W;
+	int s;
+
+#pragma omp parallel for if (n > 1) schedule(static)
+	for (s = 0; s < n; s++)
+		stem_fwd_one(xp + s * xs, wt, y + s * ys, C, K, W);
+}
+
+NN_HOT static void
+stem_bwd_one(const float *xp, const float *dy, float *acc, int C, int K,
+    int W)
+{
+	int cb, t, k, i;
+
+	for (cb = 0; cb < C / B; cb++) {
+		const float *db = dy + (size_t)cb * W * B;
+
+		for (t = 0; t < W; t++) {
+			const float *g = db + (size_t)t * B;
+
+			for (k = 0; k < K; k++) {
+				float *a = acc + (size_t)k * C + cb * B;
+				const float xv = xp[t + k];
+
+				for (i = 0; i < B; i++)
+					a[i] += xv * g[i];
+			}
+		}
+	}
+}
+
+void
+nn_tl_stem_bwd_w(const float *xp, const float *dy, float *dwt, int n, int C,
+    int K, int W, float *acc, int nthreads)
+{
+	const size_t xs = (size_t)W + K - 1, ys = (size_t)C * W;
+	const size_t kc = (size_t)K * C;
+	int nt = nthreads < 1 ? 1 : nthreads;
+
+	memset(acc, 0, sizeof(float) * kc * (size_t)nt);
+#pragma omp parallel num_threads(nt) if (nt > 1)
+	{
+		int th = omp_get_thread_num(), s;
+
+#pragma omp for schedule(static)
+		for (s = 0; s < n; s++)
+			stem_bwd_one(xp + s * xs, dy + s * ys, acc + kc * th,
+			    C, K, W);
+	}
+	{
+		size_t j;
+		int th;
+
+		for (j = 0; j < kc; j++) {
+			float v = 0.0f;
+
+			for (th = 0; th < nt; th++)
+				v += acc[kc * th + j];
+			dwt[j] = v;
+		}
+	}
+}
+
+/* ---- batch norm ------------------------------------------------------------ */
+
+NN_HOT static void
+bn_stats_block(const float *x, int cb, int n, int C, int L, float *mean,
+    float *invstd, float *run_mean, float *run_var, float momentum)
+{
+	double s[B] = { 0 }, q[B] = { 0 };
+	float mu[B];
+	const double cnt = (double)n * L;
+	int s_, t, i;
+
+	for (s_ = 0; s_ < n; s_++) {
+		const float *p = x + nn_tl_idx(s_, cb * B, 0, C, L);
+
+		for (t = 0; t < L; t++)
+			for (i = 0; i < B; i++)
+				s[i] += p[(size_t)t * B + i];
+	}
+	for (i = 0; i < B; i++)
+		mu[i] = (float)(s[i] / cnt);
+	for (s_ = 0; s_ < n; s_++) {
+		const float *p = x + nn_tl_idx(s_, cb * B, 0, C, L);
+
+		for (t = 0; t < L; t++)
+			for (i = 0; i < B; i++) {
+				double d = (double)p[(size_t)t * B + i] - mu[i];
+
+				q[i] += d * d;
+			}
+	}
+	for (i = 0; i < B; i++) {
+		const int c = cb * B + i;
+		double var = q[i] / cnt;
+
+		mean[c] = mu[i];
+		invstd[c] = (float)(1.0 / sqrt(var + NN_BN_EPS));
+		if (run_mean != NULL) {
+			double uv = cnt > 1 ? q[i] / (cnt - 1) : var;
+
+			run_mean[c] = (1.0f - momentum) * run_mean[c] +
+			    momentum * mu[i];
+			run_var[c] = (float)((1.0 - momentum) * run_var[c] +
+			    momentum * uv);
+		}
+	}
+}
+
+void
+nn_tl_bn_stats(const float *x, int n, int C, int L, float *mean,
+    float *invstd, float *run_mean, float *run_var, float momentum)
+{
+	int cb;
+
+#pragma omp parallel for if (C / B > 1) schedule(static)
+	for (cb = 0; cb < C / B; cb++)
+		bn_stats_block(x, cb, n, C, L, mean, invstd, run_mean, run_var,
+		    momentum);
+}
+
+NN_HOT static void
+bn_apply_one(const float *x, float *y, int C, int L, const float *mean,
+    const float *invstd, const float *g, const float *b, bool relu)
+{
+	int cb, t, i;
+
+	for (cb = 0; cb < C / B; cb++) {
+		const float *xp = x + (size_t)cb * L * B;
+		float *yp = y + (size_t)cb * L * B;
+		float sc[B], sh[B];
+
+		for (i = 0; i < B; i++) {
+			const int c = cb * B + i;
+
+			sc[i] = g[c] * invstd[c];
+			sh[i] = b[c] - mean[c] * sc[i];
+		}
+		for (t = 0; t < L; t++)
+			for (i = 0; i < B; i++) {
+				float v = xp[(size_t)t * B + i] * sc[i] + sh[i];
+
+				if (relu)
+					v = v > 0.0f ? v : 0.0f;
+				yp[(size_t)t * B + i] = v;
+			}
+	}
+}
+
+void
+nn_tl_bn_apply(const float *x, float *y, int n, int N, int C, int L,
+    const float *mean, const float *invstd, const float *g, const float *b,
+    bool relu)
+{
+	const size_t per = (size_t)C * L;
+	int s;
+
+#pragma omp parallel for if (N > 1) schedule(static)
+	for (s = 0; s < N; s++) {
+		if (s >= n)
+			memset(y + s * per, 0, sizeof(float) * per);
+		else
+			bn_apply_one(x + s * per, y + s * per, C, L, mean,
+			    invstd, g, b, relu);
+	}
+}
+
+NN_HOT static void
+bn2_one(const float *xa, const float *xb, float *z, int C, int L,
+    const float *ma, const float *ia, const float *ga, const float *ba,
+    const float *mb, const float *ib, const float *gb, const float *bb)
+{
+	int cb, t, i;
+
+	for (cb = 0; cb < C / B; cb++) {
+		const size_t o = (size_t)cb * L * B;
+		float sa[B], sb[B], sh[B];
+
+		for (i = 0; i < B; i++) {
+			const int c = cb * B + i;
+
+			sa[i] = ga[c] * ia[c];
+			sb[i] = gb[c] * ib[c];
+			sh[i] = ba[c] - ma[c] * sa[i] + bb[c] - mb[c] * sb[i];
+		}
+		for (t = 0; t < L; t++)
+			for (i = 0; i < B; i++) {
+				const size_t j = o + (size_t)t * B + i;
+				float v = xa[j] * sa[i] + xb[j] * sb[i] + sh[i];
+
+				z[j] = v > 0.0f ? v : 0.0f;
+			}
+	}
+}
+
+void
+nn_tl_bn2_add_relu(const float *xa, const float *xb, float *z, int n, int N,
+    int C, int L, const float *mean_a, const float *invstd_a,
+    const float *g_a, const float *b_a, const float *mean_b,
+    const float *invstd_b, const float *g_b, const float *b_b)
+{
+	const size_t per = (size_t)C * L;
+	int s;
+
+#pragma omp parallel for if (N > 1) schedule(static)
+	for (s = 0; s < N; s++) {
+		if (s >= n)
+			memset(z + s * per, 0, sizeof(float) * per);
+		else
+			bn2_one(xa + s * per, xb + s * per, z + s * per, C, L,
+			    mean_a, invstd_a, g_a, b_a, mean_b, invstd_b, g_b,
+			    b_b);
+	}
+}
+
+/* Sums of dy_eff and dy_eff * xhat over one channel block. */
+NN_HOT static void
+bn_bwd_sums(const float *x, const float *dy, const float *mask, int cb,
+    int n, int C, int L, const float *mean, const float *invstd, double *sd,
+    double *sdx)
+{
+	double a[B] = { 0 }, q[B] = { 0 };
+	float mu[B], is[B];
+	int s, t, i;
+
+	for (i = 0; i < B; i++) {
+		mu[i] = mean[cb * B + i];
+		is[i] = invstd[cb * B + i];
+	}
+	for (s = 0; s < n; s++) {
+		const size_t o = nn_tl_idx(s, cb * B, 0, C, L);
+
+		for (t = 0; t < L; t++)
+			for (i = 0; i < B; i++) {
+				const size_t j = o + (size_t)t * B + i;
+				float d = dy[j];
+
+				if (mask != NULL && !(mask[j] > 0.0f))
+					d = 0.0f;
+				a[i] += d;
+				q[i] += (double)d * ((x[j] - mu[i]) * is[i]);
+			}
+	}
+	for (i = 0; i < B; i++) {
+		sd[i] = a[i];
+		sdx[i] = q[i];
+	}
+}
+
+NN_HOT static void
+bn_bwd_dx(const float *x, const float *dy, const float *mask, float *dx,
+    int C, int L, const float *mean, const float *invstd, const float *g,
+    const float *k1, const float *k2)
+{
+	int cb, t, i;
+
+	for (cb = 0; cb < C / B; cb++) {
+		const size_t o = (size_t)cb * L * B;
+		float mu[B], is[B], sc[B], a1[B], a2[B];
+
+		for (i = 0; i < B; i++) {
+			const int c = cb * B + i;
+
+			mu[i] = mean[c];
+			is[i] = invstd[c];
+			sc[i] = g[c] * invstd[c];
+			a1[i] = k1[c];
+			a2[i] = k2[c];
+		}
+		for (t = 0; t < L; t++)
+			for (i = 0; i < B; i++) {
+				const size_t j = o + (size_t)t * B + i;
+				float d = dy[j], xh = (x[j] - mu[i]) * is[i];
+
+				if (mask != NULL && !(mask[j] > 0.0f))
+					d = 0.0f;
+				dx[j] = sc[i] * (d - a1[i] - xh * a2[i]);
+			}
+	}
+}
+
+void
+nn_tl_bn_bwd(const float *x, const float *dy, const float *mask, float *dx,
+    int n, int N, int C, int L, const float *mean, const float *invstd,
+    const float *g, float *dg, float *db, float *k)
+{
+	const size_t per = (size_t)C * L;
+	const double cnt = (double)n * L;
+	int cb, s;
+
+	/* k[c] = mean(dy_eff), k[C + c] = mean(dy_eff * xhat) */
+#pragma omp parallel for if (C / B > 1) schedule(static)
+	for (cb = 0; cb < C / B; cb++) {
+		double sd[B], sdx[B];
+		int i;
+
+		bn_bwd_sums(x, dy, mask, cb, n, C, L, mean, invstd, sd, sdx);
+		for (i = 0; i < B; i++) {
+			const int c = cb * B + i;
+
+			k[c] = (float)(sd[i] / cnt);
+			k[C + c] = (float)(sdx[i] / cnt);
+			if (dg != NULL)
+				dg[c] = (float)sdx[i];
+			if (db != NULL)
+				db[c] = (float)sd[i];
+		}
+	}
+#pragma omp parallel for if (N > 1) schedule(static)
+	for (s = 0; s < N; s++) {
+		if (s >= n)
+			memset(dx + s * per, 0, sizeof(float) * per);
+		else
+			bn_bwd_dx(x + s * per, dy + s * per,
+			    mask ? mask + s * per : NULL, dx + s * per, C, L,
+			    mean, invstd, g, k, k + C);
+	}
+}
+
+/* ---- max-pool -------------------------------------------------------------- */
+
+void
+nn_tl_maxpool2_fwd(const float *x, float *y, int n, int N, int C, int L)
+{
+	const int Lo = L / 2;
+	int s;
+
+#pragma omp parallel for if (N > 1) schedule(static)
+	for (s = 0; s < N; s++) {
+		int cb, t, i;
+
+		for (cb = 0; cb < C / B; cb++) {
+			const float *xp = x + nn_tl_idx(s, cb * B, 0, C, L);
+			float *yp = y + nn_tl_idx(s, cb * B, 0, C, Lo);
+
+			for (t = 0; t < Lo; t++)
+				for (i = 0; i < B; i++) {
+					float a = xp[(size_t)2 * t * B + i];
+					float b = xp[(size_t)(2 * t + 1) * B + i];
+
+					yp[(size_t)t * B + i] = s < n ?
+					    (b > a ? b : a) : 0.0f;
+				}
+		}
+	}
+}
+
+void
+nn_tl_maxpool2_bwd(const float *x, const float *dy, const float *dy2,
+    float *dx, int n, int N, int C, int L)
+{
+	const int Lo = L / 2;
+	int s;
+
+#pragma omp parallel for if (N > 1) schedule(static)
+	for (s = 0; s < N; s++) {
+		int cb, t, i;
+
+		for (cb = 0; cb < C / B; cb++) {
+			const size_t oi = nn_tl_idx(s, cb * B, 0, C, L);
+			const size_t oo = nn_tl_idx(s, cb * B, 0, C, Lo);
+
+			if (s >= n) {
+				memset(dx + oi, 0, sizeof(float) * L * B);
+				continue;
+			}
+			for (t = 0; t < Lo; t++)
+				for (i = 0; i < B; i++) {
+					const size_t a = oi + (size_t)2 * t * B + i;
+					float g = dy[oo + (size_t)t * B + i];
+					bool second;
+
+					if (dy2 != NULL)
+						g += dy2[oo + (size_t)t * B + i];
+					second = x[a + B] > x[a];
+					dx[a] = second ? 0.0f : g;
+					dx[a + B] = second ? g : 0.0f;
+				}
+			if (L % 2)
+				for (i = 0; i < B; i++)
+					dx[oi + (size_t)(L - 1) * B + i] = 0.0f;
+		}
+	}
+}
+
+/* ---- SCA ------------------------------------------------------------------- */
+
+int
+nn_tl_sca_init(struct nn_tl_sca *s, int N, int C, int L, int H, int kq,
+    struct dt_error *err)
+{
+	const size_t nc = (size_t)N * C, nh = (size_t)N * H, nl = (size_t)N * L;
+
+	memset(s, 0, sizeof(*s));
+	s->N = N;
+	s->C = C;
+	s->L = L;
+	s->H = H;
+	s->kq = kq;
+	s->avg = nn_tl_alloc(nc);
+	s->mx = nn_tl_alloc(nc);
+	s->amax_t = calloc(nc, sizeof(int));
+	s->ha = nn_tl_alloc(nh);
+	s->hm = nn_tl_alloc(nh);
+	s->att = nn_tl_alloc(nc);
+	s->u = nn_tl_alloc(nc * L);
+	s->s = nn_tl_alloc(2 * nl);
+	s->amax_c = calloc(nl, sizeof(int));
+	s->m = nn_tl_alloc(nl);
+	s->d_o = nn_tl_alloc(nc);
+	s->dha = nn_tl_alloc(nh);
+	s->dhm = nn_tl_alloc(nh);
+	s->dq = nn_tl_alloc(nl);
+	s->work = nn_tl_alloc(4 * nl);
+	if (!s->avg || !s->mx || !s->amax_t || !s->ha || !s->hm || !s->att ||
+	    !s->u || !s->s || !s->amax_c || !s->m || !s->d_o || !s->dha ||
+	    !s->dhm || !s->dq || !s->work) {
+		nn_tl_sca_free(s);
+		return dt_error_set(err, DT_E_NOMEM, "SCA: out of memory");
+	}
+	return 0;
+}
+
+void
+nn_tl_sca_free(struct nn_tl_sca *s)
+{
+	free(s->avg);
+	free(s->mx);
+	free(s->amax_t);
+	free(s->ha);
+	free(s->hm);
+	free(s->att);
+	free(s->u);
+	free(s->s);
+	free(s->amax_c);
+	free(s->m);
+	free(s->d_o);
+	free(s->dha);
+	free(s->dhm);
+	free(s->dq);
+	free(s->work);
+	memset(s, 0, sizeof(*s));
+}
+
+NN_HOT static void
+sca_fwd_one(struct nn_tl_sca *s, int n, const float *z, float *out)
+{
+	const int C = s->C, L = s->L, H = s->H, P = s->kq / 2;
+	const size_t per = (size_t)C * L;
+	float *avg = s->avg + (size_t)n * C, *mx = s->mx + (size_t)n * C;
+	int *amt = s->amax_t + (size_t)n * C;
+	float *ha = s->ha + (size_t)n * H, *hm = s->hm + (size_t)n * H;
+	float *att = s->att + (size_t)n * C, *u = s->u + (size_t)n * per;
+	float *s0 = s->s + (size_t)n * 2 * L, *s1 = s0 + L;
+	int *amc = s->amax_c + (size_t)n * L;
+	float *m = s->m + (size_t)n * L;
+	int cb, t, i, j, c, k;
+
+	/* channel part: pool over time */
+	for (cb = 0; cb < C / B; cb++) {
+		const float *zp = z + (size_t)cb * L * B;
+		float sum[B], mv[B];
+		int mt[B];
+
+		for (i = 0; i < B; i++) {
+			sum[i] = 0.0f;
+			mv[i] = zp[i];
+			mt[i] = 0;
+		}
+		for (t = 0; t < L; t++)
+			for (i = 0; i < B; i++) {
+				float v = zp[(size_t)t * B + i];
+
+				sum[i] += v;
+				if (v > mv[i]) {
+					mv[i] = v;
+					mt[i] = t;
+				}
+			}
+		for (i = 0; i < B; i++) {
+			avg[cb * B + i] = sum[i] / (float)L;
+			mx[cb * B + i] = mv[i];
+			amt[cb * B + i] = mt[i];
+		}
+	}
+	for (j = 0; j < H; j++) {
+		const float *w = s->fc1_w + (size_t)j * C;
+		float a = s->fc1_b[j], b = s->fc1_b[j];
+
+		for (c = 0; c < C; c++) {
+			a += w[c] * avg[c];
+			b += w[c] * mx[c];
+		}
+		ha[j] = a;
+		hm[j] = b;
+	}
+	for (c = 0; c < C; c++) {
+		const float *w = s->fc2_w + (size_t)c * H;
+		float o = 2.0f * s->fc2_b[c];
+
+		for (j = 0; j < H; j++)
+			o += w[j] * ((ha[j] > 0.0f ? ha[j] : 0.0f) +
+			    (hm[j] > 0.0f ? hm[j] : 0.0f));
+		att[c] = sigmoidf(o);
+	}
+	/* apply; pool over channels */
+	for (t = 0; t < L; t++) {
+		s0[t] = 0.0f;
+		s1[t] = -INFINITY;
+		amc[t] = 0;
+	}
+	for (cb = 0; cb < C / B; cb++) {
+		const float *zp = z + (size_t)cb * L * B;
+		float *up = u + (size_t)cb * L * B;
+		const float *ap = att + cb * B;
+
+		for (t = 0; t < L; t++) {
+			float sum = 0.0f, mv = -INFINITY;
+			int mi = 0;
+
+			for (i = 0; i < B; i++) {
+				float v = zp[(size_t)t * B + i] * ap[i];
+
+				up[(size_t)t * B + i] = v;
+				sum += v;
+				if (v > mv) {
+					mv = v;
+					mi = i;
+				}
+			}
+			s0[t] += sum;
+			if (mv > s1[t]) {
+				s1[t] = mv;
+				amc[t] = cb * B + mi;
+			}
+		}
+	}
+	for (t = 0; t < L; t++)
+		s0[t] /= (float)C;
+	/* sequence part */
+	for (t = 0; t < L; t++) {
+		float q = s->seq_b[0];
+
+		for (k = 0; k < s->kq; k++) {
+			int at = t + k - P;
+
+			if (at < 0 || at >= L)
+				continue;
+			q += s->seq_w[k] * s0[at] + s->seq_w[s->kq + k] * s1[at];
+		}
+		m[t] = sigmoidf(q);
+	}
+	for (cb = 0; cb < C / B; cb++) {
+		const float *up = u + (size_t)cb * L * B;
+		float *op = out + (size_t)cb * L * B;
+
+		for (t = 0; t < L; t++)
+			for (i = 0; i < B; i++)
+				op[(size_t)t * B + i] = up[(size_t)t * B + i] *
+				    m[t];
+	}
+}
+
+void
+nn_tl_sca_fwd(struct nn_tl_sca *s, const float *z, float *out, int n)
+{
+	const size_t per = (size_t)s->C * s->L;
+	int i;
+
+#pragma omp parallel for if (s->N > 1) schedule(static)
+	for (i = 0; i < s->N; i++) {
+		if (i >= n)
+			memset(out + i * per, 0, sizeof(float) * per);
+		else
+			sca_fwd_one(s, i, z + i * per, out + i * per);
+	}
+}
+
+NN_HOT static void
+sca_bwd_one(struct nn_tl_sca *s, int n, const float *z, const float *da,
+    const float *db, const float *dfg, float *dz)
+{
+	const int C = s->C, L = s->L, H = s->H, P = s->kq / 2, kq = s->kq;
+	const size_t per = (size_t)C * L;
+	const float *u = s->u + (size_t)n * per;
+	const float *att = s->att + (size_t)n * C;
+	const float *ha = s->ha + (size_t)n * H, *hm = s->hm + (size_t)n * H;
+	const int *amt = s->amax_t + (size_t)n * C;
+	const int *amc = s->amax_c + (size_t)n * L;
+	const float *m = s->m + (size_t)n * L;
+	float *d_o = s->d_o + (size_t)n * C;
+	float *dha = s->dha + (size_t)n * H, *dhm = s->dhm + (size_t)n * H;
+	float *dq = s->dq + (size_t)n * L;
+	float *dm = s->work + (size_t)n * 4 * L, *ds0 = dm + L, *ds1 = ds0 + L;
+	int cb, t, i, j, c, k;
+
+	/* out = u * m: dm[t] = sum_c dout u; du = dout * m (into dz) */
+	for (t = 0; t < L; t++)
+		dm[t] = 0.0f;
+	for (cb = 0; cb < C / B; cb++) {
+		const size_t o = (size_t)cb * L * B;
+
+		for (t = 0; t < L; t++) {
+			float acc = 0.0f;
+
+			for (i = 0; i < B; i++) {
+				const size_t q = o + (size_t)t * B + i;
+				float g;
+
+				if (dfg != NULL)
+					g = dfg[cb * B + i] / (float)L;
+				else
+					g = da[q] + (db != NULL ? db[q] : 0.0f);
+				acc += g * u[q];
+				dz[q] = g * m[t];
+			}
+			dm[t] += acc;
+		}
+	}
+	/* m = sigmoid(q); q = conv(s) */
+	for (t = 0; t < L; t++) {
+		dq[t] = dm[t] * m[t] * (1.0f - m[t]);
+		ds0[t] = 0.0f;
+		ds1[t] = 0.0f;
+	}
+	for (t = 0; t < L; t++)
+		for (k = 0; k < kq; k++) {
+			int at = t + k - P;
+
+			if (at < 0 || at >= L)
+				continue;
+			ds0[at] += s->seq_w[k] * dq[t];
+			ds1[at] += s->seq_w[kq + k] * dq[t];
+		}
+	/* s0 = mean_c u, s1 = max_c u */
+	for (t = 0; t < L; t++)
+		ds0[t] /= (float)C;
+	for (cb = 0; cb < C / B; cb++) {
+		const size_t o = (size_t)cb * L * B;
+
+		for (t = 0; t < L; t++)
+			for (i = 0; i < B; i++)
+				dz[o + (size_t)t * B + i] += ds0[t];
+	}
+	for (t = 0; t < L; t++)
+		dz[nn_tl_idx(0, amc[t], t, C, L)] += ds1[t];
+	/* u = z * att: datt[c] = sum_t du z; dz = du * att */
+	for (cb = 0; cb < C / B; cb++) {
+		const size_t o = (size_t)cb * L * B;
+		float acc[B] = { 0 };
+
+		for (t = 0; t < L; t++)
+			for (i = 0; i < B; i++) {
+				const size_t q = o + (size_t)t * B + i;
+
+				acc[i] += dz[q] * z[q];
+				dz[q] *= att[cb * B + i];
+			}
+		for (i = 0; i < B; i++) {
+			const float a = att[cb * B + i];
+
+			d_o[cb * B + i] = acc[i] * a * (1.0f - a);
+		}
+	}
+	/* MLP, shared by both pooled vectors */
+	for (j = 0; j < H; j++) {
+		float acc = 0.0f;
+
+		for (c = 0; c < C; c++)
+			acc += s->fc2_w[(size_t)c * H + j] * d_o[c];
+		dha[j] = ha[j] > 0.0f ? acc : 0.0f;
+		dhm[j] = hm[j] > 0.0f ? acc : 0.0f;
+	}
+	for (c = 0; c < C; c++) {
+		float ga = 0.0f, gm = 0.0f;
+		const int cbk = c / B, ci = c % B;
+
+		for (j = 0; j < H; j++) {
+			ga += s->fc1_w[(size_t)j * C + c] * dha[j];
+			gm += s->fc1_w[(size_t)j * C + c] * dhm[j];
+		}
+		ga /= (float)L;
+		for (t = 0; t < L; t++)
+			dz[((size_t)cbk * L + t) * B + ci] += ga;
+		dz[((size_t)cbk * L + amt[c]) * B + ci] += gm;
+	}
+	/* the ReLU before SCA */
+	for (cb = 0; cb < C / B; cb++) {
+		const size_t o = (size_t)cb * L * B;
+
+		for (t = 0; t < L; t++)
+			for (i = 0; i < B; i++) {
+				const size_t q = o + (size_t)t * B + i;
+
+				dz[q] = z[q] > 0.0f ? dz[q] : 0.0f;
+			}
+	}
+}
+
+void
+nn_tl_sca_bwd(struct nn_tl_sca *s, const float *z, const float *dout_a,
+    const float *dout_b, const float *df_gap, float *dz, int n,
+    float *g_fc1_w, float *g_fc1_b, float *g_fc2_w, float *g_fc2_b,
+    float *g_seq_w, float *g_seq_b)
+{
+	const int C = s->C, L = s->L, H = s->H, kq = s->kq, P = kq / 2;
+	const size_t per = (size_t)C * L;
+	int i;
+
+#pragma omp parallel for if (s->N > 1) schedule(static)
+	for (i = 0; i < s->N; i++) {
+		if (i >= n) {
+			memset(dz + i * per, 0, sizeof(float) * per);
+			continue;
+		}
+		sca_bwd_one(s, i, z + i * per,
+		    dout_a ? dout_a + i * per : NULL,
+		    dout_b ? dout_b + i * per : NULL,
+		    df_gap ? df_gap + (size_t)i * C : NULL, dz + i * per);
+	}
+	if (g_fc1_w == NULL)
+		return;
+	/* parameter gradients: sums over the samples */
+#pragma omp parallel for if (C > 64) schedule(static)
+	for (i = 0; i < C; i++) {
+		int j, q;
+		float b = 0.0f;
+
+		for (j = 0; j < H; j++)
+			g_fc2_w[(size_t)i * H + j] = 0.0f;
+		for (q = 0; q < n; q++) {
+			const float d = s->d_o[(size_t)q * C + i];
+			const float *ha = s->ha + (size_t)q * H;
+			const float *hm = s->hm + (size_t)q * H;
+
+			b += d;
+			for (j = 0; j < H; j++)
+				g_fc2_w[(size_t)i * H + j] += d *
+				    ((ha[j] > 0.0f ? ha[j] : 0.0f) +
+				    (hm[j] > 0.0f ? hm[j] : 0.0f));
+		}
+		g_fc2_b[i] = 2.0f * b;
+	}
+#pragma omp parallel for if (H > 8) schedule(static)
+	for (i = 0; i < H; i++) {
+		int c, q;
+		float b = 0.0f;
+
+		for (c = 0; c < C; c++)
+			g_fc1_w[(size_t)i * C + c] = 0.0f;
+		for (q = 0; q < n; q++) {
+			const float da = s->dha[(size_t)q * H + i];
+			const float dm = s->dhm[(size_t)q * H + i];
+			const float *av = s->avg + (size_t)q * C;
+			const float *mv = s->mx + (size_t)q * C;
+
+			b += da + dm;
+			for (c = 0; c < C; c++)
+				g_fc1_w[(size_t)i * C + c] += da * av[c] +
+				    dm * mv[c];
+		}
+		g_fc1_b[i] = b;
+	}
+	{
+		int q, t, k;
+		float b = 0.0f;
+
+		for (k = 0; k < 2 * kq; k++)
+			g_seq_w[k] = 0.0f;
+		for (q = 0; q < n; q++) {
+			const float *dq = s->dq + (size_t)q * L;
+			const float *s0 = s->s + (size_t)q * 2 * L, *s1 = s0 + L;
+
+			for (t = 0; t < L; t++) {
+				b += dq[t];
+				for (k = 0; k < kq; k++) {
+					int at = t + k - P;
+
+					if (at < 0 || at >= L)
+						continue;
+					g_seq_w[k] += dq[t] * s0[at];
+					g_seq_w[kq + k] += dq[t] * s1[at];
+				}
+			}
+		}
+		g_seq_b[0] = b;
+	}
+}
+
+/* ---- global average pool ------------------------------------------------- */
+
+void
+nn_tl_gap_fwd(const float *x, float *f, int n, int N, int C, int L)
+{
+	int s;
+
+	for (s = 0; s < N; s++) {
+		int cb, t, i;
+
+		for (cb = 0; cb < C / B; cb++) {
+			const float *p = x + nn_tl_idx(s, cb * B, 0, C, L);
+			float a[B] = { 0 };
+
+			if (s < n)
+				for (t = 0; t < L; t++)
+					for (i = 0; i < B; i++)
+						a[i] += p[(size_t)t * B + i];
+			for (i = 0; i < B; i++)
+				f[(size_t)s * C + cb * B + i] = a[i] / (float)L;
+		}
+	}
+}
+
+/* ---- fully connected ------------------------------------------------------- */
+
+void
+nn_tl_fc_fwd(const float *x, const float *w, const float *b, float *y,
+    int n, int I, int O)
+{
+	int s, o, i;
+
+	for (s = 0; s < n; s++)
+		for (o = 0; o < O; o++) {
+			const float *wr = w + (size_t)o * I;
+			const float *xr = x + (size_t)s * I;
+			float a = b != NULL ? b[o] : 0.0f;
+
+			for (i = 0; i < I; i++)
+				a += wr[i] * xr[i];
+			y[(size_t)s * O + o] = a;
+		}
+}
+
+void
+nn_tl_fc_bwd(const float *x, const float *w, const float *dy, float *dx,
+    float *dw, float *db, float scale, int n, int N, int I, int O)
+{
+	int s, o, i;
+
+	if (dw != NULL)
+		for (o = 0; o < O; o++) {
+			float *wr = dw + (size_t)o * I;
+
+			for (i = 0; i < I; i++)
+				wr[i] = 0.0f;
+			for (s = 0; s < n; s++) {
+				const float g = scale * dy[(size_t)s * O + o];
+				const float *xr = x + (size_t)s * I;
+
+				for (i = 0; i < I; i++)
+					wr[i] += g * xr[i];
+			}
+		}
+	if (db != NULL)
+		for (o = 0; o < O; o++) {
+			float a = 0.0f;
+
+			for (s = 0; s < n; s++)
+				a += dy[(size_t)s * O + o];
+			db[o] = scale * a;
+		}
+	if (dx != NULL)
+		for (s = 0; s < N; s++) {
+			float *xr = dx + (size_t)s * I;
+
+			for (i = 0; i < I; i++)
+				xr[i] = 0.0f;
+			if (s >= n)
+				continue;
+			for (o = 0; o < O; o++) {
+				const float g = dy[(size_t)s * O + o];
+				const float *wr = w + (size_t)o * I;
+
+				for (i = 0; i < I; i++)
+					xr[i] += g * wr[i];
+			}
+		}
+}
+
+/* ---- batch norm over features ---------------------------------------------- */
+
+void
+nn_tl_bn1d_fwd(const float *x, float *y, int n, int E, const float *g,
+    const float *b, float *mean, float *invstd, float *run_mean,
+    float *run_var, float momentum)
+{
+	int s, e;
+
+	for (e = 0; e < E; e++) {
+		double a = 0.0, q = 0.0, mu, var;
+
+		for (s = 0; s < n; s++)
+			a += x[(size_t)s * E + e];
+		mu = a / n;
+		for (s = 0; s < n; s++) {
+			double d = x[(size_t)s * E + e] - mu;
+
+			q += d * d;
+		}
+		var = q / n;
+		mean[e] = (float)mu;
+		invstd[e] = (float)(1.0 / sqrt(var + NN_BN_EPS));
+		if (run_mean != NULL) {
+			run_mean[e] = (float)((1.0 - momentum) * run_mean[e] +
+			    momentum * mu);
+			run_var[e] = (float)((1.0 - momentum) * run_var[e] +
+			    momentum * (n > 1 ? q / (n - 1) : var));
+		}
+		for (s = 0; s < n; s++)
+			y[(size_t)s * E + e] = g[e] * (x[(size_t)s * E + e] -
+			    mean[e]) * invstd[e] + b[e];
+	}
+}
+
+void
+nn_tl_bn1d_bwd(const float *x, const float *dy, float *dx, int n, int N,
+    int E, const float *mean, const float *invstd, const float *g,
+    float *dg, float *db, float scale)
+{
+	int s, e;
+
+	for (e = 0; e < E; e++) {
+		double a = 0.0, q = 0.0;
+		float k1, k2;
+
+		for (s = 0; s < n; s++) {
+			const float d = dy[(size_t)s * E + e];
+
+			a += d;
+			q += (double)d * (x[(size_t)s * E + e] - mean[e]) *
+			    invstd[e];
+		}
+		if (dg != NULL)
+			dg[e] = (float)(scale * q);
+		if (db != NULL)
+			db[e] = (float)(scale * a);
+		k1 = (float)(a / n);
+		k2 = (float)(q / n);
+		for (s = 0; s < N; s++) {
+			const size_t j = (size_t)s * E + e;
+
+			dx[j] = s < n ? g[e] * invstd[e] * (dy[j] - k1 -
+			    (x[j] - mean[e]) * invstd[e] * k2) : 0.0f;
+		}
+	}
+}
+
+/* ---- losses ---------------------------------------------------------------- */
+
+double
+nn_tl_cosface(const float *e, const float *w, const int *y, int n, int N,
+    int E, int S, float sc, float mg, float *de, float *dw, float scale,
+    int *n_lab, int *correct, float *work)
+{
+	float *eh = work, *deh = eh + (size_t)N * E, *wh = deh + (size_t)N * E;
+	float *p = wh + (size_t)S * E, *en = p + (size_t)N * S, *wn = en + N;
+	double loss = 0.0;
+	int i, j, k, nl = 0, ok = 0;
+
+	for (i = 0; i < n; i++)
+		if (y[i] >= 0)
+			nl++;
+	memset(de, 0, sizeof(float) * (size_t)N * E);
+	if (dw != NULL)
+		memset(dw, 0, sizeof(float) * (size_t)S * E);
+	*n_lab = nl;
+	*correct = 0;
+	if (nl == 0)
+		return 0.0;
+	for (j = 0; j < S; j++) {
+		double q = 0.0;
+
+		for (k = 0; k < E; k++)
+			q += (double)w[(size_t)j * E + k] * w[(size_t)j * E + k];
+		wn[j] = (float)fmax(sqrt(q), 1e-12);
+		for (k = 0; k < E; k++)
+			wh[(size_t)j * E + k] = w[(size_t)j * E + k] / wn[j];
+	}
+	for (i = 0; i < n; i++) {
+		const float *er = e + (size_t)i * E;
+		float *pr = p + (size_t)i * S;
+		double q = 0.0, mx = -INFINITY, sum = 0.0;
+		int best = 0;
+
+		if (y[i] < 0)
+			continue;
+		for (k = 0; k < E; k++)
+			q += (double)er[k] * er[k];
+		en[i] = (float)fmax(sqrt(q), 1e-12);
+		for (k = 0; k < E; k++)
+			eh[(size_t)i * E + k] = er[k] / en[i];
+		for (j = 0; j < S; j++) {
+			float c = 0.0f;
+
+			for (k = 0; k < E; k++)
+				c += eh[(size_t)i * E + k] * wh[(size_t)j * E + k];
+			pr[j] = c;
+		}
+		/* argmax of cos before the margin */
+		for (j = 0; j < S; j++)
+			if (pr[j] > pr[best])
+				best = j;
+		if (best == y[i])
+			ok++;
+		for (j = 0; j < S; j++) {
+			pr[j] = sc * (pr[j] - (j == y[i] ? mg : 0.0f));
+			if (pr[j] > mx)
+				mx = pr[j];
+		}
+		for (j = 0; j < S; j++)
+			sum += exp(pr[j] - mx);
+		loss += -(pr[y[i]] - mx - log(sum));
+		/* dlogit = (softmax - onehot) / nl; dcos = s dlogit */
+		for (j = 0; j < S; j++)
+			pr[j] = (float)(sc * (exp(pr[j] - mx) / sum -
+			    (j == y[i] ? 1.0 : 0.0)) / nl);
+	}
+	/* d e-hat, d w-hat */
+	for (i = 0; i < n; i++) {
+		float *dr = deh + (size_t)i * E;
+		const float *pr = p + (size_t)i * S;
+		float dot = 0.0f;
+
+		if (y[i] < 0)
+			continue;
+		for (k = 0; k < E; k++)
+			dr[k] = 0.0f;
+		for (j = 0; j < S; j++)
+			for (k = 0; k < E; k++)
+				dr[k] += pr[j] * wh[(size_t)j * E + k];
+		for (k = 0; k < E; k++)
+			dot += dr[k] * eh[(size_t)i * E + k];
+		for (k = 0; k < E; k++)
+			de[(size_t)i * E + k] = (dr[k] -
+			    eh[(size_t)i * E + k] * dot) / en[i];
+	}
+	if (dw != NULL) {
+		for (i = 0; i < n; i++) {
+			const float *pr = p + (size_t)i * S;
+
+			if (y[i] < 0)
+				continue;
+			for (j = 0; j < S; j++)
+				for (k = 0; k < E; k++)
+					dw[(size_t)j * E + k] += pr[j] *
+					    eh[(size_t)i * E + k];
+		}
+		for (j = 0; j < S; j++) {
+			float *dr = dw + (size_t)j * E;
+			const float *wr = wh + (size_t)j * E;
+			float dot = 0.0f;
+
+			for (k = 0; k < E; k++)
+				dot += dr[k] * wr[k];
+			for (k = 0; k < E; k++)
+				dr[k] = scale * (dr[k] - wr[k] * dot) / wn[j];
+		}
+	}
+	*correct = ok;
+	return loss / nl;
+}
+
+double
+nn_tl_xent(const float *z, const int *y, int n, int N, int A, float *dz,
+    int *n_lab, int *correct)
+{
+	double loss = 0.0;
+	int i, j, nl = 0, ok = 0;
+
+	memset(dz, 0, sizeof(float) * (size_t)N * A);
+	for (i = 0; i < n; i++)
+		if (y[i] >= 0)
+			nl++;
+	*n_lab = nl;
+	*correct = 0;
+	if (nl == 0)
+		return 0.0;
+	for (i = 0; i < n; i++) {
+		const float *zr = z + (size_t)i * A;
+		double mx = zr[0], sum = 0.0;
+		int best = 0;
+
+		if (y[i] < 0)
+			continue;
+		for (j = 1; j < A; j++)
+			if (zr[j] > zr[best])
+				best = j;
+		mx = zr[best];
+		if (best == y[i])
+			ok++;
+		for (j = 0; j < A; j++)
+			sum += exp(zr[j] - mx);
+		loss += -(zr[y[i]] - mx - log(sum));
+		for (j = 0; j < A; j++)
+			dz[(size_t)i * A + j] = (float)((exp(zr[j] - mx) / sum -
+			    (j == y[i] ? 1.0 : 0.0)) / nl);
+	}
+	*correct = ok;
+	return loss / nl;
+}
+
+/* ---- oneDNN convolution ------------------------------------------------------ */
+
+#define NN_TRY(call)                                                         \
+	do {                                                                 \
+		dnnl_status_t s_ = (call);                                   \
+		if (s_ != dnnl_success) {                                    \
+			dt_error_set(err, DT_E_INTERNAL, "oneDNN: %s: %s", #call, \
+			    dnnl_status2str(s_));                            \
+			goto fail;                                           \
+		}                                                            \
+	} while (0)
+
+static size_t
+pd_scratch(const_dnnl_primitive_desc_t pd)
+{
+	const dnnl_memory_desc_t *smd =
+	    dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+
+	return smd ? dnnl_memory_desc_get_size(smd) : 0;
+}
+
+/* A reorder from `from` to `to` memory descriptors (NULL when equal). */
+static int
+make_reorder(dnnl_engine_t eng, const dnnl_memory_desc_t *from,
+    const dnnl_memory_desc_t *to, dnnl_primitive_t *out, struct dt_error *err)
+{
+	dnnl_primitive_desc_t pd = NULL;
+
+	*out = NULL;
+	if (dnnl_memory_desc_equal(from, to))
+		return 0;
+	NN_TRY(dnnl_reorder_primitive_desc_create(&pd, from, eng, to, eng,
+	    NULL));
+	NN_TRY(dnnl_primitive_create(out, pd));
+	dnnl_primitive_desc_destroy(pd);
+	return 0;
+fail:
+	if (pd)
+		dnnl_primitive_desc_destroy(pd);
+	return -1;
+}
+
+int
+nn_tl_conv_create(struct nn_tl_conv *c, dnnl_engine_t eng, int N, int cin,
+    int cout, int k, int stride, int pad, int lin, float *src, float *dst,
+    float *w, float *dw, float *dsrc, float *ddst, struct dt_error *err)
+{
+	dnnl_memory_desc_t s_md, d_md, w_any, w_user;
+	dnnl_convolution_desc_t fd, bdd, bwd;
+	dnnl_primitive_attr_t attr = NULL;
+	dnnl_primitive_desc_t fpd = NULL, bdpd = NULL, bwpd = NULL;
+	const dnnl_memory_desc_t *q;
+	dnnl_memory_desc_t wf_md, wb_md, dw_md;
+	const int lout = (lin + 2 * pad - k) / stride + 1;
+	dnnl_dims_t sd = { N, cin, lin }, dd = { N, cout, lout };
+	dnnl_dims_t wd = { cout, cin, k };
+	dnnl_dims_t strides = { stride }, pl = { pad };
+	dnnl_dims_t pr = { (lout - 1) * stride + k - lin - pad };
+	size_t ss;
+
+	memset(c, 0, sizeof(*c));
+	c->N = N;
+	c->cin = cin;
+	c->cout = cout;
+	c->k = k;
+	c->stride = stride;
+	c->pad = pad;
+	c->lin = lin;
+	c->lout = lout;
+	if (pr[0] < 0)
+		pr[0] = 0;
+	if (cin % NN_TB || cout % NN_TB)
+		return dt_error_set(err, DT_E_UNSUPPORTED,
+		    "convolution %d -> %d channels: the trainer needs "
+		    "multiples of %d", cin, cout, NN_TB);
+	NN_TRY(dnnl_memory_desc_init_by_tag(&s_md, 3, sd, dnnl_f32,
+	    NN_TB_TAG));
+	NN_TRY(dnnl_memory_desc_init_by_tag(&d_md, 3, dd, dnnl_f32,
+	    NN_TB_TAG));
+	NN_TRY(dnnl_memory_desc_init_by_tag(&w_any, 3, wd, dnnl_f32,
+	    dnnl_format_tag_any));
+	NN_TRY(dnnl_memory_desc_init_by_tag(&w_user, 3, wd, dnnl_f32,
+	    dnnl_oiw));
+	NN_TRY(dnnl_primitive_attr_create(&attr));
+	NN_TRY(dnnl_primitive_attr_set_scratchpad_mode(attr,
+	    dnnl_scratchpad_mode_user));
+
+	NN_TRY(dnnl_convolution_forward_desc_init(&fd, dnnl_forward_training,
+	    dnnl_convolution_direct, &s_md, &w_any, NULL, &d_md, strides, pl,
+	    pr));
+	NN_TRY(dnnl_primitive_desc_create(&fpd, &fd, attr, eng, NULL));
+	q = dnnl_primitive_desc_query_md(fpd, dnnl_query_weights_md, 0);
+	wf_md = *q;
+	if ((ss = pd_scratch(fpd)) > c->scratch_size)
+		c->scratch_size = ss;
+
+	if (dsrc != NULL) {
+		NN_TRY(dnnl_convolution_backward_data_desc_init(&bdd,
+		    dnnl_convolution_direct, &s_md, &w_any, &d_md, strides, pl,
+		    pr));
+		NN_TRY(dnnl_primitive_desc_create(&bdpd, &bdd, attr, eng,
+		    fpd));
+		q = dnnl_primitive_desc_query_md(bdpd, dnnl_query_weights_md, 0);
+		wb_md = *q;
+		if ((ss = pd_scratch(bdpd)) > c->scratch_size)
+			c->scratch_size = ss;
+	}
+	NN_TRY(dnnl_convolution_backward_weights_desc_init(&bwd,
+	    dnnl_convolution_direct, &s_md, &w_any, NULL, &d_md, strides, pl,
+	    pr));
+	NN_TRY(dnnl_primitive_desc_create(&bwpd, &bwd, attr, eng, fpd));
+	q = dnnl_primitive_desc_query_md(bwpd, dnnl_query_diff_weights_md, 0);
+	dw_md = *q;
+	if ((ss = pd_scratch(bwpd)) > c->scratch_size)
+		c->scratch_size = ss;
+
+	NN_TRY(dnnl_memory_create(&c->src, &s_md, eng, src));
+	NN_TRY(dnnl_memory_create(&c->dst, &d_md, eng, dst));
+	NN_TRY(dnnl_memory_create(&c->ddst, &d_md, eng, ddst));
+	NN_TRY(dnnl_memory_create(&c->w_user, &w_user, eng, w));
+	NN_TRY(dnnl_memory_create(&c->dw_user, &w_user, eng, dw));
+	if (dnnl_memory_desc_equal(&wf_md, &w_user))
+		NN_TRY(dnnl_memory_create(&c->w_fwd, &wf_md, eng, w));
+	else
+		NN_TRY(dnnl_memory_create(&c->w_fwd, &wf_md, eng,
+		    DNNL_MEMORY_ALLOCATE));
+	if (make_reorder(eng, &w_user, &wf_md, &c->r_w_fwd, err) != 0)
+		goto fail2;
+	if (dsrc != NULL) {
+		NN_TRY(dnnl_memory_create(&c->dsrc, &s_md, eng, dsrc));
+		if (dnnl_memory_desc_equal(&wb_md, &w_user))
+			NN_TRY(dnnl_memory_create(&c->w_bwd_d, &wb_md, eng, w));
+		else
+			NN_TRY(dnnl_memory_create(&c->w_bwd_d, &wb_md, eng,
+			    DNNL_MEMORY_ALLOCATE));
+		if (make_reorder(eng, &w_user, &wb_md, &c->r_w_bwd_d,
+		    err) != 0)
+			goto fail2;
+	}
+	if (dnnl_memory_desc_equal(&dw_md, &w_user))
+		NN_TRY(dnnl_memory_create(&c->dw_prim, &dw_md, eng, dw));
+	else
+		NN_TRY(dnnl_memory_create(&c->dw_prim, &dw_md, eng,
+		    DNNL_MEMORY_ALLOCATE));
+	if (make_reorder(eng, &dw_md, &w_user, &c->r_dw, err) != 0)
+		goto fail2;
+
+	NN_TRY(dnnl_primitive_create(&c->fwd, fpd));
+	if (bdpd != NULL)
+		NN_TRY(dnnl_primitive_create(&c->bwd_d, bdpd));
+	NN_TRY(dnnl_primitive_create(&c->bwd_w, bwpd));
+	dnnl_primitive_desc_destroy(fpd);
+	if (bdpd)
+		dnnl_primitive_desc_destroy(bdpd);
+	dnnl_primitive_desc_destroy(bwpd);
+	dnnl_primitive_attr_destroy(attr);
+	return 0;
+fail:
+fail2:
+	if (fpd)
+		dnnl_primitive_desc_destroy(fpd);
+	if (bdpd)
+		dnnl_primitive_desc_destroy(bdpd);
+	if (bwpd)
+		dnnl_primitive_desc_destroy(bwpd);
+	if (attr)
+		dnnl_primitive_attr_destroy(attr);
+	nn_tl_conv_destroy(c);
+	return -1;
+}
+
+void
+nn_tl_conv_bind_scratch(struct nn_tl_conv *c, dnnl_memory_t scratch)
+{
+	c->scratch = scratch;
+}
+
+void
+nn_tl_conv_destroy(struct nn_tl_conv *c)
+{
+	dnnl_primitive_t *ps[] = { &c->fwd, &c->bwd_d, &c->bwd_w, &c->r_w_fwd,
+		&c->r_w_bwd_d, &c->r_dw };
+	dnnl_memory_t *ms[] = { &c->src, &c->dst, &c->dsrc, &c->ddst,
+		&c->w_user, &c->w_fwd, &c->w_bwd_d, &c->dw_prim, &c->dw_user };
+	size_t i;
+
+	for (i = 0; i < sizeof(ps) / sizeof(ps[0]); i++)
+		if (*ps[i] != NULL) {
+			dnnl_primitive_destroy(*ps[i]);
+			*ps[i] = NULL;
+		}
+	for (i = 0; i < sizeof(ms) / sizeof(ms[0]); i++)
+		if (*ms[i] != NULL) {
+			dnnl_memory_destroy(*ms[i]);
+			*ms[i] = NULL;
+		}
+}
+
+static int
+run(dnnl_primitive_t p, dnnl_stream_t st, int nargs,
+    const dnnl_exec_arg_t *args, struct dt_error *err)
+{
+	NN_TRY(dnnl_primitive_execute(p, st, nargs, args));
+	return 0;
+fail:
+	return -1;
+}
+
+static int
+reorder(dnnl_primitive_t r, dnnl_memory_t from, dnnl_memory_t to,
+    dnnl_stream_t st, struct dt_error *err)
+{
+	dnnl_exec_arg_t a[2] = { { DNNL_ARG_FROM, from }, { DNNL_ARG_TO, to } };
+
+	if (r == NULL)
+		return 0;
+	return run(r, st, 2, a, err);
+}
+
+int
+nn_tl_conv_sync_weights(struct nn_tl_conv *c, dnnl_stream_t st,
+    struct dt_error *err)
+{
+	if (reorder(c->r_w_fwd, c->w_user, c->w_fwd, st, err) != 0)
+		return -1;
+	if (c->bwd_d != NULL &&
+	    reorder(c->r_w_bwd_d, c->w_user, c->w_bwd_d, st, err) != 0)
+		return -1;
+	return 0;
+}
+
+int
+nn_tl_conv_fwd(struct nn_tl_conv *c, dnnl_stream_t st, struct dt_error *err)
+{
+	dnnl_exec_arg_t a[4] = { { DNNL_ARG_SRC, c->src },
+		{ DNNL_ARG_WEIGHTS, c->w_fwd }, { DNNL_ARG_DST, c->dst },
+		{ DNNL_ARG_SCRATCHPAD, c->scratch } };
+
+	return run(c->fwd, st, 4, a, err);
+}
+
+int
+nn_tl_conv_bwd_data(struct nn_tl_conv *c, dnnl_stream_t st,
+    struct dt_error *err)
+{
+	dnnl_exec_arg_t a[4] = { { DNNL_ARG_DIFF_DST, c->ddst },
+		{ DNNL_ARG_WEIGHTS, c->w_bwd_d }, { DNNL_ARG_DIFF_SRC, c->dsrc },
+		{ DNNL_ARG_SCRATCHPAD, c->scratch } };
+
+	return run(c->bwd_d, st, 4, a, err);
+}
+
+int
+nn_tl_conv_bwd_weights(struct nn_tl_conv *c, dnnl_stream_t st,
+    struct dt_error *err)
+{
+	dnnl_exec_arg_t a[4] = { { DNNL_ARG_SRC, c->src },
+		{ DNNL_ARG_DIFF_DST, c->ddst },
+		{ DNNL_ARG_DIFF_WEIGHTS, c->dw_prim },
+		{ DNNL_ARG_SCRATCHPAD, c->scratch } };
+
+	if (run(c->bwd_w, st, 4, a, err) != 0)
+		return -1;
+	return reorder(c->r_dw, c->dw_prim, c->dw_user, st, err);
+}
+
+int
+nn_tl_scratch_create(dnnl_engine_t eng, size_t size, dnnl_memory_t *out,
+    struct dt_error *err)
+{
+	dnnl_memory_desc_t md;
+	dnnl_dims_t sz = { (dnnl_dim_t)(size ? size : 1) };
+
+	NN_TRY(dnnl_memory_desc_init_by_tag(&md, 1, sz, dnnl_u8, dnnl_x));
+	NN_TRY(dnnl_memory_create(out, &md, eng, DNNL_MEMORY_ALLOCATE));
+	return 0;
+fail:
+	return -1;
+}
