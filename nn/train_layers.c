@@ -23,6 +23,10 @@
 
 #include "nn/train_layers.h"
 
+#if NN_TB != 1
+#error "the kernels below are written for the plain ncw layout"
+#endif
+
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
     !defined(__SANITIZE_ADDRESS__)
 #define NN_HOT __attribute__((target_clones("arch=x86-64-v3", "default")))
@@ -80,43 +84,20 @@ nn_tl_from_blocked(const float *src, float *dst, int N, int C, int L)
 NN_HOT static void
 stem_fwd_one(const float *xp, const float *wt, float *y, int C, int K, int W)
 {
-	int cb, t, k, i;
+	int c, k, t;
 
-	for (cb = 0; cb < C / B; cb++) {
-		float *yb = y + (size_t)cb * W * B;
+	for (c = 0; c < C; c++) {
+		float *yr = y + (size_t)c * W;
 
-		for (t = 0; t + 4 <= W; t += 4) {
-			float a0[B] = { 0 }, a1[B] = { 0 }, a2[B] = { 0 },
-			    a3[B] = { 0 };
+		for (t = 0; t < W; t++)
+			yr[t] = 0.0f;
+		for (k = 0; k < K; k++) {
+			const float w = wt[(size_t)k * C + c];
+			const float *xs = xp + k;
 
-			for (k = 0; k < K; k++) {
-				const float *w = wt + (size_t)k * C + cb * B;
-				const float x0 = xp[t + k], x1 = xp[t + k + 1];
-				const float x2 = xp[t + k + 2], x3 = xp[t + k + 3];
-
-				for (i = 0; i < B; i++) {
-					a0[i] += x0 * w[i];
-					a1[i] += x1 * w[i];
-					a2[i] += x2 * w[i];
-					a3[i] += x3 * w[i];
-				}
-			}
-			for (i = 0; i < B; i++) {
-				yb[(size_t)t * B + i] = a0[i];
-				yb[(size_t)(t + 1) * B + i] = a1[i];
-				yb[(size_t)(t + 2) * B + i] = a2[i];
-				yb[(size_t)(t + 3) * B + i] = a3[i];
-			}
-		}
-		for (; t < W; t++) {
-			float a[B] = { 0 };
-
-			for (k = 0; k < K; k++)
-				for (i = 0; i < B; i++)
-					a[i] += xp[t + k] *
-					    wt[(size_t)k * C + cb * B + i];
-			for (i = 0; i < B; i++)
-				yb[(size_t)t * B + i] = a[i];
+#pragma omp simd
+			for (t = 0; t < W; t++)
+				yr[t] += w * xs[t];
 		}
 	}
 }
@@ -137,21 +118,19 @@ NN_HOT static void
 stem_bwd_one(const float *xp, const float *dy, float *acc, int C, int K,
     int W)
 {
-	int cb, t, k, i;
+	int c, k, t;
 
-	for (cb = 0; cb < C / B; cb++) {
-		const float *db = dy + (size_t)cb * W * B;
+	for (c = 0; c < C; c++) {
+		const float *g = dy + (size_t)c * W;
 
-		for (t = 0; t < W; t++) {
-			const float *g = db + (size_t)t * B;
+		for (k = 0; k < K; k++) {
+			const float *xs = xp + k;
+			float a = 0.0f;
 
-			for (k = 0; k < K; k++) {
-				float *a = acc + (size_t)k * C + cb * B;
-				const float xv = xp[t + k];
-
-				for (i = 0; i < B; i++)
-					a[i] += xv * g[i];
-			}
+#pragma omp simd reduction(+ : a)
+			for (t = 0; t < W; t++)
+				a += g[t] * xs[t];
+			acc[(size_t)k * C + c] += a;
 		}
 	}
 }
@@ -191,47 +170,42 @@ nn_tl_stem_bwd_w(const float *xp, const float *dy, float *dwt, int n, int C,
 /* ---- batch norm ------------------------------------------------------------ */
 
 NN_HOT static void
-bn_stats_block(const float *x, int cb, int n, int C, int L, float *mean,
+bn_stats_block(const float *x, int c, int n, int C, int L, float *mean,
     float *invstd, float *run_mean, float *run_var, float momentum)
 {
-	double s[B] = { 0 }, q[B] = { 0 };
-	float mu[B];
 	const double cnt = (double)n * L;
-	int s_, t, i;
+	double sum = 0.0, q = 0.0, var;
+	float mu;
+	int s_, t;
 
 	for (s_ = 0; s_ < n; s_++) {
-		const float *p = x + nn_tl_idx(s_, cb * B, 0, C, L);
+		const float *p = x + ((size_t)s_ * C + c) * L;
+		float a = 0.0f;
 
+#pragma omp simd reduction(+ : a)
 		for (t = 0; t < L; t++)
-			for (i = 0; i < B; i++)
-				s[i] += p[(size_t)t * B + i];
+			a += p[t];
+		sum += a;
 	}
-	for (i = 0; i < B; i++)
-		mu[i] = (float)(s[i] / cnt);
+	mu = (float)(sum / cnt);
 	for (s_ = 0; s_ < n; s_++) {
-		const float *p = x + nn_tl_idx(s_, cb * B, 0, C, L);
+		const float *p = x + ((size_t)s_ * C + c) * L;
+		float a = 0.0f;
 
+#pragma omp simd reduction(+ : a)
 		for (t = 0; t < L; t++)
-			for (i = 0; i < B; i++) {
-				double d = (double)p[(size_t)t * B + i] - mu[i];
-
-				q[i] += d * d;
-			}
+			a += (p[t] - mu) * (p[t] - mu);
+		q += a;
 	}
-	for (i = 0; i < B; i++) {
-		const int c = cb * B + i;
-		double var = q[i] / cnt;
+	var = q / cnt;
+	mean[c] = mu;
+	invstd[c] = (float)(1.0 / sqrt(var + NN_BN_EPS));
+	if (run_mean != NULL) {
+		double uv = cnt > 1 ? q / (cnt - 1) : var;
 
-		mean[c] = mu[i];
-		invstd[c] = (float)(1.0 / sqrt(var + NN_BN_EPS));
-		if (run_mean != NULL) {
-			double uv = cnt > 1 ? q[i] / (cnt - 1) : var;
-
-			run_mean[c] = (1.0f - momentum) * run_mean[c] +
-			    momentum * mu[i];
-			run_var[c] = (float)((1.0 - momentum) * run_var[c] +
-			    momentum * uv);
-		}
+		run_mean[c] = (1.0f - momentum) * run_mean[c] + momentum * mu;
+		run_var[c] = (float)((1.0 - momentum) * run_var[c] +
+		    momentum * uv);
 	}
 }
 
@@ -241,8 +215,8 @@ nn_tl_bn_stats(const float *x, int n, int C, int L, float *mean,
 {
 	int cb;
 
-#pragma omp parallel for if (C / B > 1) schedule(static)
-	for (cb = 0; cb < C / B; cb++)
+#pragma omp parallel for if (C > 1) schedule(static)
+	for (cb = 0; cb < C; cb++)
 		bn_stats_block(x, cb, n, C, L, mean, invstd, run_mean, run_var,
 		    momentum);
 }
@@ -343,36 +317,41 @@ nn_tl_bn2_add_relu(const float *xa, const float *xb, float *z, int n, int N,
 
 /* Sums of dy_eff and dy_eff * xhat over one channel block. */
 NN_HOT static void
-bn_bwd_sums(const float *x, const float *dy, const float *mask, int cb,
+bn_bwd_sums(const float *x, const float *dy, const float *mask, int c,
     int n, int C, int L, const float *mean, const float *invstd, double *sd,
     double *sdx)
 {
-	double a[B] = { 0 }, q[B] = { 0 };
-	float mu[B], is[B];
-	int s, t, i;
+	const float mu = mean[c], is = invstd[c];
+	double a = 0.0, q = 0.0;
+	int s, t;
 
-	for (i = 0; i < B; i++) {
-		mu[i] = mean[cb * B + i];
-		is[i] = invstd[cb * B + i];
-	}
 	for (s = 0; s < n; s++) {
-		const size_t o = nn_tl_idx(s, cb * B, 0, C, L);
+		const size_t o = ((size_t)s * C + c) * L;
+		const float *xr = x + o, *gr = dy + o;
+		float ra = 0.0f, rq = 0.0f;
 
-		for (t = 0; t < L; t++)
-			for (i = 0; i < B; i++) {
-				const size_t j = o + (size_t)t * B + i;
-				float d = dy[j];
+		if (mask != NULL) {
+			const float *mr = mask + o;
 
-				if (mask != NULL && !(mask[j] > 0.0f))
-					d = 0.0f;
-				a[i] += d;
-				q[i] += (double)d * ((x[j] - mu[i]) * is[i]);
+#pragma omp simd reduction(+ : ra, rq)
+			for (t = 0; t < L; t++) {
+				const float d = mr[t] > 0.0f ? gr[t] : 0.0f;
+
+				ra += d;
+				rq += d * (xr[t] - mu);
 			}
+		} else {
+#pragma omp simd reduction(+ : ra, rq)
+			for (t = 0; t < L; t++) {
+				ra += gr[t];
+				rq += gr[t] * (xr[t] - mu);
+			}
+		}
+		a += ra;
+		q += rq;
 	}
-	for (i = 0; i < B; i++) {
-		sd[i] = a[i];
-		sdx[i] = q[i];
-	}
+	*sd = a;
+	*sdx = q * is;
 }
 
 NN_HOT static void
@@ -380,30 +359,29 @@ bn_bwd_dx(const float *x, const float *dy, const float *mask, float *dx,
     int C, int L, const float *mean, const float *invstd, const float *g,
     const float *k1, const float *k2)
 {
-	int cb, t, i;
+	int c, t;
 
-	for (cb = 0; cb < C / B; cb++) {
-		const size_t o = (size_t)cb * L * B;
-		float mu[B], is[B], sc[B], a1[B], a2[B];
+	for (c = 0; c < C; c++) {
+		const size_t o = (size_t)c * L;
+		const float mu = mean[c], sc = g[c] * invstd[c];
+		const float a1 = k1[c], a2 = k2[c] * invstd[c];
+		const float *xr = x + o, *gr = dy + o;
+		float *dr = dx + o;
 
-		for (i = 0; i < B; i++) {
-			const int c = cb * B + i;
+		if (mask != NULL) {
+			const float *mr = mask + o;
 
-			mu[i] = mean[c];
-			is[i] = invstd[c];
-			sc[i] = g[c] * invstd[c];
-			a1[i] = k1[c];
-			a2[i] = k2[c];
-		}
-		for (t = 0; t < L; t++)
-			for (i = 0; i < B; i++) {
-				const size_t j = o + (size_t)t * B + i;
-				float d = dy[j], xh = (x[j] - mu[i]) * is[i];
+#pragma omp simd
+			for (t = 0; t < L; t++) {
+				const float d = mr[t] > 0.0f ? gr[t] : 0.0f;
 
-				if (mask != NULL && !(mask[j] > 0.0f))
-					d = 0.0f;
-				dx[j] = sc[i] * (d - a1[i] - xh * a2[i]);
+				dr[t] = sc * (d - a1 - (xr[t] - mu) * a2);
 			}
+		} else {
+#pragma omp simd
+			for (t = 0; t < L; t++)
+				dr[t] = sc * (gr[t] - a1 - (xr[t] - mu) * a2);
+		}
 	}
 }
 
@@ -417,22 +395,17 @@ nn_tl_bn_bwd(const float *x, const float *dy, const float *mask, float *dx,
 	int cb, s;
 
 	/* k[c] = mean(dy_eff), k[C + c] = mean(dy_eff * xhat) */
-#pragma omp parallel for if (C / B > 1) schedule(static)
-	for (cb = 0; cb < C / B; cb++) {
-		double sd[B], sdx[B];
-		int i;
+#pragma omp parallel for if (C > 1) schedule(static)
+	for (cb = 0; cb < C; cb++) {
+		double sd, sdx;
 
-		bn_bwd_sums(x, dy, mask, cb, n, C, L, mean, invstd, sd, sdx);
-		for (i = 0; i < B; i++) {
-			const int c = cb * B + i;
-
-			k[c] = (float)(sd[i] / cnt);
-			k[C + c] = (float)(sdx[i] / cnt);
-			if (dg != NULL)
-				dg[c] = (float)sdx[i];
-			if (db != NULL)
-				db[c] = (float)sd[i];
-		}
+		bn_bwd_sums(x, dy, mask, cb, n, C, L, mean, invstd, &sd, &sdx);
+		k[cb] = (float)(sd / cnt);
+		k[C + cb] = (float)(sdx / cnt);
+		if (dg != NULL)
+			dg[cb] = (float)sdx;
+		if (db != NULL)
+			db[cb] = (float)sd;
 	}
 #pragma omp parallel for if (N > 1) schedule(static)
 	for (s = 0; s < N; s++) {
