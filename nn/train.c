@@ -12,7 +12,7 @@
  * in place or through one reorder per step), gradients in G, AdamW moments
  * in M and V.  BN running statistics are a second flat array R.
  *
- * Choices (documented in docs/TRAINING.md as well):
+ * Choices:
  *  - AdamW weight decay applies to convolution, fc and classifier weights and
  *    the SCA convolution; not to BN weights/biases nor to any bias.
  *  - As torch.optim.AdamW with set_to_none: a head whose task has no label in
