@@ -1,6 +1,6 @@
 noinst_LIBRARIES += libnn.a
 libnn_a_SOURCES = \
-	nn/model.c nn/model.h \
+	nn/model.c nn/model.h nn/nn_internal.h \
 	nn/net.c nn/net.h \
 	nn/ref.c nn/ref.h \
 	nn/train.c nn/train.h nn/train_internal.h \

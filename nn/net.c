@@ -30,30 +30,12 @@
 
 #include "nn/model.h"
 #include "nn/net.h"
+#include "nn/nn_internal.h"
 #include "util/error.h"
 
 #define BN_EPS 1e-5f
 
-/*
- * Our own loops are compiled for the baseline ISA by default; build clones
- * for AVX2+FMA and AVX-512 too, picked at load time by the CPU (GCC ifunc).
- */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define NN_HOT __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define NN_HOT
-#endif
 #define MAX_ARGS 8
-
-#define NN_TRY(call)                                                         \
-	do {                                                                 \
-		dnnl_status_t s_ = (call);                                   \
-		if (s_ != dnnl_success) {                                    \
-			dt_error_set(err, DT_E_INTERNAL, "oneDNN: %s: %s", #call, \
-			    dnnl_status2str(s_));                            \
-			goto fail;                                           \
-		}                                                            \
-	} while (0)
 
 struct nn_net;
 typedef void (*op_fn)(struct nn_net *net, void *ctx);

@@ -21,18 +21,13 @@
 #include <dnnl.h>
 #include <dnnl_debug.h>
 
+#include "nn/nn_internal.h"
 #include "nn/train_layers.h"
 
 #if NN_TB != 1
 #error "the kernels below are written for the plain ncw layout"
 #endif
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
-    !defined(__SANITIZE_ADDRESS__)
-#define NN_HOT __attribute__((target_clones("arch=x86-64-v3", "default")))
-#else
-#define NN_HOT
-#endif
 
 #define B NN_TB
 
@@ -1202,15 +1197,6 @@ nn_tl_xent(const float *z, const int *y, int n, int N, int A, float *dz,
 
 /* ---- oneDNN convolution ------------------------------------------------------ */
 
-#define NN_TRY(call)                                                         \
-	do {                                                                 \
-		dnnl_status_t s_ = (call);                                   \
-		if (s_ != dnnl_success) {                                    \
-			dt_error_set(err, DT_E_INTERNAL, "oneDNN: %s: %s", #call, \
-			    dnnl_status2str(s_));                            \
-			goto fail;                                           \
-		}                                                            \
-	} while (0)
 
 static size_t
 pd_scratch(const_dnnl_primitive_desc_t pd)
