@@ -130,8 +130,8 @@ bench_file_exists(const char *path)
 	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-int
-bench_parse_int(const char *s, int lo, int hi, int *out)
+static int
+parse_int(const char *s, int lo, int hi, int *out)
 {
 	char *end;
 	long v;
@@ -145,7 +145,18 @@ bench_parse_int(const char *s, int lo, int hi, int *out)
 }
 
 int
-bench_parse_double(const char *s, double lo, double hi, double *out)
+bench_parse_int(const char *opt, const char *s, int lo, int hi, int *out)
+{
+	if (parse_int(s, lo, hi, out) == 0)
+		return 0;
+	fprintf(stderr, "dt4ecg-bench: %s %s: expected an integer %d..%d\n",
+	    opt, s, lo, hi);
+	return -1;
+}
+
+int
+bench_parse_double(const char *opt, const char *s, double lo, double hi,
+    double *out)
 {
 	char *end;
 	double v;
@@ -153,26 +164,35 @@ bench_parse_double(const char *s, double lo, double hi, double *out)
 	errno = 0;
 	v = strtod(s, &end);
 	if (errno != 0 || end == s || *end != '\0' || !isfinite(v) || v < lo ||
-	    v > hi)
+	    v > hi) {
+		fprintf(stderr, "dt4ecg-bench: %s %s: expected a number "
+		    "%g..%g\n", opt, s, lo, hi);
 		return -1;
+	}
 	*out = v;
 	return 0;
 }
 
 int
-bench_parse_int_list(const char *s, int *out, int max, int lo, int hi)
+bench_parse_int_list(const char *opt, const char *s, int *out, int max,
+    int lo, int hi)
 {
 	char buf[256], *tok, *save = NULL;
 	int n = 0;
 
 	if (strlen(s) >= sizeof(buf))
-		return -1;
+		goto bad;
 	strcpy(buf, s);
 	for (tok = strtok_r(buf, ",", &save); tok != NULL;
 	    tok = strtok_r(NULL, ",", &save)) {
-		if (n == max || bench_parse_int(tok, lo, hi, &out[n]) != 0)
-			return -1;
+		if (n == max || parse_int(tok, lo, hi, &out[n]) != 0)
+			goto bad;
 		n++;
 	}
-	return n;
+	if (n > 0)
+		return n;
+bad:
+	fprintf(stderr, "dt4ecg-bench: %s %s: expected up to %d comma-separated "
+	    "integers %d..%d\n", opt, s, max, lo, hi);
+	return -1;
 }

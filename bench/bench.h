@@ -33,10 +33,15 @@ double bench_percentile(double *v, size_t n, double p);
 double bench_rss_mb(void);	/* VmRSS of this process */
 bool bench_file_exists(const char *path);
 
-int bench_parse_int(const char *s, int lo, int hi, int *out);
-int bench_parse_double(const char *s, double lo, double hi, double *out);
+/* Option values: on a bad one, say so on stderr naming the option `opt`
+ * and the range, and return -1. */
+int bench_parse_int(const char *opt, const char *s, int lo, int hi,
+    int *out);
+int bench_parse_double(const char *opt, const char *s, double lo, double hi,
+    double *out);
 /* "1,2,4" -> out[]; returns the count, or -1. */
-int bench_parse_int_list(const char *s, int *out, int max, int lo, int hi);
+int bench_parse_int_list(const char *opt, const char *s, int *out, int max,
+    int lo, int hi);
 
 int bench_infer_main(int argc, char **argv);
 int bench_match_main(int argc, char **argv);

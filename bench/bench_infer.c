@@ -158,27 +158,19 @@ bench_infer_main(int argc, char **argv)
 			o.model = optarg;
 			break;
 		case 't':
-			if ((o.n_threads = bench_parse_int_list(optarg,
-			    o.threads, 8, 1, 256)) < 1) {
-				fprintf(stderr, "dt4ecg-bench: --threads %s: "
-				    "a list of thread counts 1..256\n", optarg);
+			if ((o.n_threads = bench_parse_int_list("--threads",
+			    optarg, o.threads, 8, 1, 256)) < 1)
 				return 2;
-			}
 			break;
 		case 'b':
-			if (bench_parse_int(optarg, 1, 4096, &o.batch) != 0) {
-				fprintf(stderr, "dt4ecg-bench: --batch %s: "
-				    "1..4096\n", optarg);
+			if (bench_parse_int("--batch", optarg, 1, 4096,
+			    &o.batch) != 0)
 				return 2;
-			}
 			break;
 		case 's':
-			if (bench_parse_double(optarg, 0.05, 600,
-			    &o.seconds) != 0) {
-				fprintf(stderr, "dt4ecg-bench: --seconds %s: "
-				    "0.05..600\n", optarg);
+			if (bench_parse_double("--seconds", optarg, 0.05, 600,
+			    &o.seconds) != 0)
 				return 2;
-			}
 			break;
 		case 'R':
 			o.no_reference = true;

@@ -345,17 +345,17 @@ bench_load_main(int argc, char **argv)
 		}
 		i++;
 		if (strcmp(a, "--concurrency") == 0) {
-			if ((nconc = bench_parse_int_list(v, conc, MAX_CONC, 1,
+			if ((nconc = bench_parse_int_list(a, v, conc, MAX_CONC, 1,
 			    MAX_CONC)) < 1)
 				return 2;
 		} else if (strcmp(a, "--seconds") == 0) {
-			if (bench_parse_int(v, 1, 3600, &seconds) != 0)
+			if (bench_parse_int(a, v, 1, 3600, &seconds) != 0)
 				return 2;
 		} else if (strcmp(a, "--members") == 0) {
-			if (bench_parse_int(v, 1, 90, &members) != 0)
+			if (bench_parse_int(a, v, 1, 90, &members) != 0)
 				return 2;
 		} else if (strcmp(a, "--threads") == 0) {
-			if (bench_parse_int(v, 0, 64, &threads) != 0)
+			if (bench_parse_int(a, v, 0, 64, &threads) != 0)
 				return 2;
 		} else if (strcmp(a, "--url") == 0) {
 			url = v;
@@ -366,7 +366,11 @@ bench_load_main(int argc, char **argv)
 		} else if (strcmp(a, "--cacert") == 0) {
 			cacert = v;
 		} else if (strcmp(a, "--pid") == 0) {
-			pid = strtol(v, NULL, 10);
+			int p;
+
+			if (bench_parse_int(a, v, 1, 4194304, &p) != 0)
+				return 2;
+			pid = p;
 		} else {
 			usage();
 			return 2;

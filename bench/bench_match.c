@@ -73,15 +73,26 @@ bench_match_main(int argc, char **argv)
 		if (strcmp(argv[a], "--json") == 0)
 			json = 1;
 		else if (strcmp(argv[a], "--members") == 0 && a + 1 < argc &&
-		    nconf < MAX_CONFIGS)
-			members[nconf++] = strtoull(argv[++a], NULL, 10);
-		else if (strcmp(argv[a], "--queries") == 0 && a + 1 < argc)
-			queries = atoi(argv[++a]);
-		else if (strcmp(argv[a], "--k") == 0 && a + 1 < argc)
-			k = atoi(argv[++a]);
-		else if (strcmp(argv[a], "--threads") == 0 && a + 1 < argc)
-			threads = atoi(argv[++a]);
-		else {
+		    nconf < MAX_CONFIGS) {
+			int v;
+
+			if (bench_parse_int("--members", argv[++a], 1,
+			    100000000, &v) != 0)
+				return 2;
+			members[nconf++] = (size_t)v;
+		} else if (strcmp(argv[a], "--queries") == 0 && a + 1 < argc) {
+			if (bench_parse_int("--queries", argv[++a], 0, 1000000,
+			    &queries) != 0)
+				return 2;
+		} else if (strcmp(argv[a], "--k") == 0 && a + 1 < argc) {
+			if (bench_parse_int("--k", argv[++a], 1, MATCH_K_MAX,
+			    &k) != 0)
+				return 2;
+		} else if (strcmp(argv[a], "--threads") == 0 && a + 1 < argc) {
+			if (bench_parse_int("--threads", argv[++a], 0, 64,
+			    &threads) != 0)
+				return 2;
+		} else {
 			usage();
 			return 2;
 		}

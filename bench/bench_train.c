@@ -129,27 +129,19 @@ bench_train_main(int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 't':
-			if ((o.n_threads = bench_parse_int_list(optarg,
-			    o.threads, 8, 1, 256)) < 1) {
-				fprintf(stderr, "dt4ecg-bench: --threads %s: "
-				    "a list of thread counts 1..256\n", optarg);
+			if ((o.n_threads = bench_parse_int_list("--threads",
+			    optarg, o.threads, 8, 1, 256)) < 1)
 				return 2;
-			}
 			break;
 		case 'b':
-			if (bench_parse_int(optarg, 2, 4096, &o.batch) != 0) {
-				fprintf(stderr, "dt4ecg-bench: --batch %s: "
-				    "2..4096\n", optarg);
+			if (bench_parse_int("--batch", optarg, 2, 4096,
+			    &o.batch) != 0)
 				return 2;
-			}
 			break;
 		case 's':
-			if (bench_parse_double(optarg, 0.05, 600,
-			    &o.seconds) != 0) {
-				fprintf(stderr, "dt4ecg-bench: --seconds %s: "
-				    "0.05..600\n", optarg);
+			if (bench_parse_double("--seconds", optarg, 0.05, 600,
+			    &o.seconds) != 0)
 				return 2;
-			}
 			break;
 		case 'G':
 			o.gradnorm_only_off = true;
