@@ -11,7 +11,13 @@
 
 struct embedder {
 	const struct nn_model *m;	/* borrowed: outlives the embedder */
-	struct nn_net *net;
+	/*
+	 * nets[b] is a network built for exactly b windows, made the first time
+	 * a recording leaves b windows over: a network runs its whole batch,
+	 * so 6 windows through a network of 8 would cost 8.  Requests of one
+	 * length (8 s at the kiosk: 6 windows) use one or two of them.
+	 */
+	struct nn_net **nets;	/* [batch + 1] */
 	struct ecg_prep_params pp;
 	int batch, E, A;
 	float *emb;		/* [batch][E] */
@@ -33,17 +39,28 @@ embedder_create(const struct nn_model *m, int batch, struct embedder **out,
 	ecg_prep_params_default(&e->pp, m->hp.fs_hz, m->hp.window);
 	e->emb = malloc(sizeof(float) * (size_t)batch * e->E);
 	e->act = malloc(sizeof(float) * (size_t)batch * e->A);
-	if (e->emb == NULL || e->act == NULL) {
+	e->nets = calloc((size_t)batch + 1, sizeof(*e->nets));
+	if (e->emb == NULL || e->act == NULL || e->nets == NULL) {
 		dt_error_set(err, DT_E_NOMEM, "out of memory");
 		goto fail;
 	}
-	if (nn_net_create(m, batch, &e->net, err) != 0)
+	/* the full-batch network now, so a bad model fails here */
+	if (nn_net_create(m, batch, &e->nets[batch], err) != 0)
 		goto fail;
 	*out = e;
 	return 0;
 fail:
 	embedder_free(e);
 	return -1;
+}
+
+/* The network for exactly k windows (1 <= k <= batch), built on first use. */
+static struct nn_net *
+net_for(struct embedder *e, int k, struct dt_error *err)
+{
+	if (e->nets[k] == NULL && nn_net_create(e->m, k, &e->nets[k], err) != 0)
+		return NULL;
+	return e->nets[k];
 }
 
 static int
@@ -82,9 +99,10 @@ embedder_run(struct embedder *e, const float *mv, size_t n, double fs_hz,
 	}
 	for (done = 0; done < w.n; done += e->batch) {
 		int k = w.n - done < e->batch ? w.n - done : e->batch;
+		struct nn_net *net = net_for(e, k, err);
 
-		if (nn_net_run(e->net, w.data + (size_t)done * w.window, k,
-		    e->emb, e->act, err) != 0)
+		if (net == NULL || nn_net_run(net, w.data +
+		    (size_t)done * w.window, k, e->emb, e->act, err) != 0)
 			goto out;
 		for (i = 0; i < k; i++) {
 			/* activity: every window cut (finite and not flat) */
@@ -137,9 +155,13 @@ embedder_model(const struct embedder *e)
 void
 embedder_free(struct embedder *e)
 {
+	int k;
+
 	if (e == NULL)
 		return;
-	nn_net_free(e->net);
+	for (k = 0; e->nets != NULL && k <= e->batch; k++)
+		nn_net_free(e->nets[k]);
+	free(e->nets);
 	if (e->emb != NULL)
 		explicit_bzero(e->emb, sizeof(float) * (size_t)e->batch * e->E);
 	free(e->emb);
