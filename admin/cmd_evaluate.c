@@ -9,6 +9,10 @@
  *       verification of windows against the classifier rows; activity per
  *       window (every finite non-flat window) and per 8 s segment (mean
  *       probabilities), confusion, gate pass fraction per activity.
+ *       Identity in motion: per activity, the 8 s probes, the fraction
+ *       answered (a gated window, not 422), rank-1 of the answered ones and
+ *       the window gate pass fraction (JSON, a table on stderr and in the
+ *       report).
  *   P2  enrol/probe split of the first data set; template = normalised mean
  *       of the enrolment recording's gated window embeddings; probes = gated
  *       windows, and 8 s segments (normalised mean embedding); cosine scores
@@ -51,6 +55,7 @@ struct ev {
 	size_t ng, ni, gcap, icap;
 	long *conf;
 	const char *conf_what;
+	char *motion;		/* P1 8 s probes by activity, a text table */
 };
 
 static int
@@ -185,7 +190,8 @@ segments(struct ev *e, const struct data_ranges *parts, double step_s,
 	int K = e->m->n_activities, R = e->m->n_subjects, i, g = 0, ng, rc = -1;
 	long *conf = NULL;
 	size_t w, *cnt = NULL, *cnt_id = NULL;
-	size_t *ans = NULL, *tot = NULL, *idok = NULL;
+	size_t *ans = NULL, *tot = NULL, *idok = NULL, *idn = NULL,
+	    *wn = NULL, *wok = NULL;
 	json_t *o = json_object(), *pa = json_object();
 
 	for (i = 0; i < parts->n; i++) {
@@ -214,13 +220,25 @@ segments(struct ev *e, const struct data_ranges *parts, double step_s,
 	    (conf = calloc((size_t)K * K, sizeof(long))) == NULL ||
 	    (ans = calloc((size_t)K + 1, sizeof(size_t))) == NULL ||
 	    (tot = calloc((size_t)K + 1, sizeof(size_t))) == NULL ||
-	    (idok = calloc((size_t)K + 1, sizeof(size_t))) == NULL)
+	    (idok = calloc((size_t)K + 1, sizeof(size_t))) == NULL ||
+	    (idn = calloc((size_t)K + 1, sizeof(size_t))) == NULL ||
+	    (wn = calloc((size_t)K + 1, sizeof(size_t))) == NULL ||
+	    (wok = calloc((size_t)K + 1, sizeof(size_t))) == NULL)
 		goto nomem;
+	/*
+	 * A probe's identity is the argmax over classifier rows of the sum of
+	 * its gated windows' cosines: the dot product of the rows with the
+	 * sum of the embeddings, so the same argmax as the normalised mean
+	 * embedding the daemon fuses (pipeline/embed.c).
+	 */
 	for (w = 0; w < s->n; w++) {
 		const struct data_win *wi = &s->w[w];
-		int k;
+		int k, ws = wi->activity >= 0 && wi->activity < K ?
+		    wi->activity : K;
 
 		cnt[wi->group]++;
+		wn[ws]++;
+		wok[ws] += wi->id_ok;
 		for (k = 0; k < K; k++)
 			pm[(size_t)wi->group * K + k] += act[w * K + k];
 		if (wi->id_ok) {
@@ -251,6 +269,7 @@ segments(struct ev *e, const struct data_ranges *parts, double step_s,
 			ans[slot]++;
 			if (row >= 0) {
 				n_id++;
+				idn[slot]++;
 				if (argmax(cm + (size_t)g * R, R) == row) {
 					ok_id++;
 					idok[slot]++;
@@ -274,8 +293,16 @@ segments(struct ev *e, const struct data_ranges *parts, double step_s,
 				    (long)tot[i]));
 				json_object_set_new(x, "answered_frac",
 				    jacc(ans[i], tot[i]));
+				/* rank-1 of the answered probes whose
+				 * subject the model knows */
 				json_object_set_new(x, "identity_acc",
-				    jacc(idok[i], ans[i]));
+				    jacc(idok[i], idn[i]));
+				json_object_set_new(x, "identity_n", json_integer(
+				    (long)idn[i]));
+				json_object_set_new(x, "window_gate_pass_frac",
+				    jacc(wok[i], wn[i]));
+				json_object_set_new(x, "n_windows", json_integer(
+				    (long)wn[i]));
 				json_object_set_new(pa, e->m->activities[i], x);
 			}
 			json_object_set_new(o, "by_activity", pa);
@@ -308,7 +335,68 @@ out:
 	free(ans);
 	free(tot);
 	free(idok);
+	free(idn);
+	free(wn);
+	free(wok);
 	return rc;
+}
+
+static void
+pct(FILE *f, json_t *v)
+{
+	if (json_is_number(v))
+		fprintf(f, " %6.1f %%", 100.0 * json_number_value(v));
+	else
+		fprintf(f, " %8s", "-");
+}
+
+/*
+ * Identity in motion: per activity, the 8 s probes (consecutive, and sliding
+ * by 1 s), the fraction answered (not 422), rank-1 of the answered ones and
+ * the per-window gate pass fraction, as a text table in e->motion.
+ */
+static void
+motion_table(struct ev *e, json_t *ac)
+{
+	json_t *a = json_object_get(json_object_get(ac, "segment_8s"),
+	    "by_activity"), *b = json_object_get(json_object_get(ac,
+	    "segment_8s_sliding_1s"), "by_activity");
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+	int i;
+
+	if (a == NULL || (f = open_memstream(&buf, &len)) == NULL)
+		return;
+	fprintf(f, "identity in motion, P1 test parts: 8 s probes (answered ="
+	    " not 422; rank-1 of the answered)\n"
+	    "%-8s %6s %8s %8s | %-6s %8s %8s | %s\n", "activity", "probes",
+	    "answered", "rank-1", "slid1s", "answered", "rank-1",
+	    "window gate");
+	for (i = 0; i < e->m->n_activities; i++) {
+		json_t *x = json_object_get(a, e->m->activities[i]),
+		    *y = json_object_get(b, e->m->activities[i]);
+
+		if (x == NULL)
+			continue;
+		fprintf(f, "%-8s %6lld", e->m->activities[i],
+		    (long long)json_integer_value(json_object_get(x, "n")));
+		pct(f, json_object_get(x, "answered_frac"));
+		pct(f, json_object_get(x, "identity_acc"));
+		fprintf(f, " | %6lld", (long long)json_integer_value(
+		    json_object_get(y, "n")));
+		pct(f, json_object_get(y, "answered_frac"));
+		pct(f, json_object_get(y, "identity_acc"));
+		fprintf(f, " |");
+		pct(f, json_object_get(x, "window_gate_pass_frac"));
+		fprintf(f, "\n");
+	}
+	if (fclose(f) != 0) {
+		free(buf);
+		return;
+	}
+	free(e->motion);
+	e->motion = buf;
 }
 
 static json_t *
@@ -489,6 +577,7 @@ nomem2:
 			json_object_set(e->out, "activity_acc_segment_8s",
 			    json_object_get(json_object_get(sg, "activity"),
 			    "acc"));
+		motion_table(e, ac);
 	}
 	json_object_set_new(e->out, "n_test_windows", json_integer((long)s->n));
 	json_object_set_new(e->out, "n_test_ranges_refused",
@@ -944,6 +1033,8 @@ cmd_evaluate(struct admin_ctx *ctx, int argc, char **argv)
 		goto fail;
 	}
 	printf("%s\n", dump);
+	if (e.motion != NULL)
+		fputs(e.motion, stderr);
 	if (report != NULL) {
 		struct data_report r;
 		char title[256];
@@ -961,6 +1052,8 @@ cmd_evaluate(struct admin_ctx *ctx, int argc, char **argv)
 		r.act_names = m->activities;
 		r.confusion = e.conf;
 		r.curves_json = nn_model_meta(m, "train.curves");
+		r.notes_title = "Identity in motion";
+		r.notes_text = e.motion;
 		if (data_report_write(report, &r, &err) != 0)
 			goto fail;
 		fprintf(stderr, "evaluate: report in %s/report.html\n", report);
@@ -981,6 +1074,7 @@ out:
 	free(e.gen);
 	free(e.imp);
 	free(e.conf);
+	free(e.motion);
 	for (i = 0; i < nmd; i++)
 		free(mdata[i]);
 	free(mdata);

@@ -586,6 +586,13 @@ data_report_write(const char *dir, const struct data_report *r,
 		curve_svg(f, curves, ak, 4, "Accuracy", "accuracy");
 		curve_svg(f, curves, wk, 2, "GradNorm task weights", "weight");
 	}
+	if (r->notes_title != NULL && r->notes_text != NULL) {
+		fprintf(f, "<h2>");
+		esc(f, r->notes_title);
+		fprintf(f, "</h2>\n<pre>");
+		esc(f, r->notes_text);
+		fprintf(f, "</pre>\n");
+	}
 	if (r->summary_json != NULL) {
 		fprintf(f, "<h2>Figures</h2>\n<pre>");
 		esc(f, r->summary_json);

@@ -45,6 +45,8 @@ struct data_report {
 	char *const *act_names;
 	const long *confusion;		/* n_act x n_act, rows true; may be NULL */
 	const char *curves_json;	/* [{"epoch":..,"loss_id":..,..},..]; may be NULL */
+	const char *notes_title;	/* a section of preformatted text; */
+	const char *notes_text;		/* both may be NULL */
 };
 
 /* Writes DIR/report.html (creating DIR) with inline SVG figures. */
