@@ -38,6 +38,7 @@
 #include "data/split.h"
 #include "nn/model.h"
 #include "nn/net.h"
+#include "pipeline/embed.h"
 
 #define SEG_S 8.0
 
@@ -868,11 +869,14 @@ usage(FILE *f)
 	    "usage: dt4ecg-admin evaluate --model FILE --protocol p1|p2|p3\n"
 	    "           [--fold K] [--data NAME|MANIFEST]... [--report DIR]\n"
 	    "           [--json] [--threads N] [--train-max N]\n"
+	    "           [--gate hr-sat|sqi]\n"
 	    "  DESIGN.md section 8.  --data defaults to what the model was\n"
 	    "  trained on (metadata train.data), else ecg-id (p1, p2) or\n"
 	    "  ecg-activity (p3).  Built-in names: ecg-id, ecg-activity (under\n"
 	    "  $DT4ECG_DATA, default ../shared/data).  Prints JSON on stdout\n"
-	    "  (indented unless --json); progress on stderr.\n");
+	    "  (indented unless --json); progress on stderr.  --gate: the\n"
+	    "  identity gate (ecg/prep.h); default: the model's\n"
+	    "  (prep.id_gate).\n");
 }
 
 /* The data names recorded in the model, when there are any. */
@@ -910,6 +914,7 @@ cmd_evaluate(struct admin_ctx *ctx, int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ "threads", required_argument, NULL, 't' },
 		{ "train-max", required_argument, NULL, 'T' },
+		{ "gate", required_argument, NULL, 'g' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -917,7 +922,7 @@ cmd_evaluate(struct admin_ctx *ctx, int argc, char **argv)
 	struct dt_error err = { 0 };
 	struct nn_model *m = NULL;
 	struct data_corpus *c = NULL;
-	const char *model = NULL, *proto = NULL, *report = NULL;
+	const char *model = NULL, *proto = NULL, *report = NULL, *gate = NULL;
 	char *data[16], **mdata = NULL, *dump = NULL;
 	int nd = 0, nmd = 0, fold = -1, folds = 5, threads = 1, compact = 0,
 	    train_max = 60, ch, i, matched = 0, rc = ADMIN_EXIT_FAIL;
@@ -944,6 +949,7 @@ cmd_evaluate(struct admin_ctx *ctx, int argc, char **argv)
 		case 'j': compact = 1; break;
 		case 't': threads = atoi(optarg); break;
 		case 'T': train_max = atoi(optarg); break;
+		case 'g': gate = optarg; break;
 		case 'h': usage(stdout); return ADMIN_EXIT_OK;
 		default: usage(stderr); return ADMIN_EXIT_USAGE;
 		}
@@ -951,7 +957,8 @@ cmd_evaluate(struct admin_ctx *ctx, int argc, char **argv)
 	if (optind != argc || model == NULL || proto == NULL ||
 	    (strcmp(proto, "p1") && strcmp(proto, "p2") &&
 	    strcmp(proto, "p3")) || threads < 1 || threads > 256 ||
-	    folds < 2 || folds > 100 || train_max < 1) {
+	    folds < 2 || folds > 100 || train_max < 1 || (gate != NULL &&
+	    strcmp(gate, "hr-sat") && strcmp(gate, "sqi"))) {
 		usage(stderr);
 		return ADMIN_EXIT_USAGE;
 	}
@@ -994,8 +1001,12 @@ cmd_evaluate(struct admin_ctx *ctx, int argc, char **argv)
 	e.m = m;
 	e.c = c;
 	e.batch = 64;
-	ecg_prep_params_default(&e.pp, m->hp.fs_hz, m->hp.window);
+	/* the gate the model was trained with, unless --gate */
+	if (embed_prep_params(m, &e.pp, &err) != 0)
+		goto fail;
 	e.pp.hop = m->hp.window / 2;
+	if (gate != NULL)
+		(void)ecg_prep_gate_parse(gate, &e.pp.id_gate);
 	if (admin_subject_rows(m, c, &e.rows, &matched, &err) != 0 ||
 	    (e.cls = admin_classifier(m)) == NULL) {
 		if (err.code == DT_OK)
@@ -1012,6 +1023,8 @@ cmd_evaluate(struct admin_ctx *ctx, int argc, char **argv)
 			json_array_append_new(a, json_string(data[i]));
 		json_object_set_new(e.out, "data", a);
 	}
+	json_object_set_new(e.out, "identity_gate", json_string(
+	    ecg_prep_gate_name(e.pp.id_gate)));
 	json_object_set_new(e.out, "n_recordings", json_integer(c->n_recs));
 	json_object_set_new(e.out, "n_subjects_in_data",
 	    json_integer(c->n_subjects));

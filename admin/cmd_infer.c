@@ -20,6 +20,7 @@
 #include "ecg/prep.h"
 #include "nn/model.h"
 #include "nn/net.h"
+#include "pipeline/embed.h"
 
 struct infer_opts {
 	const char *model;
@@ -287,7 +288,8 @@ cmd_infer(struct admin_ctx *ctx, int argc, char **argv)
 		if (ecg_load_signal(o.input, fmt, o.fs, o.signal, &mv, &n_mv,
 		    &fs_in, &err) != 0)
 			goto fail;
-		ecg_prep_params_default(&pp, m->hp.fs_hz, m->hp.window);
+		if (embed_prep_params(m, &pp, &err) != 0)
+			goto fail;
 		if (ecg_prep(mv, n_mv, fs_in, &pp, &wq, &err) != 0) {
 			dt_error_prefix(&err, "%s", o.input);
 			goto fail;

@@ -39,6 +39,7 @@ struct rt_opts {
 	uint64_t seed;
 	struct data_aug aug;
 	const char *aug_spec;
+	enum ecg_id_gate gate;	/* ECG_GATE_SQI unless --gate hr-sat */
 	const char *init, *out, *checkpoint, *resume;
 	struct nn_hparams hp;
 	double max_minutes;
@@ -55,6 +56,9 @@ usage(FILE *f)
 "             [--p3-with-unlabelled] (P3: unlabelled data sets train too)\n"
 "             --val-frac F (tail of each training range for validation, 0.1;\n"
 "             0 = no validation, no early stop)\n"
+"             --gate hr-sat|sqi (identity gate of the windows whose\n"
+"             identity loss counts, ecg/prep.h; sqi; recorded in the\n"
+"             model as prep.id_gate, which it is served with)\n"
 "  training:  --epochs N (20) --batch N (64) --lr X (1e-3) --wd X (1e-4)\n"
 "             --hop N (64) --warmup-epochs N (0) --patience N (5)\n"
 "             --margin X (0.2) --scale X (30) --seed N (1)\n"
@@ -309,7 +313,7 @@ cmd_retrain(struct admin_ctx *ctx, int argc, char **argv)
 	    O_BATCH, O_LR, O_WD, O_HOP, O_WARM, O_PAT, O_MARGIN, O_SCALE,
 	    O_SEED, O_NOGN, O_ALPHA, O_GNLR, O_THREADS, O_AUG, O_SNR, O_INIT,
 	    O_OUT, O_CK, O_RES, O_WIN, O_STEM, O_STAGES, O_EMB, O_HID, O_DATA,
-	    O_MAXMIN, O_KERNEL };
+	    O_MAXMIN, O_KERNEL, O_GATE };
 	static const struct option longopts[] = {
 		{ "data", required_argument, NULL, O_DATA },
 		{ "protocol", required_argument, NULL, O_PROTO },
@@ -345,6 +349,7 @@ cmd_retrain(struct admin_ctx *ctx, int argc, char **argv)
 		{ "act-hidden", required_argument, NULL, O_HID },
 		{ "max-minutes", required_argument, NULL, O_MAXMIN },
 		{ "kernel", required_argument, NULL, O_KERNEL },
+		{ "gate", required_argument, NULL, O_GATE },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -397,6 +402,7 @@ cmd_retrain(struct admin_ctx *ctx, int argc, char **argv)
 	o.val_frac = 0.1f;
 	o.gradnorm = true;
 	o.aug_spec = "none";
+	o.gate = ECG_GATE_SQI;
 	data_aug_default(&o.aug);
 	nn_hparams_default(&o.hp);
 	optind = 1;
@@ -493,6 +499,13 @@ cmd_retrain(struct admin_ctx *ctx, int argc, char **argv)
 		    &o.hp.act_hidden); break;
 		case O_KERNEL: r = pint("--kernel", optarg, 1, 63,
 		    &o.hp.kernel); break;
+		case O_GATE:
+			if (ecg_prep_gate_parse(optarg, &o.gate) != 0) {
+				fprintf(stderr, "dt4ecg-admin retrain: --gate "
+				    "%s: hr-sat or sqi\n", optarg);
+				return ADMIN_EXIT_USAGE;
+			}
+			break;
 		case O_MAXMIN: r = pflt("--max-minutes", optarg, 0.01, 1e6, &mm);
 			o.max_minutes = mm;
 			break;
@@ -528,6 +541,7 @@ cmd_retrain(struct admin_ctx *ctx, int argc, char **argv)
 	    m ? m->n_activities : 0, &c, &err) != 0)
 		goto fail;
 	ecg_prep_params_default(&pp, o.hp.fs_hz, o.hp.window);
+	pp.id_gate = o.gate;
 
 	/* the protocol's training ranges */
 	if (strcmp(o.protocol, "p1") == 0) {
@@ -909,6 +923,8 @@ cmd_retrain(struct admin_ctx *ctx, int argc, char **argv)
 		json_object_set_new(hpj, "warmup_epochs",
 		    json_integer(o.warmup_epochs));
 		json_object_set_new(hpj, "hop", json_integer(o.hop));
+		json_object_set_new(hpj, "id_gate", json_string(
+		    ecg_prep_gate_name(o.gate)));
 		json_object_set_new(hpj, "cosface_s", json_real(o.scale));
 		json_object_set_new(hpj, "cosface_m", json_real(o.margin));
 		json_object_set_new(hpj, "gradnorm", json_boolean(o.gradnorm));
@@ -932,6 +948,8 @@ cmd_retrain(struct admin_ctx *ctx, int argc, char **argv)
 		json_decref(hpj);
 		if (set_meta_json(m, "train.curves", curves, &err) != 0 ||
 		    nn_model_set_meta(m, "train.protocol", b, &err) != 0 ||
+		    nn_model_set_meta(m, "prep.id_gate",
+		    ecg_prep_gate_name(o.gate), &err) != 0 ||
 		    set_meta_f(m, "train.gradnorm_final_w_id", last.w_id,
 		    &err) != 0 ||
 		    set_meta_f(m, "train.gradnorm_final_w_act", last.w_act,

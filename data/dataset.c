@@ -454,16 +454,20 @@ data_set_free(struct data_set *s)
 	free(s);
 }
 
+/* DESIGN.md 4.6's gate: >= DATA_ADC_RAIL_MIN samples on a rail; the
+ * signal-quality gate: more than sat_max_frac of them. */
 static int
-rail_saturated(const uint16_t *adc, size_t a, size_t b)
+rail_saturated(const uint16_t *adc, size_t a, size_t b,
+    const struct ecg_prep_params *pp)
 {
-	double m = DATA_ADC_RAIL_FRAC * DATA_ADC_FULL;
-	size_t i;
-	int cnt = 0;
+	double m = DATA_ADC_RAIL_FRAC * DATA_ADC_FULL, lim =
+	    pp->id_gate == ECG_GATE_SQI ? pp->sat_max_frac * (double)(b - a) :
+	    DATA_ADC_RAIL_MIN - 0.5;
+	size_t i, cnt = 0;
 
 	for (i = a; i < b; i++)
 		if (adc[i] <= m || adc[i] >= DATA_ADC_FULL - m)
-			if (++cnt >= DATA_ADC_RAIL_MIN)
+			if ((double)++cnt > lim)
 				return 1;
 	return 0;
 }
@@ -608,6 +612,7 @@ data_set_build(const struct data_corpus *c, const struct data_range *rg,
 			w->subject = rec->subject;
 			w->activity = rec->activity;
 			w->hr_bpm = wq.hr_bpm[k];
+			w->sqi = wq.sqi[k];
 			w->id_ok = wq.id_ok[k] && !clipped;
 			if (w->id_ok && rec->adc != NULL) {
 				a = r->r0 + (size_t)floor((double)st * ratio);
@@ -615,7 +620,8 @@ data_set_build(const struct data_corpus *c, const struct data_range *rg,
 				    (size_t)pp.window) * ratio);
 				if (b > r->r1)
 					b = r->r1;
-				if (a < b && rail_saturated(rec->adc, a, b))
+				if (a < b && rail_saturated(rec->adc, a, b,
+				    &pp))
 					w->id_ok = false;
 			}
 		}

@@ -16,7 +16,8 @@
  * counts between subjects, so no one gain makes an mV threshold meaningful):
  * a window is saturated for identity when >= 3 of its raw
  * samples lie within 2 % of full scale of either rail (the front end saturates
- * onto noisy floors near 10 and 4050 counts).  Every finite, non-flat window
+ * onto noisy floors near 10 and 4050 counts); under the signal-quality gate
+ * (ECG_GATE_SQI) when more than sat_max_frac of them do.  Every finite, non-flat window
  * is kept for activity (DESIGN.md 4.6); only the identity label depends on the
  * gate.
  *
@@ -108,6 +109,7 @@ struct data_win {
 	int activity;		/* corpus index or -1 */
 	bool id_ok;		/* passes the identity gate */
 	float hr_bpm;
+	float sqi;		/* beat correlation (ECG_GATE_SQI), else 1 */
 };
 
 struct data_set {

@@ -52,6 +52,29 @@ ecg_prep_params_default(struct ecg_prep_params *p, int fs_hz, int window)
 	p->hr_max_bpm = 220.0;
 	p->sat_abs_mv = 5.0;
 	p->reject_clipped = true;
+	p->id_gate = ECG_GATE_HR_SAT;
+	p->sat_max_frac = 0.5;
+	p->sqi_min = 0.3;
+	p->sqi_pre_s = 0.1;
+	p->sqi_post_s = 0.15;
+}
+
+int
+ecg_prep_gate_parse(const char *name, enum ecg_id_gate *out)
+{
+	if (name != NULL && strcmp(name, "hr-sat") == 0)
+		*out = ECG_GATE_HR_SAT;
+	else if (name != NULL && strcmp(name, "sqi") == 0)
+		*out = ECG_GATE_SQI;
+	else
+		return -1;
+	return 0;
+}
+
+const char *
+ecg_prep_gate_name(enum ecg_id_gate g)
+{
+	return g == ECG_GATE_SQI ? "sqi" : "hr-sat";
 }
 
 static void
@@ -85,6 +108,15 @@ check_params(const struct ecg_prep_params *p, struct dt_error *err)
 		return dt_error_set(err, DT_E_INVALID,
 		    "quality limits invalid: HR %g-%g bpm, saturation %g mV",
 		    p->hr_min_bpm, p->hr_max_bpm, p->sat_abs_mv);
+	if (p->id_gate != ECG_GATE_HR_SAT && (p->id_gate != ECG_GATE_SQI ||
+	    !(p->sat_max_frac >= 0 && p->sat_max_frac <= 1) ||
+	    !(p->sqi_min >= -1 && p->sqi_min <= 1) ||
+	    !(p->sqi_pre_s >= 0 && p->sqi_post_s > 0 &&
+	    p->sqi_pre_s + p->sqi_post_s < (double)p->window / p->fs_hz)))
+		return dt_error_set(err, DT_E_INVALID,
+		    "identity gate %d invalid: saturated fraction %g, beat "
+		    "correlation %g, beat %g+%g s", (int)p->id_gate,
+		    p->sat_max_frac, p->sqi_min, p->sqi_pre_s, p->sqi_post_s);
 	return 0;
 }
 
@@ -542,6 +574,57 @@ r_peaks(const double *w, size_t n, int fs, double *d, double *e, size_t *pk,
 	return nk;
 }
 
+/*
+ * ECG_GATE_SQI's beat likeness: the mean correlation of every whole beat
+ * (pre samples before its peak, post after) of w (n samples) with the mean
+ * beat (tp scratch of pre + post).  1 when fewer than two beats are whole.
+ */
+static double
+beat_sqi(const double *w, size_t n, const size_t *pk, size_t npk, size_t pre,
+    size_t post, double *tp)
+{
+	size_t L = pre + post, i, j, nb = 0;
+	double r = 0, tm = 0, tv = 0;
+
+	for (j = 0; j < L; j++)
+		tp[j] = 0;
+	for (i = 0; i < npk; i++) {
+		if (pk[i] < pre || pk[i] + post > n)
+			continue;
+		for (j = 0; j < L; j++)
+			tp[j] += w[pk[i] - pre + j];
+		nb++;
+	}
+	if (nb < 2)
+		return 1.0;
+	for (j = 0; j < L; j++) {
+		tp[j] /= (double)nb;
+		tm += tp[j];
+	}
+	tm /= (double)L;
+	for (j = 0; j < L; j++) {
+		tp[j] -= tm;
+		tv += tp[j] * tp[j];
+	}
+	for (i = 0; i < npk; i++) {
+		const double *b;
+		double bm = 0, bv = 0, c = 0;
+
+		if (pk[i] < pre || pk[i] + post > n)
+			continue;
+		b = w + pk[i] - pre;
+		for (j = 0; j < L; j++)
+			bm += b[j];
+		bm /= (double)L;
+		for (j = 0; j < L; j++) {
+			bv += (b[j] - bm) * (b[j] - bm);
+			c += (b[j] - bm) * tp[j];
+		}
+		r += bv > 0 && tv > 0 ? c / sqrt(bv * tv) : 0;
+	}
+	return r / (double)nb;
+}
+
 int
 ecg_prep_windows(const float *filtered, size_t n,
     const struct ecg_prep_params *p, struct ecg_windows *out,
@@ -572,6 +655,7 @@ ecg_prep_windows(const float *filtered, size_t n,
 	if ((w.data = calloc(nwin * win, sizeof(float))) == NULL ||
 	    (w.id_ok = calloc(nwin, sizeof(bool))) == NULL ||
 	    (w.hr_bpm = calloc(nwin, sizeof(float))) == NULL ||
+	    (w.sqi = calloc(nwin, sizeof(float))) == NULL ||
 	    (buf = malloc(win * sizeof(double))) == NULL ||
 	    (d = malloc(win * sizeof(double))) == NULL ||
 	    (e = malloc(win * sizeof(double))) == NULL ||
@@ -585,14 +669,13 @@ ecg_prep_windows(const float *filtered, size_t n,
 	for (k = 0; k < nwin; k++) {
 		const float *src = filtered + k * (size_t)p->hop;
 		float *dst = w.data + k * win;
-		double mean = 0, var = 0, sd, amax = 0, hr = 0, med;
-		size_t npk;
+		double mean = 0, var = 0, sd, hr = 0, med, sqi = 1;
+		size_t npk, nsat = 0;
 		bool ok;
 
 		for (i = 0; i < win; i++) {
 			buf[i] = src[i];
-			if (fabs(buf[i]) > amax)
-				amax = fabs(buf[i]);
+			nsat += fabs(buf[i]) > p->sat_abs_mv;
 			mean += buf[i];
 		}
 		mean /= (double)win;
@@ -608,8 +691,16 @@ ecg_prep_windows(const float *filtered, size_t n,
 			    (rr[(npk - 1) / 2 - 1] + rr[(npk - 1) / 2]) / 2;
 			hr = 60.0 * p->fs_hz / med;
 		}
-		ok = amax <= p->sat_abs_mv && npk >= 2 &&
-		    hr >= p->hr_min_bpm && hr <= p->hr_max_bpm;
+		ok = npk >= 2 && hr >= p->hr_min_bpm && hr <= p->hr_max_bpm;
+		if (p->id_gate == ECG_GATE_SQI) {
+			/* rr is free again: the beat template's room */
+			sqi = beat_sqi(buf, win, pk, npk,
+			    (size_t)(p->sqi_pre_s * p->fs_hz),
+			    (size_t)(p->sqi_post_s * p->fs_hz), rr);
+			ok = ok && (double)nsat <= p->sat_max_frac *
+			    (double)win && sqi >= p->sqi_min;
+		} else
+			ok = ok && nsat == 0;
 		if (sd < 1e-8) {
 			ok = false;	/* left as zeros */
 		} else {
@@ -618,6 +709,7 @@ ecg_prep_windows(const float *filtered, size_t n,
 		}
 		w.id_ok[k] = ok;
 		w.hr_bpm[k] = (float)hr;
+		w.sqi[k] = (float)sqi;
 		w.n_id_ok += ok;
 	}
 	*out = w;
@@ -663,5 +755,6 @@ ecg_windows_free(struct ecg_windows *w)
 	    sizeof(float));
 	wipe_free(w->id_ok, n * sizeof(bool));
 	wipe_free(w->hr_bpm, n * sizeof(float));
+	wipe_free(w->sqi, n * sizeof(float));
 	memset(w, 0, sizeof(*w));
 }

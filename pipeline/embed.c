@@ -25,6 +25,19 @@ struct embedder {
 };
 
 int
+embed_prep_params(const struct nn_model *m, struct ecg_prep_params *pp,
+    struct dt_error *err)
+{
+	const char *g = nn_model_meta(m, "prep.id_gate");
+
+	ecg_prep_params_default(pp, m->hp.fs_hz, m->hp.window);
+	if (g != NULL && ecg_prep_gate_parse(g, &pp->id_gate) != 0)
+		return dt_error_set(err, DT_E_INVALID, "model metadata "
+		    "prep.id_gate \"%.32s\": hr-sat or sqi", g);
+	return 0;
+}
+
+int
 embedder_create(const struct nn_model *m, int batch, struct embedder **out,
     struct dt_error *err)
 {
@@ -36,7 +49,8 @@ embedder_create(const struct nn_model *m, int batch, struct embedder **out,
 	e->batch = batch;
 	e->E = m->hp.embedding_dim;
 	e->A = m->n_activities;
-	ecg_prep_params_default(&e->pp, m->hp.fs_hz, m->hp.window);
+	if (embed_prep_params(m, &e->pp, err) != 0)
+		goto fail;
 	e->emb = malloc(sizeof(float) * (size_t)batch * e->E);
 	e->act = malloc(sizeof(float) * (size_t)batch * e->A);
 	e->nets = calloc((size_t)batch + 1, sizeof(*e->nets));
@@ -85,9 +99,10 @@ embedder_run(struct embedder *e, const float *mv, size_t n, double fs_hz,
 	if (w.n_id_ok == 0) {
 		dt_error_set(err, DT_E_SIG_NO_USABLE_WINDOW,
 		    "no window usable for identity: %d window%s, none with a "
-		    "heart rate of %.0f-%.0f bpm and an unsaturated amplitude",
-		    w.n, w.n == 1 ? "" : "s", e->pp.hr_min_bpm,
-		    e->pp.hr_max_bpm);
+		    "heart rate of %.0f-%.0f bpm and %s", w.n, w.n == 1 ? "" :
+		    "s", e->pp.hr_min_bpm, e->pp.hr_max_bpm,
+		    e->pp.id_gate == ECG_GATE_SQI ? "alike beats, at most "
+		    "half saturated" : "an unsaturated amplitude");
 		goto out;
 	}
 	sum_e = calloc((size_t)e->E, sizeof(double));

@@ -14,6 +14,7 @@
 
 #include <stddef.h>
 
+#include "ecg/prep.h"
 #include "nn/model.h"
 #include "util/error.h"
 
@@ -26,6 +27,14 @@ struct embed_result {
 	int windows_rejected;	/* windows the identity gate refused */
 	float heart_rate_bpm;	/* median over the usable windows, 0 if none */
 };
+
+/*
+ * The preprocessing a model is served with: ecg_prep_params_default at its
+ * rate and window, and the identity gate it was trained with (metadata
+ * prep.id_gate; hr-sat when absent, as for models trained before the key).
+ */
+int embed_prep_params(const struct nn_model *m, struct ecg_prep_params *pp,
+    struct dt_error *err);
 
 /* `batch` bounds the windows run at once (a request of 8 s has 6). */
 int embedder_create(const struct nn_model *m, int batch,

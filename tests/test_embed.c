@@ -130,12 +130,53 @@ unusable_signals_are_refused(void **state)
 	free(x);
 }
 
+/* A model is served with the identity gate it records (prep.id_gate);
+ * without the key, DESIGN.md 4.6's. */
+static void
+the_gate_is_the_models(void **state)
+{
+	struct fixture *f = *state;
+	struct dt_error err = { 0 };
+	struct ecg_prep_params pp;
+	struct embedder *e = NULL;
+	float emb[32], act[3];
+	struct embed_result r = { .embedding = emb, .activity = act };
+	float *x = calloc(5000, sizeof(float));
+	int i;
+
+	assert_non_null(x);
+	assert_int_equal(embed_prep_params(f->m, &pp, &err), 0);
+	assert_int_equal(pp.id_gate, ECG_GATE_HR_SAT);
+	assert_int_equal(pp.window, f->m->hp.window);
+	assert_int_equal(nn_model_set_meta(f->m, "prep.id_gate", "sqi", &err),
+	    0);
+	assert_int_equal(embed_prep_params(f->m, &pp, &err), 0);
+	assert_int_equal(pp.id_gate, ECG_GATE_SQI);
+	/* mostly beyond 5 mV: more than half saturated, refused by it too */
+	for (i = 0; i < 5000; i++)
+		x[i] = (float)(10.0 * sin(2 * M_PI * 1.0 * i / 500.0));
+	if (embedder_create(f->m, 8, &e, &err) != 0)
+		fail_msg("%s", err.msg);
+	assert_int_equal(embedder_run(e, x, 5000, 500, &r, &err), -1);
+	assert_int_equal(err.code, DT_E_SIG_NO_USABLE_WINDOW);
+	embedder_free(e);
+	assert_int_equal(nn_model_set_meta(f->m, "prep.id_gate", "bogus",
+	    &err), 0);
+	assert_int_equal(embed_prep_params(f->m, &pp, &err), -1);
+	assert_int_equal(err.code, DT_E_INVALID);
+	assert_int_equal(embedder_create(f->m, 8, &e, &err), -1);
+	assert_int_equal(nn_model_set_meta(f->m, "prep.id_gate", "hr-sat",
+	    &err), 0);
+	free(x);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(real_recording_gives_unit_embedding),
 		cmocka_unit_test(unusable_signals_are_refused),
+		cmocka_unit_test(the_gate_is_the_models),
 	};
 
 	return cmocka_run_group_tests_name("pipeline_embed", tests, setup,

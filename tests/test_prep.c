@@ -335,6 +335,93 @@ test_windows(void **state)
 	ecg_windows_free(NULL);
 }
 
+/* Beats every 200 samples (75 bpm): a 1 mV R wave, then `dip` samples at
+ * `s_mv` (an S wave; beyond 5 mV it is saturated); every other beat
+ * upside down when `alternate`. */
+static void
+beats(float *y, size_t n, int dip, float s_mv, bool alternate)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		int ph = (int)(i % 200);
+		float v = ph < 10 ? (float)sin(M_PI * ph / 10.0) :
+		    ph >= 12 && ph < 12 + dip ? s_mv : 0.0f;
+
+		y[i] = alternate && (i / 200) % 2 ? -v : v;
+	}
+}
+
+static void
+test_sqi_gate(void **state)
+{
+	struct ecg_prep_params p, q;
+	struct ecg_windows w;
+	struct dt_error err;
+	float *y = calloc(2000, sizeof(float));
+	int k;
+
+	(void)state;
+	assert_non_null(y);
+	ecg_prep_params_default(&p, 250, 512);
+	assert_int_equal(p.id_gate, ECG_GATE_HR_SAT);
+	q = p;
+	q.id_gate = ECG_GATE_SQI;
+	/* S waves on the rail for 2 samples a beat (~1 % of a window):
+	 * DESIGN.md 4.6 refuses every window, the quality index keeps them,
+	 * the beats being alike. */
+	beats(y, 2000, 2, -6.0f, false);
+	assert_int_equal(ecg_prep_windows(y, 2000, &p, &w, &err), 0);
+	assert_int_equal(w.n_id_ok, 0);
+	ecg_windows_free(&w);
+	if (ecg_prep_windows(y, 2000, &q, &w, &err) != 0)
+		fail_msg("%s", err.msg);
+	assert_int_equal(w.n_id_ok, w.n);
+	for (k = 0; k < w.n; k++) {
+		assert_float_equal(w.hr_bpm[k], 75.0, 0.01);
+		assert_true(w.sqi[k] > 0.99);
+	}
+	ecg_windows_free(&w);
+	/* On the rail for 150 samples a beat (75 %): refused by both. */
+	beats(y, 2000, 150, -6.0f, false);
+	assert_int_equal(ecg_prep_windows(y, 2000, &p, &w, &err), 0);
+	assert_int_equal(w.n_id_ok, 0);
+	ecg_windows_free(&w);
+	assert_int_equal(ecg_prep_windows(y, 2000, &q, &w, &err), 0);
+	assert_int_equal(w.n_id_ok, 0);
+	ecg_windows_free(&w);
+	/* Unsaturated, a regular 75 bpm, but every other beat upside down
+	 * (not one heart's beats): DESIGN.md 4.6 keeps every window; each
+	 * beat correlates +-1 with a mean beat of +-1/3 or 0, so the index is
+	 * at most 1/3, and an index of 0.4 refuses every window. */
+	beats(y, 2000, 8, -0.3f, true);
+	assert_int_equal(ecg_prep_windows(y, 2000, &p, &w, &err), 0);
+	assert_int_equal(w.n_id_ok, w.n);
+	ecg_windows_free(&w);
+	q.sqi_min = 0.4;
+	assert_int_equal(ecg_prep_windows(y, 2000, &q, &w, &err), 0);
+	assert_int_equal(w.n_id_ok, 0);
+	for (k = 0; k < w.n; k++) {
+		assert_float_equal(w.hr_bpm[k], 75.0, 0.01);
+		assert_true(w.sqi[k] < 1.0 / 3 + 1e-6);
+	}
+	ecg_windows_free(&w);
+	q.sqi_min = p.sqi_min;
+	/* The gate's parameters are checked. */
+	q.sat_max_frac = 1.5;
+	assert_int_equal(ecg_prep_windows(y, 2000, &q, &w, &err), -1);
+	assert_int_equal(err.code, DT_E_INVALID);
+	q.sat_max_frac = p.sat_max_frac;
+	q.sqi_post_s = 3.0;
+	assert_int_equal(ecg_prep_windows(y, 2000, &q, &w, &err), -1);
+	assert_int_equal(err.code, DT_E_INVALID);
+	q = p;
+	q.id_gate = (enum ecg_id_gate)7;
+	assert_int_equal(ecg_prep_windows(y, 2000, &q, &w, &err), -1);
+	assert_int_equal(err.code, DT_E_INVALID);
+	free(y);
+}
+
 static void
 test_ecgid(void **state)
 {
@@ -380,6 +467,7 @@ main(void)
 		cmocka_unit_test(test_bandpass),
 		cmocka_unit_test(test_scipy),
 		cmocka_unit_test(test_windows),
+		cmocka_unit_test(test_sqi_gate),
 		cmocka_unit_test(test_ecgid),
 	};
 
