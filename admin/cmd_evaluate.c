@@ -867,6 +867,7 @@ usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: dt4ecg-admin evaluate --model FILE --protocol p1|p2|p3\n"
+	    "       dt4ecg-admin evaluate --protocol p3 --model FOLD0 --model FOLD1 ...\n"
 	    "           [--fold K] [--data NAME|MANIFEST]... [--report DIR]\n"
 	    "           [--json] [--threads N] [--train-max N]\n"
 	    "           [--gate hr-sat|sqi]\n"
@@ -876,7 +877,9 @@ usage(FILE *f)
 	    "  $DT4ECG_DATA, default ../shared/data).  Prints JSON on stdout\n"
 	    "  (indented unless --json); progress on stderr.  --gate: the\n"
 	    "  identity gate (ecg/prep.h); default: the model's\n"
-	    "  (prep.id_gate).\n");
+	    "  (prep.id_gate).  Several --model (P3 only): one per fold, each\n"
+	    "  on the fold in its metadata; the held-out confusion matrices\n"
+	    "  are summed over the folds.\n");
 }
 
 /* The data names recorded in the model, when there are any. */
@@ -901,6 +904,227 @@ model_data(const struct nn_model *m, char ***names, int *n)
 	return 0;
 }
 
+/* What one evaluation needs besides the model. */
+struct eopts {
+	const char *proto, *gate;
+	char *data[16];
+	int nd, fold, folds, threads, train_max;
+};
+
+/* Everything one model's evaluation owns; eval_free releases it. */
+struct eval_run {
+	struct ev e;
+	struct nn_model *m;
+	struct data_corpus *c;
+	char **mdata;
+	int nmd;
+};
+
+static void
+eval_free(struct eval_run *r)
+{
+	int i;
+
+	json_decref(r->e.out);
+	free(r->e.rows);
+	free(r->e.cls);
+	free(r->e.gen);
+	free(r->e.imp);
+	free(r->e.conf);
+	free(r->e.motion);
+	for (i = 0; i < r->nmd; i++)
+		free(r->mdata[i]);
+	free(r->mdata);
+	data_corpus_free(r->c);
+	nn_model_free(r->m);
+	memset(r, 0, sizeof(*r));
+}
+
+/* Evaluates one model under o; the JSON result is in r->e.out. */
+static int
+eval_model(const struct eopts *o, const char *model, struct eval_run *r,
+    struct dt_error *err)
+{
+	char *data[16];
+	int nd = o->nd, fold = o->fold, matched = 0, i;
+	struct ev *e = &r->e;
+
+	memset(r, 0, sizeof(*r));
+	for (i = 0; i < nd; i++)
+		data[i] = o->data[i];
+	if (nn_model_load(model, &r->m, err) != 0)
+		return -1;
+	if (strcmp(o->proto, "p3") == 0 && fold < 0) {
+		const char *fs = nn_model_meta(r->m, "train.fold");
+
+		fold = fs ? atoi(fs) : 0;
+	}
+	if (fold >= o->folds)
+		return dt_error_set(err, DT_E_INVALID, "%s: fold %d: the "
+		    "folds are 0..%d", model, fold, o->folds - 1);
+	if (nd == 0) {
+		model_data(r->m, &r->mdata, &r->nmd);
+		if (r->nmd > 0 && strcmp(o->proto, "p2") != 0) {
+			for (i = 0; i < r->nmd && i < 16; i++)
+				data[nd++] = r->mdata[i];
+		} else
+			data[nd++] = strcmp(o->proto, "p3") == 0 ?
+			    "ecg-activity" : "ecg-id";
+	}
+	if (admin_corpus(data, nd, r->m->activities, r->m->n_activities,
+	    &r->c, err) != 0) {
+		/* a model whose activities the data do not use (the peer's
+		 * "unlabelled"): load with the data's own and map by name */
+		struct dt_error e2 = { 0 };
+
+		if (r->m->n_activities > 1 ||
+		    admin_corpus(data, nd, NULL, 0, &r->c, &e2) != 0)
+			return -1;
+	}
+	e->m = r->m;
+	e->c = r->c;
+	e->batch = 64;
+	e->progress = true;
+	/* the gate the model was trained with, unless --gate */
+	if (embed_prep_params(r->m, &e->pp, err) != 0)
+		return -1;
+	e->pp.hop = r->m->hp.window / 2;
+	if (o->gate != NULL)
+		(void)ecg_prep_gate_parse(o->gate, &e->pp.id_gate);
+	if (admin_subject_rows(r->m, r->c, &e->rows, &matched, err) != 0)
+		return -1;
+	if ((e->cls = admin_classifier(r->m)) == NULL ||
+	    (e->out = json_object()) == NULL)
+		return dt_error_set(err, DT_E_NOMEM, "out of memory");
+	json_object_set_new(e->out, "protocol", json_string(o->proto));
+	json_object_set_new(e->out, "model", json_string(model));
+	{
+		json_t *a = json_array();
+
+		for (i = 0; i < nd; i++)
+			json_array_append_new(a, json_string(data[i]));
+		json_object_set_new(e->out, "data", a);
+	}
+	json_object_set_new(e->out, "identity_gate", json_string(
+	    ecg_prep_gate_name(e->pp.id_gate)));
+	json_object_set_new(e->out, "n_recordings", json_integer(
+	    r->c->n_recs));
+	json_object_set_new(e->out, "n_subjects_in_data",
+	    json_integer(r->c->n_subjects));
+	json_object_set_new(e->out, "n_subjects_matched_to_model",
+	    json_integer(matched));
+	if (strcmp(o->proto, "p1") == 0)
+		return eval_p1(e, err);
+	if (strcmp(o->proto, "p2") == 0)
+		return eval_p2(e, o->train_max, err);
+	return eval_p3(e, fold, o->folds, err);
+}
+
+/* Adds the K x K confusion matrix at JSON path a.b[.c] of o into sum. */
+static int
+add_confusion(json_t *o, const char *a, const char *b, const char *c,
+    int K, long *sum)
+{
+	json_t *cm = json_object_get(json_object_get(o, a), b);
+	int i, j;
+
+	if (c != NULL)
+		cm = json_object_get(cm, c);
+	if (!json_is_array(cm) || (int)json_array_size(cm) != K)
+		return -1;
+	for (i = 0; i < K; i++) {
+		json_t *row = json_array_get(cm, i);
+
+		if (!json_is_array(row) || (int)json_array_size(row) != K)
+			return -1;
+		for (j = 0; j < K; j++)
+			sum[i * K + j] += (long)json_integer_value(
+			    json_array_get(row, j));
+	}
+	return 0;
+}
+
+/*
+ * P3 cross-validation: one model per fold (each knows its fold from its
+ * metadata), the held-out subjects' confusion matrices summed over folds.
+ * first keeps the first model's run (its activities name the rows).
+ */
+static int
+eval_p3_pooled(const struct eopts *o, char *const *models, int nm,
+    struct eval_run *first, json_t **out, long **seg_conf,
+    struct dt_error *err)
+{
+	struct eval_run r;
+	json_t *res = NULL, *folds = NULL;
+	long *win = NULL, *seg = NULL;
+	int K = 0, i, k, rc = -1;
+
+	memset(&r, 0, sizeof(r));
+	if ((res = json_object()) == NULL || (folds = json_array()) == NULL)
+		goto nomem;
+	for (i = 0; i < nm; i++) {
+		struct eval_run *cur = i == 0 ? first : &r;
+
+		if (eval_model(o, models[i], cur, err) != 0) {
+			dt_error_prefix(err, "%s", models[i]);
+			goto out;
+		}
+		if (i == 0) {
+			K = first->m->n_activities;
+			if ((win = calloc((size_t)K * K, sizeof(long))) ==
+			    NULL || (seg = calloc((size_t)K * K,
+			    sizeof(long))) == NULL)
+				goto nomem;
+		} else {
+			if (r.m->n_activities != K)
+				goto mismatch;
+			for (k = 0; k < K; k++)
+				if (strcmp(r.m->activities[k],
+				    first->m->activities[k]) != 0)
+					goto mismatch;
+		}
+		if (add_confusion(cur->e.out, "window", "confusion", NULL, K,
+		    win) != 0 || add_confusion(cur->e.out, "probe_8s",
+		    "activity", "confusion", K, seg) != 0) {
+			dt_error_set(err, DT_E_INTERNAL, "%s: no confusion "
+			    "matrix in the P3 result", models[i]);
+			goto out;
+		}
+		json_array_append(folds, cur->e.out);
+		if (i > 0)
+			eval_free(&r);
+	}
+	json_object_set_new(res, "protocol", json_string("p3"));
+	json_object_set_new(res, "n_folds_evaluated", json_integer(nm));
+	json_object_set_new(res, "window", act_summary(&first->e, win));
+	json_object_set_new(res, "probe_8s", act_summary(&first->e, seg));
+	json_object_set(res, "activity_acc_window", json_object_get(
+	    json_object_get(res, "window"), "acc"));
+	json_object_set(res, "activity_acc_segment_8s", json_object_get(
+	    json_object_get(res, "probe_8s"), "acc"));
+	json_object_set_new(res, "folds", folds);
+	folds = NULL;
+	*out = res;
+	res = NULL;
+	*seg_conf = seg;
+	seg = NULL;
+	rc = 0;
+	goto out;
+mismatch:
+	dt_error_set(err, DT_E_INVALID, "%s: its activities differ from "
+	    "those of %s", models[i], models[0]);
+	goto out;
+nomem:
+	dt_error_set(err, DT_E_NOMEM, "out of memory");
+out:
+	eval_free(&r);
+	json_decref(res);
+	json_decref(folds);
+	free(win);
+	free(seg);
+	return rc;
+}
+
 int
 cmd_evaluate(struct admin_ctx *ctx, int argc, char **argv)
 {
@@ -918,155 +1142,110 @@ cmd_evaluate(struct admin_ctx *ctx, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct ev e;
+	struct eopts o;
+	struct eval_run run;
 	struct dt_error err = { 0 };
-	struct nn_model *m = NULL;
-	struct data_corpus *c = NULL;
-	const char *model = NULL, *proto = NULL, *report = NULL, *gate = NULL;
-	char *data[16], **mdata = NULL, *dump = NULL;
-	int nd = 0, nmd = 0, fold = -1, folds = 5, threads = 1, compact = 0,
-	    train_max = 60, ch, i, matched = 0, rc = ADMIN_EXIT_FAIL;
+	char *models[16], *dump = NULL, title[256];
+	const char *report = NULL;
+	json_t *result = NULL;
+	long *pooled = NULL;
+	int nm = 0, compact = 0, ch, rc = ADMIN_EXIT_FAIL;
 	double t0 = admin_now();
 
 	(void)ctx;
-	memset(&e, 0, sizeof(e));
+	memset(&o, 0, sizeof(o));
+	memset(&run, 0, sizeof(run));
+	o.fold = -1;
+	o.folds = 5;
+	o.threads = 1;
+	o.train_max = 60;
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (ch) {
-		case 'm': model = optarg; break;
-		case 'p': proto = optarg; break;
-		case 'k': fold = atoi(optarg); break;
-		case 'K': folds = atoi(optarg); break;
+		case 'm':
 		case 'd':
-			if (nd == 16) {
+			if ((ch == 'm' ? nm : o.nd) == 16) {
 				fprintf(stderr, "dt4ecg-admin evaluate: at most "
-				    "16 --data\n");
+				    "16 --%s\n", ch == 'm' ? "model" : "data");
 				return ADMIN_EXIT_USAGE;
 			}
-			data[nd++] = optarg;
+			if (ch == 'm')
+				models[nm++] = optarg;
+			else
+				o.data[o.nd++] = optarg;
 			break;
+		case 'p': o.proto = optarg; break;
+		case 'k': o.fold = atoi(optarg); break;
+		case 'K': o.folds = atoi(optarg); break;
 		case 'r': report = optarg; break;
 		case 'j': compact = 1; break;
-		case 't': threads = atoi(optarg); break;
-		case 'T': train_max = atoi(optarg); break;
-		case 'g': gate = optarg; break;
+		case 't': o.threads = atoi(optarg); break;
+		case 'T': o.train_max = atoi(optarg); break;
+		case 'g': o.gate = optarg; break;
 		case 'h': usage(stdout); return ADMIN_EXIT_OK;
 		default: usage(stderr); return ADMIN_EXIT_USAGE;
 		}
 	}
-	if (optind != argc || model == NULL || proto == NULL ||
-	    (strcmp(proto, "p1") && strcmp(proto, "p2") &&
-	    strcmp(proto, "p3")) || threads < 1 || threads > 256 ||
-	    folds < 2 || folds > 100 || train_max < 1 || (gate != NULL &&
-	    strcmp(gate, "hr-sat") && strcmp(gate, "sqi"))) {
+	if (optind != argc || nm == 0 || o.proto == NULL ||
+	    (strcmp(o.proto, "p1") && strcmp(o.proto, "p2") &&
+	    strcmp(o.proto, "p3")) || o.threads < 1 || o.threads > 256 ||
+	    o.folds < 2 || o.folds > 100 || o.train_max < 1 ||
+	    (o.gate != NULL && strcmp(o.gate, "hr-sat") &&
+	    strcmp(o.gate, "sqi"))) {
 		usage(stderr);
 		return ADMIN_EXIT_USAGE;
 	}
-	if (nn_model_load(model, &m, &err) != 0)
-		goto fail;
-	if (strcmp(proto, "p3") == 0 && fold < 0) {
-		const char *fs = nn_model_meta(m, "train.fold");
-
-		fold = fs ? atoi(fs) : 0;
+	if (nm > 1 && (strcmp(o.proto, "p3") != 0 || o.fold >= 0)) {
+		fprintf(stderr, "dt4ecg-admin evaluate: several --model only "
+		    "with --protocol p3 and without --fold (one model per "
+		    "fold, each named by its metadata)\n");
+		return ADMIN_EXIT_USAGE;
 	}
-	if (fold >= folds) {
+	if (o.fold >= o.folds) {
 		fprintf(stderr, "dt4ecg-admin evaluate: --fold %d: 0..%d\n",
-		    fold, folds - 1);
-		rc = ADMIN_EXIT_USAGE;
-		goto out;
+		    o.fold, o.folds - 1);
+		return ADMIN_EXIT_USAGE;
 	}
-	if (nd == 0) {
-		model_data(m, &mdata, &nmd);
-		if (nmd > 0 && strcmp(proto, "p2") != 0) {
-			for (i = 0; i < nmd && i < 16; i++)
-				data[nd++] = mdata[i];
-		} else
-			data[nd++] = strcmp(proto, "p3") == 0 ?
-			    "ecg-activity" : "ecg-id";
-	}
-	nn_set_threads(threads);
-	e.progress = true;
-	if (admin_corpus(data, nd, m->activities, m->n_activities, &c,
-	    &err) != 0) {
-		/* a model whose activities the data do not use (the peer's
-		 * "unlabelled"): load with the data's own and map by name */
-		struct dt_error e2 = { 0 };
-
-		if (admin_corpus(data, nd, NULL, 0, &c, &e2) != 0)
+	nn_set_threads(o.threads);
+	if (nm == 1) {
+		if (eval_model(&o, models[0], &run, &err) != 0)
 			goto fail;
-		if (m->n_activities > 1) {
-			goto fail;
-		}
-	}
-	e.m = m;
-	e.c = c;
-	e.batch = 64;
-	/* the gate the model was trained with, unless --gate */
-	if (embed_prep_params(m, &e.pp, &err) != 0)
+		result = json_incref(run.e.out);
+	} else if (eval_p3_pooled(&o, models, nm, &run, &result, &pooled,
+	    &err) != 0)
 		goto fail;
-	e.pp.hop = m->hp.window / 2;
-	if (gate != NULL)
-		(void)ecg_prep_gate_parse(gate, &e.pp.id_gate);
-	if (admin_subject_rows(m, c, &e.rows, &matched, &err) != 0 ||
-	    (e.cls = admin_classifier(m)) == NULL) {
-		if (err.code == DT_OK)
-			dt_error_set(&err, DT_E_NOMEM, "out of memory");
-		goto fail;
-	}
-	e.out = json_object();
-	json_object_set_new(e.out, "protocol", json_string(proto));
-	json_object_set_new(e.out, "model", json_string(model));
-	{
-		json_t *a = json_array();
-
-		for (i = 0; i < nd; i++)
-			json_array_append_new(a, json_string(data[i]));
-		json_object_set_new(e.out, "data", a);
-	}
-	json_object_set_new(e.out, "identity_gate", json_string(
-	    ecg_prep_gate_name(e.pp.id_gate)));
-	json_object_set_new(e.out, "n_recordings", json_integer(c->n_recs));
-	json_object_set_new(e.out, "n_subjects_in_data",
-	    json_integer(c->n_subjects));
-	json_object_set_new(e.out, "n_subjects_matched_to_model",
-	    json_integer(matched));
-	if (strcmp(proto, "p1") == 0) {
-		if (eval_p1(&e, &err) != 0)
-			goto fail;
-	} else if (strcmp(proto, "p2") == 0) {
-		if (eval_p2(&e, train_max, &err) != 0)
-			goto fail;
-	} else if (eval_p3(&e, fold, folds, &err) != 0)
-		goto fail;
-	json_object_set_new(e.out, "seconds", json_real(admin_now() - t0));
-	dump = json_dumps(e.out, (compact ? JSON_COMPACT : JSON_INDENT(2)) |
+	json_object_set_new(result, "seconds", json_real(admin_now() - t0));
+	dump = json_dumps(result, (compact ? JSON_COMPACT : JSON_INDENT(2)) |
 	    JSON_REAL_PRECISION(6) | JSON_PRESERVE_ORDER);
 	if (dump == NULL) {
 		dt_error_set(&err, DT_E_NOMEM, "out of memory");
 		goto fail;
 	}
 	printf("%s\n", dump);
-	if (e.motion != NULL)
-		fputs(e.motion, stderr);
+	if (run.e.motion != NULL)
+		fputs(run.e.motion, stderr);
 	if (report != NULL) {
 		struct data_report r;
-		char title[256];
 
 		memset(&r, 0, sizeof(r));
-		snprintf(title, sizeof(title), "dt4ecg evaluate %s: %s", proto,
-		    model);
+		if (nm > 1)
+			snprintf(title, sizeof(title), "dt4ecg evaluate p3: "
+			    "%d folds pooled (%s, ...)", nm, models[0]);
+		else
+			snprintf(title, sizeof(title), "dt4ecg evaluate %s: "
+			    "%s", o.proto, models[0]);
 		r.title = title;
 		r.summary_json = dump;
-		r.gen = e.gen;
-		r.imp = e.imp;
-		r.n_gen = e.ng;
-		r.n_imp = e.ni;
-		r.n_act = m->n_activities;
-		r.act_names = m->activities;
-		r.confusion = e.conf;
-		r.curves_json = nn_model_meta(m, "train.curves");
+		r.gen = run.e.gen;
+		r.imp = run.e.imp;
+		r.n_gen = run.e.ng;
+		r.n_imp = run.e.ni;
+		r.n_act = run.m->n_activities;
+		r.act_names = run.m->activities;
+		r.confusion = pooled != NULL ? pooled : run.e.conf;
+		r.curves_json = nn_model_meta(run.m, "train.curves");
 		r.notes_title = "Identity in motion";
-		r.notes_text = e.motion;
+		r.notes_text = run.e.motion;
 		if (data_report_write(report, &r, &err) != 0)
 			goto fail;
 		fprintf(stderr, "evaluate: report in %s/report.html\n", report);
@@ -1081,17 +1260,8 @@ fail:
 	fprintf(stderr, "dt4ecg-admin evaluate: %s\n", err.msg);
 out:
 	free(dump);
-	json_decref(e.out);
-	free(e.rows);
-	free(e.cls);
-	free(e.gen);
-	free(e.imp);
-	free(e.conf);
-	free(e.motion);
-	for (i = 0; i < nmd; i++)
-		free(mdata[i]);
-	free(mdata);
-	data_corpus_free(c);
-	nn_model_free(m);
+	free(pooled);
+	json_decref(result);
+	eval_free(&run);
 	return rc;
 }
