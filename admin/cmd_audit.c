@@ -21,7 +21,28 @@ static const char audit_usage[] =
 struct audit_ctx {
 	int json;
 	int64_t n;
+	long long after;
 };
+
+static int
+set(void *vo, int ch, const char *arg)
+{
+	struct audit_ctx *c = vo;
+	char *end;
+
+	if (ch == 'j') {
+		c->json = 1;
+		return -1;
+	}
+	errno = 0;
+	c->after = strtoll(arg, &end, 10);
+	if (errno || end == arg || *end || c->after < 0) {
+		fprintf(stderr, "dt4ecg-admin audit: --after %s: expected an "
+		    "entry id >= 0\n", arg);
+		return ADMIN_EXIT_USAGE;
+	}
+	return -1;
+}
 
 static int
 print_entry(void *vctx, const struct store_audit_entry *e)
@@ -99,38 +120,17 @@ cmd_audit(struct admin_ctx *ctx, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	static const struct adm_options options = { longopts, set };
 	struct dt_error err = { 0 };
 	struct audit_ctx c = { 0 };
 	struct store *s = NULL;
-	long long after = 0;
-	char *end;
-	int ch, rc;
+	int rc;
 
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'j':
-			c.json = 1;
-			break;
-		case 'a':
-			errno = 0;
-			after = strtoll(optarg, &end, 10);
-			if (errno || end == optarg || *end || after < 0) {
-				fprintf(stderr, "dt4ecg-admin audit: --after "
-				    "%s: expected an entry id >= 0\n", optarg);
-				return ADMIN_EXIT_USAGE;
-			}
-			break;
-		case 'h':
-			fputs(audit_usage, stdout);
-			return ADMIN_EXIT_OK;
-		default:
-			fputs(audit_usage, stderr);
-			return ADMIN_EXIT_USAGE;
-		}
-	}
+	if ((rc = adm_opts(argc, argv, &options, audit_usage, "ja", &c, 0,
+	    1)) >= 0)
+		return rc;
 	if (optind < argc) {
-		if (optind + 1 == argc && strcmp(argv[optind], "verify") == 0)
+		if (strcmp(argv[optind], "verify") == 0)
 			return verify(ctx, c.json);
 		fputs(audit_usage, stderr);
 		return ADMIN_EXIT_USAGE;
@@ -138,7 +138,7 @@ cmd_audit(struct admin_ctx *ctx, int argc, char **argv)
 	if (adm_open(ctx, "audit", NULL, ADM_KEY_NONE, 0, &s) != 0)
 		return ADMIN_EXIT_FAIL;
 	rc = ADMIN_EXIT_FAIL;
-	if (store_audit_list(s, (int64_t)after, print_entry, &c, &err) != 0) {
+	if (store_audit_list(s, (int64_t)c.after, print_entry, &c, &err) != 0) {
 		if (err.msg[0] == '\0')
 			dt_error_set(&err, DT_E_IO, "standard output: write "
 			    "error");

@@ -36,44 +36,30 @@ static const char revoke_usage[] =
     "  Revokes a kiosk: dt4ecgd refuses its requests from then on (401).\n"
     "  Irreversible; register the kiosk again under a new id.\n";
 
-/* --help / --json only.  Returns -1 to go on, else an exit status. */
-static int
-opts(int argc, char **argv, const char *usage_text, int *json,
-    const char **key_out)
-{
-	static const struct option longopts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "key-out", required_argument, NULL, 'o' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int ch;
+struct kiosk_opts {
+	int json;
+	const char *key_out;
+};
 
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'j':
-			if (json == NULL)
-				goto usage;
-			*json = 1;
-			break;
-		case 'o':
-			if (key_out == NULL)
-				goto usage;
-			*key_out = optarg;
-			break;
-		case 'h':
-			fputs(usage_text, stdout);
-			return ADMIN_EXIT_OK;
-		default:
-			goto usage;
-		}
-	}
+static int
+set(void *vo, int ch, const char *arg)
+{
+	struct kiosk_opts *o = vo;
+
+	if (ch == 'j')
+		o->json = 1;
+	else if (ch == 'o')
+		o->key_out = arg;
 	return -1;
-usage:
-	fputs(usage_text, stderr);
-	return ADMIN_EXIT_USAGE;
 }
+
+static const struct option longopts[] = {
+	{ "json", no_argument, NULL, 'j' },
+	{ "key-out", required_argument, NULL, 'o' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+static const struct adm_options options = { longopts, set };
 
 static int
 kiosk_add(struct admin_ctx *ctx, int argc, char **argv)
@@ -81,15 +67,17 @@ kiosk_add(struct admin_ctx *ctx, int argc, char **argv)
 	struct dt_error err = { 0 };
 	struct store_kiosk k;
 	struct store *s = NULL;
+	struct kiosk_opts o = { 0 };
 	unsigned char pk[crypto_sign_PUBLICKEYBYTES], *sk = NULL;
 	char *line = NULL, pkb64[PK_B64_LEN];
-	const char *id, *key_out = NULL;
+	const char *id, *key_out;
 	size_t len;
 	int rc, wrote = 0;
 
-	if ((rc = opts(argc, argv, add_usage, NULL, &key_out)) >= 0)
+	if ((rc = adm_opts(argc, argv, &options, add_usage, "o", &o, 1,
+	    1)) >= 0)
 		return rc;
-	if (optind + 1 != argc || key_out == NULL) {
+	if ((key_out = o.key_out) == NULL) {
 		fputs(add_usage, stderr);
 		return ADMIN_EXIT_USAGE;
 	}
@@ -138,33 +126,22 @@ out:
 	return rc;
 }
 
-struct list_ctx {
-	int json;
-	json_t *arr;
-	int n;
-};
-
 static int
 list_one(void *vctx, const struct store_kiosk *k)
 {
-	struct list_ctx *c = vctx;
+	struct adm_list *l = vctx;
 	char pk[PK_B64_LEN], t1[32], t2[32];
 
 	sodium_bin2base64(pk, sizeof(pk), k->public_key, sizeof(k->public_key),
 	    sodium_base64_VARIANT_ORIGINAL);
-	c->n++;
-	if (c->json) {
-		json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:o}", "id", k->id,
-		    "status", k->revoked_at ? "revoked" : "active",
-		    "public_key", pk, "created", (json_int_t)k->created,
-		    "revoked_at", k->revoked_at ?
-		    json_integer(k->revoked_at) : json_null());
-
-		if (o == NULL || json_array_append_new(c->arr, o) != 0)
-			return -1;
-		return 0;
-	}
-	if (c->n == 1)
+	l->n++;
+	if (l->json)
+		return json_array_append_new(l->arr, json_pack("{s:s, s:s, s:s, "
+		    "s:I, s:o}", "id", k->id, "status", k->revoked_at ?
+		    "revoked" : "active", "public_key", pk, "created",
+		    (json_int_t)k->created, "revoked_at", k->revoked_at ?
+		    json_integer(k->revoked_at) : json_null())) ? -1 : 0;
+	if (l->n == 1)
 		printf("%-24s %-8s %-20s %-20s %s\n", "KIOSK", "STATUS",
 		    "CREATED", "REVOKED", "PUBLIC KEY");
 	printf("%-24s %-8s %-20s %-20s %s\n", k->id,
@@ -175,59 +152,41 @@ list_one(void *vctx, const struct store_kiosk *k)
 }
 
 static int
+list_rows(struct store *s, struct adm_list *l, struct dt_error *err)
+{
+	return store_kiosk_list(s, list_one, l, err);
+}
+
+static void
+list_empty(const char *db)
+{
+	printf("no kiosks (register one with: dt4ecg-admin --db %s "
+	    "kiosk add KIOSK_ID --key-out FILE)\n", db);
+}
+
+static int
 kiosk_list(struct admin_ctx *ctx, int argc, char **argv)
 {
-	struct dt_error err = { 0 };
-	struct list_ctx c = { 0 };
-	struct store *s = NULL;
+	struct kiosk_opts o = { 0 };
 	int rc;
 
-	if ((rc = opts(argc, argv, list_usage, &c.json, NULL)) >= 0)
+	if ((rc = adm_opts(argc, argv, &options, list_usage, "j", &o, 0,
+	    0)) >= 0)
 		return rc;
-	if (optind != argc) {
-		fputs(list_usage, stderr);
-		return ADMIN_EXIT_USAGE;
-	}
-	if (adm_open(ctx, "kiosk list", NULL, ADM_KEY_NONE, 0, &s) != 0)
-		return ADMIN_EXIT_FAIL;
-	rc = ADMIN_EXIT_FAIL;
-	if (c.json && (c.arr = json_array()) == NULL)
-		goto out;
-	if (store_kiosk_list(s, list_one, &c, &err) != 0) {
-		if (err.msg[0] == '\0')
-			dt_error_set(&err, DT_E_NOMEM, "out of memory");
-		adm_error("kiosk list", &err);
-		goto out;
-	}
-	if (c.json) {
-		if (adm_json_print(c.arr) != 0) {
-			c.arr = NULL;
-			goto out;
-		}
-		c.arr = NULL;
-	} else if (c.n == 0)
-		printf("no kiosks (register one with: dt4ecg-admin --db %s "
-		    "kiosk add KIOSK_ID --key-out FILE)\n", ctx->db);
-	rc = adm_flush_stdout("kiosk list") ? ADMIN_EXIT_FAIL : ADMIN_EXIT_OK;
-out:
-	json_decref(c.arr);
-	store_close(s);
-	return rc;
+	return adm_list(ctx, "kiosk list", o.json, list_rows, list_empty);
 }
 
 static int
 kiosk_revoke(struct admin_ctx *ctx, int argc, char **argv)
 {
 	struct dt_error err = { 0 };
+	struct kiosk_opts o = { 0 };
 	struct store *s = NULL;
 	int rc;
 
-	if ((rc = opts(argc, argv, revoke_usage, NULL, NULL)) >= 0)
+	if ((rc = adm_opts(argc, argv, &options, revoke_usage, "", &o, 1,
+	    1)) >= 0)
 		return rc;
-	if (optind + 1 != argc) {
-		fputs(revoke_usage, stderr);
-		return ADMIN_EXIT_USAGE;
-	}
 	if (adm_open(ctx, "kiosk revoke", NULL, ADM_KEY_NONE, 0, &s) != 0)
 		return ADMIN_EXIT_FAIL;
 	if (store_kiosk_revoke(s, argv[optind], &err) != 0) {
@@ -250,10 +209,6 @@ cmd_kiosk(struct admin_ctx *ctx, int argc, char **argv)
 		{ "revoke", kiosk_revoke, "revoke KIOSK_ID" },
 	};
 
-	if (sodium_init() < 0) {
-		adm_errx("kiosk", "libsodium cannot be initialised");
-		return ADMIN_EXIT_FAIL;
-	}
 	return adm_dispatch(ctx, "kiosk", subs, sizeof(subs) / sizeof(subs[0]),
 	    argc, argv);
 }

@@ -51,39 +51,28 @@ struct model_opts {
 };
 
 static int
-opts(int argc, char **argv, const char *usage_text, const char *allowed,
-    struct model_opts *o)
+set(void *vo, int ch, const char *arg)
 {
-	static const struct option longopts[] = {
-		{ "id", required_argument, NULL, 'i' },
-		{ "key-file", required_argument, NULL, 'k' },
-		{ "activate", no_argument, NULL, 'a' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int ch;
+	struct model_opts *o = vo;
 
-	memset(o, 0, sizeof(*o));
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		if (ch == 'h') {
-			fputs(usage_text, stdout);
-			return ADMIN_EXIT_OK;
-		}
-		if (ch == '?' || strchr(allowed, ch) == NULL) {
-			fputs(usage_text, stderr);
-			return ADMIN_EXIT_USAGE;
-		}
-		switch (ch) {
-		case 'i': o->id = optarg; break;
-		case 'k': o->key_file = optarg; break;
-		case 'a': o->activate = 1; break;
-		case 'j': o->json = 1; break;
-		}
+	switch (ch) {
+	case 'i': o->id = arg; break;
+	case 'k': o->key_file = arg; break;
+	case 'a': o->activate = 1; break;
+	case 'j': o->json = 1; break;
 	}
 	return -1;
 }
+
+static const struct option longopts[] = {
+	{ "id", required_argument, NULL, 'i' },
+	{ "key-file", required_argument, NULL, 'k' },
+	{ "activate", no_argument, NULL, 'a' },
+	{ "json", no_argument, NULL, 'j' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+static const struct adm_options options = { longopts, set };
 
 /* --- activation ------------------------------------------------------ */
 
@@ -163,16 +152,13 @@ out:
 static int
 model_activate(struct admin_ctx *ctx, int argc, char **argv)
 {
-	struct model_opts o;
+	struct model_opts o = { 0 };
 	struct store *s = NULL;
 	int rc;
 
-	if ((rc = opts(argc, argv, activate_usage, "k", &o)) >= 0)
+	if ((rc = adm_opts(argc, argv, &options, activate_usage, "k", &o, 1,
+	    1)) >= 0)
 		return rc;
-	if (optind + 1 != argc) {
-		fputs(activate_usage, stderr);
-		return ADMIN_EXIT_USAGE;
-	}
 	if (adm_open(ctx, "model activate", o.key_file, ADM_KEY_REQUIRED, 0,
 	    &s) != 0)
 		return ADMIN_EXIT_FAIL;
@@ -229,7 +215,7 @@ static int
 model_import(struct admin_ctx *ctx, int argc, char **argv)
 {
 	struct dt_error err = { 0 };
-	struct model_opts o;
+	struct model_opts o = { 0 };
 	struct store *s = NULL;
 	struct nn_model *m = NULL;
 	uint8_t *buf = NULL;
@@ -239,12 +225,9 @@ model_import(struct admin_ctx *ctx, int argc, char **argv)
 	size_t len;
 	int rc;
 
-	if ((rc = opts(argc, argv, import_usage, "ika", &o)) >= 0)
+	if ((rc = adm_opts(argc, argv, &options, import_usage, "ika", &o, 1,
+	    1)) >= 0)
 		return rc;
-	if (optind + 1 != argc) {
-		fputs(import_usage, stderr);
-		return ADMIN_EXIT_USAGE;
-	}
 	path = argv[optind];
 	if (o.id != NULL && !valid_id(o.id)) {
 		fprintf(stderr, "dt4ecg-admin model import: --id %s: expected "
@@ -310,25 +293,16 @@ model_json(const struct store_model *m)
 	    (json_int_t)m->created, "metrics", metrics ? metrics : json_null());
 }
 
-struct list_ctx {
-	int json;
-	json_t *arr;
-	int n;
-};
-
 static int
 list_one(void *vctx, const struct store_model *m)
 {
-	struct list_ctx *c = vctx;
+	struct adm_list *l = vctx;
 	char t[32];
 
-	c->n++;
-	if (c->json) {
-		json_t *j = model_json(m);
-
-		return j == NULL || json_array_append_new(c->arr, j) ? -1 : 0;
-	}
-	if (c->n == 1)
+	l->n++;
+	if (l->json)
+		return json_array_append_new(l->arr, model_json(m)) ? -1 : 0;
+	if (l->n == 1)
 		printf("  %-32s %5s %9s %-20s\n", "MODEL", "DIM", "TEMPLATES",
 		    "CREATED");
 	printf("%c %-32s %5d %9lld %-20s\n", m->active ? '*' : ' ', m->id,
@@ -338,53 +312,35 @@ list_one(void *vctx, const struct store_model *m)
 }
 
 static int
+list_rows(struct store *s, struct adm_list *l, struct dt_error *err)
+{
+	return store_model_list(s, list_one, l, err);
+}
+
+static void
+list_empty(const char *db)
+{
+	printf("no models (import one with: dt4ecg-admin --db %s model "
+	    "import MODEL.safetensors --activate)\n", db);
+}
+
+static int
 model_list(struct admin_ctx *ctx, int argc, char **argv)
 {
-	struct dt_error err = { 0 };
-	struct list_ctx c = { 0 };
-	struct model_opts o;
-	struct store *s = NULL;
+	struct model_opts o = { 0 };
 	int rc;
 
-	if ((rc = opts(argc, argv, list_usage, "j", &o)) >= 0)
+	if ((rc = adm_opts(argc, argv, &options, list_usage, "j", &o, 0,
+	    0)) >= 0)
 		return rc;
-	if (optind != argc) {
-		fputs(list_usage, stderr);
-		return ADMIN_EXIT_USAGE;
-	}
-	c.json = o.json;
-	if (adm_open(ctx, "model list", NULL, ADM_KEY_NONE, 0, &s) != 0)
-		return ADMIN_EXIT_FAIL;
-	rc = ADMIN_EXIT_FAIL;
-	if (c.json && (c.arr = json_array()) == NULL)
-		goto out;
-	if (store_model_list(s, list_one, &c, &err) != 0) {
-		if (err.msg[0] == '\0')
-			dt_error_set(&err, DT_E_NOMEM, "out of memory");
-		adm_error("model list", &err);
-		goto out;
-	}
-	if (c.json) {
-		json_t *a = c.arr;
-
-		c.arr = NULL;
-		if (adm_json_print(a) != 0)
-			goto out;
-	} else if (c.n == 0)
-		printf("no models (import one with: dt4ecg-admin --db %s model "
-		    "import MODEL.safetensors --activate)\n", ctx->db);
-	rc = adm_flush_stdout("model list") ? ADMIN_EXIT_FAIL : ADMIN_EXIT_OK;
-out:
-	json_decref(c.arr);
-	store_close(s);
-	return rc;
+	return adm_list(ctx, "model list", o.json, list_rows, list_empty);
 }
 
 static int
 model_show(struct admin_ctx *ctx, int argc, char **argv)
 {
 	struct dt_error err = { 0 };
-	struct model_opts o;
+	struct model_opts o = { 0 };
 	struct store *s = NULL;
 	struct store_model *sm = NULL;
 	struct nn_model *m = NULL;
@@ -394,12 +350,9 @@ model_show(struct admin_ctx *ctx, int argc, char **argv)
 	size_t i;
 	int rc;
 
-	if ((rc = opts(argc, argv, show_usage, "j", &o)) >= 0)
+	if ((rc = adm_opts(argc, argv, &options, show_usage, "j", &o, 1,
+	    1)) >= 0)
 		return rc;
-	if (optind + 1 != argc) {
-		fputs(show_usage, stderr);
-		return ADMIN_EXIT_USAGE;
-	}
 	if (adm_open(ctx, "model show", NULL, ADM_KEY_NONE, 0, &s) != 0)
 		return ADMIN_EXIT_FAIL;
 	rc = ADMIN_EXIT_FAIL;
@@ -485,17 +438,14 @@ static int
 model_export(struct admin_ctx *ctx, int argc, char **argv)
 {
 	struct dt_error err = { 0 };
-	struct model_opts o;
+	struct model_opts o = { 0 };
 	struct store *s = NULL;
 	struct store_model *sm = NULL;
 	int rc;
 
-	if ((rc = opts(argc, argv, export_usage, "", &o)) >= 0)
+	if ((rc = adm_opts(argc, argv, &options, export_usage, "", &o, 2,
+	    2)) >= 0)
 		return rc;
-	if (optind + 2 != argc) {
-		fputs(export_usage, stderr);
-		return ADMIN_EXIT_USAGE;
-	}
 	if (adm_open(ctx, "model export", NULL, ADM_KEY_NONE, 0, &s) != 0)
 		return ADMIN_EXIT_FAIL;
 	rc = ADMIN_EXIT_FAIL;
@@ -526,10 +476,6 @@ cmd_model(struct admin_ctx *ctx, int argc, char **argv)
 		{ "export", model_export, "export ID FILE" },
 	};
 
-	if (sodium_init() < 0) {
-		adm_errx("model", "libsodium cannot be initialised");
-		return ADMIN_EXIT_FAIL;
-	}
 	return adm_dispatch(ctx, "model", subs, sizeof(subs) / sizeof(subs[0]),
 	    argc, argv);
 }

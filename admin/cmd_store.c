@@ -23,39 +23,20 @@
 #include "admin/common.h"
 #include "store/crypto.h"
 
-/* Parses only --help (and, for init, --key-file); returns -1 to go on,
- * else an exit status. */
+/* --key-file (init only) and --help. */
 static int
-simple_opts(int argc, char **argv, const char *usage_text,
-    const char **key_file)
+set(void *vo, int ch, const char *arg)
 {
-	static const struct option longopts[] = {
-		{ "key-file", required_argument, NULL, 'k' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int ch;
-
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'k':
-			if (key_file == NULL)
-				goto usage;
-			*key_file = optarg;
-			break;
-		case 'h':
-			fputs(usage_text, stdout);
-			return ADMIN_EXIT_OK;
-		default:
-			goto usage;
-		}
-	}
+	*(const char **)vo = arg;
 	return -1;
-usage:
-	fputs(usage_text, stderr);
-	return ADMIN_EXIT_USAGE;
 }
+
+static const struct option longopts[] = {
+	{ "key-file", required_argument, NULL, 'k' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+static const struct adm_options options = { longopts, set };
 
 static const char init_usage[] =
     "usage: dt4ecg-admin --db STORE init [--key-file FILE]\n"
@@ -74,12 +55,9 @@ cmd_init(struct admin_ctx *ctx, int argc, char **argv)
 	char defkey[ADM_PATH_MAX], detail[32];
 	int fd, rc, made_key = 0, made_db = 0;
 
-	if ((rc = simple_opts(argc, argv, init_usage, &key_file)) >= 0)
+	if ((rc = adm_opts(argc, argv, &options, init_usage, "k", &key_file, 0,
+	    0)) >= 0)
 		return rc;
-	if (optind != argc) {
-		fputs(init_usage, stderr);
-		return ADMIN_EXIT_USAGE;
-	}
 	if (adm_need_db(ctx, "init") != 0)
 		return ADMIN_EXIT_USAGE;
 	if (key_file == NULL) {
@@ -160,12 +138,9 @@ cmd_migrate(struct admin_ctx *ctx, int argc, char **argv)
 	char detail[64];
 	int rc, before = 0, after = 0;
 
-	if ((rc = simple_opts(argc, argv, migrate_usage, NULL)) >= 0)
+	if ((rc = adm_opts(argc, argv, &options, migrate_usage, "", NULL, 0,
+	    0)) >= 0)
 		return rc;
-	if (optind != argc) {
-		fputs(migrate_usage, stderr);
-		return ADMIN_EXIT_USAGE;
-	}
 	if (adm_need_db(ctx, "migrate") != 0)
 		return ADMIN_EXIT_USAGE;
 	if (adm_open(ctx, "migrate", NULL, ADM_KEY_NONE, STORE_OLD_OK, &s))
@@ -220,12 +195,9 @@ cmd_backup(struct admin_ctx *ctx, int argc, char **argv)
 	int rc, fd, q, tries = 0;
 	bool made = false;
 
-	if ((rc = simple_opts(argc, argv, backup_usage, NULL)) >= 0)
+	if ((rc = adm_opts(argc, argv, &options, backup_usage, "", NULL, 1,
+	    1)) >= 0)
 		return rc;
-	if (optind + 1 != argc) {
-		fputs(backup_usage, stderr);
-		return ADMIN_EXIT_USAGE;
-	}
 	file = argv[optind];
 	if (adm_need_db(ctx, "backup") != 0)
 		return ADMIN_EXIT_USAGE;

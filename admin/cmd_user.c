@@ -59,96 +59,78 @@ struct user_opts {
 	bool name_set;
 };
 
-/* Returns -1 to go on, else an exit status.  ALLOWED: option letters. */
 static int
-opts(int argc, char **argv, const char *usage_text, const char *allowed,
-    struct user_opts *o)
+set(void *vo, int ch, const char *arg)
 {
-	static const struct option longopts[] = {
-		{ "name", required_argument, NULL, 'n' },
-		{ "format", required_argument, NULL, 'F' },
-		{ "fs", required_argument, NULL, 'f' },
-		{ "signal", required_argument, NULL, 's' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "skip-unusable", no_argument, NULL, 'S' },
-		{ "key-file", required_argument, NULL, 'k' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
+	struct user_opts *o = vo;
 	char *end;
 	long v;
-	int ch;
 
-	memset(o, 0, sizeof(*o));
-	o->signal = -1;
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		if (ch == 'h') {
-			fputs(usage_text, stdout);
-			return ADMIN_EXIT_OK;
+	switch (ch) {
+	case 'n':
+		o->name = arg;
+		o->name_set = true;
+		break;
+	case 'F':
+		o->format = arg;
+		break;
+	case 'f':
+		errno = 0;
+		o->fs = strtod(arg, &end);
+		if (errno || end == arg || *end ||
+		    !(o->fs >= 50 && o->fs <= 2000)) {
+			fprintf(stderr, "dt4ecg-admin user: --fs %s: "
+			    "expected a rate of 50..2000 Hz\n", arg);
+			return ADMIN_EXIT_USAGE;
 		}
-		if (ch == '?' || strchr(allowed, ch) == NULL)
-			goto usage;
-		switch (ch) {
-		case 'n':
-			o->name = optarg;
-			o->name_set = true;
-			break;
-		case 'F':
-			o->format = optarg;
-			break;
-		case 'f':
-			errno = 0;
-			o->fs = strtod(optarg, &end);
-			if (errno || end == optarg || *end ||
-			    !(o->fs >= 50 && o->fs <= 2000)) {
-				fprintf(stderr, "dt4ecg-admin user: --fs %s: "
-				    "expected a rate of 50..2000 Hz\n", optarg);
-				return ADMIN_EXIT_USAGE;
-			}
-			break;
-		case 's':
-			errno = 0;
-			v = strtol(optarg, &end, 10);
-			if (errno || end == optarg || *end || v < 0 ||
-			    v > 1000) {
-				fprintf(stderr, "dt4ecg-admin user: --signal "
-				    "%s: expected an integer 0..1000\n", optarg);
-				return ADMIN_EXIT_USAGE;
-			}
-			o->signal = (int)v;
-			break;
-		case 'j':
-			o->json = 1;
-			break;
-		case 'S':
-			o->skip_unusable = 1;
-			break;
-		case 'k':
-			o->key_file = optarg;
-			break;
+		break;
+	case 's':
+		errno = 0;
+		v = strtol(arg, &end, 10);
+		if (errno || end == arg || *end || v < 0 || v > 1000) {
+			fprintf(stderr, "dt4ecg-admin user: --signal %s: "
+			    "expected an integer 0..1000\n", arg);
+			return ADMIN_EXIT_USAGE;
 		}
+		o->signal = (int)v;
+		break;
+	case 'j':
+		o->json = 1;
+		break;
+	case 'S':
+		o->skip_unusable = 1;
+		break;
+	case 'k':
+		o->key_file = arg;
+		break;
 	}
 	return -1;
-usage:
-	fputs(usage_text, stderr);
-	return ADMIN_EXIT_USAGE;
 }
+
+static const struct option longopts[] = {
+	{ "name", required_argument, NULL, 'n' },
+	{ "format", required_argument, NULL, 'F' },
+	{ "fs", required_argument, NULL, 'f' },
+	{ "signal", required_argument, NULL, 's' },
+	{ "json", no_argument, NULL, 'j' },
+	{ "skip-unusable", no_argument, NULL, 'S' },
+	{ "key-file", required_argument, NULL, 'k' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+static const struct adm_options options = { longopts, set };
 
 static int
 user_add(struct admin_ctx *ctx, int argc, char **argv)
 {
 	struct dt_error err = { 0 };
-	struct user_opts o;
+	struct user_opts o = { .signal = -1 };
 	struct store *s = NULL;
 	int rc;
 
-	if ((rc = opts(argc, argv, add_usage, "n", &o)) >= 0)
+	if ((rc = adm_opts(argc, argv, &options, add_usage, "n", &o, 1,
+	    1)) >= 0)
 		return rc;
-	if (optind + 1 != argc) {
-		fputs(add_usage, stderr);
-		return ADMIN_EXIT_USAGE;
-	}
 	if (adm_open(ctx, "user add", NULL, ADM_KEY_NONE, 0, &s) != 0)
 		return ADMIN_EXIT_FAIL;
 	if (store_member_add(s, argv[optind], o.name, &err) != 0) {
@@ -194,7 +176,7 @@ static int
 user_enroll(struct admin_ctx *ctx, int argc, char **argv)
 {
 	struct dt_error err = { 0 };
-	struct user_opts o;
+	struct user_opts o = { .signal = -1 };
 	struct store_member mem;
 	struct store *s = NULL;
 	struct nn_model *m = NULL;
@@ -206,12 +188,9 @@ user_enroll(struct admin_ctx *ctx, int argc, char **argv)
 	int rc, i, n = 0, dim = 0, n_ok = 0, in_tx = 0;
 	int64_t rec_id;
 
-	if ((rc = opts(argc, argv, enroll_usage, "FfsSk", &o)) >= 0)
+	if ((rc = adm_opts(argc, argv, &options, enroll_usage, "FfsSk", &o, 2,
+	    -1)) >= 0)
 		return rc;
-	if (argc - optind < 2) {
-		fputs(enroll_usage, stderr);
-		return ADMIN_EXIT_USAGE;
-	}
 	if (ecg_format_parse(o.format, &fmt) != 0) {
 		fprintf(stderr, "dt4ecg-admin user enroll: --format %s: "
 		    "expected wfdb or csv\n", o.format);
@@ -335,25 +314,16 @@ member_json(const struct store_member *m)
 	    "recordings", m->n_recordings, "templates", m->n_templates);
 }
 
-struct list_ctx {
-	int json;
-	json_t *arr;
-	int n;
-};
-
 static int
 list_one(void *vctx, const struct store_member *m)
 {
-	struct list_ctx *c = vctx;
+	struct adm_list *l = vctx;
 	char t[32];
 
-	c->n++;
-	if (c->json) {
-		json_t *o = member_json(m);
-
-		return o == NULL || json_array_append_new(c->arr, o) ? -1 : 0;
-	}
-	if (c->n == 1)
+	l->n++;
+	if (l->json)
+		return json_array_append_new(l->arr, member_json(m)) ? -1 : 0;
+	if (l->n == 1)
 		printf("%-24s %-24s %4s %4s %-20s\n", "MEMBER", "NAME", "RECS",
 		    "TPLS", "CREATED");
 	printf("%-24s %-24s %4d %4d %-20s\n", m->id,
@@ -363,45 +333,27 @@ list_one(void *vctx, const struct store_member *m)
 }
 
 static int
+list_rows(struct store *s, struct adm_list *l, struct dt_error *err)
+{
+	return store_member_list(s, list_one, l, err);
+}
+
+static void
+list_empty(const char *db)
+{
+	printf("no members\n");
+}
+
+static int
 user_list(struct admin_ctx *ctx, int argc, char **argv)
 {
-	struct dt_error err = { 0 };
-	struct list_ctx c = { 0 };
-	struct user_opts o;
-	struct store *s = NULL;
+	struct user_opts o = { .signal = -1 };
 	int rc;
 
-	if ((rc = opts(argc, argv, list_usage, "j", &o)) >= 0)
+	if ((rc = adm_opts(argc, argv, &options, list_usage, "j", &o, 0,
+	    0)) >= 0)
 		return rc;
-	if (optind != argc) {
-		fputs(list_usage, stderr);
-		return ADMIN_EXIT_USAGE;
-	}
-	c.json = o.json;
-	if (adm_open(ctx, "user list", NULL, ADM_KEY_NONE, 0, &s) != 0)
-		return ADMIN_EXIT_FAIL;
-	rc = ADMIN_EXIT_FAIL;
-	if (c.json && (c.arr = json_array()) == NULL)
-		goto out;
-	if (store_member_list(s, list_one, &c, &err) != 0) {
-		if (err.msg[0] == '\0')
-			dt_error_set(&err, DT_E_NOMEM, "out of memory");
-		adm_error("user list", &err);
-		goto out;
-	}
-	if (c.json) {
-		json_t *a = c.arr;
-
-		c.arr = NULL;
-		if (adm_json_print(a) != 0)
-			goto out;
-	} else if (c.n == 0)
-		printf("no members\n");
-	rc = adm_flush_stdout("user list") ? ADMIN_EXIT_FAIL : ADMIN_EXIT_OK;
-out:
-	json_decref(c.arr);
-	store_close(s);
-	return rc;
+	return adm_list(ctx, "user list", o.json, list_rows, list_empty);
 }
 
 static int
@@ -420,19 +372,16 @@ user_show(struct admin_ctx *ctx, int argc, char **argv)
 {
 	struct dt_error err = { 0 };
 	struct store_member m;
-	struct user_opts o;
+	struct user_opts o = { .signal = -1 };
 	struct store *s = NULL;
 	json_t *j = NULL, *recs = NULL;
 	char t[32];
 	size_t i;
 	int rc;
 
-	if ((rc = opts(argc, argv, show_usage, "jk", &o)) >= 0)
+	if ((rc = adm_opts(argc, argv, &options, show_usage, "jk", &o, 1,
+	    1)) >= 0)
 		return rc;
-	if (optind + 1 != argc) {
-		fputs(show_usage, stderr);
-		return ADMIN_EXIT_USAGE;
-	}
 	if (adm_open(ctx, "user show", o.key_file, o.key_file ?
 	    ADM_KEY_REQUIRED : ADM_KEY_OPTIONAL, 0, &s) != 0)
 		return ADMIN_EXIT_FAIL;
@@ -499,16 +448,13 @@ user_delete(struct admin_ctx *ctx, int argc, char **argv)
 {
 	struct dt_error err = { 0 };
 	struct store_member m;
-	struct user_opts o;
+	struct user_opts o = { .signal = -1 };
 	struct store *s = NULL;
 	int rc;
 
-	if ((rc = opts(argc, argv, delete_usage, "k", &o)) >= 0)
+	if ((rc = adm_opts(argc, argv, &options, delete_usage, "k", &o, 1,
+	    1)) >= 0)
 		return rc;
-	if (optind + 1 != argc) {
-		fputs(delete_usage, stderr);
-		return ADMIN_EXIT_USAGE;
-	}
 	if (adm_open(ctx, "user delete", o.key_file, o.key_file ?
 	    ADM_KEY_REQUIRED : ADM_KEY_OPTIONAL, 0, &s) != 0)
 		return ADMIN_EXIT_FAIL;
@@ -539,10 +485,6 @@ cmd_user(struct admin_ctx *ctx, int argc, char **argv)
 		{ "delete", user_delete, "delete USER_ID" },
 	};
 
-	if (sodium_init() < 0) {
-		adm_errx("user", "libsodium cannot be initialised");
-		return ADMIN_EXIT_FAIL;
-	}
 	return adm_dispatch(ctx, "user", subs, sizeof(subs) / sizeof(subs[0]),
 	    argc, argv);
 }

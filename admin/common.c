@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "admin/common.h"
 #include "nn/model.h"
 #include "store/crypto.h"
@@ -287,6 +289,66 @@ adm_flush_stdout(const char *cmd)
 }
 
 int
+adm_opts(int argc, char **argv, const struct adm_options *def,
+    const char *usage_text, const char *allowed, void *o, int min, int max)
+{
+	int ch, rc;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "", def->longopts, NULL)) != -1) {
+		if (ch == 'h') {
+			fputs(usage_text, stdout);
+			return ADMIN_EXIT_OK;
+		}
+		if (ch == '?' || strchr(allowed, ch) == NULL)
+			goto usage;
+		if ((rc = def->set(o, ch, optarg)) >= 0)
+			return rc;
+	}
+	if (argc - optind < min || (max >= 0 && argc - optind > max))
+		goto usage;
+	return -1;
+usage:
+	fputs(usage_text, stderr);
+	return ADMIN_EXIT_USAGE;
+}
+
+int
+adm_list(struct admin_ctx *ctx, const char *cmd, int json,
+    int (*list)(struct store *s, struct adm_list *l, struct dt_error *err),
+    void (*empty)(const char *db))
+{
+	struct dt_error err = { 0 };
+	struct adm_list l = { .json = json };
+	struct store *s = NULL;
+	json_t *a;
+	int rc = ADMIN_EXIT_FAIL;
+
+	if (adm_open(ctx, cmd, NULL, ADM_KEY_NONE, 0, &s) != 0)
+		return ADMIN_EXIT_FAIL;
+	if (l.json && (l.arr = json_array()) == NULL)
+		goto out;
+	if (list(s, &l, &err) != 0) {
+		if (err.msg[0] == '\0')
+			dt_error_set(&err, DT_E_NOMEM, "out of memory");
+		adm_error(cmd, &err);
+		goto out;
+	}
+	if (l.json) {
+		a = l.arr;
+		l.arr = NULL;
+		if (adm_json_print(a) != 0)
+			goto out;
+	} else if (l.n == 0)
+		empty(ctx->db);
+	rc = adm_flush_stdout(cmd) ? ADMIN_EXIT_FAIL : ADMIN_EXIT_OK;
+out:
+	json_decref(l.arr);
+	store_close(s);
+	return rc;
+}
+
+int
 adm_dispatch(struct admin_ctx *ctx, const char *group,
     const struct adm_sub *subs, size_t n, int argc, char **argv)
 {
@@ -294,6 +356,10 @@ adm_dispatch(struct admin_ctx *ctx, const char *group,
 	size_t i;
 	int rc = ADMIN_EXIT_USAGE;
 
+	if (sodium_init() < 0) {
+		adm_errx(group, "libsodium cannot be initialised");
+		return ADMIN_EXIT_FAIL;
+	}
 	if (argc >= 2) {
 		for (i = 0; i < n; i++)
 			if (strcmp(argv[1], subs[i].name) == 0)

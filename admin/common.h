@@ -7,6 +7,7 @@
 #ifndef ADMIN_COMMON_H
 #define ADMIN_COMMON_H
 
+#include <getopt.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -82,7 +83,50 @@ struct nn_model;
 int adm_load_model(struct store *s, const char *cmd, const char *id,
     struct nn_model **out, char *id_out);
 
-/* Calls the sub-command NAME of a group, or prints the group's usage. */
+/*
+ * The options of a group of sub-commands: LONGOPTS (letter 'h' is --help),
+ * and SET, which takes option letter CH with its argument ARG (NULL for a
+ * flag) into the options O and returns -1, or an exit status after saying
+ * what is wrong with ARG.
+ */
+struct adm_options {
+	const struct option *longopts;
+	int (*set)(void *o, int ch, const char *arg);
+};
+
+/*
+ * Parses the options of a sub-command (getopt_long from argv[1]) into O,
+ * then checks that MIN to MAX operands (MAX -1: any number) follow them.
+ * --help prints USAGE_TEXT on stdout; an unknown option, one whose letter is
+ * not in ALLOWED or a wrong number of operands prints it on stderr.
+ * Returns -1 to go on (the operands start at argv[optind]), else the exit
+ * status.
+ */
+int adm_opts(int argc, char **argv, const struct adm_options *def,
+    const char *usage_text, const char *allowed, void *o, int min, int max);
+
+/*
+ * A `list [--json]` command: LIST(s, l, err) calls the store's list with a
+ * callback that counts each row in L->n and appends it to L->arr with
+ * --json (L->json), else prints it as a line of a table.
+ */
+struct adm_list {
+	int json;
+	json_t *arr;
+	int n;
+};
+
+/*
+ * Runs LIST on ctx->db opened without the key, then prints the JSON array,
+ * or, when there was no row, calls EMPTY(ctx->db).  Prints its errors as
+ * CMD's; returns the exit status.
+ */
+int adm_list(struct admin_ctx *ctx, const char *cmd, int json,
+    int (*list)(struct store *s, struct adm_list *l, struct dt_error *err),
+    void (*empty)(const char *db));
+
+/* Initialises libsodium, then calls the sub-command NAME of a group, or
+ * prints the group's usage. */
 struct adm_sub {
 	const char *name;
 	int (*fn)(struct admin_ctx *, int, char **);
