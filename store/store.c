@@ -150,6 +150,103 @@ exec(struct store *s, const char *sql, struct dt_error *err)
 	return 0;
 }
 
+/* Prepares SQL with the text ID (when not NULL) bound to ?1. */
+static int
+prepare_id(struct store *s, const char *sql, const char *id,
+    sqlite3_stmt **st, struct dt_error *err)
+{
+	if (store_prepare(s, sql, st, err) == -1)
+		return -1;
+	if (id != NULL)
+		sqlite3_bind_text(*st, 1, id, -1, SQLITE_STATIC);
+	return 0;
+}
+
+/* Prepares SQL with the row id RID bound to ?1. */
+static int
+prepare_rid(struct store *s, const char *sql, int64_t rid, sqlite3_stmt **st,
+    struct dt_error *err)
+{
+	if (store_prepare(s, sql, st, err) == -1)
+		return -1;
+	sqlite3_bind_int64(*st, 1, rid);
+	return 0;
+}
+
+/* Steps ST, a statement without rows: the SQLite error of OP on failure. */
+static int
+step_done(struct store *s, sqlite3_stmt *st, const char *op,
+    struct dt_error *err)
+{
+	if (sqlite3_step(st) != SQLITE_DONE)
+		return store_sql_error(s, err, op);
+	return 0;
+}
+
+/* Runs SQL (no rows) with RID bound to ?1: the SQLite error of OP. */
+static int
+exec_rid(struct store *s, const char *sql, int64_t rid, const char *op,
+    struct dt_error *err)
+{
+	sqlite3_stmt *st;
+	int q;
+
+	if (prepare_rid(s, sql, rid, &st, err) == -1)
+		return -1;
+	q = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return q == SQLITE_DONE ? 0 : store_sql_error(s, err, op);
+}
+
+/*
+ * Steps ST to the row of WHAT ID: 0 with ST on it, else -1 with ST
+ * finalized and DT_E_NOTFOUND "WHAT ID not found" (ID NULL: "PATH: no
+ * active WHAT"), or the SQLite error of "WHAT get".
+ */
+static int
+first_row(struct store *s, sqlite3_stmt *st, const char *what,
+    const char *id, struct dt_error *err)
+{
+	char op[32];
+	int q;
+
+	if ((q = sqlite3_step(st)) == SQLITE_ROW)
+		return 0;
+	if (q != SQLITE_DONE) {
+		snprintf(op, sizeof(op), "%s get", what);
+		store_sql_error(s, err, op);
+	} else if (id != NULL)
+		dt_error_set(err, DT_E_NOTFOUND, "%s %s not found", what, id);
+	else
+		dt_error_set(err, DT_E_NOTFOUND, "%s: no active %s", s->path,
+		    what);
+	sqlite3_finalize(st);
+	return -1;
+}
+
+/* The row of WHAT ID (text, bound to ?1 of SQL; none when NULL). */
+static int
+get_row(struct store *s, const char *sql, const char *what, const char *id,
+    sqlite3_stmt **st, struct dt_error *err)
+{
+	if (prepare_id(s, sql, id, st, err) == -1)
+		return -1;
+	return first_row(s, *st, what, id, err);
+}
+
+/* The row of WHAT ID (a row id, bound to ?1 of SQL). */
+static int
+get_row_rid(struct store *s, const char *sql, const char *what, int64_t id,
+    sqlite3_stmt **st, struct dt_error *err)
+{
+	char num[24];
+
+	if (prepare_rid(s, sql, id, st, err) == -1)
+		return -1;
+	snprintf(num, sizeof(num), "%lld", (long long)id);
+	return first_row(s, *st, what, num, err);
+}
+
 static int
 valid_id(const char *id)
 {
@@ -273,9 +370,8 @@ member_rid(struct store *s, const char *id, struct dt_error *err)
 	int64_t rid = 0;
 	int rc;
 
-	if (store_prepare(s, "SELECT rid FROM members WHERE id = ?", &st, err))
+	if (prepare_id(s, "SELECT rid FROM members WHERE id = ?", id, &st, err))
 		return -1;
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
 		rid = sqlite3_column_int64(st, 0);
@@ -306,10 +402,9 @@ model_rid(struct store *s, const char *id, int *dim, int *active,
 	int64_t rid = 0;
 	int rc;
 
-	if (store_prepare(s, "SELECT rid, embedding_dim, active FROM models "
-	    "WHERE id = ?", &st, err))
+	if (prepare_id(s, "SELECT rid, embedding_dim, active FROM models "
+	    "WHERE id = ?", id, &st, err))
 		return -1;
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		rid = sqlite3_column_int64(st, 0);
@@ -423,10 +518,8 @@ key_check(struct store *s, struct dt_error *err)
 	    "VALUES ('keycheck', ?)", &st, err) == -1)
 		goto out;
 	sqlite3_bind_blob(st, 1, blob, (int)bloblen, SQLITE_STATIC);
-	if (sqlite3_step(st) != SQLITE_DONE) {
-		store_sql_error(s, err, "key check");
+	if (step_done(s, st, "key check", err) == -1)
 		goto out;
-	}
 	rc = 0;
 out:
 	sqlite3_finalize(st);
@@ -646,22 +739,14 @@ store_member_get(struct store *s, const char *id, struct store_member *out,
     struct dt_error *err)
 {
 	sqlite3_stmt *st;
-	int rc = -1, r;
 
-	if (check_id("member", id, err) == -1)
+	if (check_id("member", id, err) == -1 ||
+	    get_row(s, "SELECT " MEMBER_COLS "WHERE m.id = ?", "member", id,
+	    &st, err) == -1)
 		return -1;
-	if (store_prepare(s, "SELECT " MEMBER_COLS "WHERE m.id = ?", &st, err))
-		return -1;
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	if ((r = sqlite3_step(st)) == SQLITE_ROW) {
-		member_row(st, out);
-		rc = 0;
-	} else if (r == SQLITE_DONE)
-		dt_error_set(err, DT_E_NOTFOUND, "member %s not found", id);
-	else
-		store_sql_error(s, err, "member get");
+	member_row(st, out);
 	sqlite3_finalize(st);
-	return rc;
+	return 0;
 }
 
 int
@@ -702,10 +787,8 @@ store_member_set_locked(struct store *s, const char *id, int64_t locked_until,
 		goto out;
 	sqlite3_bind_int64(st, 1, locked_until);
 	sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) != SQLITE_DONE) {
-		store_sql_error(s, err, "member lock");
+	if (step_done(s, st, "member lock", err) == -1)
 		goto out;
-	}
 	snprintf(detail, sizeof(detail), "{\"locked_until\":%lld}",
 	    (long long)locked_until);
 	rc = store_audit_append_tx(s, s->actor, "member.lock", id, detail, err);
@@ -721,9 +804,8 @@ count_where(struct store *s, const char *sql, int64_t rid, int64_t *n,
 	sqlite3_stmt *st;
 	int rc;
 
-	if (store_prepare(s, sql, &st, err) == -1)
+	if (prepare_rid(s, sql, rid, &st, err) == -1)
 		return -1;
-	sqlite3_bind_int64(st, 1, rid);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
 		*n = sqlite3_column_int64(st, 0);
@@ -749,17 +831,12 @@ store_member_delete(struct store *s, const char *id, struct dt_error *err)
 	    "templates WHERE member = ?", rid, &ntpl, err) == -1)
 		goto out;
 	/* templates first (they reference recordings), then the rest */
-	if (store_prepare(s, "DELETE FROM templates WHERE member = ?1; ", &st, err))
+	if (prepare_rid(s, "DELETE FROM templates WHERE member = ?1; ", rid,
+	    &st, err) || step_done(s, st, "erase templates", err))
 		goto out;
-	sqlite3_bind_int64(st, 1, rid);
-	if (sqlite3_step(st) != SQLITE_DONE) {
-		store_sql_error(s, err, "erase templates");
-		goto out;
-	}
 	sqlite3_finalize(st);
-	if (store_prepare(s, "DELETE FROM members WHERE rid = ?", &st, err))
+	if (prepare_rid(s, "DELETE FROM members WHERE rid = ?", rid, &st, err))
 		goto out;
-	sqlite3_bind_int64(st, 1, rid);
 	if (sqlite3_step(st) != SQLITE_DONE || sqlite3_changes(s->db) != 1) {
 		store_sql_error(s, err, "erase member");
 		goto out;
@@ -817,10 +894,8 @@ seal_into(struct store *s, const char *table, int64_t id, const char *ad,
 		goto out;
 	sqlite3_bind_blob(st, 1, blob, (int)bloblen, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, id);
-	if (sqlite3_step(st) != SQLITE_DONE) {
-		store_sql_error(s, err, "seal");
+	if (step_done(s, st, "seal", err) == -1)
 		goto out;
-	}
 	rc = 0;
 out:
 	sqlite3_finalize(st);
@@ -855,10 +930,8 @@ store_recording_add(struct store *s, const char *member, const float *samples,
 	sqlite3_bind_double(st, 2, fs_hz);
 	sqlite3_bind_int64(st, 3, (int64_t)n);
 	sqlite3_bind_int64(st, 4, now());
-	if (sqlite3_step(st) != SQLITE_DONE) {
-		store_sql_error(s, err, "recording add");
+	if (step_done(s, st, "recording add", err) == -1)
 		goto out;
-	}
 	id = sqlite3_last_insert_rowid(s->db);
 	recording_ad(ad, sizeof(ad), member, id);
 	if (seal_into(s, "recordings", id, ad, samples, n * sizeof(float), err))
@@ -926,23 +999,17 @@ store_recording_get(struct store *s, int64_t id, struct store_recording **out,
 {
 	struct store_recording *r;
 	sqlite3_stmt *st;
-	int rc = -1, q;
+	int rc;
 
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		return dt_error_set(err, DT_E_NOMEM, "recording %lld: out of memory",
 		    (long long)id);
-	if (store_prepare(s, REC_COLS "WHERE r.id = ?", &st, err) == -1) {
+	if (get_row_rid(s, REC_COLS "WHERE r.id = ?", "recording", id, &st,
+	    err) == -1) {
 		free(r);
 		return -1;
 	}
-	sqlite3_bind_int64(st, 1, id);
-	if ((q = sqlite3_step(st)) == SQLITE_ROW)
-		rc = recording_row(s, st, r, err);
-	else if (q == SQLITE_DONE)
-		dt_error_set(err, DT_E_NOTFOUND, "recording %lld not found",
-		    (long long)id);
-	else
-		store_sql_error(s, err, "recording get");
+	rc = recording_row(s, st, r, err);
 	sqlite3_finalize(st);
 	if (rc == -1) {
 		store_recording_free(r);
@@ -963,10 +1030,9 @@ store_recording_foreach(struct store *s, const char *member,
 
 	if ((rid = need_member(s, member, err)) == -1)
 		return -1;
-	if (store_prepare(s, REC_COLS "WHERE r.member = ? ORDER BY r.id", &st,
-	    err) == -1)
+	if (prepare_rid(s, REC_COLS "WHERE r.member = ? ORDER BY r.id", rid,
+	    &st, err) == -1)
 		return -1;
-	sqlite3_bind_int64(st, 1, rid);
 	while ((q = sqlite3_step(st)) == SQLITE_ROW) {
 		if ((rc = recording_row(s, st, &r, err)) == -1)
 			break;
@@ -1084,35 +1150,27 @@ store_template_get(struct store *s, int64_t id, float **emb, int *dim,
 	char ad[192];
 	uint8_t *plain;
 	size_t len;
-	int rc = -1, q, d;
+	int rc = -1, d;
 
-	if (store_prepare(s, "SELECT m.id, o.id, t.dim, t.sealed FROM templates t "
+	if (get_row_rid(s, "SELECT m.id, o.id, t.dim, t.sealed FROM templates t "
 	    "JOIN members m ON m.rid = t.member JOIN models o ON o.rid = t.model "
-	    "WHERE t.id = ?", &st, err) == -1)
+	    "WHERE t.id = ?", "template", id, &st, err) == -1)
 		return -1;
-	sqlite3_bind_int64(st, 1, id);
-	if ((q = sqlite3_step(st)) == SQLITE_ROW) {
-		store_template_ad(ad, sizeof(ad),
-		    (const char *)sqlite3_column_text(st, 0),
-		    (const char *)sqlite3_column_text(st, 1), id);
-		d = sqlite3_column_int(st, 2);
-		if (store_unseal(s->key, ad, sqlite3_column_blob(st, 3),
-		    (size_t)sqlite3_column_bytes(st, 3), &plain, &len, err) == 0) {
-			if (len != (size_t)d * sizeof(float)) {
-				sodium_memzero(plain, len);
-				free(plain);
-				dt_error_set(err, DT_E_FORMAT, "%s: bad length", ad);
-			} else {
-				*emb = (float *)(void *)plain;
-				*dim = d;
-				rc = 0;
-			}
+	store_template_ad(ad, sizeof(ad), (const char *)sqlite3_column_text(st, 0),
+	    (const char *)sqlite3_column_text(st, 1), id);
+	d = sqlite3_column_int(st, 2);
+	if (store_unseal(s->key, ad, sqlite3_column_blob(st, 3),
+	    (size_t)sqlite3_column_bytes(st, 3), &plain, &len, err) == 0) {
+		if (len != (size_t)d * sizeof(float)) {
+			sodium_memzero(plain, len);
+			free(plain);
+			dt_error_set(err, DT_E_FORMAT, "%s: bad length", ad);
+		} else {
+			*emb = (float *)(void *)plain;
+			*dim = d;
+			rc = 0;
 		}
-	} else if (q == SQLITE_DONE)
-		dt_error_set(err, DT_E_NOTFOUND, "template %lld not found",
-		    (long long)id);
-	else
-		store_sql_error(s, err, "template get");
+	}
 	sqlite3_finalize(st);
 	return rc;
 }
@@ -1142,10 +1200,8 @@ store_template_delete_member(struct store *s, const char *member,
 		goto out;
 	sqlite3_bind_int64(st, 1, mrid);
 	sqlite3_bind_int64(st, 2, modrid);
-	if (sqlite3_step(st) != SQLITE_DONE) {
-		store_sql_error(s, err, "template delete");
+	if (step_done(s, st, "template delete", err) == -1)
 		goto out;
-	}
 	snprintf(detail, sizeof(detail), "{\"model\":\"%s\",\"templates\":%d}",
 	    model, sqlite3_changes(s->db));
 	rc = store_audit_append_tx(s, s->actor, "template.delete", member,
@@ -1206,23 +1262,14 @@ store_kiosk_get(struct store *s, const char *id, struct store_kiosk *out,
     struct dt_error *err)
 {
 	sqlite3_stmt *st;
-	int rc = -1, q;
 
-	if (check_id("kiosk", id, err) == -1)
+	if (check_id("kiosk", id, err) == -1 ||
+	    get_row(s, "SELECT id, public_key, created, revoked_at FROM kiosks "
+	    "WHERE id = ?", "kiosk", id, &st, err) == -1)
 		return -1;
-	if (store_prepare(s, "SELECT id, public_key, created, revoked_at FROM "
-	    "kiosks WHERE id = ?", &st, err) == -1)
-		return -1;
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	if ((q = sqlite3_step(st)) == SQLITE_ROW) {
-		kiosk_row(st, out);
-		rc = 0;
-	} else if (q == SQLITE_DONE)
-		dt_error_set(err, DT_E_NOTFOUND, "kiosk %s not found", id);
-	else
-		store_sql_error(s, err, "kiosk get");
+	kiosk_row(st, out);
 	sqlite3_finalize(st);
-	return rc;
+	return 0;
 }
 
 int
@@ -1245,10 +1292,8 @@ store_kiosk_revoke(struct store *s, const char *id, struct dt_error *err)
 		goto out;
 	sqlite3_bind_int64(st, 1, now() > 0 ? now() : 1);
 	sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) != SQLITE_DONE) {
-		store_sql_error(s, err, "kiosk revoke");
+	if (step_done(s, st, "kiosk revoke", err) == -1)
 		goto out;
-	}
 	rc = store_audit_append_tx(s, s->actor, "kiosk.revoke", id, NULL, err);
 out:
 	sqlite3_finalize(st);
@@ -1361,33 +1406,22 @@ store_model_get(struct store *s, const char *id, struct store_model **out,
 {
 	struct store_model *m;
 	sqlite3_stmt *st;
-	int rc = -1, q;
+	int rc = -1;
 
 	if (id != NULL && check_id("model", id, err) == -1)
 		return -1;
 	if ((m = calloc(1, sizeof(*m))) == NULL)
 		return dt_error_set(err, DT_E_NOMEM, "model: out of memory");
-	if (store_prepare(s, id ? MODEL_COLS ", o.bytes FROM models o WHERE o.id = ?"
-	    : MODEL_COLS ", o.bytes FROM models o WHERE o.active = 1", &st,
-	    err) == -1) {
-		free(m);
+	if (get_row(s, id ? MODEL_COLS ", o.bytes FROM models o WHERE o.id = ?"
+	    : MODEL_COLS ", o.bytes FROM models o WHERE o.active = 1", "model",
+	    id, &st, err) == -1) {
+		store_model_free(m);
 		return -1;
 	}
-	if (id)
-		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	if ((q = sqlite3_step(st)) == SQLITE_ROW) {
-		if (model_row(st, m, 1) == -1)
-			dt_error_set(err, DT_E_NOMEM, "model: out of memory");
-		else
-			rc = 0;
-	} else if (q == SQLITE_DONE) {
-		if (id)
-			dt_error_set(err, DT_E_NOTFOUND, "model %s not found", id);
-		else
-			dt_error_set(err, DT_E_NOTFOUND, "%s: no active model",
-			    s->path);
-	} else
-		store_sql_error(s, err, "model get");
+	if (model_row(st, m, 1) == -1)
+		dt_error_set(err, DT_E_NOMEM, "model: out of memory");
+	else
+		rc = 0;
 	sqlite3_finalize(st);
 	if (rc == -1) {
 		store_model_free(m);
@@ -1446,15 +1480,12 @@ model_simple(struct store *s, const char *id, const char *sql,
 		    "activate another one before deleting it", id);
 		goto out;
 	}
-	if (store_prepare(s, sql, &st, err) == -1)
+	if (prepare_rid(s, sql, rid, &st, err) == -1)
 		goto out;
-	sqlite3_bind_int64(st, 1, rid);
 	if (metrics)
 		sqlite3_bind_text(st, 2, metrics, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) != SQLITE_DONE) {
-		store_sql_error(s, err, action);
+	if (step_done(s, st, action, err) == -1)
 		goto out;
-	}
 	rc = store_audit_append_tx(s, s->actor, action, id, NULL, err);
 out:
 	sqlite3_finalize(st);
@@ -1618,10 +1649,9 @@ store_model_activate(struct store *s, const char *model,
 		goto tx;
 	if (cur != snap) {
 		/* members whose recordings changed since the snapshot */
-		if (store_prepare(s, "SELECT member FROM changes WHERE seq > ?",
-		    &st, err) == -1)
+		if (prepare_rid(s, "SELECT member FROM changes WHERE seq > ?",
+		    snap, &st, err) == -1)
 			goto tx;
-		sqlite3_bind_int64(st, 1, snap);
 		while ((q = sqlite3_step(st)) == SQLITE_ROW) {
 			mrid = sqlite3_column_int64(st, 0);
 			for (i = 0; i < p.n; i++)
@@ -1629,11 +1659,10 @@ store_model_activate(struct store *s, const char *model,
 					pendings_drop(&p, i);
 		}
 		sqlite3_finalize(st);
-		if (store_prepare(s, REC_COLS "WHERE r.member IN (SELECT member "
-		    "FROM changes WHERE seq > ?) ORDER BY r.member, r.id", &st,
-		    err) == -1)
+		if (prepare_rid(s, REC_COLS "WHERE r.member IN (SELECT member "
+		    "FROM changes WHERE seq > ?) ORDER BY r.member, r.id", snap,
+		    &st, err) == -1)
 			goto tx;
-		sqlite3_bind_int64(st, 1, snap);
 		if (recompute(s, st, model, fn, ctx, &p, err) == -1)
 			goto tx;
 		sqlite3_finalize(st);
@@ -1644,16 +1673,10 @@ store_model_activate(struct store *s, const char *model,
 	if (sqlite3_step(st) == SQLITE_ROW)
 		copy_text(prev, sizeof(prev), sqlite3_column_text(st, 0));
 	sqlite3_finalize(st);
-	if (store_prepare(s, "DELETE FROM templates WHERE model = ?", &st, err))
-		goto tx;
-	sqlite3_bind_int64(st, 1, modrid);
-	q = sqlite3_step(st);
-	sqlite3_finalize(st);
 	st = NULL;
-	if (q != SQLITE_DONE) {
-		store_sql_error(s, err, "activate: dropping old templates");
+	if (exec_rid(s, "DELETE FROM templates WHERE model = ?", modrid,
+	    "activate: dropping old templates", err) == -1)
 		goto tx;
-	}
 	for (j = 0; j < p.n; j++) {
 		if (p.v[j].emb == NULL)
 			continue;
@@ -1664,17 +1687,9 @@ store_model_activate(struct store *s, const char *model,
 	}
 	if (exec(s, "UPDATE models SET active = 0 WHERE active = 1", err) == -1)
 		goto tx;
-	if (store_prepare(s, "UPDATE models SET active = 1 WHERE rid = ?", &st,
-	    err) == -1)
+	if (exec_rid(s, "UPDATE models SET active = 1 WHERE rid = ?", modrid,
+	    "activate", err) == -1)
 		goto tx;
-	sqlite3_bind_int64(st, 1, modrid);
-	q = sqlite3_step(st);
-	sqlite3_finalize(st);
-	st = NULL;
-	if (q != SQLITE_DONE) {
-		store_sql_error(s, err, "activate");
-		goto tx;
-	}
 	snprintf(detail, sizeof(detail), "{\"templates\":%zu,\"previous\":\"%s\"}",
 	    ntpl, prev);
 	rc = store_audit_append_tx(s, s->actor, "model.activate", model, detail,
