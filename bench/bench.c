@@ -104,6 +104,37 @@ bench_samples_free(struct bench_samples *s)
 	memset(s, 0, sizeof(*s));
 }
 
+int
+bench_time(int (*fn)(void *ctx, struct dt_error *err), void *ctx,
+    int warmup, double seconds, size_t min_n, double per,
+    struct bench_stats *st)
+{
+	struct dt_error err = { 0 };
+	struct bench_samples s;
+	double t0, deadline;
+	int i, rc = -1;
+
+	bench_samples_init(&s);
+	for (i = 0; i < warmup; i++)	/* warm-up: JIT, caches */
+		if (fn(ctx, &err) != 0)
+			goto out;
+	deadline = bench_now() + seconds;
+	do {
+		t0 = bench_now();
+		if (fn(ctx, &err) != 0)
+			goto out;
+		if (bench_samples_add(&s, (bench_now() - t0) / per) != 0)
+			break;
+	} while (bench_now() < deadline || s.n < min_n);
+	bench_samples_stats(&s, st);
+	rc = 0;
+out:
+	if (rc != 0)
+		fprintf(stderr, "dt4ecg-bench: %s\n", err.msg);
+	bench_samples_free(&s);
+	return rc;
+}
+
 double
 bench_rss_mb(void)
 {
@@ -170,6 +201,29 @@ bench_parse_double(const char *opt, const char *s, double lo, double hi,
 		return -1;
 	}
 	*out = v;
+	return 0;
+}
+
+int
+bench_run_opt(int ch, const char *arg, int batch_min,
+    struct bench_run_opts *o)
+{
+	switch (ch) {
+	case 't':
+		if ((o->n_threads = bench_parse_int_list("--threads", arg,
+		    o->threads, 8, 1, 256)) < 1)
+			return -1;
+		return 1;
+	case 'b':
+		return bench_parse_int("--batch", arg, batch_min, 4096,
+		    &o->batch) != 0 ? -1 : 1;
+	case 's':
+		return bench_parse_double("--seconds", arg, 0.05, 600,
+		    &o->seconds) != 0 ? -1 : 1;
+	case 'j':
+		o->json = true;
+		return 1;
+	}
 	return 0;
 }
 

@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "util/error.h"
+
 #define BENCH_DEFAULT_MODEL "models/dt4ecg-default.safetensors"
 
 struct bench_samples {
@@ -21,7 +23,37 @@ struct bench_stats {
 	size_t n;
 };
 
+/* The options of the timing benches (infer, train). */
+struct bench_run_opts {
+	int threads[8];
+	int n_threads;
+	int batch;
+	double seconds;		/* per measurement */
+	bool json;
+};
+
+/* Their entries of a getopt_long table. */
+#define BENCH_RUN_LONGOPTS \
+	{ "threads", required_argument, NULL, 't' }, \
+	{ "batch", required_argument, NULL, 'b' }, \
+	{ "seconds", required_argument, NULL, 's' }, \
+	{ "json", no_argument, NULL, 'j' }
+
+/* Takes option CH with ARG if it is one of them: 1 taken, 0 not one of
+ * them, -1 a bad value (said on stderr).  BATCH_MIN: the least --batch. */
+int bench_run_opt(int ch, const char *arg, int batch_min,
+    struct bench_run_opts *o);
+
 double bench_now(void);		/* seconds, CLOCK_MONOTONIC */
+
+/*
+ * Times FN(CTX, err): WARMUP calls, then calls for SECONDS and at least
+ * MIN_N times, each call's time divided by PER being one sample, into ST.
+ * When FN fails, says its error on stderr and returns -1.
+ */
+int bench_time(int (*fn)(void *ctx, struct dt_error *err), void *ctx,
+    int warmup, double seconds, size_t min_n, double per,
+    struct bench_stats *st);
 void bench_samples_init(struct bench_samples *s);
 int bench_samples_add(struct bench_samples *s, double v);	/* -1: full */
 void bench_samples_stats(struct bench_samples *s, struct bench_stats *st);

@@ -19,12 +19,8 @@
 #include "nn/ref.h"
 
 struct infer_opts {
+	struct bench_run_opts r;	/* batch: the throughput batch */
 	const char *model;
-	int threads[8];
-	int n_threads;
-	int batch;		/* throughput batch */
-	double seconds;		/* per measurement */
-	bool json;
 	bool no_reference;
 };
 
@@ -57,66 +53,45 @@ load_model(const struct infer_opts *o, struct nn_model **m, const char **what)
 	return 0;
 }
 
+struct run {
+	const struct nn_model *m;	/* the reference, or */
+	struct nn_net *net;		/* the network */
+	const float *x;
+	int batch;
+};
+
+static int
+run_once(void *vc, struct dt_error *err)
+{
+	struct run *c = vc;
+
+	if (c->net != NULL)
+		return nn_net_run(c->net, c->x, c->batch, NULL, NULL, err);
+	return nn_ref_forward(c->m, c->x, 1, NULL, NULL, err);
+}
+
 /* Latency of single runs of `batch` windows: p50, p99 in ms, and windows/s
  * from the median. */
 static int
 time_net(struct nn_net *net, const float *x, int batch, double seconds,
     struct bench_stats *st)
 {
-	struct dt_error err = { 0 };
-	struct bench_samples s;
-	double t0, deadline;
-	int i;
+	struct run c = { .net = net, .x = x, .batch = batch };
 
-	bench_samples_init(&s);
-	for (i = 0; i < 5; i++)		/* warm-up: JIT, caches */
-		if (nn_net_run(net, x, batch, NULL, NULL, &err) != 0)
-			goto fail;
-	deadline = bench_now() + seconds;
-	do {
-		t0 = bench_now();
-		if (nn_net_run(net, x, batch, NULL, NULL, &err) != 0)
-			goto fail;
-		if (bench_samples_add(&s, bench_now() - t0) != 0)
-			break;
-	} while (bench_now() < deadline || s.n < 20);
-	bench_samples_stats(&s, st);
-	bench_samples_free(&s);
-	return 0;
-fail:
-	fprintf(stderr, "dt4ecg-bench: %s\n", err.msg);
-	bench_samples_free(&s);
-	return -1;
+	return bench_time(run_once, &c, 5, seconds, 20, 1.0, st);
 }
 
 static int
 time_reference(const struct nn_model *m, const float *x, double seconds,
     double *windows_per_s)
 {
-	struct dt_error err = { 0 };
-	struct bench_samples s;
+	struct run c = { .m = m, .x = x, .batch = 1 };
 	struct bench_stats st;
-	double t0, deadline;
 
-	bench_samples_init(&s);
-	if (nn_ref_forward(m, x, 1, NULL, NULL, &err) != 0)
-		goto fail;
-	deadline = bench_now() + seconds;
-	do {
-		t0 = bench_now();
-		if (nn_ref_forward(m, x, 1, NULL, NULL, &err) != 0)
-			goto fail;
-		if (bench_samples_add(&s, bench_now() - t0) != 0)
-			break;
-	} while (bench_now() < deadline || s.n < 3);
-	bench_samples_stats(&s, &st);
+	if (bench_time(run_once, &c, 1, seconds, 3, 1.0, &st) != 0)
+		return -1;
 	*windows_per_s = 1.0 / st.p50;
-	bench_samples_free(&s);
 	return 0;
-fail:
-	fprintf(stderr, "dt4ecg-bench: %s\n", err.msg);
-	bench_samples_free(&s);
-	return -1;
 }
 
 static void
@@ -135,16 +110,13 @@ bench_infer_main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "model", required_argument, NULL, 'm' },
-		{ "threads", required_argument, NULL, 't' },
-		{ "batch", required_argument, NULL, 'b' },
-		{ "seconds", required_argument, NULL, 's' },
+		BENCH_RUN_LONGOPTS,
 		{ "no-reference", no_argument, NULL, 'R' },
-		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct infer_opts o = { .threads = { 1, 2 }, .n_threads = 2,
-		.batch = 64, .seconds = 2.0 };
+	struct infer_opts o = { .r = { .threads = { 1, 2 }, .n_threads = 2,
+		.batch = 64, .seconds = 2.0 } };
 	struct nn_model *m = NULL;
 	const char *what = NULL;
 	float *x = NULL;
@@ -153,30 +125,16 @@ bench_infer_main(int argc, char **argv)
 
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		if ((i = bench_run_opt(ch, optarg, 1, &o.r)) < 0)
+			return 2;
+		if (i > 0)
+			continue;
 		switch (ch) {
 		case 'm':
 			o.model = optarg;
 			break;
-		case 't':
-			if ((o.n_threads = bench_parse_int_list("--threads",
-			    optarg, o.threads, 8, 1, 256)) < 1)
-				return 2;
-			break;
-		case 'b':
-			if (bench_parse_int("--batch", optarg, 1, 4096,
-			    &o.batch) != 0)
-				return 2;
-			break;
-		case 's':
-			if (bench_parse_double("--seconds", optarg, 0.05, 600,
-			    &o.seconds) != 0)
-				return 2;
-			break;
 		case 'R':
 			o.no_reference = true;
-			break;
-		case 'j':
-			o.json = true;
 			break;
 		default:
 			usage();
@@ -192,7 +150,7 @@ bench_infer_main(int argc, char **argv)
 	flops = nn_hparams_flops(&m->hp, m->n_activities);
 	{
 		struct nn_rng r;
-		size_t n = (size_t)o.batch * m->hp.window;
+		size_t n = (size_t)o.r.batch * m->hp.window;
 
 		if ((x = malloc(sizeof(float) * n)) == NULL)
 			goto out;
@@ -202,10 +160,10 @@ bench_infer_main(int argc, char **argv)
 	}
 	if (!o.no_reference) {
 		nn_set_threads(1);
-		if (time_reference(m, x, o.seconds, &ref_wps) != 0)
+		if (time_reference(m, x, o.r.seconds, &ref_wps) != 0)
 			goto out;
 	}
-	if (!o.json) {
+	if (!o.r.json) {
 		printf("model: %s\n", what);
 		printf("network: window %d, %.1f MFLOP per window; plain-C "
 		    "reference: %.1f windows/s (1 thread)\n", m->hp.window,
@@ -214,11 +172,11 @@ bench_infer_main(int argc, char **argv)
 		    "batch", "windows/s", "p50 ms", "p99 ms", "GFLOP/s",
 		    "vs ref", "RSS MB");
 	}
-	for (i = 0; i < o.n_threads; i++) {
-		int batches[2] = { 1, o.batch }, b;
+	for (i = 0; i < o.r.n_threads; i++) {
+		int batches[2] = { 1, o.r.batch }, b;
 
-		nn_set_threads(o.threads[i]);
-		for (b = 0; b < (o.batch == 1 ? 1 : 2); b++) {
+		nn_set_threads(o.r.threads[i]);
+		for (b = 0; b < (o.r.batch == 1 ? 1 : 2); b++) {
 			struct dt_error err = { 0 };
 			struct nn_net *net = NULL;
 			struct bench_stats st;
@@ -228,27 +186,27 @@ bench_infer_main(int argc, char **argv)
 				fprintf(stderr, "dt4ecg-bench: %s\n", err.msg);
 				goto out;
 			}
-			if (time_net(net, x, batches[b], o.seconds, &st) != 0) {
+			if (time_net(net, x, batches[b], o.r.seconds, &st) != 0) {
 				nn_net_free(net);
 				goto out;
 			}
 			nn_net_free(net);
 			wps = batches[b] / st.p50;
 			gflops = wps * flops / 1e9;
-			if (o.json)
+			if (o.r.json)
 				printf("{\"bench\":\"infer\",\"threads\":%d,"
 				    "\"batch\":%d,\"windows_per_s\":%.1f,"
 				    "\"latency_ms_p50\":%.4f,"
 				    "\"latency_ms_p99\":%.4f,"
 				    "\"flops_per_window\":%.0f,\"gflops\":%.2f,"
 				    "\"reference_windows_per_s\":%.2f,"
-				    "\"rss_mb\":%.1f}\n", o.threads[i],
+				    "\"rss_mb\":%.1f}\n", o.r.threads[i],
 				    batches[b], wps, st.p50 * 1e3,
 				    st.p99 * 1e3, flops, gflops, ref_wps,
 				    bench_rss_mb());
 			else
 				printf("%-8d %-6d %12.1f %12.4f %12.4f %10.1f "
-				    "%9.0fx %9.1f\n", o.threads[i], batches[b],
+				    "%9.0fx %9.1f\n", o.r.threads[i], batches[b],
 				    wps, st.p50 * 1e3, st.p99 * 1e3, gflops,
 				    ref_wps > 0 ? wps / ref_wps : 0.0,
 				    bench_rss_mb());

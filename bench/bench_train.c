@@ -31,13 +31,35 @@
 static const char *const acts6[] = { "rest", "arms", "walk", "run", "squat",
 	"cycle" };
 
+#define CHUNK 3		/* steps timed together; also the warm-up */
+
 struct train_opts {
-	int threads[8];
-	int n_threads;
-	int batch;
-	double seconds;
-	bool json, gradnorm_only_off;
+	struct bench_run_opts r;
+	bool gradnorm_only_off;
 };
+
+struct steps {
+	struct nn_trainer *t;
+	const float *x;
+	const int *yi, *ya;
+	int batch, W, k;
+};
+
+/* CHUNK optimisation steps, each on the next of the N_BATCHES batches. */
+static int
+run_steps(void *vc, struct dt_error *err)
+{
+	struct steps *c = vc;
+	const int batch = c->batch;
+	int i;
+
+	for (i = 0; i < CHUNK; i++, c->k++)
+		if (nn_trainer_step(c->t, c->x + (size_t)(c->k % N_BATCHES) *
+		    batch * c->W, c->yi + (c->k % N_BATCHES) * batch,
+		    c->ya + (c->k % N_BATCHES) * batch, batch, NULL, err) != 0)
+			return -1;
+	return 0;
+}
 
 static int
 run_config(const struct nn_model *m, const float *x, const int *yi,
@@ -46,48 +68,26 @@ run_config(const struct nn_model *m, const float *x, const int *yi,
 {
 	struct dt_error err = { 0 };
 	struct nn_train_opts o;
-	struct nn_trainer *t = NULL;
-	struct bench_samples s;
+	struct steps c = { .x = x, .yi = yi, .ya = ya, .batch = batch,
+		.W = m->hp.window };
 	struct bench_stats st;
-	const int W = m->hp.window, chunk = 3;
-	double t0, deadline;
-	int i, k = 0;
+	int rc;
 
 	nn_set_threads(threads);
 	nn_train_opts_default(&o);
 	o.batch = batch;
 	o.total_steps = 1000000;
 	o.gradnorm = gradnorm;
-	bench_samples_init(&s);
-	if (nn_trainer_create(m, &o, &t, &err) != 0)
-		goto fail;
-	for (i = 0; i < 3; i++, k++)	/* warm-up: JIT, caches */
-		if (nn_trainer_step(t, x + (size_t)(k % N_BATCHES) * batch * W,
-		    yi + (k % N_BATCHES) * batch, ya + (k % N_BATCHES) * batch,
-		    batch, NULL, &err) != 0)
-			goto fail;
-	deadline = bench_now() + seconds;
-	do {
-		t0 = bench_now();
-		for (i = 0; i < chunk; i++, k++)
-			if (nn_trainer_step(t, x + (size_t)(k % N_BATCHES) *
-			    batch * W, yi + (k % N_BATCHES) * batch,
-			    ya + (k % N_BATCHES) * batch, batch, NULL,
-			    &err) != 0)
-				goto fail;
-		if (bench_samples_add(&s, (bench_now() - t0) / chunk) != 0)
-			break;
-	} while (bench_now() < deadline || s.n < 3);
-	bench_samples_stats(&s, &st);
+	if (nn_trainer_create(m, &o, &c.t, &err) != 0) {
+		fprintf(stderr, "dt4ecg-bench: %s\n", err.msg);
+		return -1;
+	}
+	rc = bench_time(run_steps, &c, 1, seconds, 3, CHUNK, &st);
+	nn_trainer_free(c.t);
+	if (rc != 0)
+		return -1;
 	*wps = batch / st.p50;
-	bench_samples_free(&s);
-	nn_trainer_free(t);
 	return 0;
-fail:
-	fprintf(stderr, "dt4ecg-bench: %s\n", err.msg);
-	bench_samples_free(&s);
-	nn_trainer_free(t);
-	return -1;
 }
 
 static void
@@ -105,16 +105,13 @@ int
 bench_train_main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "threads", required_argument, NULL, 't' },
-		{ "batch", required_argument, NULL, 'b' },
-		{ "seconds", required_argument, NULL, 's' },
+		BENCH_RUN_LONGOPTS,
 		{ "no-gradnorm", no_argument, NULL, 'G' },
-		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct train_opts o = { .threads = { 1, 2 }, .n_threads = 2,
-		.batch = 64, .seconds = 4.0 };
+	struct train_opts o = { .r = { .threads = { 1, 2 }, .n_threads = 2,
+		.batch = 64, .seconds = 4.0 } };
 	struct dt_error err = { 0 };
 	struct nn_hparams hp;
 	struct nn_model *m = NULL;
@@ -127,27 +124,13 @@ bench_train_main(int argc, char **argv)
 
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		if ((g = bench_run_opt(ch, optarg, 2, &o.r)) < 0)
+			return 2;
+		if (g > 0)
+			continue;
 		switch (ch) {
-		case 't':
-			if ((o.n_threads = bench_parse_int_list("--threads",
-			    optarg, o.threads, 8, 1, 256)) < 1)
-				return 2;
-			break;
-		case 'b':
-			if (bench_parse_int("--batch", optarg, 2, 4096,
-			    &o.batch) != 0)
-				return 2;
-			break;
-		case 's':
-			if (bench_parse_double("--seconds", optarg, 0.05, 600,
-			    &o.seconds) != 0)
-				return 2;
-			break;
 		case 'G':
 			o.gradnorm_only_off = true;
-			break;
-		case 'j':
-			o.json = true;
 			break;
 		default:
 			usage();
@@ -164,7 +147,7 @@ bench_train_main(int argc, char **argv)
 		return 1;
 	}
 	flops = nn_hparams_flops(&m->hp, m->n_activities);
-	nx = (size_t)N_BATCHES * o.batch;
+	nx = (size_t)N_BATCHES * o.r.batch;
 	x = malloc(sizeof(float) * nx * hp.window);
 	yi = malloc(sizeof(int) * nx);
 	ya = malloc(sizeof(int) * nx);
@@ -179,27 +162,27 @@ bench_train_main(int argc, char **argv)
 		yi[i] = (int)(nn_rng_next(&r) % N_SUBJECTS);
 		ya[i] = (int)(nn_rng_next(&r) % 6);
 	}
-	if (!o.json)
+	if (!o.r.json)
 		printf("train: default network, batch %d, random data, "
-		    "3 x %.1f MFLOP per window\n%8s %9s %13s %8s\n", o.batch,
+		    "3 x %.1f MFLOP per window\n%8s %9s %13s %8s\n", o.r.batch,
 		    flops / 1e6, "threads", "gradnorm", "windows/s",
 		    "GFLOP/s");
-	for (ti = 0; ti < o.n_threads; ti++)
+	for (ti = 0; ti < o.r.n_threads; ti++)
 		for (g = o.gradnorm_only_off ? 0 : 1; g >= 0; g--) {
 			double wps;
 
-			if (run_config(m, x, yi, ya, o.batch, o.threads[ti],
-			    g == 1, o.seconds, &wps) != 0)
+			if (run_config(m, x, yi, ya, o.r.batch, o.r.threads[ti],
+			    g == 1, o.r.seconds, &wps) != 0)
 				goto out;
-			if (o.json)
+			if (o.r.json)
 				printf("{\"bench\":\"train\",\"threads\":%d,"
 				    "\"batch\":%d,\"gradnorm\":%s,"
 				    "\"windows_per_s\":%.1f,\"gflops\":%.2f}\n",
-				    o.threads[ti], o.batch,
+				    o.r.threads[ti], o.r.batch,
 				    g ? "true" : "false", wps,
 				    3.0 * flops * wps / 1e9);
 			else
-				printf("%8d %9s %13.1f %8.2f\n", o.threads[ti],
+				printf("%8d %9s %13.1f %8.2f\n", o.r.threads[ti],
 				    g ? "yes" : "no", wps,
 				    3.0 * flops * wps / 1e9);
 			fflush(stdout);
