@@ -868,7 +868,8 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: dt4ecg-admin evaluate --model FILE --protocol p1|p2|p3\n"
 	    "       dt4ecg-admin evaluate --protocol p3 --model FOLD0 --model FOLD1 ...\n"
-	    "           [--fold K] [--data NAME|MANIFEST]... [--report DIR]\n"
+	    "           [--fold K] [--folds N] [--data NAME|MANIFEST]...\n"
+	    "           [--report DIR]\n"
 	    "           [--json] [--threads N] [--train-max N]\n"
 	    "           [--gate hr-sat|sqi]\n"
 	    "  DESIGN.md section 8.  --data defaults to what the model was\n"
@@ -879,7 +880,9 @@ usage(FILE *f)
 	    "  identity gate (ecg/prep.h); default: the model's\n"
 	    "  (prep.id_gate).  Several --model (P3 only): one per fold, each\n"
 	    "  on the fold in its metadata; the held-out confusion matrices\n"
-	    "  are summed over the folds.\n");
+	    "  are summed over the folds.  --fold and --folds default to\n"
+	    "  the model's (train.fold, train.folds), else 0 and 5; a model\n"
+	    "  trained under P3 is refused on another split.\n");
 }
 
 /* The data names recorded in the model, when there are any. */
@@ -904,11 +907,53 @@ model_data(const struct nn_model *m, char ***names, int *n)
 	return 0;
 }
 
+static int
+eint(const char *opt, const char *s, long lo, long hi, int *out)
+{
+	char *e;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &e, 10);
+	if (errno || e == s || *e || v < lo || v > hi) {
+		fprintf(stderr, "dt4ecg-admin evaluate: %s %s: expected an "
+		    "integer %ld..%ld\n", opt, s, lo, hi);
+		return -1;
+	}
+	*out = (int)v;
+	return 0;
+}
+
+/* The P3 fold and number of folds a model was trained on, from its
+ * metadata (train.fold, train.folds; older models: train.protocol "p3 fold
+ * K of N"); -1 and 0 when it does not say. */
+static void
+model_fold(const struct nn_model *m, int *fold, int *folds)
+{
+	const char *f = nn_model_meta(m, "train.fold"),
+	    *n = nn_model_meta(m, "train.folds"),
+	    *p = nn_model_meta(m, "train.protocol");
+	int k, nf;
+
+	*fold = -1;
+	*folds = 0;
+	if (p != NULL && sscanf(p, "p3 fold %d of %d", &k, &nf) == 2 &&
+	    k >= 0 && nf >= 2 && k < nf) {
+		*fold = k;
+		*folds = nf;
+	}
+	if (f != NULL && sscanf(f, "%d", &k) == 1 && k >= 0)
+		*fold = k;
+	if (n != NULL && sscanf(n, "%d", &nf) == 1 && nf >= 2)
+		*folds = nf;
+}
+
 /* What one evaluation needs besides the model. */
 struct eopts {
 	const char *proto, *gate;
 	char *data[16];
 	int nd, fold, folds, threads, train_max;
+	bool folds_given;	/* --folds; else the model's (train.folds) */
 };
 
 /* Everything one model's evaluation owns; eval_free releases it. */
@@ -946,7 +991,8 @@ eval_model(const struct eopts *o, const char *model, struct eval_run *r,
     struct dt_error *err)
 {
 	char *data[16];
-	int nd = o->nd, fold = o->fold, matched = 0, i;
+	int nd = o->nd, fold = o->fold, folds = o->folds, matched = 0, i;
+	bool from_model = false;
 	struct ev *e = &r->e;
 
 	memset(r, 0, sizeof(*r));
@@ -954,17 +1000,34 @@ eval_model(const struct eopts *o, const char *model, struct eval_run *r,
 		data[i] = o->data[i];
 	if (nn_model_load(model, &r->m, err) != 0)
 		return -1;
-	if (strcmp(o->proto, "p3") == 0 && fold < 0) {
-		const char *fs = nn_model_meta(r->m, "train.fold");
+	if (strcmp(o->proto, "p3") == 0) {
+		/* the split the model was trained on (retrain --protocol p3):
+		 * another fold or number of folds would hold out some of its
+		 * training subjects */
+		int mfold = -1, mfolds = 0;
 
-		fold = fs ? atoi(fs) : 0;
+		model_fold(r->m, &mfold, &mfolds);
+		if (!o->folds_given && mfolds > 0)
+			folds = mfolds;
+		if (mfolds > 0 && folds != mfolds)
+			return dt_error_set(err, DT_E_INVALID, "%s: trained "
+			    "on fold %d of %d; --folds %d would test it on "
+			    "some of its training subjects", model, mfold,
+			    mfolds, folds);
+		if (fold < 0)
+			fold = mfold >= 0 ? mfold : 0;
+		else if (mfold >= 0 && fold != mfold)
+			return dt_error_set(err, DT_E_INVALID, "%s: trained "
+			    "on fold %d of %d; --fold %d would test it on its "
+			    "training subjects", model, mfold, mfolds, fold);
 	}
-	if (fold >= o->folds)
+	if (fold >= folds)
 		return dt_error_set(err, DT_E_INVALID, "%s: fold %d: the "
-		    "folds are 0..%d", model, fold, o->folds - 1);
+		    "folds are 0..%d", model, fold, folds - 1);
 	if (nd == 0) {
 		model_data(r->m, &r->mdata, &r->nmd);
 		if (r->nmd > 0 && strcmp(o->proto, "p2") != 0) {
+			from_model = true;
 			for (i = 0; i < r->nmd && i < 16; i++)
 				data[nd++] = r->mdata[i];
 		} else
@@ -978,8 +1041,14 @@ eval_model(const struct eopts *o, const char *model, struct eval_run *r,
 		struct dt_error e2 = { 0 };
 
 		if (r->m->n_activities > 1 ||
-		    admin_corpus(data, nd, NULL, 0, &r->c, &e2) != 0)
+		    admin_corpus(data, nd, NULL, 0, &r->c, &e2) != 0) {
+			/* the model records manifests by file name only */
+			if (from_model)
+				dt_error_prefix(err, "the data the model was "
+				    "trained on (metadata train.data; give "
+				    "--data)");
 			return -1;
+		}
 	}
 	e->m = r->m;
 	e->c = r->c;
@@ -1017,7 +1086,8 @@ eval_model(const struct eopts *o, const char *model, struct eval_run *r,
 		return eval_p1(e, err);
 	if (strcmp(o->proto, "p2") == 0)
 		return eval_p2(e, o->train_max, err);
-	return eval_p3(e, fold, o->folds, err);
+	json_object_set_new(e->out, "n_folds", json_integer(folds));
+	return eval_p3(e, fold, folds, err);
 }
 
 /* Adds the K x K confusion matrix at JSON path a.b[.c] of o into sum. */
@@ -1057,7 +1127,7 @@ eval_p3_pooled(const struct eopts *o, char *const *models, int nm,
 	struct eval_run r;
 	json_t *res = NULL, *folds = NULL;
 	long *win = NULL, *seg = NULL;
-	int K = 0, i, k, rc = -1;
+	int K = 0, i, k, rc = -1, fold[16], nf0 = 0;
 
 	memset(&r, 0, sizeof(r));
 	if ((res = json_object()) == NULL || (folds = json_array()) == NULL)
@@ -1069,6 +1139,26 @@ eval_p3_pooled(const struct eopts *o, char *const *models, int nm,
 			dt_error_prefix(err, "%s", models[i]);
 			goto out;
 		}
+		/* one model per fold, all of the same split */
+		fold[i] = (int)json_integer_value(json_object_get(cur->e.out,
+		    "fold"));
+		k = (int)json_integer_value(json_object_get(cur->e.out,
+		    "n_folds"));
+		if (i == 0)
+			nf0 = k;
+		else if (k != nf0) {
+			dt_error_set(err, DT_E_INVALID, "%s: fold %d of %d, "
+			    "%s: fold %d of %d: not the same split", models[0],
+			    fold[0], nf0, models[i], fold[i], k);
+			goto out;
+		}
+		for (k = 0; k < i; k++)
+			if (fold[k] == fold[i]) {
+				dt_error_set(err, DT_E_INVALID, "%s and %s are "
+				    "both fold %d: one model per fold",
+				    models[k], models[i], fold[i]);
+				goto out;
+			}
 		if (i == 0) {
 			K = first->m->n_activities;
 			if ((win = calloc((size_t)K * K, sizeof(long))) ==
@@ -1096,6 +1186,7 @@ eval_p3_pooled(const struct eopts *o, char *const *models, int nm,
 	}
 	json_object_set_new(res, "protocol", json_string("p3"));
 	json_object_set_new(res, "n_folds_evaluated", json_integer(nm));
+	json_object_set_new(res, "n_folds", json_integer(nf0));
 	json_object_set_new(res, "window", act_summary(&first->e, win));
 	json_object_set_new(res, "probe_8s", act_summary(&first->e, seg));
 	json_object_set(res, "activity_acc_window", json_object_get(
@@ -1175,20 +1266,39 @@ cmd_evaluate(struct admin_ctx *ctx, int argc, char **argv)
 				o.data[o.nd++] = optarg;
 			break;
 		case 'p': o.proto = optarg; break;
-		case 'k': o.fold = atoi(optarg); break;
-		case 'K': o.folds = atoi(optarg); break;
+		case 'k':
+			if (eint("--fold", optarg, 0, 99, &o.fold) != 0)
+				return ADMIN_EXIT_USAGE;
+			break;
+		case 'K':
+			if (eint("--folds", optarg, 2, 100, &o.folds) != 0)
+				return ADMIN_EXIT_USAGE;
+			o.folds_given = true;
+			break;
 		case 'r': report = optarg; break;
 		case 'j': compact = 1; break;
-		case 't': o.threads = atoi(optarg); break;
-		case 'T': o.train_max = atoi(optarg); break;
+		case 't':
+			if (eint("--threads", optarg, 1, 256, &o.threads) != 0)
+				return ADMIN_EXIT_USAGE;
+			break;
+		case 'T':
+			if (eint("--train-max", optarg, 1, 1000000,
+			    &o.train_max) != 0)
+				return ADMIN_EXIT_USAGE;
+			break;
 		case 'g': o.gate = optarg; break;
 		case 'h': usage(stdout); return ADMIN_EXIT_OK;
 		default: usage(stderr); return ADMIN_EXIT_USAGE;
 		}
 	}
+	if (o.proto != NULL && strcmp(o.proto, "p1") && strcmp(o.proto, "p2") &&
+	    strcmp(o.proto, "p3")) {
+		fprintf(stderr, "dt4ecg-admin evaluate: --protocol %s: p1, p2 "
+		    "or p3\n", o.proto);
+		return ADMIN_EXIT_USAGE;
+	}
 	if (optind != argc || nm == 0 || o.proto == NULL ||
-	    (strcmp(o.proto, "p1") && strcmp(o.proto, "p2") &&
-	    strcmp(o.proto, "p3")) || o.threads < 1 || o.threads > 256 ||
+	    o.threads < 1 || o.threads > 256 ||
 	    o.folds < 2 || o.folds > 100 || o.train_max < 1 ||
 	    (o.gate != NULL && strcmp(o.gate, "hr-sat") &&
 	    strcmp(o.gate, "sqi"))) {
@@ -1201,7 +1311,7 @@ cmd_evaluate(struct admin_ctx *ctx, int argc, char **argv)
 		    "fold, each named by its metadata)\n");
 		return ADMIN_EXIT_USAGE;
 	}
-	if (o.fold >= o.folds) {
+	if (o.folds_given && o.fold >= o.folds) {
 		fprintf(stderr, "dt4ecg-admin evaluate: --fold %d: 0..%d\n",
 		    o.fold, o.folds - 1);
 		return ADMIN_EXIT_USAGE;

@@ -376,7 +376,7 @@ cmd_retrain(struct admin_ctx *ctx, int argc, char **argv)
 	void *best_buf = NULL;
 	size_t best_len = 0;
 	double best = -1, t_start, max_s;
-	json_t *curves = json_array(), *jo;
+	json_t *curves = NULL, *jo;
 	struct nn_step_stats last = { 0 };
 	char tb[32], tb2[32];
 	float mm;
@@ -516,15 +516,28 @@ cmd_retrain(struct admin_ctx *ctx, int argc, char **argv)
 			return ADMIN_EXIT_USAGE;
 	}
 	o.seed = (uint64_t)seed_i;
-	if (optind != argc || o.out == NULL ||
-	    (strcmp(o.protocol, "p1") && strcmp(o.protocol, "p2") &&
-	    strcmp(o.protocol, "p3") && strcmp(o.protocol, "all")) ||
-	    o.fold >= o.folds) {
+	if (strcmp(o.protocol, "p1") && strcmp(o.protocol, "p2") &&
+	    strcmp(o.protocol, "p3") && strcmp(o.protocol, "all")) {
+		fprintf(stderr, "dt4ecg-admin retrain: --protocol %s: p1, p2, "
+		    "p3 or all\n", o.protocol);
+		return ADMIN_EXIT_USAGE;
+	}
+	if (o.fold >= o.folds) {
+		fprintf(stderr, "dt4ecg-admin retrain: --fold %d: 0..%d\n",
+		    o.fold, o.folds - 1);
+		return ADMIN_EXIT_USAGE;
+	}
+	if (optind != argc || o.out == NULL) {
 		usage(stderr);
 		return ADMIN_EXIT_USAGE;
 	}
 	if (o.n_data == 0)
 		o.data[o.n_data++] = "ecg-id";
+	/* after the options, whose errors return early */
+	if ((curves = json_array()) == NULL) {
+		fprintf(stderr, "dt4ecg-admin retrain: out of memory\n");
+		return ADMIN_EXIT_FAIL;
+	}
 	tty = isatty(STDERR_FILENO);
 	nn_set_threads(o.threads);
 	t_start = admin_now();
@@ -732,6 +745,18 @@ cmd_retrain(struct admin_ctx *ctx, int argc, char **argv)
 			}
 			nn_model_free(bm);
 		}
+		/* the checkpoint's weights and task weights, also when no
+		 * epoch is left to run (else a fresh initialisation would be
+		 * written when the last epoch was the best) */
+		if (nn_trainer_export(t, m, &err) != 0)
+			goto fail;
+		{
+			const char *wi = nn_model_meta(m, "gradnorm.w_id"),
+			    *wa = nn_model_meta(m, "gradnorm.w_act");
+
+			last.w_id = wi ? strtof(wi, NULL) : 1.0f;
+			last.w_act = wa ? strtof(wa, NULL) : 1.0f;
+		}
 		fprintf(stderr, "retrain: resumed %s after epoch %d\n",
 		    o.resume, start_ep);
 	}
@@ -901,6 +926,12 @@ cmd_retrain(struct admin_ctx *ctx, int argc, char **argv)
 		if (strcmp(o.protocol, "p3") == 0) {
 			snprintf(b, sizeof(b), "%d", o.fold);
 			if (nn_model_set_meta(m, "train.fold", b, &err) != 0) {
+				json_decref(hpj);
+				goto fail;
+			}
+			/* evaluate needs it to find the same held-out subjects */
+			snprintf(b, sizeof(b), "%d", o.folds);
+			if (nn_model_set_meta(m, "train.folds", b, &err) != 0) {
 				json_decref(hpj);
 				goto fail;
 			}
