@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -204,9 +205,10 @@ bench_parse_double(const char *opt, const char *s, double lo, double hi,
 	return 0;
 }
 
-int
-bench_run_opt(int ch, const char *arg, int batch_min,
-    struct bench_run_opts *o)
+/* Takes option CH with ARG if it is a run option: 1 taken, 0 not one,
+ * -1 a bad value (said on stderr). */
+static int
+run_opt(int ch, const char *arg, int batch_min, struct bench_run_opts *o)
 {
 	switch (ch) {
 	case 't':
@@ -225,6 +227,30 @@ bench_run_opt(int ch, const char *arg, int batch_min,
 		return 1;
 	}
 	return 0;
+}
+
+int
+bench_run_getopt(int argc, char **argv, const struct option *longopts,
+    int batch_min, struct bench_run_opts *o,
+    int (*set)(void *ctx, int ch, const char *arg), void *ctx,
+    void (*usage)(void))
+{
+	int ch, r;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		if ((r = run_opt(ch, optarg, batch_min, o)) < 0)
+			return 2;
+		if (r == 0 && set(ctx, ch, optarg) == 0) {
+			usage();
+			return ch == 'h' ? 0 : 2;
+		}
+	}
+	if (optind != argc) {
+		usage();
+		return 2;
+	}
+	return -1;
 }
 
 int

@@ -39,10 +39,20 @@ struct bench_run_opts {
 	{ "seconds", required_argument, NULL, 's' }, \
 	{ "json", no_argument, NULL, 'j' }
 
-/* Takes option CH with ARG if it is one of them: 1 taken, 0 not one of
- * them, -1 a bad value (said on stderr).  BATCH_MIN: the least --batch. */
-int bench_run_opt(int ch, const char *arg, int batch_min,
-    struct bench_run_opts *o);
+struct option;
+
+/*
+ * Parses the options of a timing bench (getopt_long with LONGOPTS, which
+ * holds BENCH_RUN_LONGOPTS): those into O (BATCH_MIN: the least --batch),
+ * the others passed to SET(CTX, letter, optarg), which returns 0 for one it
+ * does not take.  Returns -1 to go on, 2 after a bad value (said on
+ * stderr), else prints USAGE (--help, an option not taken, an operand) and
+ * returns 0 for --help, 2 otherwise.
+ */
+int bench_run_getopt(int argc, char **argv, const struct option *longopts,
+    int batch_min, struct bench_run_opts *o,
+    int (*set)(void *ctx, int ch, const char *arg), void *ctx,
+    void (*usage)(void));
 
 double bench_now(void);		/* seconds, CLOCK_MONOTONIC */
 

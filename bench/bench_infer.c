@@ -94,6 +94,20 @@ time_reference(const struct nn_model *m, const float *x, double seconds,
 	return 0;
 }
 
+static int
+set(void *vo, int ch, const char *arg)
+{
+	struct infer_opts *o = vo;
+
+	if (ch == 'm')
+		o->model = arg;
+	else if (ch == 'R')
+		o->no_reference = true;
+	else
+		return 0;
+	return 1;
+}
+
 static void
 usage(void)
 {
@@ -121,30 +135,11 @@ bench_infer_main(int argc, char **argv)
 	const char *what = NULL;
 	float *x = NULL;
 	double flops, ref_wps = 0.0;
-	int ch, i, rc = 1;
+	int i, rc = 1;
 
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		if ((i = bench_run_opt(ch, optarg, 1, &o.r)) < 0)
-			return 2;
-		if (i > 0)
-			continue;
-		switch (ch) {
-		case 'm':
-			o.model = optarg;
-			break;
-		case 'R':
-			o.no_reference = true;
-			break;
-		default:
-			usage();
-			return ch == 'h' ? 0 : 2;
-		}
-	}
-	if (optind != argc) {
-		usage();
-		return 2;
-	}
+	if ((i = bench_run_getopt(argc, argv, longopts, 1, &o.r, set, &o,
+	    usage)) >= 0)
+		return i;
 	if (load_model(&o, &m, &what) != 0)
 		return 1;
 	flops = nn_hparams_flops(&m->hp, m->n_activities);

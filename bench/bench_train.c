@@ -90,6 +90,17 @@ run_config(const struct nn_model *m, const float *x, const int *yi,
 	return 0;
 }
 
+static int
+set(void *vo, int ch, const char *arg)
+{
+	struct train_opts *o = vo;
+
+	if (ch != 'G')
+		return 0;
+	o->gradnorm_only_off = true;
+	return 1;
+}
+
 static void
 usage(void)
 {
@@ -120,27 +131,11 @@ bench_train_main(int argc, char **argv)
 	int *yi = NULL, *ya = NULL;
 	double flops;
 	size_t i, nx;
-	int ch, ti, g, rc = 1;
+	int ti, g, rc = 1;
 
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		if ((g = bench_run_opt(ch, optarg, 2, &o.r)) < 0)
-			return 2;
-		if (g > 0)
-			continue;
-		switch (ch) {
-		case 'G':
-			o.gradnorm_only_off = true;
-			break;
-		default:
-			usage();
-			return ch == 'h' ? 0 : 2;
-		}
-	}
-	if (optind != argc) {
-		usage();
-		return 2;
-	}
+	if ((g = bench_run_getopt(argc, argv, longopts, 2, &o.r, set, &o,
+	    usage)) >= 0)
+		return g;
 	nn_hparams_default(&hp);
 	if (nn_model_create(&hp, N_SUBJECTS, 6, acts6, 1, &m, &err) != 0) {
 		fprintf(stderr, "dt4ecg-bench: %s\n", err.msg);
