@@ -183,6 +183,36 @@ step_done(struct store *s, sqlite3_stmt *st, const char *op,
 	return 0;
 }
 
+/* Steps ST, the INSERT of WHAT ID: DT_E_EXISTS "WHAT ID already exists"
+ * when the extended result code is TAKEN, else the SQLite error of
+ * "WHAT add". */
+static int
+step_insert(struct store *s, sqlite3_stmt *st, const char *what,
+    const char *id, int taken, struct dt_error *err)
+{
+	char op[32];
+
+	if (sqlite3_step(st) == SQLITE_DONE)
+		return 0;
+	if (sqlite3_extended_errcode(s->db) == taken)
+		return dt_error_set(err, DT_E_EXISTS, "%s %s already exists",
+		    what, id);
+	snprintf(op, sizeof(op), "%s add", what);
+	return store_sql_error(s, err, op);
+}
+
+/* Ends a loop over the rows of ST (finalized): RC, or the SQLite error of
+ * OP when RC is 0 and the last step Q did not reach the end. */
+static int
+rows_end(struct store *s, sqlite3_stmt *st, int rc, int q, const char *op,
+    struct dt_error *err)
+{
+	if (rc == 0 && q != SQLITE_DONE)
+		rc = store_sql_error(s, err, op);
+	sqlite3_finalize(st);
+	return rc;
+}
+
 /* Runs SQL (no rows) with RID bound to ?1: the SQLite error of OP. */
 static int
 exec_rid(struct store *s, const char *sql, int64_t rid, const char *op,
@@ -704,13 +734,8 @@ store_member_add(struct store *s, const char *id, const char *display_name,
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, display_name, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, now());
-	if (sqlite3_step(st) != SQLITE_DONE) {
-		if (sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_UNIQUE)
-			dt_error_set(err, DT_E_EXISTS, "member %s already exists", id);
-		else
-			store_sql_error(s, err, "member add");
+	if (step_insert(s, st, "member", id, SQLITE_CONSTRAINT_UNIQUE, err))
 		goto out;
-	}
 	rc = store_audit_append_tx(s, s->actor, "member.add", id, NULL, err);
 out:
 	sqlite3_finalize(st);
@@ -764,10 +789,7 @@ store_member_list(struct store *s, store_member_fn fn, void *ctx,
 		if ((rc = fn(ctx, &m)) != 0)
 			break;
 	}
-	if (rc == 0 && r != SQLITE_DONE)
-		rc = store_sql_error(s, err, "member list");
-	sqlite3_finalize(st);
-	return rc;
+	return rows_end(s, st, rc, r, "member list", err);
 }
 
 int
@@ -1042,10 +1064,7 @@ store_recording_foreach(struct store *s, const char *member,
 		if (rc != 0)
 			break;
 	}
-	if (rc == 0 && q != SQLITE_DONE)
-		rc = store_sql_error(s, err, "recording list");
-	sqlite3_finalize(st);
-	return rc;
+	return rows_end(s, st, rc, q, "recording list", err);
 }
 
 /* ---- templates ---------------------------------------------------------- */
@@ -1231,13 +1250,8 @@ store_kiosk_add(struct store *s, const char *id, const uint8_t pk[32],
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 2, pk, 32, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, now());
-	if (sqlite3_step(st) != SQLITE_DONE) {
-		if (sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_PRIMARYKEY)
-			dt_error_set(err, DT_E_EXISTS, "kiosk %s already exists", id);
-		else
-			store_sql_error(s, err, "kiosk add");
+	if (step_insert(s, st, "kiosk", id, SQLITE_CONSTRAINT_PRIMARYKEY, err))
 		goto out;
-	}
 	sodium_bin2hex(hex, sizeof(hex), pk, 32);
 	snprintf(detail, sizeof(detail), "{\"public_key\":\"%s\"}", hex);
 	rc = store_audit_append_tx(s, s->actor, "kiosk.add", id, detail, err);
@@ -1316,10 +1330,7 @@ store_kiosk_list(struct store *s, store_kiosk_fn fn, void *ctx,
 		if ((rc = fn(ctx, &k)) != 0)
 			break;
 	}
-	if (rc == 0 && q != SQLITE_DONE)
-		rc = store_sql_error(s, err, "kiosk list");
-	sqlite3_finalize(st);
-	return rc;
+	return rows_end(s, st, rc, q, "kiosk list", err);
 }
 
 /* ---- models ------------------------------------------------------------- */
@@ -1348,13 +1359,8 @@ store_model_add(struct store *s, const char *id, const void *bytes,
 	sqlite3_bind_int(st, 3, embedding_dim);
 	sqlite3_bind_text(st, 4, metrics_json, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 5, now());
-	if (sqlite3_step(st) != SQLITE_DONE) {
-		if (sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_UNIQUE)
-			dt_error_set(err, DT_E_EXISTS, "model %s already exists", id);
-		else
-			store_sql_error(s, err, "model add");
+	if (step_insert(s, st, "model", id, SQLITE_CONSTRAINT_UNIQUE, err))
 		goto out;
-	}
 	snprintf(detail, sizeof(detail), "{\"bytes\":%zu,\"embedding_dim\":%d}",
 	    n_bytes, embedding_dim);
 	rc = store_audit_append_tx(s, s->actor, "model.add", id, detail, err);
@@ -1452,10 +1458,7 @@ store_model_list(struct store *s, store_model_fn fn, void *ctx,
 		if (rc != 0)
 			break;
 	}
-	if (rc == 0 && q != SQLITE_DONE)
-		rc = store_sql_error(s, err, "model list");
-	sqlite3_finalize(st);
-	return rc;
+	return rows_end(s, st, rc, q, "model list", err);
 }
 
 static int
