@@ -758,7 +758,7 @@ task_grad_at_W(struct nn_trainer *t, const float *df_task, int n, float *gw,
 	    NULL, NULL, NULL, NULL);
 	nn_tl_bn_bwd(s->c2o, s->dz, NULL, s->dc2, n, t->N, s->C, s->L,
 	    s->mean2, s->is2, PP(t, s->g2), NULL, NULL, t->bn_ws);
-	if (nn_tl_conv_bwd_weights(&s->c2, t->strm, err) != 0)
+	if (nn_tl_conv_bwd(&s->c2, t->strm, false, true, err) != 0)
 		return -1;
 	memcpy(gw, t->G + w->off, sizeof(float) * w->numel);
 	for (j = 0; j < w->numel; j++)
@@ -799,19 +799,15 @@ backbone_backward(struct nn_trainer *t, int n, bool W_given,
 		    s->is2, PP(t, s->g2), GG(t, s->g2), GG(t, s->b2), t->bn_ws);
 		nn_tl_bn_bwd(s->cdo, s->dz, NULL, s->dcd, n, N, C, L, s->meand,
 		    s->isd, PP(t, s->gd), GG(t, s->gd), GG(t, s->bd), t->bn_ws);
-		if (nn_tl_conv_bwd_data(&s->c2, t->strm, err) != 0)
-			return -1;
-		if (!(last && W_given) &&
-		    nn_tl_conv_bwd_weights(&s->c2, t->strm, err) != 0)
+		if (nn_tl_conv_bwd(&s->c2, t->strm, true, !(last && W_given),
+		    err) != 0)
 			return -1;
 		/* r1 = relu(bn1(c1)); conv2's diff_src is in dc1 */
 		nn_tl_bn_bwd(s->c1o, s->dc1, s->r1, s->dc1, n, N, C, L,
 		    s->mean1, s->is1, PP(t, s->g1), GG(t, s->g1), GG(t, s->b1),
 		    t->bn_ws);
-		if (nn_tl_conv_bwd_data(&s->c1, t->strm, err) != 0 ||
-		    nn_tl_conv_bwd_weights(&s->c1, t->strm, err) != 0 ||
-		    nn_tl_conv_bwd_data(&s->cd, t->strm, err) != 0 ||
-		    nn_tl_conv_bwd_weights(&s->cd, t->strm, err) != 0)
+		if (nn_tl_conv_bwd(&s->c1, t->strm, true, true, err) != 0 ||
+		    nn_tl_conv_bwd(&s->cd, t->strm, true, true, err) != 0)
 			return -1;
 	}
 	/* stem: max-pool, ReLU, BN, conv (weights only) */

@@ -415,67 +415,90 @@ nn_tl_bn_bwd(const float *x, const float *dy, const float *mask, float *dx,
 
 /* ---- max-pool -------------------------------------------------------------- */
 
-void
-nn_tl_maxpool2_fwd(const float *x, float *y, int n, int N, int C, int L)
+NN_HOT static void
+maxpool2_fwd_one(const float *x, float *y, int C, int L)
 {
 	const int Lo = L / 2;
-	int s;
+	int c, t;
 
-#pragma omp parallel for if (N > 1) schedule(static)
-	for (s = 0; s < N; s++) {
-		int cb, t, i;
+	for (c = 0; c < C; c++) {
+		const float *xr = x + (size_t)c * L;
+		float *yr = y + (size_t)c * Lo;
 
-		for (cb = 0; cb < C / B; cb++) {
-			const float *xp = x + nn_tl_idx(s, cb * B, 0, C, L);
-			float *yp = y + nn_tl_idx(s, cb * B, 0, C, Lo);
+#pragma omp simd
+		for (t = 0; t < Lo; t++) {
+			const float a = xr[2 * t], b = xr[2 * t + 1];
 
-			for (t = 0; t < Lo; t++)
-				for (i = 0; i < B; i++) {
-					float a = xp[(size_t)2 * t * B + i];
-					float b = xp[(size_t)(2 * t + 1) * B + i];
-
-					yp[(size_t)t * B + i] = s < n ?
-					    (b > a ? b : a) : 0.0f;
-				}
+			yr[t] = b > a ? b : a;
 		}
 	}
 }
 
 void
-nn_tl_maxpool2_bwd(const float *x, const float *dy, const float *dy2,
-    float *dx, int n, int N, int C, int L)
+nn_tl_maxpool2_fwd(const float *x, float *y, int n, int N, int C, int L)
 {
-	const int Lo = L / 2;
+	const size_t pi = (size_t)C * L, po = (size_t)C * (L / 2);
 	int s;
 
 #pragma omp parallel for if (N > 1) schedule(static)
 	for (s = 0; s < N; s++) {
-		int cb, t, i;
+		if (s >= n)
+			memset(y + s * po, 0, sizeof(float) * po);
+		else
+			maxpool2_fwd_one(x + s * pi, y + s * po, C, L);
+	}
+}
 
-		for (cb = 0; cb < C / B; cb++) {
-			const size_t oi = nn_tl_idx(s, cb * B, 0, C, L);
-			const size_t oo = nn_tl_idx(s, cb * B, 0, C, Lo);
+NN_HOT static void
+maxpool2_bwd_one(const float *x, const float *dy, const float *dy2,
+    float *dx, int C, int L)
+{
+	const int Lo = L / 2;
+	int c, t;
 
-			if (s >= n) {
-				memset(dx + oi, 0, sizeof(float) * L * B);
-				continue;
+	for (c = 0; c < C; c++) {
+		const float *xr = x + (size_t)c * L, *gr = dy + (size_t)c * Lo;
+		const float *g2 = dy2 ? dy2 + (size_t)c * Lo : NULL;
+		float *dr = dx + (size_t)c * L;
+
+		if (g2 != NULL) {
+#pragma omp simd
+			for (t = 0; t < Lo; t++) {
+				const float g = gr[t] + g2[t];
+				const bool second = xr[2 * t + 1] > xr[2 * t];
+
+				dr[2 * t] = second ? 0.0f : g;
+				dr[2 * t + 1] = second ? g : 0.0f;
 			}
-			for (t = 0; t < Lo; t++)
-				for (i = 0; i < B; i++) {
-					const size_t a = oi + (size_t)2 * t * B + i;
-					float g = dy[oo + (size_t)t * B + i];
-					bool second;
+		} else {
+#pragma omp simd
+			for (t = 0; t < Lo; t++) {
+				const bool second = xr[2 * t + 1] > xr[2 * t];
 
-					if (dy2 != NULL)
-						g += dy2[oo + (size_t)t * B + i];
-					second = x[a + B] > x[a];
-					dx[a] = second ? 0.0f : g;
-					dx[a + B] = second ? g : 0.0f;
-				}
-			if (L % 2)
-				for (i = 0; i < B; i++)
-					dx[oi + (size_t)(L - 1) * B + i] = 0.0f;
+				dr[2 * t] = second ? 0.0f : gr[t];
+				dr[2 * t + 1] = second ? gr[t] : 0.0f;
+			}
 		}
+		if (L % 2)
+			dr[L - 1] = 0.0f;
+	}
+}
+
+/* Written per channel in ncw so that the loops vectorise. */
+void
+nn_tl_maxpool2_bwd(const float *x, const float *dy, const float *dy2,
+    float *dx, int n, int N, int C, int L)
+{
+	const size_t pi = (size_t)C * L, po = (size_t)C * (L / 2);
+	int s;
+
+#pragma omp parallel for if (N > 1) schedule(static)
+	for (s = 0; s < N; s++) {
+		if (s >= n)
+			memset(dx + s * pi, 0, sizeof(float) * pi);
+		else
+			maxpool2_bwd_one(x + s * pi, dy + s * po,
+			    dy2 ? dy2 + s * po : NULL, dx + s * pi, C, L);
 	}
 }
 
@@ -507,7 +530,7 @@ nn_tl_sca_init(struct nn_tl_sca *s, int N, int C, int L, int H, int kq,
 	s->dha = nn_tl_alloc(nh);
 	s->dhm = nn_tl_alloc(nh);
 	s->dq = nn_tl_alloc(nl);
-	s->work = nn_tl_alloc(4 * nl);
+	s->work = nn_tl_alloc(4 * nl + 2 * nc);
 	if (!s->avg || !s->mx || !s->amax_t || !s->ha || !s->hm || !s->att ||
 	    !s->u || !s->s || !s->amax_c || !s->m || !s->d_o || !s->dha ||
 	    !s->dhm || !s->dq || !s->work) {
@@ -538,6 +561,11 @@ nn_tl_sca_free(struct nn_tl_sca *s)
 	memset(s, 0, sizeof(*s));
 }
 
+/*
+ * The SCA loops below run over time within one channel (ncw), under
+ * `omp simd`: written per block they came out scalar and branchy (the ReLU
+ * mask at the end of the backward pass alone took half of it).
+ */
 NN_HOT static void
 sca_fwd_one(struct nn_tl_sca *s, int n, const float *z, float *out)
 {
@@ -550,39 +578,29 @@ sca_fwd_one(struct nn_tl_sca *s, int n, const float *z, float *out)
 	float *s0 = s->s + (size_t)n * 2 * L, *s1 = s0 + L;
 	int *amc = s->amax_c + (size_t)n * L;
 	float *m = s->m + (size_t)n * L;
-	int cb, t, i, j, c, k;
+	int t, j, c, k;
 
-	/* channel part: pool over time */
-	for (cb = 0; cb < C / B; cb++) {
-		const float *zp = z + (size_t)cb * L * B;
-		float sum[B], mv[B];
-		int mt[B];
+	/* channel part: pool over time (argmax: the first maximum) */
+	for (c = 0; c < C; c++) {
+		const float *zr = z + (size_t)c * L;
+		float sum = 0.0f, mv = zr[0];
 
-		for (i = 0; i < B; i++) {
-			sum[i] = 0.0f;
-			mv[i] = zp[i];
-			mt[i] = 0;
+#pragma omp simd reduction(+ : sum) reduction(max : mv)
+		for (t = 0; t < L; t++) {
+			sum += zr[t];
+			mv = zr[t] > mv ? zr[t] : mv;
 		}
-		for (t = 0; t < L; t++)
-			for (i = 0; i < B; i++) {
-				float v = zp[(size_t)t * B + i];
-
-				sum[i] += v;
-				if (v > mv[i]) {
-					mv[i] = v;
-					mt[i] = t;
-				}
-			}
-		for (i = 0; i < B; i++) {
-			avg[cb * B + i] = sum[i] / (float)L;
-			mx[cb * B + i] = mv[i];
-			amt[cb * B + i] = mt[i];
-		}
+		for (t = 0; t < L - 1 && zr[t] != mv; t++)
+			;
+		avg[c] = sum / (float)L;
+		mx[c] = mv;
+		amt[c] = t;
 	}
 	for (j = 0; j < H; j++) {
 		const float *w = s->fc1_w + (size_t)j * C;
 		float a = s->fc1_b[j], b = s->fc1_b[j];
 
+#pragma omp simd reduction(+ : a, b)
 		for (c = 0; c < C; c++) {
 			a += w[c] * avg[c];
 			b += w[c] * mx[c];
@@ -594,41 +612,32 @@ sca_fwd_one(struct nn_tl_sca *s, int n, const float *z, float *out)
 		const float *w = s->fc2_w + (size_t)c * H;
 		float o = 2.0f * s->fc2_b[c];
 
+#pragma omp simd reduction(+ : o)
 		for (j = 0; j < H; j++)
 			o += w[j] * ((ha[j] > 0.0f ? ha[j] : 0.0f) +
 			    (hm[j] > 0.0f ? hm[j] : 0.0f));
 		att[c] = sigmoidf(o);
 	}
-	/* apply; pool over channels */
+	/* apply; pool over channels (argmax: the first channel) */
 	for (t = 0; t < L; t++) {
 		s0[t] = 0.0f;
 		s1[t] = -INFINITY;
 		amc[t] = 0;
 	}
-	for (cb = 0; cb < C / B; cb++) {
-		const float *zp = z + (size_t)cb * L * B;
-		float *up = u + (size_t)cb * L * B;
-		const float *ap = att + cb * B;
+	for (c = 0; c < C; c++) {
+		const float *zr = z + (size_t)c * L;
+		float *ur = u + (size_t)c * L;
+		const float a = att[c];
 
+#pragma omp simd
 		for (t = 0; t < L; t++) {
-			float sum = 0.0f, mv = -INFINITY;
-			int mi = 0;
+			const float v = zr[t] * a;
+			const bool gt = v > s1[t];
 
-			for (i = 0; i < B; i++) {
-				float v = zp[(size_t)t * B + i] * ap[i];
-
-				up[(size_t)t * B + i] = v;
-				sum += v;
-				if (v > mv) {
-					mv = v;
-					mi = i;
-				}
-			}
-			s0[t] += sum;
-			if (mv > s1[t]) {
-				s1[t] = mv;
-				amc[t] = cb * B + mi;
-			}
+			ur[t] = v;
+			s0[t] += v;
+			s1[t] = gt ? v : s1[t];
+			amc[t] = gt ? c : amc[t];
 		}
 	}
 	for (t = 0; t < L; t++)
@@ -646,14 +655,13 @@ sca_fwd_one(struct nn_tl_sca *s, int n, const float *z, float *out)
 		}
 		m[t] = sigmoidf(q);
 	}
-	for (cb = 0; cb < C / B; cb++) {
-		const float *up = u + (size_t)cb * L * B;
-		float *op = out + (size_t)cb * L * B;
+	for (c = 0; c < C; c++) {
+		const float *ur = u + (size_t)c * L;
+		float *op = out + (size_t)c * L;
 
+#pragma omp simd
 		for (t = 0; t < L; t++)
-			for (i = 0; i < B; i++)
-				op[(size_t)t * B + i] = up[(size_t)t * B + i] *
-				    m[t];
+			op[t] = ur[t] * m[t];
 	}
 }
 
@@ -687,30 +695,41 @@ sca_bwd_one(struct nn_tl_sca *s, int n, const float *z, const float *da,
 	float *d_o = s->d_o + (size_t)n * C;
 	float *dha = s->dha + (size_t)n * H, *dhm = s->dhm + (size_t)n * H;
 	float *dq = s->dq + (size_t)n * L;
-	float *dm = s->work + (size_t)n * 4 * L, *ds0 = dm + L, *ds1 = ds0 + L;
-	int cb, t, i, j, c, k;
+	float *dm = s->work + (size_t)n * (4 * (size_t)L + 2 * C);
+	float *ds0 = dm + L, *ds1 = ds0 + L, *ga = ds1 + L, *gm = ga + C;
+	int t, j, c, k;
 
-	/* out = u * m: dm[t] = sum_c dout u; du = dout * m (into dz) */
+	/* out = u * m: dm[t] = sum_c dout u; dz holds dout for now */
 	for (t = 0; t < L; t++)
 		dm[t] = 0.0f;
-	for (cb = 0; cb < C / B; cb++) {
-		const size_t o = (size_t)cb * L * B;
+	for (c = 0; c < C; c++) {
+		const size_t o = (size_t)c * L;
+		const float *ur = u + o, *ar = da ? da + o : NULL;
+		const float *br = db ? db + o : NULL;
+		float *dr = dz + o;
 
-		for (t = 0; t < L; t++) {
-			float acc = 0.0f;
+		if (dfg != NULL) {
+			const float g = dfg[c] / (float)L;
 
-			for (i = 0; i < B; i++) {
-				const size_t q = o + (size_t)t * B + i;
-				float g;
-
-				if (dfg != NULL)
-					g = dfg[cb * B + i] / (float)L;
-				else
-					g = da[q] + (db != NULL ? db[q] : 0.0f);
-				acc += g * u[q];
-				dz[q] = g * m[t];
+#pragma omp simd
+			for (t = 0; t < L; t++) {
+				dm[t] += g * ur[t];
+				dr[t] = g;
 			}
-			dm[t] += acc;
+		} else if (br != NULL) {
+#pragma omp simd
+			for (t = 0; t < L; t++) {
+				const float g = ar[t] + br[t];
+
+				dm[t] += g * ur[t];
+				dr[t] = g;
+			}
+		} else {
+#pragma omp simd
+			for (t = 0; t < L; t++) {
+				dm[t] += ar[t] * ur[t];
+				dr[t] = ar[t];
+			}
 		}
 	}
 	/* m = sigmoid(q); q = conv(s) */
@@ -728,68 +747,81 @@ sca_bwd_one(struct nn_tl_sca *s, int n, const float *z, const float *da,
 			ds0[at] += s->seq_w[k] * dq[t];
 			ds1[at] += s->seq_w[kq + k] * dq[t];
 		}
-	/* s0 = mean_c u, s1 = max_c u */
+	/*
+	 * s0 = mean_c u, s1 = max_c u, so du = dout * m + ds0 (+ ds1 at the
+	 * argmax channel); u = z * att: d_o = sum_t du z, dz = du * att
+	 */
 	for (t = 0; t < L; t++)
 		ds0[t] /= (float)C;
-	for (cb = 0; cb < C / B; cb++) {
-		const size_t o = (size_t)cb * L * B;
-
-		for (t = 0; t < L; t++)
-			for (i = 0; i < B; i++)
-				dz[o + (size_t)t * B + i] += ds0[t];
-	}
-	for (t = 0; t < L; t++)
-		dz[nn_tl_idx(0, amc[t], t, C, L)] += ds1[t];
-	/* u = z * att: datt[c] = sum_t du z; dz = du * att */
-	for (cb = 0; cb < C / B; cb++) {
-		const size_t o = (size_t)cb * L * B;
-		float acc[B] = { 0 };
-
-		for (t = 0; t < L; t++)
-			for (i = 0; i < B; i++) {
-				const size_t q = o + (size_t)t * B + i;
-
-				acc[i] += dz[q] * z[q];
-				dz[q] *= att[cb * B + i];
-			}
-		for (i = 0; i < B; i++) {
-			const float a = att[cb * B + i];
-
-			d_o[cb * B + i] = acc[i] * a * (1.0f - a);
-		}
-	}
-	/* MLP, shared by both pooled vectors */
-	for (j = 0; j < H; j++) {
+	for (c = 0; c < C; c++) {
+		const size_t o = (size_t)c * L;
+		const float *zr = z + o;
+		float *dr = dz + o;
+		const float a = att[c];
 		float acc = 0.0f;
 
-		for (c = 0; c < C; c++)
-			acc += s->fc2_w[(size_t)c * H + j] * d_o[c];
-		dha[j] = ha[j] > 0.0f ? acc : 0.0f;
-		dhm[j] = hm[j] > 0.0f ? acc : 0.0f;
+#pragma omp simd reduction(+ : acc)
+		for (t = 0; t < L; t++) {
+			const float du = dr[t] * m[t] + ds0[t];
+
+			acc += du * zr[t];
+			dr[t] = du * a;
+		}
+		d_o[c] = acc;
+	}
+	for (t = 0; t < L; t++) {
+		const size_t q = (size_t)amc[t] * L + t;
+
+		d_o[amc[t]] += ds1[t] * z[q];
+		dz[q] += ds1[t] * att[amc[t]];
+	}
+	for (c = 0; c < C; c++)
+		d_o[c] *= att[c] * (1.0f - att[c]);
+	/* MLP, shared by both pooled vectors */
+	for (j = 0; j < H; j++)
+		dha[j] = 0.0f;
+	for (c = 0; c < C; c++) {
+		const float *w = s->fc2_w + (size_t)c * H;
+		const float d = d_o[c];
+
+#pragma omp simd
+		for (j = 0; j < H; j++)
+			dha[j] += w[j] * d;
+	}
+	for (j = 0; j < H; j++) {
+		dhm[j] = hm[j] > 0.0f ? dha[j] : 0.0f;
+		dha[j] = ha[j] > 0.0f ? dha[j] : 0.0f;
 	}
 	for (c = 0; c < C; c++) {
-		float ga = 0.0f, gm = 0.0f;
-		const int cbk = c / B, ci = c % B;
-
-		for (j = 0; j < H; j++) {
-			ga += s->fc1_w[(size_t)j * C + c] * dha[j];
-			gm += s->fc1_w[(size_t)j * C + c] * dhm[j];
-		}
-		ga /= (float)L;
-		for (t = 0; t < L; t++)
-			dz[((size_t)cbk * L + t) * B + ci] += ga;
-		dz[((size_t)cbk * L + amt[c]) * B + ci] += gm;
+		ga[c] = 0.0f;
+		gm[c] = 0.0f;
 	}
-	/* the ReLU before SCA */
-	for (cb = 0; cb < C / B; cb++) {
-		const size_t o = (size_t)cb * L * B;
+	for (j = 0; j < H; j++) {
+		const float *w = s->fc1_w + (size_t)j * C;
+		const float a = dha[j] / (float)L, b = dhm[j];
 
+#pragma omp simd
+		for (c = 0; c < C; c++) {
+			ga[c] += w[c] * a;
+			gm[c] += w[c] * b;
+		}
+	}
+	/* the pooled vectors' gradients, then the ReLU before SCA */
+	for (c = 0; c < C; c++) {
+		const size_t o = (size_t)c * L;
+		const float *zr = z + o;
+		float *dr = dz + o;
+		const float g = ga[c];
+
+		dr[amt[c]] += gm[c];
+#pragma omp simd
 		for (t = 0; t < L; t++)
-			for (i = 0; i < B; i++) {
-				const size_t q = o + (size_t)t * B + i;
-
-				dz[q] = z[q] > 0.0f ? dz[q] : 0.0f;
-			}
+			dr[t] += g;
+		/* apart: GCC will not if-convert a (trapping) add under a
+		 * condition, and a branch per element mispredicts */
+#pragma omp simd
+		for (t = 0; t < L; t++)
+			dr[t] = zr[t] > 0.0f ? dr[t] : 0.0f;
 	}
 }
 
@@ -1197,6 +1229,28 @@ nn_tl_xent(const float *z, const int *y, int n, int N, int A, float *dz,
 
 /* ---- oneDNN convolution ------------------------------------------------------ */
 
+/*
+ * Each pass runs either on the caller's ncw buffers (oneDNN's gemm:
+ * im2col + sgemm) or on nCw8c copies (the jit direct kernels).  Measured
+ * at batch 64, one thread, AVX2 (docs/HACKING.md): the jit kernels win the
+ * forward and backward-data passes by 1.1-2x, reorders included, and
+ * backward-weights at stride 1 and for the 1x1 shortcuts; strided k > 1
+ * backward-weights ties or loses (128 -> 256: 15 ms gemm, 19-22 ms jit).
+ * A fixed rule rather than timing at creation: results must not depend on
+ * the machine's load (a resumed checkpoint repeats the same steps).
+ * Reference implementations are never chosen: oneDNN has no blocked
+ * strided backward-data on AVX2 and falls back to one a thousand times
+ * slower.
+ */
+enum { P_FWD, P_BWD_D, P_BWD_W, P_N };
+
+#define BLK_TAG dnnl_nCw8c
+
+/* The descriptors of the three passes in one layout. */
+struct layout {
+	dnnl_primitive_desc_t pd[P_N];	/* NULL: oneDNN cannot, or not wanted */
+	bool ok[P_N];			/* exists and is not a reference one */
+};
 
 static size_t
 pd_scratch(const_dnnl_primitive_desc_t pd)
@@ -1205,6 +1259,128 @@ pd_scratch(const_dnnl_primitive_desc_t pd)
 	    dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
 
 	return smd ? dnnl_memory_desc_get_size(smd) : 0;
+}
+
+static bool
+is_ref(const_dnnl_primitive_desc_t pd)
+{
+	const char *s = NULL;
+
+	if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0,
+	    &s) != dnnl_success || s == NULL)
+		return true;
+	return strncmp(s, "ref", 3) == 0;
+}
+
+static dnnl_primitive_desc_t
+pd_or_null(const void *desc, const_dnnl_primitive_attr_t attr,
+    dnnl_engine_t eng, const_dnnl_primitive_desc_t hint)
+{
+	dnnl_primitive_desc_t pd = NULL;
+
+	if (dnnl_primitive_desc_create(&pd, desc, attr, eng, hint) !=
+	    dnnl_success)
+		return NULL;
+	return pd;
+}
+
+/* src and dst descriptors of c in layout `tag`. */
+static int
+act_mds(const struct nn_tl_conv *c, dnnl_format_tag_t tag,
+    dnnl_memory_desc_t *s_md, dnnl_memory_desc_t *d_md, struct dt_error *err)
+{
+	dnnl_dims_t sd = { c->N, c->cin, c->lin };
+	dnnl_dims_t dd = { c->N, c->cout, c->lout };
+
+	NN_TRY(dnnl_memory_desc_init_by_tag(s_md, 3, sd, dnnl_f32, tag));
+	NN_TRY(dnnl_memory_desc_init_by_tag(d_md, 3, dd, dnnl_f32, tag));
+	return 0;
+fail:
+	return -1;
+}
+
+/*
+ * The passes with src and dst as s_md and d_md (backward-data only when
+ * `data`); what oneDNN cannot do is left NULL.  The descriptors stay alive
+ * together: the backward ones keep a pointer to their forward hint.
+ */
+static void
+layout_pds(const struct nn_tl_conv *c, dnnl_engine_t eng,
+    const_dnnl_primitive_attr_t attr, const dnnl_memory_desc_t *s_md,
+    const dnnl_memory_desc_t *d_md, bool data, struct layout *l)
+{
+	dnnl_dims_t wd = { c->cout, c->cin, c->k };
+	dnnl_dims_t strides = { c->stride }, pl = { c->pad };
+	dnnl_dims_t pr = { (c->lout - 1) * c->stride + c->k - c->lin - c->pad };
+	dnnl_memory_desc_t w_any;
+	dnnl_convolution_desc_t fd, bdd, bwd;
+	int i;
+
+	memset(l, 0, sizeof(*l));
+	if (pr[0] < 0)
+		pr[0] = 0;
+	if (dnnl_memory_desc_init_by_tag(&w_any, 3, wd, dnnl_f32,
+	    dnnl_format_tag_any) != dnnl_success ||
+	    dnnl_convolution_forward_desc_init(&fd, dnnl_forward_training,
+	    dnnl_convolution_direct, s_md, &w_any, NULL, d_md, strides, pl,
+	    pr) != dnnl_success ||
+	    (l->pd[P_FWD] = pd_or_null(&fd, attr, eng, NULL)) == NULL)
+		return;
+	if (data && dnnl_convolution_backward_data_desc_init(&bdd,
+	    dnnl_convolution_direct, s_md, &w_any, d_md, strides, pl,
+	    pr) == dnnl_success)
+		l->pd[P_BWD_D] = pd_or_null(&bdd, attr, eng, l->pd[P_FWD]);
+	if (dnnl_convolution_backward_weights_desc_init(&bwd,
+	    dnnl_convolution_direct, s_md, &w_any, NULL, d_md, strides, pl,
+	    pr) == dnnl_success)
+		l->pd[P_BWD_W] = pd_or_null(&bwd, attr, eng, l->pd[P_FWD]);
+	for (i = 0; i < P_N; i++)
+		l->ok[i] = l->pd[i] != NULL && !is_ref(l->pd[i]);
+}
+
+static void
+layout_free(struct layout *l)
+{
+	int i;
+
+	for (i = 0; i < P_N; i++)
+		if (l->pd[i] != NULL)
+			dnnl_primitive_desc_destroy(l->pd[i]);
+	memset(l, 0, sizeof(*l));
+}
+
+/*
+ * The passes that should run blocked (if oneDNN has a kernel for them).
+ * DT4ECG_TRAIN_CONV overrides the rule: gemm (none), blocked (all), or
+ * three letters g|b for forward, backward-data, backward-weights, so that
+ * the tests run every path.
+ */
+static int
+conv_want(const struct nn_tl_conv *c, bool want[P_N], struct dt_error *err)
+{
+	const char *v = getenv("DT4ECG_TRAIN_CONV");
+	int i;
+
+	if (v == NULL || *v == '\0' || strcmp(v, "auto") == 0) {
+		want[P_FWD] = want[P_BWD_D] = true;
+		want[P_BWD_W] = c->stride == 1 || c->k == 1;
+		return 0;
+	}
+	for (i = 0; i < P_N; i++)
+		want[i] = strcmp(v, "blocked") == 0;
+	if (strcmp(v, "gemm") == 0 || strcmp(v, "blocked") == 0)
+		return 0;
+	if (strlen(v) != P_N)
+		goto bad;
+	for (i = 0; i < P_N; i++) {
+		if (v[i] != 'g' && v[i] != 'b')
+			goto bad;
+		want[i] = v[i] == 'b';
+	}
+	return 0;
+bad:
+	return dt_error_set(err, DT_E_INVALID, "DT4ECG_TRAIN_CONV=%s: "
+	    "expected auto, gemm, blocked or three of g|b", v);
 }
 
 /* A reorder from `from` to `to` memory descriptors (NULL when equal). */
@@ -1228,25 +1404,43 @@ fail:
 	return -1;
 }
 
+/*
+ * A memory of descriptor `md` with the reorder from `from` into it: it is
+ * `buf` itself when the layouts agree (no reorder), else a buffer of its
+ * own.  `to_user` turns the reorder around (md into from).
+ */
+static int
+mem_and_reorder(dnnl_engine_t eng, const dnnl_memory_desc_t *md,
+    const dnnl_memory_desc_t *from, void *buf, bool to_user,
+    dnnl_memory_t *m, dnnl_primitive_t *r, struct dt_error *err)
+{
+	void *h = dnnl_memory_desc_equal(md, from) ? buf :
+	    DNNL_MEMORY_ALLOCATE;
+
+	NN_TRY(dnnl_memory_create(m, md, eng, h));
+	return to_user ? make_reorder(eng, md, from, r, err) :
+	    make_reorder(eng, from, md, r, err);
+fail:
+	return -1;
+}
+
 int
 nn_tl_conv_create(struct nn_tl_conv *c, dnnl_engine_t eng, int N, int cin,
     int cout, int k, int stride, int pad, int lin, float *src, float *dst,
     float *w, float *dw, float *dsrc, float *ddst, struct dt_error *err)
 {
-	dnnl_memory_desc_t s_md, d_md, w_any, w_user;
-	dnnl_convolution_desc_t fd, bdd, bwd;
+	struct layout pl, bl;
+	dnnl_memory_desc_t s_md, d_md, sb_md, db_md, w_user;
 	dnnl_primitive_attr_t attr = NULL;
-	dnnl_primitive_desc_t fpd = NULL, bdpd = NULL, bwpd = NULL;
-	const dnnl_memory_desc_t *q;
-	dnnl_memory_desc_t wf_md, wb_md, dw_md;
-	const int lout = (lin + 2 * pad - k) / stride + 1;
-	dnnl_dims_t sd = { N, cin, lin }, dd = { N, cout, lout };
+	const_dnnl_primitive_desc_t fpd, bdpd, bwpd;
 	dnnl_dims_t wd = { cout, cin, k };
-	dnnl_dims_t strides = { stride }, pl = { pad };
-	dnnl_dims_t pr = { (lout - 1) * stride + k - lin - pad };
+	bool want[P_N];
 	size_t ss;
+	int i;
 
 	memset(c, 0, sizeof(*c));
+	memset(&pl, 0, sizeof(pl));
+	memset(&bl, 0, sizeof(bl));
 	c->N = N;
 	c->cin = cin;
 	c->cout = cout;
@@ -1254,103 +1448,90 @@ nn_tl_conv_create(struct nn_tl_conv *c, dnnl_engine_t eng, int N, int cin,
 	c->stride = stride;
 	c->pad = pad;
 	c->lin = lin;
-	c->lout = lout;
-	if (pr[0] < 0)
-		pr[0] = 0;
+	c->lout = (lin + 2 * pad - k) / stride + 1;
 	if (cin % NN_TB || cout % NN_TB)
 		return dt_error_set(err, DT_E_UNSUPPORTED,
 		    "convolution %d -> %d channels: the trainer needs "
 		    "multiples of %d", cin, cout, NN_TB);
-	NN_TRY(dnnl_memory_desc_init_by_tag(&s_md, 3, sd, dnnl_f32,
-	    NN_TB_TAG));
-	NN_TRY(dnnl_memory_desc_init_by_tag(&d_md, 3, dd, dnnl_f32,
-	    NN_TB_TAG));
-	NN_TRY(dnnl_memory_desc_init_by_tag(&w_any, 3, wd, dnnl_f32,
-	    dnnl_format_tag_any));
+	if (conv_want(c, want, err) != 0 ||
+	    act_mds(c, NN_TB_TAG, &s_md, &d_md, err) != 0 ||
+	    act_mds(c, BLK_TAG, &sb_md, &db_md, err) != 0)
+		goto fail;
 	NN_TRY(dnnl_memory_desc_init_by_tag(&w_user, 3, wd, dnnl_f32,
 	    dnnl_oiw));
 	NN_TRY(dnnl_primitive_attr_create(&attr));
 	NN_TRY(dnnl_primitive_attr_set_scratchpad_mode(attr,
 	    dnnl_scratchpad_mode_user));
 
-	NN_TRY(dnnl_convolution_forward_desc_init(&fd, dnnl_forward_training,
-	    dnnl_convolution_direct, &s_md, &w_any, NULL, &d_md, strides, pl,
-	    pr));
-	NN_TRY(dnnl_primitive_desc_create(&fpd, &fd, attr, eng, NULL));
-	q = dnnl_primitive_desc_query_md(fpd, dnnl_query_weights_md, 0);
-	wf_md = *q;
-	if ((ss = pd_scratch(fpd)) > c->scratch_size)
-		c->scratch_size = ss;
+	layout_pds(c, eng, attr, &s_md, &d_md, dsrc != NULL, &pl);
+	if (pl.pd[P_FWD] == NULL || pl.pd[P_BWD_W] == NULL ||
+	    (dsrc != NULL && pl.pd[P_BWD_D] == NULL)) {
+		dt_error_set(err, DT_E_INTERNAL, "oneDNN: no convolution "
+		    "%d -> %d, kernel %d, stride %d", cin, cout, k, stride);
+		goto fail;
+	}
+	if (want[P_FWD] || want[P_BWD_D] || want[P_BWD_W])
+		layout_pds(c, eng, attr, &sb_md, &db_md, dsrc != NULL, &bl);
+	c->blk_fwd = want[P_FWD] && bl.ok[P_FWD];
+	c->blk_bwd_d = want[P_BWD_D] && bl.ok[P_BWD_D];
+	c->blk_bwd_w = want[P_BWD_W] && bl.ok[P_BWD_W];
+	fpd = c->blk_fwd ? bl.pd[P_FWD] : pl.pd[P_FWD];
+	bdpd = c->blk_bwd_d ? bl.pd[P_BWD_D] : pl.pd[P_BWD_D];
+	bwpd = c->blk_bwd_w ? bl.pd[P_BWD_W] : pl.pd[P_BWD_W];
+	for (i = 0; i < P_N; i++) {
+		const_dnnl_primitive_desc_t pd = i == P_FWD ? fpd :
+		    i == P_BWD_D ? bdpd : bwpd;
 
-	if (dsrc != NULL) {
-		NN_TRY(dnnl_convolution_backward_data_desc_init(&bdd,
-		    dnnl_convolution_direct, &s_md, &w_any, &d_md, strides, pl,
-		    pr));
-		NN_TRY(dnnl_primitive_desc_create(&bdpd, &bdd, attr, eng,
-		    fpd));
-		q = dnnl_primitive_desc_query_md(bdpd, dnnl_query_weights_md, 0);
-		wb_md = *q;
-		if ((ss = pd_scratch(bdpd)) > c->scratch_size)
+		if (pd != NULL && (ss = pd_scratch(pd)) > c->scratch_size)
 			c->scratch_size = ss;
 	}
-	NN_TRY(dnnl_convolution_backward_weights_desc_init(&bwd,
-	    dnnl_convolution_direct, &s_md, &w_any, NULL, &d_md, strides, pl,
-	    pr));
-	NN_TRY(dnnl_primitive_desc_create(&bwpd, &bwd, attr, eng, fpd));
-	q = dnnl_primitive_desc_query_md(bwpd, dnnl_query_diff_weights_md, 0);
-	dw_md = *q;
-	if ((ss = pd_scratch(bwpd)) > c->scratch_size)
-		c->scratch_size = ss;
 
+	/* the caller's buffers, and blocked copies where a pass wants them */
 	NN_TRY(dnnl_memory_create(&c->src, &s_md, eng, src));
 	NN_TRY(dnnl_memory_create(&c->dst, &d_md, eng, dst));
 	NN_TRY(dnnl_memory_create(&c->ddst, &d_md, eng, ddst));
+	if (dsrc != NULL)
+		NN_TRY(dnnl_memory_create(&c->dsrc, &s_md, eng, dsrc));
+	if ((c->blk_fwd || c->blk_bwd_w) && mem_and_reorder(eng, &sb_md,
+	    &s_md, NULL, false, &c->src_b, &c->r_src, err) != 0)
+		goto fail;
+	if (c->blk_fwd && mem_and_reorder(eng, &db_md, &d_md, NULL, true,
+	    &c->dst_b, &c->r_dst, err) != 0)
+		goto fail;
+	if ((c->blk_bwd_d || c->blk_bwd_w) && mem_and_reorder(eng, &db_md,
+	    &d_md, NULL, false, &c->ddst_b, &c->r_ddst, err) != 0)
+		goto fail;
+	if (c->blk_bwd_d && mem_and_reorder(eng, &sb_md, &s_md, NULL, true,
+	    &c->dsrc_b, &c->r_dsrc, err) != 0)
+		goto fail;
+
+	/* weights: the caller's oiw, and what each primitive wants */
 	NN_TRY(dnnl_memory_create(&c->w_user, &w_user, eng, w));
 	NN_TRY(dnnl_memory_create(&c->dw_user, &w_user, eng, dw));
-	if (dnnl_memory_desc_equal(&wf_md, &w_user))
-		NN_TRY(dnnl_memory_create(&c->w_fwd, &wf_md, eng, w));
-	else
-		NN_TRY(dnnl_memory_create(&c->w_fwd, &wf_md, eng,
-		    DNNL_MEMORY_ALLOCATE));
-	if (make_reorder(eng, &w_user, &wf_md, &c->r_w_fwd, err) != 0)
-		goto fail2;
-	if (dsrc != NULL) {
-		NN_TRY(dnnl_memory_create(&c->dsrc, &s_md, eng, dsrc));
-		if (dnnl_memory_desc_equal(&wb_md, &w_user))
-			NN_TRY(dnnl_memory_create(&c->w_bwd_d, &wb_md, eng, w));
-		else
-			NN_TRY(dnnl_memory_create(&c->w_bwd_d, &wb_md, eng,
-			    DNNL_MEMORY_ALLOCATE));
-		if (make_reorder(eng, &w_user, &wb_md, &c->r_w_bwd_d,
-		    err) != 0)
-			goto fail2;
-	}
-	if (dnnl_memory_desc_equal(&dw_md, &w_user))
-		NN_TRY(dnnl_memory_create(&c->dw_prim, &dw_md, eng, dw));
-	else
-		NN_TRY(dnnl_memory_create(&c->dw_prim, &dw_md, eng,
-		    DNNL_MEMORY_ALLOCATE));
-	if (make_reorder(eng, &dw_md, &w_user, &c->r_dw, err) != 0)
-		goto fail2;
+	if (mem_and_reorder(eng, dnnl_primitive_desc_query_md(fpd,
+	    dnnl_query_weights_md, 0), &w_user, w, false, &c->w_fwd,
+	    &c->r_w_fwd, err) != 0)
+		goto fail;
+	if (bdpd != NULL && mem_and_reorder(eng,
+	    dnnl_primitive_desc_query_md(bdpd, dnnl_query_weights_md, 0),
+	    &w_user, w, false, &c->w_bwd_d, &c->r_w_bwd_d, err) != 0)
+		goto fail;
+	if (mem_and_reorder(eng, dnnl_primitive_desc_query_md(bwpd,
+	    dnnl_query_diff_weights_md, 0), &w_user, dw, true, &c->dw_prim,
+	    &c->r_dw, err) != 0)
+		goto fail;
 
 	NN_TRY(dnnl_primitive_create(&c->fwd, fpd));
 	if (bdpd != NULL)
 		NN_TRY(dnnl_primitive_create(&c->bwd_d, bdpd));
 	NN_TRY(dnnl_primitive_create(&c->bwd_w, bwpd));
-	dnnl_primitive_desc_destroy(fpd);
-	if (bdpd)
-		dnnl_primitive_desc_destroy(bdpd);
-	dnnl_primitive_desc_destroy(bwpd);
+	layout_free(&pl);
+	layout_free(&bl);
 	dnnl_primitive_attr_destroy(attr);
 	return 0;
 fail:
-fail2:
-	if (fpd)
-		dnnl_primitive_desc_destroy(fpd);
-	if (bdpd)
-		dnnl_primitive_desc_destroy(bdpd);
-	if (bwpd)
-		dnnl_primitive_desc_destroy(bwpd);
+	layout_free(&pl);
+	layout_free(&bl);
 	if (attr)
 		dnnl_primitive_attr_destroy(attr);
 	nn_tl_conv_destroy(c);
@@ -1367,9 +1548,11 @@ void
 nn_tl_conv_destroy(struct nn_tl_conv *c)
 {
 	dnnl_primitive_t *ps[] = { &c->fwd, &c->bwd_d, &c->bwd_w, &c->r_w_fwd,
-		&c->r_w_bwd_d, &c->r_dw };
+		&c->r_w_bwd_d, &c->r_dw, &c->r_src, &c->r_dst, &c->r_ddst,
+		&c->r_dsrc };
 	dnnl_memory_t *ms[] = { &c->src, &c->dst, &c->dsrc, &c->ddst,
-		&c->w_user, &c->w_fwd, &c->w_bwd_d, &c->dw_prim, &c->dw_user };
+		&c->src_b, &c->dst_b, &c->dsrc_b, &c->ddst_b, &c->w_user,
+		&c->w_fwd, &c->w_bwd_d, &c->dw_prim, &c->dw_user };
 	size_t i;
 
 	for (i = 0; i < sizeof(ps) / sizeof(ps[0]); i++)
@@ -1420,36 +1603,59 @@ nn_tl_conv_sync_weights(struct nn_tl_conv *c, dnnl_stream_t st,
 int
 nn_tl_conv_fwd(struct nn_tl_conv *c, dnnl_stream_t st, struct dt_error *err)
 {
-	dnnl_exec_arg_t a[4] = { { DNNL_ARG_SRC, c->src },
-		{ DNNL_ARG_WEIGHTS, c->w_fwd }, { DNNL_ARG_DST, c->dst },
+	const bool b = c->blk_fwd;
+	dnnl_exec_arg_t a[4] = { { DNNL_ARG_SRC, b ? c->src_b : c->src },
+		{ DNNL_ARG_WEIGHTS, c->w_fwd },
+		{ DNNL_ARG_DST, b ? c->dst_b : c->dst },
 		{ DNNL_ARG_SCRATCHPAD, c->scratch } };
 
-	return run(c->fwd, st, 4, a, err);
-}
-
-int
-nn_tl_conv_bwd_data(struct nn_tl_conv *c, dnnl_stream_t st,
-    struct dt_error *err)
-{
-	dnnl_exec_arg_t a[4] = { { DNNL_ARG_DIFF_DST, c->ddst },
-		{ DNNL_ARG_WEIGHTS, c->w_bwd_d }, { DNNL_ARG_DIFF_SRC, c->dsrc },
-		{ DNNL_ARG_SCRATCHPAD, c->scratch } };
-
-	return run(c->bwd_d, st, 4, a, err);
-}
-
-int
-nn_tl_conv_bwd_weights(struct nn_tl_conv *c, dnnl_stream_t st,
-    struct dt_error *err)
-{
-	dnnl_exec_arg_t a[4] = { { DNNL_ARG_SRC, c->src },
-		{ DNNL_ARG_DIFF_DST, c->ddst },
-		{ DNNL_ARG_DIFF_WEIGHTS, c->dw_prim },
-		{ DNNL_ARG_SCRATCHPAD, c->scratch } };
-
-	if (run(c->bwd_w, st, 4, a, err) != 0)
+	if (b && reorder(c->r_src, c->src, c->src_b, st, err) != 0)
 		return -1;
-	return reorder(c->r_dw, c->dw_prim, c->dw_user, st, err);
+	if (run(c->fwd, st, 4, a, err) != 0)
+		return -1;
+	return b ? reorder(c->r_dst, c->dst_b, c->dst, st, err) : 0;
+}
+
+int
+nn_tl_conv_bwd(struct nn_tl_conv *c, dnnl_stream_t st, bool data,
+    bool weights, struct dt_error *err)
+{
+	const bool bd = c->blk_bwd_d, bw = c->blk_bwd_w;
+
+	if (data && c->bwd_d == NULL)
+		return dt_error_set(err, DT_E_INTERNAL,
+		    "convolution: built without backward-data");
+	if (((data && bd) || (weights && bw)) &&
+	    reorder(c->r_ddst, c->ddst, c->ddst_b, st, err) != 0)
+		return -1;
+	if (data) {
+		dnnl_exec_arg_t a[4] = {
+			{ DNNL_ARG_DIFF_DST, bd ? c->ddst_b : c->ddst },
+			{ DNNL_ARG_WEIGHTS, c->w_bwd_d },
+			{ DNNL_ARG_DIFF_SRC, bd ? c->dsrc_b : c->dsrc },
+			{ DNNL_ARG_SCRATCHPAD, c->scratch } };
+
+		if (run(c->bwd_d, st, 4, a, err) != 0 ||
+		    (bd && reorder(c->r_dsrc, c->dsrc_b, c->dsrc, st,
+		    err) != 0))
+			return -1;
+	}
+	if (weights) {
+		dnnl_exec_arg_t a[4] = {
+			{ DNNL_ARG_SRC, bw ? c->src_b : c->src },
+			{ DNNL_ARG_DIFF_DST, bw ? c->ddst_b : c->ddst },
+			{ DNNL_ARG_DIFF_WEIGHTS, c->dw_prim },
+			{ DNNL_ARG_SCRATCHPAD, c->scratch } };
+
+		/* else the forward pass left src's blocked copy */
+		if (bw && !c->blk_fwd &&
+		    reorder(c->r_src, c->src, c->src_b, st, err) != 0)
+			return -1;
+		if (run(c->bwd_w, st, 4, a, err) != 0 ||
+		    reorder(c->r_dw, c->dw_prim, c->dw_user, st, err) != 0)
+			return -1;
+	}
+	return 0;
 }
 
 int

@@ -2,12 +2,12 @@
  * nn/train_layers.h — per-layer forward (training mode) and backward kernels
  * of the trainer (nn/train.c).  Internal to nn/: the trainer and its tests.
  *
- * Activations of the convolutional part use oneDNN's blocked layout nCw8c:
- * element (n, c, t) of a [N][C][L] tensor is at
- *     ((n * C/8 + c/8) * L + t) * 8 + c%8
- * so every channel count of the backbone must be a multiple of 8 (the
- * trainer checks).  With that layout the jit:avx2 convolutions need no
- * reorders and our own loops work on 8 channels per vector.
+ * Activations of the convolutional part are [N][C][L] with the channels in
+ * blocks of NN_TB: element (n, c, t) is at
+ *     ((n * C/NN_TB + c/NN_TB) * L + t) * NN_TB + c%NN_TB
+ * ("blocked" below).  NN_TB is 1, plain ncw, which our own loops vectorise
+ * over time; the oneDNN convolutions make nCw8c copies where that is faster
+ * (struct nn_tl_conv).
  *
  * Vectors of the heads are plain row-major [N][features].
  *
@@ -107,7 +107,7 @@ struct nn_tl_sca {
 	float *d_o;		/* [N][C] gradient of the MLP sum */
 	float *dha, *dhm;	/* [N][H] */
 	float *dq;		/* [N][L] gradient of the seq conv output */
-	float *work;		/* [N][4 L] */
+	float *work;		/* [N][4 L + 2 C] */
 };
 
 int nn_tl_sca_init(struct nn_tl_sca *s, int N, int C, int L, int H, int kq,
@@ -163,12 +163,21 @@ double nn_tl_cosface(const float *e, const float *w, const int *y, int n,
 double nn_tl_xent(const float *z, const int *y, int n, int N, int A,
     float *dz, int *n_lab, int *correct);
 
-/* ---- oneDNN convolution (blocked src/dst) -------------------------------- */
+/* ---- oneDNN convolution -------------------------------------------------
+ * src, dst and their gradients are the caller's ncw buffers.  Each pass
+ * (forward, backward-data, backward-weights) runs either on them (oneDNN's
+ * gemm) or on nCw8c copies of its own (jit), by a fixed rule measured to be
+ * faster, reorders included (nn/train_layers.c); DT4ECG_TRAIN_CONV=gemm,
+ * blocked or e.g. gbg (per pass) overrides it for the tests.
+ */
 struct nn_tl_conv {
 	int N, cin, cout, k, stride, pad, lin, lout;
+	bool blk_fwd, blk_bwd_d, blk_bwd_w;	/* pass runs on nCw8c */
 	dnnl_primitive_t fwd, bwd_d, bwd_w;
 	dnnl_primitive_t r_w_fwd, r_w_bwd_d, r_dw;	/* weight reorders */
+	dnnl_primitive_t r_src, r_dst, r_dsrc, r_ddst;	/* ncw <-> nCw8c */
 	dnnl_memory_t src, dst, dsrc, ddst;		/* bound to buffers */
+	dnnl_memory_t src_b, dst_b, dsrc_b, ddst_b;	/* nCw8c copies */
 	dnnl_memory_t w_user, w_fwd, w_bwd_d;		/* w_user: oiw */
 	dnnl_memory_t dw_prim, dw_user;
 	size_t scratch_size;
@@ -193,11 +202,13 @@ int nn_tl_conv_sync_weights(struct nn_tl_conv *c, dnnl_stream_t st,
     struct dt_error *err);
 int nn_tl_conv_fwd(struct nn_tl_conv *c, dnnl_stream_t st,
     struct dt_error *err);
-int nn_tl_conv_bwd_data(struct nn_tl_conv *c, dnnl_stream_t st,
-    struct dt_error *err);
-/* Writes the weight gradient (oiw) into dw. */
-int nn_tl_conv_bwd_weights(struct nn_tl_conv *c, dnnl_stream_t st,
-    struct dt_error *err);
+/*
+ * Backward from ddst: diff_src into dsrc (data) and the weight gradient
+ * (oiw) into dw (weights); ddst is laid out once for both.  The weight
+ * gradient uses src as of the last nn_tl_conv_fwd.
+ */
+int nn_tl_conv_bwd(struct nn_tl_conv *c, dnnl_stream_t st, bool data,
+    bool weights, struct dt_error *err);
 /* Creates a scratchpad memory of `size` bytes (at least 1). */
 int nn_tl_scratch_create(dnnl_engine_t eng, size_t size, dnnl_memory_t *out,
     struct dt_error *err);
