@@ -118,7 +118,25 @@ stem_bwd_one(const float *xp, const float *dy, float *acc, int C, int K,
 	for (c = 0; c < C; c++) {
 		const float *g = dy + (size_t)c * W;
 
-		for (k = 0; k < K; k++) {
+		/* four taps at a time: one FMA chain alone waits on latency */
+		for (k = 0; k + 4 <= K; k += 4) {
+			const float *x0 = xp + k, *x1 = x0 + 1, *x2 = x0 + 2;
+			const float *x3 = x0 + 3;
+			float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f;
+
+#pragma omp simd reduction(+ : a0, a1, a2, a3)
+			for (t = 0; t < W; t++) {
+				a0 += g[t] * x0[t];
+				a1 += g[t] * x1[t];
+				a2 += g[t] * x2[t];
+				a3 += g[t] * x3[t];
+			}
+			acc[(size_t)k * C + c] += a0;
+			acc[(size_t)(k + 1) * C + c] += a1;
+			acc[(size_t)(k + 2) * C + c] += a2;
+			acc[(size_t)(k + 3) * C + c] += a3;
+		}
+		for (; k < K; k++) {
 			const float *xs = xp + k;
 			float a = 0.0f;
 
