@@ -36,6 +36,7 @@ struct rt_opts {
 	int epochs, batch, hop, threads, patience, warmup_epochs;
 	float lr, wd, alpha, gn_lr, margin, scale, val_frac;
 	bool gradnorm, p3_with_unlabelled;
+	float task_w[2];	/* fixed task weights without GradNorm (1, 1) */
 	uint64_t seed;
 	struct data_aug aug;
 	const char *aug_spec;
@@ -63,6 +64,8 @@ usage(FILE *f)
 "             --hop N (64) --warmup-epochs N (0) --patience N (5)\n"
 "             --margin X (0.2) --scale X (30) --seed N (1)\n"
 "             --no-gradnorm --alpha X (1.5) --gradnorm-lr X (0.025)\n"
+"             --task-weights W_ID,W_ACT (fixed weights; implies\n"
+"             --no-gradnorm; 1,1)\n"
 "             --threads N (1) --max-minutes X (stop after X minutes)\n"
 "  augment:   --aug LIST (none, or any of scale,wander,shift,noise; none)\n"
 "             --snr DB (12; noise from $DT4ECG_DATA/nstdb bw and ma)\n"
@@ -104,6 +107,30 @@ pflt(const char *o, const char *s, double lo, double hi, float *out)
 	}
 	*out = (float)v;
 	return 0;
+}
+
+/* "A,B": two task weights in [0, 10], not both zero */
+static int
+parse_task_weights(const char *s, float w[2])
+{
+	char *e1, *e2;
+	double a, b;
+
+	errno = 0;
+	a = strtod(s, &e1);
+	if (errno || e1 == s || *e1 != ',')
+		goto bad;
+	b = strtod(e1 + 1, &e2);
+	if (errno || e2 == e1 + 1 || *e2 || !(a >= 0 && a <= 10) ||
+	    !(b >= 0 && b <= 10) || a + b <= 0)
+		goto bad;
+	w[0] = (float)a;
+	w[1] = (float)b;
+	return 0;
+bad:
+	fprintf(stderr, "dt4ecg-admin retrain: --task-weights %s: expected "
+	    "W_ID,W_ACT, each 0..10, not both 0\n", s);
+	return -1;
 }
 
 static int
@@ -313,7 +340,7 @@ cmd_retrain(struct admin_ctx *ctx, int argc, char **argv)
 	    O_BATCH, O_LR, O_WD, O_HOP, O_WARM, O_PAT, O_MARGIN, O_SCALE,
 	    O_SEED, O_NOGN, O_ALPHA, O_GNLR, O_THREADS, O_AUG, O_SNR, O_INIT,
 	    O_OUT, O_CK, O_RES, O_WIN, O_STEM, O_STAGES, O_EMB, O_HID, O_DATA,
-	    O_MAXMIN, O_KERNEL, O_GATE };
+	    O_MAXMIN, O_KERNEL, O_GATE, O_TW };
 	static const struct option longopts[] = {
 		{ "data", required_argument, NULL, O_DATA },
 		{ "protocol", required_argument, NULL, O_PROTO },
@@ -335,6 +362,7 @@ cmd_retrain(struct admin_ctx *ctx, int argc, char **argv)
 		{ "no-gradnorm", no_argument, NULL, O_NOGN },
 		{ "alpha", required_argument, NULL, O_ALPHA },
 		{ "gradnorm-lr", required_argument, NULL, O_GNLR },
+		{ "task-weights", required_argument, NULL, O_TW },
 		{ "threads", required_argument, NULL, O_THREADS },
 		{ "aug", required_argument, NULL, O_AUG },
 		{ "snr", required_argument, NULL, O_SNR },
@@ -401,6 +429,7 @@ cmd_retrain(struct admin_ctx *ctx, int argc, char **argv)
 	o.scale = 30.0f;
 	o.val_frac = 0.1f;
 	o.gradnorm = true;
+	o.task_w[0] = o.task_w[1] = 1.0f;
 	o.aug_spec = "none";
 	o.gate = ECG_GATE_SQI;
 	data_aug_default(&o.aug);
@@ -445,6 +474,10 @@ cmd_retrain(struct admin_ctx *ctx, int argc, char **argv)
 		case O_SEED: r = pint("--seed", optarg, 0, 2147483647, &seed_i);
 			break;
 		case O_NOGN: o.gradnorm = false; break;
+		case O_TW:
+			r = parse_task_weights(optarg, o.task_w);
+			o.gradnorm = false;
+			break;
 		case O_ALPHA: r = pflt("--alpha", optarg, 0, 10, &o.alpha);
 			break;
 		case O_GNLR: r = pflt("--gradnorm-lr", optarg, 0, 10,
@@ -702,6 +735,8 @@ cmd_retrain(struct admin_ctx *ctx, int argc, char **argv)
 	to.cosface_s = o.scale;
 	to.cosface_m = o.margin;
 	to.gradnorm = o.gradnorm;
+	to.fixed_w_id = o.task_w[0];
+	to.fixed_w_act = o.task_w[1];
 	to.gradnorm_alpha = o.alpha;
 	to.gradnorm_lr = o.gn_lr;
 	to.seed = o.seed;
@@ -961,6 +996,10 @@ cmd_retrain(struct admin_ctx *ctx, int argc, char **argv)
 		json_object_set_new(hpj, "gradnorm", json_boolean(o.gradnorm));
 		json_object_set_new(hpj, "gradnorm_alpha", json_real(o.alpha));
 		json_object_set_new(hpj, "gradnorm_lr", json_real(o.gn_lr));
+		if (!o.gradnorm)
+			json_object_set_new(hpj, "task_weights", json_pack(
+			    "[f,f]", (double)o.task_w[0],
+			    (double)o.task_w[1]));
 		json_object_set_new(hpj, "augmentation",
 		    json_string(o.aug_spec));
 		json_object_set_new(hpj, "snr_db", json_real(o.aug.snr_db));

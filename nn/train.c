@@ -132,6 +132,7 @@ nn_train_opts_default(struct nn_train_opts *o)
 	o->cosface_m = 0.2f;
 	o->dropout = 0.2f;
 	o->gradnorm = true;
+	o->fixed_w_id = o->fixed_w_act = 1.0f;
 	o->gradnorm_alpha = 1.5f;
 	o->gradnorm_lr = 1e-3f;	/* the peer's default: the model's lr */
 	o->seed = 1;
@@ -470,7 +471,8 @@ nn_trainer_create(const struct nn_model *m, const struct nn_train_opts *o,
 	if (!(o->lr > 0) || !(o->weight_decay >= 0) || !(o->dropout >= 0) ||
 	    !(o->dropout < 1) || !(o->cosface_s > 0) || o->total_steps < 1 ||
 	    o->warmup_steps < 0 || !(o->gradnorm_lr >= 0) ||
-	    !(o->gradnorm_alpha >= 0))
+	    !(o->gradnorm_alpha >= 0) || !(o->fixed_w_id >= 0) ||
+	    !(o->fixed_w_act >= 0) || !(o->fixed_w_id + o->fixed_w_act > 0))
 		return dt_error_set(err, DT_E_INVALID,
 		    "trainer: invalid options (lr, weight decay, dropout, "
 		    "cosface s, steps or GradNorm settings)");
@@ -494,6 +496,10 @@ nn_trainer_create(const struct nn_model *m, const struct nn_train_opts *o,
 	t->Hd = m->hp.act_hidden;
 	t->nthreads = omp_get_max_threads();
 	nn_gradnorm_init(&t->gn, o->gradnorm_alpha);
+	if (!o->gradnorm) {
+		t->gn.w[0] = o->fixed_w_id;
+		t->gn.w[1] = o->fixed_w_act;
+	}
 	nn_rng_seed(&t->rng, o->seed);
 	if (dnnl_engine_create(&t->eng, dnnl_cpu, 0) != dnnl_success ||
 	    dnnl_stream_create(&t->strm, t->eng,

@@ -25,7 +25,8 @@ struct nn_train_opts {
 	float cosface_s;	/* 30 */
 	float cosface_m;	/* 0.2 */
 	float dropout;		/* 0.2, activity head */
-	bool gradnorm;		/* false: fixed weights w_id = w_act = 1 */
+	bool gradnorm;		/* false: fixed weights fixed_w_id, fixed_w_act */
+	float fixed_w_id, fixed_w_act;	/* 1, 1 (ablation: e.g. 0, 1) */
 	float gradnorm_alpha;	/* 1.5 */
 	float gradnorm_lr;	/* learning rate of the task weights */
 	uint64_t seed;		/* dropout masks */

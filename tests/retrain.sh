@@ -200,6 +200,15 @@ jcheck "$T/nogn.json" "$M"'|(."train.hyperparameters"|fromjson|.gradnorm
     (."gradnorm.w_act"|tonumber) == 1' \
 	"--no-gradnorm: recorded, task weights fixed at 1" \
 	'"gradnorm.w_id":"1","gradnorm.w_act":"1".*"gradnorm":false'
+# shellcheck disable=SC2086
+run 0 "retrain p1 with --task-weights 0.25,1.5" \
+	rt $J --protocol p1 --epochs 1 --task-weights 0.25,1.5 --out "$T/tw.st"
+meta "$T/tw.st" tw.json
+jcheck "$T/tw.json" "$M"'|(."train.hyperparameters"|fromjson|.gradnorm
+    == false and .task_weights == [0.25, 1.5]) and
+    (."gradnorm.w_id"|tonumber) == 0.25 and (."gradnorm.w_act"|tonumber) == 1.5' \
+	"--task-weights: recorded, weights held fixed" \
+	'"gradnorm.w_id":"0.25","gradnorm.w_act":"1.5"'
 
 # --- 2. checkpoint and resume ----------------------------------------------
 # shellcheck disable=SC2086
@@ -453,6 +462,12 @@ run 2 "retrain: unknown --aug name" rt $J --aug shift,bogus --out "$T/x.st"
 has "$T/err" "bogus" "the augmentation named"
 # shellcheck disable=SC2086
 run 2 "retrain: no --out" rt $J
+for tw in 1 0,0 -1,1 1,x 11,1; do
+	# shellcheck disable=SC2086
+	run 2 "retrain: --task-weights $tw refused" rt $J --task-weights "$tw" \
+		--out "$T/x.st"
+	has "$T/err" "--task-weights $tw: expected" "--task-weights $tw: named"
+done
 run 2 "evaluate: no --model" "$A" evaluate --protocol p1
 [ ! -e "$T/x.st" ] && ok "no model written by the failures" || bad "stray model"
 
