@@ -808,6 +808,7 @@ cmd_retrain(struct admin_ctx *ctx, int argc, char **argv)
 		struct val_res vr;
 		json_t *cj;
 		double score;
+		bool id_val, act_val;
 		int s, b;
 
 		data_shuffle(idx, n_use, &rng);
@@ -894,16 +895,20 @@ cmd_retrain(struct admin_ctx *ctx, int argc, char **argv)
 		    n_id ? (double)c_id / n_id : NAN,
 		    n_act_s ? (double)c_act / n_act_s : NAN, vr.id_acc, vr.n_id,
 		    vr.act_acc, vr.n_act, last.w_id, last.w_act);
-		if (vs != NULL && (isfinite(vr.id_acc) ||
-		    isfinite(vr.act_acc))) {
+		/* a task held at weight 0 does not train: its accuracy would
+		 * only add noise to the choice of epoch */
+		id_val = isfinite(vr.id_acc) && (o.gradnorm || o.task_w[0] > 0);
+		act_val = isfinite(vr.act_acc) &&
+		    (o.gradnorm || o.task_w[1] > 0);
+		if (vs != NULL && (id_val || act_val)) {
 			int k = 0;
 
 			score = 0;
-			if (isfinite(vr.id_acc)) {
+			if (id_val) {
 				score += vr.id_acc;
 				k++;
 			}
-			if (isfinite(vr.act_acc)) {
+			if (act_val) {
 				score += vr.act_acc;
 				k++;
 			}
