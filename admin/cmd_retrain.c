@@ -31,7 +31,9 @@
 struct rt_opts {
 	char *data[16];
 	int n_data;
-	const char *protocol;	/* p1 p2 p3 all */
+	const char *protocol;	/* p1 p2 p3 open all */
+	const char *unlabelled_as;	/* activity for unlabelled recordings */
+	bool balance;		/* each data set equally often per epoch */
 	int fold, folds, train_max;
 	int epochs, batch, hop, threads, patience, warmup_epochs;
 	float lr, wd, alpha, gn_lr, margin, scale, val_frac;
@@ -52,7 +54,13 @@ usage(FILE *f)
 	fprintf(f,
 "usage: dt4ecg-admin retrain --out MODEL [options]\n"
 "  data:      --data NAME|MANIFEST (repeatable; built-in ecg-id, ecg-activity;\n"
-"             default ecg-id)  --protocol p1|p2|p3|all [--fold K] [--folds N]\n"
+"             default ecg-id; also ecg-activity-textile,\n"
+"             ptbxl-lead1)  --protocol p1|p2|p3|open|all [--fold K]\n"
+"             [--folds N] (open: everything but the hold-outs of\n"
+"             DESIGN.md 8: ECG-ID 61-90, PTB-XL records divisible by 5)\n"
+"             [--unlabelled-as ACTIVITY] (e.g. rest: resting recordings\n"
+"             of other devices teach that activity)\n"
+"             [--balance] (each data set equally often per epoch)\n"
 "             [--train-max N] (P2: subjects 1..N train, 60)\n"
 "             [--p3-with-unlabelled] (P3: unlabelled data sets train too)\n"
 "             --val-frac F (tail of each training range for validation, 0.1;\n"
@@ -67,7 +75,8 @@ usage(FILE *f)
 "             --task-weights W_ID,W_ACT (fixed weights; implies\n"
 "             --no-gradnorm; 1,1)\n"
 "             --threads N (1) --max-minutes X (stop after X minutes)\n"
-"  augment:   --aug LIST (none, or any of scale,wander,shift,noise; none)\n"
+"  augment:   --aug LIST (none, or any of scale,wander,shift,noise,\n"
+"             band,hum,stretch; none)\n"
 "             --snr DB (12; noise from $DT4ECG_DATA/nstdb bw and ma)\n"
 "  model:     --init MODEL, or --window N --stem-channels N\n"
 "             --stage-channels A,B,C --kernel N --embedding-dim N\n"
@@ -134,11 +143,18 @@ bad:
 }
 
 static int
+win_manifest(const struct data_set *ts, size_t w)
+{
+	return ts->c->recs[ts->parts[ts->w[w].part].rec].manifest;
+}
+
+static int
 parse_aug(const char *s, struct data_aug *a)
 {
 	char buf[256], *tok, *save = NULL;
 
 	a->scale = a->wander = a->shift = a->noise = false;
+	a->band = a->hum = a->stretch = false;
 	if (strlen(s) >= sizeof(buf))
 		return -1;
 	strcpy(buf, s);
@@ -154,12 +170,89 @@ parse_aug(const char *s, struct data_aug *a)
 			a->shift = true;
 		else if (strcmp(tok, "noise") == 0)
 			a->noise = true;
+		else if (strcmp(tok, "band") == 0)
+			a->band = true;
+		else if (strcmp(tok, "hum") == 0)
+			a->hum = true;
+		else if (strcmp(tok, "stretch") == 0)
+			a->stretch = true;
 		else if (strcmp(tok, "all") == 0)
-			a->scale = a->wander = a->shift = a->noise = true;
+			a->scale = a->wander = a->shift = a->noise = a->band =
+			    a->hum = a->stretch = true;
 		else
 			return -1;
 	}
 	return 0;
+}
+
+/* Gives every recording without an activity label the activity `name`
+ * (resting recordings of other devices taught as rest). */
+static int
+label_unlabelled(struct data_corpus *c, const char *name, struct dt_error *err)
+{
+	int a, i;
+
+	for (a = 0; a < c->n_activities; a++)
+		if (strcmp(c->activities[a], name) == 0)
+			break;
+	if (a == c->n_activities)
+		return dt_error_set(err, DT_E_INVALID, "--unlabelled-as %s: "
+		    "not one of the data's activities", name);
+	for (i = 0; i < c->n_recs; i++)
+		if (c->recs[i].activity < 0)
+			c->recs[i].activity = a;
+	return 0;
+}
+
+/*
+ * One epoch's order (n entries, shuffled, into `ord`) of the n usable
+ * windows `idx` in which each data set (manifest) has the same share: a
+ * data set with fewer windows is repeated, a larger one subsampled.
+ */
+static void
+balanced_epoch(const struct data_set *ts, const size_t *idx, size_t *ord,
+    size_t n, int n_manifests, struct data_rng *rng)
+{
+	size_t *cnt, *start, *pos, i, k, per, out = 0;
+	size_t *tmp;
+	int m;
+
+	cnt = calloc((size_t)n_manifests + 1, sizeof(size_t));
+	start = calloc((size_t)n_manifests + 1, sizeof(size_t));
+	pos = calloc((size_t)n_manifests + 1, sizeof(size_t));
+	tmp = malloc(sizeof(size_t) * (n + 1));
+	if (cnt == NULL || start == NULL || pos == NULL || tmp == NULL) {
+		/* no memory for the balance: an ordinary shuffle */
+		memcpy(ord, idx, sizeof(size_t) * n);
+		data_shuffle(ord, n, rng);
+		goto out;
+	}
+	for (i = 0; i < n; i++)
+		cnt[win_manifest(ts, idx[i])]++;
+	for (m = 1; m <= n_manifests; m++)
+		start[m] = start[m - 1] + cnt[m - 1];
+	for (i = 0; i < n; i++) {
+		m = win_manifest(ts, idx[i]);
+		tmp[start[m] + pos[m]++] = idx[i];
+	}
+	for (m = 0, k = 0; m < n_manifests; m++)
+		k += cnt[m] > 0;
+	per = k > 0 ? n / k : n;
+	for (m = 0; m < n_manifests && out < n; m++) {
+		if (cnt[m] == 0)
+			continue;
+		data_shuffle(tmp + start[m], cnt[m], rng);
+		for (k = 0; k < per && out < n; k++)
+			ord[out++] = tmp[start[m] + k % cnt[m]];
+	}
+	while (out < n)		/* the remainder of n / k */
+		ord[out++] = tmp[data_rng_next(rng) % n];
+	data_shuffle(ord, n, rng);
+out:
+	free(cnt);
+	free(start);
+	free(pos);
+	free(tmp);
 }
 
 /* Splits every range's tail off for validation. */
@@ -340,7 +433,7 @@ cmd_retrain(struct admin_ctx *ctx, int argc, char **argv)
 	    O_BATCH, O_LR, O_WD, O_HOP, O_WARM, O_PAT, O_MARGIN, O_SCALE,
 	    O_SEED, O_NOGN, O_ALPHA, O_GNLR, O_THREADS, O_AUG, O_SNR, O_INIT,
 	    O_OUT, O_CK, O_RES, O_WIN, O_STEM, O_STAGES, O_EMB, O_HID, O_DATA,
-	    O_MAXMIN, O_KERNEL, O_GATE, O_TW };
+	    O_MAXMIN, O_KERNEL, O_GATE, O_TW, O_UNLAB, O_BAL };
 	static const struct option longopts[] = {
 		{ "data", required_argument, NULL, O_DATA },
 		{ "protocol", required_argument, NULL, O_PROTO },
@@ -378,6 +471,8 @@ cmd_retrain(struct admin_ctx *ctx, int argc, char **argv)
 		{ "max-minutes", required_argument, NULL, O_MAXMIN },
 		{ "kernel", required_argument, NULL, O_KERNEL },
 		{ "gate", required_argument, NULL, O_GATE },
+		{ "unlabelled-as", required_argument, NULL, O_UNLAB },
+		{ "balance", no_argument, NULL, O_BAL },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -396,7 +491,7 @@ cmd_retrain(struct admin_ctx *ctx, int argc, char **argv)
 	struct data_act_stats *st = NULL;
 	bool *rtr = NULL, *rte = NULL;
 	int *held = NULL, nheld = 0, *rows = NULL, *yid = NULL, *yact = NULL;
-	size_t *idx = NULL, n_use = 0, w;
+	size_t *idx = NULL, *ord = NULL, n_use = 0, w;
 	float *x = NULL;
 	char **subj_names = NULL, **act_names = NULL, *stop;
 	int n_rows = 0, n_act = 0, ch, i, ep, start_ep = 0, best_epoch = 0,
@@ -454,6 +549,8 @@ cmd_retrain(struct admin_ctx *ctx, int argc, char **argv)
 		case O_TMAX: r = pint("--train-max", optarg, 1, 1000000,
 		    &o.train_max); break;
 		case O_P3U: o.p3_with_unlabelled = true; break;
+		case O_UNLAB: o.unlabelled_as = optarg; break;
+		case O_BAL: o.balance = true; break;
 		case O_VAL: r = pflt("--val-frac", optarg, 0, 0.5, &o.val_frac);
 			break;
 		case O_EPOCHS: r = pint("--epochs", optarg, 1, 10000,
@@ -489,7 +586,8 @@ cmd_retrain(struct admin_ctx *ctx, int argc, char **argv)
 			if (parse_aug(optarg, &o.aug) != 0) {
 				fprintf(stderr, "dt4ecg-admin retrain: --aug "
 				    "%s: none, all, or a list of scale, wander,"
-				    " shift, noise\n", optarg);
+				    " shift, noise, band, hum, stretch\n",
+				    optarg);
 				return ADMIN_EXIT_USAGE;
 			}
 			break;
@@ -550,9 +648,10 @@ cmd_retrain(struct admin_ctx *ctx, int argc, char **argv)
 	}
 	o.seed = (uint64_t)seed_i;
 	if (strcmp(o.protocol, "p1") && strcmp(o.protocol, "p2") &&
-	    strcmp(o.protocol, "p3") && strcmp(o.protocol, "all")) {
+	    strcmp(o.protocol, "p3") && strcmp(o.protocol, "open") &&
+	    strcmp(o.protocol, "all")) {
 		fprintf(stderr, "dt4ecg-admin retrain: --protocol %s: p1, p2, "
-		    "p3 or all\n", o.protocol);
+		    "p3, open or all\n", o.protocol);
 		return ADMIN_EXIT_USAGE;
 	}
 	if (o.fold >= o.folds) {
@@ -588,6 +687,9 @@ cmd_retrain(struct admin_ctx *ctx, int argc, char **argv)
 		goto fail;
 	ecg_prep_params_default(&pp, o.hp.fs_hz, o.hp.window);
 	pp.id_gate = o.gate;
+	if (o.unlabelled_as != NULL && label_unlabelled(c, o.unlabelled_as,
+	    &err) != 0)
+		goto fail;
 
 	/* the protocol's training ranges */
 	if (strcmp(o.protocol, "p1") == 0) {
@@ -607,6 +709,9 @@ cmd_retrain(struct admin_ctx *ctx, int argc, char **argv)
 			if (rtr[i] && data_ranges_add(&base, i, 0, c->recs[i].n,
 			    i) != 0)
 				goto nomem;
+	} else if (strcmp(o.protocol, "open") == 0) {
+		if (data_split_open(c, &base, &err) != 0)
+			goto fail;
 	} else {
 		for (i = 0; i < c->n_recs; i++)
 			if (data_ranges_add(&base, i, 0, c->recs[i].n, i) != 0)
@@ -691,6 +796,9 @@ cmd_retrain(struct admin_ctx *ctx, int argc, char **argv)
 	for (w = 0; w < ts->n; w++)
 		if (ts->w[w].id_ok || ts->w[w].activity >= 0)
 			idx[n_use++] = w;
+	if ((ord = malloc(sizeof(size_t) * (n_use + 1))) == NULL)
+		goto nomem;
+	memcpy(ord, idx, sizeof(size_t) * n_use);
 	data_set_activity_stats(ts, st);
 	jo = json_object();
 	for (i = 0; i <= c->n_activities; i++) {
@@ -811,9 +919,13 @@ cmd_retrain(struct admin_ctx *ctx, int argc, char **argv)
 		bool id_val, act_val;
 		int s, b;
 
-		data_shuffle(idx, n_use, &rng);
+		if (o.balance)
+			balanced_epoch(ts, idx, ord, n_use, c->n_manifests,
+			    &rng);
+		else
+			data_shuffle(ord, n_use, &rng);
 		for (s = 0; s < steps_per_epoch; s++) {
-			const size_t *bi = idx + (size_t)s * o.batch;
+			const size_t *bi = ord + (size_t)s * o.batch;
 			double now, el, rate, eta;
 
 			data_set_batch(ts, bi, o.batch, &o.aug, &rng, x);
@@ -982,9 +1094,16 @@ cmd_retrain(struct admin_ctx *ctx, int argc, char **argv)
 		else if (strcmp(o.protocol, "p1") == 0)
 			snprintf(b, sizeof(b), "p1 first 80%% of every "
 			    "recording");
+		else if (strcmp(o.protocol, "open") == 0)
+			snprintf(b, sizeof(b), "open: every recording but the "
+			    "hold-outs");
 		else
 			snprintf(b, sizeof(b), "all recordings");
 		json_object_set_new(hpj, "protocol", json_string(b));
+		json_object_set_new(hpj, "balance", json_boolean(o.balance));
+		if (o.unlabelled_as != NULL)
+			json_object_set_new(hpj, "unlabelled_as",
+			    json_string(o.unlabelled_as));
 		json_object_set_new(hpj, "epochs", json_integer(o.epochs));
 		json_object_set_new(hpj, "epochs_run", json_integer(ep));
 		json_object_set_new(hpj, "best_epoch", json_integer(best_epoch));
@@ -1065,6 +1184,7 @@ out:
 	free(yid);
 	free(yact);
 	free(idx);
+	free(ord);
 	free(st);
 	free(rows);
 	free(subj_names);

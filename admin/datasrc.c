@@ -103,7 +103,31 @@ builtin(const char *name, const char *dir, struct sbuf *b,
 		fclose(f);
 		return 0;
 	}
-	if (strcmp(name, "ecg-activity") == 0) {
+	if (strcmp(name, "ptbxl-lead1") == 0) {
+		/* one person per record; lead I in units of sd (z-scored) */
+		if (snprintf(path, sizeof(path), "%s/RECORDS", dir) >=
+		    (int)sizeof(path))
+			return dt_error_set(err, DT_E_INVALID, "%s: too long",
+			    dir);
+		if ((f = fopen(path, "r")) == NULL)
+			return dt_error_set(err, DT_E_IO, "%s: %s", path,
+			    strerror(errno));
+		while (getline(&line, &cap, f) != -1) {
+			line[strcspn(line, "\r\n")] = '\0';
+			if (line[0] == '\0' || strspn(line, "0123456789") !=
+			    strlen(line))
+				continue;
+			sb_add(b, "records/%s,wfdb,ptbxl:%s,,1,,0\n", line,
+			    line);
+		}
+		free(line);
+		fclose(f);
+		return 0;
+	}
+	/* the same ten people with Ag/AgCl (type 01) and textile (type 03)
+	 * electrodes: one subject name for both, the type as the session */
+	if (strcmp(name, "ecg-activity") == 0 ||
+	    strcmp(name, "ecg-activity-textile") == 0) {
 		DIR *d;
 		struct dirent *de;
 		char **names = NULL;
@@ -181,6 +205,19 @@ builtin(const char *name, const char *dir, struct sbuf *b,
 	    name);
 }
 
+bool
+admin_builtin_name(const char *name)
+{
+	static const char *const names[] = { "ecg-id", "ecg-activity",
+	    "ecg-activity-textile", "ptbxl-lead1", "nstdb" };
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(name, names[i]) == 0)
+			return true;
+	return false;
+}
+
 int
 admin_manifest(const char *name, struct data_manifest **out,
     struct dt_error *err)
@@ -189,8 +226,7 @@ admin_manifest(const char *name, struct data_manifest **out,
 	char dir[4096], file[4200];
 	int rc;
 
-	if (strcmp(name, "ecg-id") != 0 && strcmp(name, "ecg-activity") != 0 &&
-	    strcmp(name, "nstdb") != 0)
+	if (!admin_builtin_name(name))
 		return data_manifest_read(name, out, err);
 	if (snprintf(dir, sizeof(dir), "%s/%s", admin_data_dir(), name) >=
 	    (int)sizeof(dir) || snprintf(file, sizeof(file), "%s/%s.csv", dir,

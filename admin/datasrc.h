@@ -16,7 +16,10 @@
 /* $DT4ECG_DATA, else ../shared/data. */
 const char *admin_data_dir(void);
 
-/* A built-in name (ecg-id, ecg-activity, nstdb) or a manifest path. */
+/* ecg-id, ecg-activity, ecg-activity-textile, ptbxl-lead1 or nstdb. */
+bool admin_builtin_name(const char *name);
+
+/* A built-in name or a manifest path. */
 int admin_manifest(const char *name, struct data_manifest **out,
     struct dt_error *err);
 

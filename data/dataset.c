@@ -305,6 +305,7 @@ data_corpus_load(struct data_manifest *const *mf, int n_mf,
 {
 	struct data_corpus *c;
 	struct data_rec r;
+	enum ecg_units units;
 	int k, cap = 0, rc = -1, i;
 	size_t j;
 
@@ -371,6 +372,7 @@ data_corpus_load(struct data_manifest *const *mf, int n_mf,
 					r.fs = e->fs_hz > 0 ? e->fs_hz : fs[p];
 					r.n = pl[p];
 					r.adc = pc[p];
+					r.relative = false;
 					pc[p] = NULL;
 					snprintf(nm, sizeof(nm), "[%d]", p);
 					r.name = malloc(strlen(e->path) +
@@ -414,12 +416,14 @@ data_corpus_load(struct data_manifest *const *mf, int n_mf,
 			r.subject = subj;
 			r.activity = act;
 			r.session = session_number(e->session, (int)j);
-			if (ecg_load_signal(e->path, e->format == DATA_FMT_WFDB ?
-			    ECG_FORMAT_WFDB : ECG_FORMAT_CSV, e->fs_hz, e->lead,
-			    &r.mv, &r.n, &r.fs, err) != 0) {
+			if (ecg_load_signal_units(e->path, e->format ==
+			    DATA_FMT_WFDB ? ECG_FORMAT_WFDB : ECG_FORMAT_CSV,
+			    e->fs_hz, e->lead, &r.mv, &r.n, &r.fs, &units,
+			    err) != 0) {
 				dt_error_prefix(err, "%s:%zu", m->file, e->line);
 				goto out;
 			}
+			r.relative = units == ECG_UNITS_RELATIVE;
 			if ((r.name = strdup(e->path)) == NULL ||
 			    add_rec(c, &cap, &r) != 0)
 				goto nomem;
@@ -554,7 +558,8 @@ data_set_build(const struct data_corpus *c, const struct data_range *rg,
 		/* No mV calibration for ADC counts: the rail check replaces
 		 * the |x| > sat_abs_mv rule (R waves span 150-1200 counts
 		 * between subjects, so no single gain makes it meaningful). */
-		pp.sat_abs_mv = rec->adc != NULL ? 1e30 : pp0->sat_abs_mv;
+		pp.sat_abs_mv = rec->adc != NULL || rec->relative ? 1e30 :
+		    pp0->sat_abs_mv;
 		if (ecg_prep_filter(rec->mv + r->r0, r->r1 - r->r0, rec->fs,
 		    &pp, &pt->filt, &pt->len, &e2) != 0) {
 			if (e2.code == DT_E_SIG_CLIPPED) {
@@ -793,6 +798,82 @@ data_aug_default(struct data_aug *a)
 	a->shift_max = 32;
 	a->snr_db = 12.0f;
 	a->noise_p = 0.5f;
+	a->hum_amp = 0.15f;
+	a->stretch_max = 0.08f;
+}
+
+/* y = one-pole low-pass of x at fc Hz, run forward then backward (zero
+ * phase), in place. */
+static void
+lowpass_zero_phase(float *x, int n, double fc, double fs)
+{
+	double a = exp(-2 * M_PI * fc / fs), y;
+	int i;
+
+	y = x[0];
+	for (i = 0; i < n; i++)
+		x[i] = (float)(y = (1 - a) * x[i] + a * y);
+	y = x[n - 1];
+	for (i = n - 1; i >= 0; i--)
+		x[i] = (float)(y = (1 - a) * x[i] + a * y);
+}
+
+/* y = one-pole high-pass of x at fc Hz, forward then backward, in place. */
+static void
+highpass_zero_phase(float *x, int n, double fc, double fs)
+{
+	double a = exp(-2 * M_PI * fc / fs), y = 0, xp;
+	int i;
+
+	xp = x[0];
+	for (i = 0; i < n; i++) {
+		y = a * (y + x[i] - xp);
+		xp = x[i];
+		x[i] = (float)y;
+	}
+	xp = x[n - 1];
+	y = 0;
+	for (i = n - 1; i >= 0; i--) {
+		y = a * (y + x[i] - xp);
+		xp = x[i];
+		x[i] = (float)y;
+	}
+}
+
+/* Another device's band limits: low-pass and/or high-pass with random
+ * corners. */
+static void
+aug_band(float *x, int n, double fs, struct data_rng *rng)
+{
+	if (data_rng_uniform(rng) < 0.5)
+		lowpass_zero_phase(x, n, 15 + 25 * data_rng_uniform(rng), fs);
+	if (data_rng_uniform(rng) < 0.5)
+		highpass_zero_phase(x, n, 0.5 + 3.5 * data_rng_uniform(rng),
+		    fs);
+}
+
+/* Reads about W * f samples of src[0..len) from *st on and resamples them
+ * linearly to W: the heart rate changes by 1/f. */
+static void
+aug_stretch(const float *src, size_t len, long st, int W, double f,
+    float *dst)
+{
+	long need = (long)ceil(W * f) + 1;
+	int i;
+
+	if (need > (long)len) {
+		memcpy(dst, src + st, sizeof(float) * (size_t)W);
+		return;
+	}
+	if (st + need > (long)len)
+		st = (long)len - need;
+	for (i = 0; i < W; i++) {
+		double pos = i * f;
+		long k = (long)pos;
+		double fr = pos - (double)k;
+
+		dst[i] = (float)(src[st + k] * (1 - fr) + src[st + k + 1] * fr);
+	}
 }
 
 void
@@ -822,7 +903,28 @@ data_set_batch(const struct data_set *s, const size_t *idx, int n,
 			if (st > (long)pt->len - W)
 				st = (long)pt->len - W;
 		}
-		zscore(pt->filt + st, W, dst, NULL);
+		if (aug->stretch && aug->stretch_max > 0 &&
+		    data_rng_uniform(rng) < 0.5) {
+			aug_stretch(pt->filt, pt->len, st, W, 1 +
+			    aug->stretch_max * (2 * data_rng_uniform(rng) - 1),
+			    dst);
+			zscore(dst, W, dst, NULL);
+		} else
+			zscore(pt->filt + st, W, dst, NULL);
+		if (aug->band) {
+			aug_band(dst, W, s->fs_hz, rng);
+			again = true;
+		}
+		if (aug->hum && data_rng_uniform(rng) < 0.5) {
+			double a = aug->hum_amp * data_rng_uniform(rng);
+			double f = data_rng_uniform(rng) < 0.5 ? 50 : 60;
+			double ph = 2 * M_PI * data_rng_uniform(rng);
+
+			for (i = 0; i < W; i++)
+				dst[i] += (float)(a * sin(2 * M_PI * f * i /
+				    s->fs_hz + ph));
+			again = true;
+		}
 		if (aug->wander) {
 			double a = aug->wander_amp * data_rng_uniform(rng);
 			double f = 0.05 + 0.45 * data_rng_uniform(rng);

@@ -55,6 +55,7 @@ struct data_rec {
 	size_t n;
 	float *mv;
 	uint16_t *adc;		/* raw counts (adc-ts), else NULL */
+	bool relative;		/* samples not in mV (PTB-XL's "sd"): no mV rule */
 };
 
 struct data_corpus {
@@ -178,6 +179,13 @@ struct data_aug {
 	float snr_db;
 	float noise_p;		/* probability a window gets noise */
 	const struct data_noise *nz;
+	/* Other devices and contacts (each with probability 0.5): */
+	bool band;		/* zero-phase one-pole low-pass at U(15, 40) Hz
+				 * and/or high-pass at U(0.5, 4) Hz */
+	bool hum;		/* + mains hum, 50 or 60 Hz, U(0, hum_amp) sd */
+	float hum_amp;
+	bool stretch;		/* time stretch by U(1 - s, 1 + s): heart rate */
+	float stretch_max;
 };
 void data_aug_default(struct data_aug *a);	/* everything off */
 

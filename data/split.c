@@ -234,3 +234,35 @@ out:
 	free(te);
 	return rc;
 }
+
+bool
+data_subject_held_out(const char *subject)
+{
+	int num = data_subject_number(subject);
+
+	if (strncmp(subject, "ecgid:", 6) == 0)
+		return num >= 61 && num <= 90;
+	if (strncmp(subject, "ptbxl:", 6) == 0)
+		return num >= 0 && num % 5 == 0;
+	return false;
+}
+
+int
+data_split_open(const struct data_corpus *c, struct data_ranges *train,
+    struct dt_error *err)
+{
+	int i;
+
+	for (i = 0; i < c->n_recs; i++) {
+		const struct data_rec *r = &c->recs[i];
+
+		if (data_subject_held_out(c->subjects[r->subject]))
+			continue;
+		if (data_ranges_add(train, i, 0, r->n, i) != 0)
+			return dt_error_set(err, DT_E_NOMEM, "out of memory");
+	}
+	if (train->n == 0)
+		return dt_error_set(err, DT_E_INVALID, "open protocol: every "
+		    "recording is a hold-out");
+	return 0;
+}

@@ -55,4 +55,15 @@ int data_split_p3(const struct data_corpus *c, int fold, int n_folds,
     bool with_unlabelled, bool **rec_train, bool **rec_test, int **held,
     int *n_held, struct dt_error *err);
 
+/*
+ * The fixed hold-outs of DESIGN.md section 8, which no shipped model trains
+ * on: ECG-ID persons 61-90 ("ecgid:61" .. "ecgid:90") and the PTB-XL records
+ * whose number (ecg_id) is divisible by 5 ("ptbxl:00010").
+ */
+bool data_subject_held_out(const char *subject);
+
+/* "open": every recording of every subject that is not held out, whole. */
+int data_split_open(const struct data_corpus *c, struct data_ranges *train,
+    struct dt_error *err);
+
 #endif /* DATA_SPLIT_H */

@@ -33,6 +33,17 @@ int
 ecg_load_signal(const char *path, enum ecg_format format, double fs_hz,
     int signal, float **mv, size_t *n, double *fs_out, struct dt_error *err)
 {
+	enum ecg_units units;
+
+	return ecg_load_signal_units(path, format, fs_hz, signal, mv, n, fs_out,
+	    &units, err);
+}
+
+int
+ecg_load_signal_units(const char *path, enum ecg_format format,
+    double fs_hz, int signal, float **mv, size_t *n, double *fs_out,
+    enum ecg_units *units, struct dt_error *err)
+{
 	struct ecg_record *rec = NULL;
 	char base[4096];
 	float *copy = NULL;
@@ -84,6 +95,7 @@ ecg_load_signal(const char *path, enum ecg_format format, double fs_hz,
 	*mv = copy;
 	*n = rec->n_samples;
 	*fs_out = rec->fs_hz;
+	*units = rec->units[sig];
 	rc = 0;
 out:
 	ecg_record_free(rec);

@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 
+#include "ecg/record.h"
 #include "util/error.h"
 
 enum ecg_format {
@@ -26,6 +27,12 @@ int ecg_format_parse(const char *s, enum ecg_format *out);
  */
 int ecg_load_signal(const char *path, enum ecg_format format, double fs_hz,
     int signal, float **mv, size_t *n, double *fs_out, struct dt_error *err);
+
+/* The same, also saying what the samples measure (ECG_UNITS_RELATIVE: not
+ * millivolts, see record.h).  CSV is always taken as mV. */
+int ecg_load_signal_units(const char *path, enum ecg_format format,
+    double fs_hz, int signal, float **mv, size_t *n, double *fs_out,
+    enum ecg_units *units, struct dt_error *err);
 
 /* Wipes (biometric data) and frees. */
 void ecg_samples_free(float *mv, size_t n);

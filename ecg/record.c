@@ -34,6 +34,8 @@ struct wfdb_sig {
 	int fmt;
 	long offset;		/* byte offset of the first sample */
 	double gain;
+	double to_mv;		/* 1e-3 for uV, 1e3 for V, else 1 */
+	enum ecg_units units;
 	long baseline;
 	long adczero;
 	long initval;
@@ -313,10 +315,18 @@ parse_gain(const char *s, struct wfdb_sig *sg)
 		sg->baseline = b;
 		has_base = 1;
 	}
+	sg->to_mv = 1.0;
+	sg->units = ECG_UNITS_MV;
 	if (*s == '/') {
 		s++;
 		if (*s == '\0')
 			return -1;
+		if (strcmp(s, "uV") == 0)
+			sg->to_mv = 1e-3;
+		else if (strcmp(s, "V") == 0)
+			sg->to_mv = 1e3;
+		else if (strcmp(s, "mV") != 0)
+			sg->units = ECG_UNITS_RELATIVE;
 		s += strlen(s);
 	}
 	if (*s != '\0')
@@ -350,6 +360,8 @@ parse_signal_line(char *line, const char *hname, int lineno,
 	if (parse_format(tok[1], sg, hname, lineno, err) != 0)
 		return -1;
 	sg->gain = DEFGAIN;
+	sg->to_mv = 1.0;
+	sg->units = ECG_UNITS_MV;
 	sg->adczero = 0;
 	if (n > 2 && (has_base = parse_gain(tok[2], sg)) < 0)
 		return dt_error_set(err, DT_E_FORMAT,
@@ -557,7 +569,8 @@ decode_group(const struct wfdb_hdr *h, const struct wfdb_group *g,
 			first[s] = v;
 		sum[s] += (uint32_t)v;
 		r->samples[s][idx / (size_t)gs] = (float)(((double)v -
-		    (double)h->sig[s].baseline) / h->sig[s].gain);
+		    (double)h->sig[s].baseline) / h->sig[s].gain *
+		    h->sig[s].to_mv);
 	}
 	for (k = g->first; k < g->last; k++) {
 		const struct wfdb_sig *sg = &h->sig[k];
@@ -634,6 +647,7 @@ build_record(struct wfdb_hdr *h, struct wfdb_group *g, int ng,
 		if ((r->samples[i] = malloc(nsamp * sizeof(float))) == NULL)
 			goto nomem;
 		r->description[i] = h->sig[i].desc;
+		r->units[i] = h->sig[i].units;
 		h->sig[i].desc = NULL;
 	}
 	for (i = 0; i < ng; i++)

@@ -12,12 +12,22 @@
 
 #define ECG_MAX_SIGNALS 32
 
+/* What a signal's samples measure.  WFDB units mV, uV and V (and none, which
+ * WFDB reads as mV) come out converted to millivolts; any other unit (PTB-XL
+ * lead I here is z-scored, "sd") is kept as stored and marked relative, so
+ * that no millivolt rule (saturation, flatness in mV) is applied to it. */
+enum ecg_units {
+	ECG_UNITS_MV = 0,
+	ECG_UNITS_RELATIVE,
+};
+
 struct ecg_record {
 	double fs_hz;
 	int n_signals;
 	size_t n_samples;		/* per signal */
 	float *samples[ECG_MAX_SIGNALS];	/* [signal][n_samples], mV */
 	char *description[ECG_MAX_SIGNALS];	/* may be NULL */
+	enum ecg_units units[ECG_MAX_SIGNALS];
 	/* WFDB only: 1 when the header's first value and checksum matched the
 	 * data, 0 when they did not (the record is still returned: some PhysioNet
 	 * records carry wrong header checksums), -1 when the header gave none. */

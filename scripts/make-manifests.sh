@@ -8,7 +8,9 @@
 # Writes OUTDIR/ecg-id.csv (WFDB signal 0, the raw lead I; subject "ecgid:NN",
 # session = record number), OUTDIR/ecg-activity.csv (raw ADC text with host
 # timestamps, format adc-ts; subject "ecgact:NN"; activities rest, arms, walk,
-# run, squats in that order) and OUTDIR/nstdb.csv (noise records bw and ma).
+# run, squats in that order; the textile recordings of the same people in
+# OUTDIR/ecg-activity-textile.csv), OUTDIR/ptbxl-lead1.csv (subject
+# "ptbxl:NNNNN", one record each) and OUTDIR/nstdb.csv (noise records bw, ma).
 set -eu
 
 if [ $# -lt 1 ] || [ $# -gt 2 ]; then
@@ -37,10 +39,13 @@ if [ -f "$data/ecg-id/RECORDS" ]; then
 	echo "make-manifests: $out/ecg-id.csv"
 fi
 
-if [ -d "$data/ecg-activity/raw" ]; then
-	tmp="$out/ecg-activity.csv.tmp"
+# ecg-activity (Ag/AgCl, electrode type 01) and ecg-activity-textile (type
+# 03) are the same ten people: one subject name for both, the type as session.
+for set in ecg-activity ecg-activity-textile; do
+	[ -d "$data/$set/raw" ] || continue
+	tmp="$out/$set.csv.tmp"
 	echo "$hdr" >"$tmp"
-	for f in "$data"/ecg-activity/raw/*_*_*.csv; do
+	for f in "$data"/$set/raw/*_*_*.csv; do
 		b=$(basename "$f" .csv)
 		id=${b%%_*}
 		rest=${b#*_}
@@ -56,8 +61,22 @@ if [ -d "$data/ecg-activity/raw" ]; then
 		esac
 		echo "$id $k $f,adc-ts,ecgact:$id,$act,$el,,0"
 	done | sort -k1,1 -k2,2n | cut -d' ' -f3- >>"$tmp"
-	mv "$tmp" "$out/ecg-activity.csv"
-	echo "make-manifests: $out/ecg-activity.csv"
+	mv "$tmp" "$out/$set.csv"
+	echo "make-manifests: $out/$set.csv"
+done
+
+# ptbxl-lead1: one person per record, lead I z-scored (units sd, read as
+# they are); records whose name is divisible by 5 are the hold-out.
+if [ -f "$data/ptbxl-lead1/RECORDS" ]; then
+	tmp="$out/ptbxl-lead1.csv.tmp"
+	echo "$hdr" >"$tmp"
+	while IFS= read -r rec; do
+		rec=$(printf '%s' "$rec" | tr -d '\r')
+		[ -n "$rec" ] || continue
+		echo "$data/ptbxl-lead1/records/$rec,wfdb,ptbxl:$rec,,1,,0" >>"$tmp"
+	done <"$data/ptbxl-lead1/RECORDS"
+	mv "$tmp" "$out/ptbxl-lead1.csv"
+	echo "make-manifests: $out/ptbxl-lead1.csv"
 fi
 
 if [ -f "$data/nstdb/bw.hea" ]; then

@@ -317,6 +317,8 @@ fake_corpus(void)
 		{ "ecgid:05", 2, -1 }, { "ecgid:05", 5, -1 },
 		{ "act:01", 1, 0 }, { "act:02", 1, 1 }, { "act:03", 1, 0 },
 		{ "act:04", 1, 1 }, { "act:05", 1, 0 },
+		/* hold-outs of the open protocol */
+		{ "ecgid:61", 1, -1 }, { "ptbxl:00010", 1, -1 },
 	};
 	struct data_corpus *c = calloc(1, sizeof(*c));
 	int i, j;
@@ -371,6 +373,94 @@ test_p2_membership(void **state)
 		assert_int_not_equal(c->recs[p2.probe.r[i].rec].subject, 3);
 	data_p2_free(&p2);
 	data_corpus_free(c);
+}
+
+static void
+test_holdouts(void **state)
+{
+	(void)state;
+	assert_true(data_subject_held_out("ecgid:61"));
+	assert_true(data_subject_held_out("ecgid:90"));
+	assert_false(data_subject_held_out("ecgid:60"));
+	assert_false(data_subject_held_out("ecgid:01"));
+	assert_true(data_subject_held_out("ptbxl:00010"));
+	assert_true(data_subject_held_out("ptbxl:21830"));
+	assert_false(data_subject_held_out("ptbxl:00009"));
+	assert_false(data_subject_held_out("ptbxl:21832"));
+	assert_false(data_subject_held_out("ecgact:05"));
+	assert_false(data_subject_held_out("x:65"));
+}
+
+/* The open protocol trains on no hold-out, on every other recording. */
+static void
+test_open_split(void **state)
+{
+	struct data_corpus *c = fake_corpus();
+	struct data_ranges tr = { 0 };
+	int i, n_out = 0;
+
+	(void)state;
+	assert_int_equal(data_split_open(c, &tr, NULL), 0);
+	for (i = 0; i < tr.n; i++)
+		assert_false(data_subject_held_out(
+		    c->subjects[c->recs[tr.r[i].rec].subject]));
+	for (i = 0; i < c->n_recs; i++)
+		n_out += data_subject_held_out(c->subjects[c->recs[i].subject]);
+	assert_int_equal(tr.n + n_out, c->n_recs);
+	data_ranges_free(&tr);
+	data_corpus_free(c);
+}
+
+/* PTB-XL lead I is z-scored (units sd): read as it is, and the mV
+ * saturation rule (|x| > 5 mV) does not fail its identity windows. */
+static void
+test_ptbxl_relative_units(void **state)
+{
+	char path[8192];
+	struct data_manifest *mf = NULL;
+	struct data_corpus *c = NULL;
+	struct data_ranges all = { 0 };
+	struct ecg_prep_params pp;
+	struct data_set *s = NULL;
+	struct dt_error err;
+	size_t k, ok = 0;
+	char text[16384];
+	int n;
+
+	(void)state;
+	n = snprintf(text, sizeof(text), "path,format,subject,activity,"
+	    "session,fs_hz,lead\n");
+	/* records 00009 .. whose R waves reach 5+ sd */
+	snprintf(path, sizeof(path), "%s/ptbxl-lead1/records/00009.hea",
+	    data_dir());
+	if (access(path, R_OK) != 0)
+		skip();
+	n += snprintf(text + n, sizeof(text) - (size_t)n,
+	    "%s/ptbxl-lead1/records/00009,wfdb,ptbxl:00009,,1,,0\n"
+	    "%s/ptbxl-lead1/records/00024,wfdb,ptbxl:00024,,1,,0\n",
+	    data_dir(), data_dir());
+	if (data_manifest_parse(text, (size_t)n, "ptbxl.csv", &mf, &err) != 0)
+		fail_msg("%s", err.msg);
+	if (data_corpus_load(&mf, 1, NULL, 0, &c, &err) != 0)
+		fail_msg("%s", err.msg);
+	assert_int_equal(c->n_recs, 2);
+	assert_true(c->recs[0].relative);
+	assert_int_equal(c->recs[0].n, 5000);
+	ecg_prep_params_default(&pp, 250, 512);
+	pp.hop = 256;
+	for (n = 0; n < 2; n++)
+		assert_int_equal(data_ranges_add(&all, n, 0, c->recs[n].n, n),
+		    0);
+	if (data_set_build(c, all.r, all.n, &pp, &s, &err) != 0)
+		fail_msg("%s", err.msg);
+	for (k = 0; k < s->n; k++)
+		ok += s->w[k].id_ok;
+	assert_true(s->n >= 14);
+	assert_true(ok * 10 >= s->n * 9);
+	data_set_free(s);
+	data_ranges_free(&all);
+	data_corpus_free(c);
+	data_manifest_free(mf);
 }
 
 static void
@@ -500,6 +590,7 @@ test_augmentation_seeded(void **state)
 	}
 	assert_memory_equal(a, z, 8 * 512 * sizeof(float));
 	aug.scale = aug.wander = aug.shift = aug.noise = true;
+	aug.band = aug.hum = aug.stretch = true;
 	aug.noise_p = 1;
 	aug.nz = nz;
 	data_rng_seed(&r1, 42);
@@ -542,6 +633,9 @@ main(void)
 		cmocka_unit_test(test_adc_reader),
 		cmocka_unit_test(test_p2_membership),
 		cmocka_unit_test(test_p3_folds),
+		cmocka_unit_test(test_holdouts),
+		cmocka_unit_test(test_open_split),
+		cmocka_unit_test(test_ptbxl_relative_units),
 		cmocka_unit_test_setup_teardown(test_corpus, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_p1_no_crossing, setup,
 		    teardown),

@@ -175,6 +175,31 @@ test_parse_wfdb_memory(void **state)
 	assert_int_equal(r->checksum_ok[0], -1);
 	ecg_record_free(r);
 
+	/* units: uV and V become mV; anything else (PTB-XL's z-scored "sd")
+	 * is kept as stored and marked relative */
+	{
+		const char hu[] = "t 1 500 3\nt.dat 16 1000(0)/uV 16 0 20 30 0 I\n",
+		    hs[] = "t 1 500 3\nt.dat 16 1000(0)/sd 16 0 20 30 0 I\n",
+		    hv[] = "t 1 500 3\nt.dat 16 1000(0)/V 16 0 20 30 0 I\n";
+		const unsigned char d3[] = { 20, 0, 0xf6, 0xff, 20, 0 };
+
+		assert_int_equal(ecg_parse_wfdb(hu, strlen(hu), d3,
+		    sizeof(d3), "t", &r, &err), 0);
+		assert_float_equal(r->samples[0][0], 0.02e-3, 1e-9);
+		assert_int_equal(r->units[0], ECG_UNITS_MV);
+		ecg_record_free(r);
+		assert_int_equal(ecg_parse_wfdb(hv, strlen(hv), d3,
+		    sizeof(d3), "t", &r, &err), 0);
+		assert_float_equal(r->samples[0][0], 20.0, 1e-5);
+		assert_int_equal(r->units[0], ECG_UNITS_MV);
+		ecg_record_free(r);
+		assert_int_equal(ecg_parse_wfdb(hs, strlen(hs), d3,
+		    sizeof(d3), "t", &r, &err), 0);
+		assert_float_equal(r->samples[0][1], -0.01, 1e-7);
+		assert_int_equal(r->units[0], ECG_UNITS_RELATIVE);
+		ecg_record_free(r);
+	}
+
 	/* 212 with two bytes short of the third sample */
 	assert_int_equal(ecg_parse_wfdb(hea212, strlen(hea212), d212, 3, "u",
 	    &r, &err), -1);
