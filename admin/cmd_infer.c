@@ -20,6 +20,7 @@
 #include "ecg/prep.h"
 #include "nn/model.h"
 #include "nn/net.h"
+#include "pipeline/activity.h"
 #include "pipeline/embed.h"
 
 struct infer_opts {
@@ -31,6 +32,7 @@ struct infer_opts {
 	int batch;
 	int threads;
 	int no_preprocess;
+	int fuse;
 };
 
 static void
@@ -39,9 +41,89 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: dt4ecg-admin infer --model FILE --input FILE [--format wfdb|csv]\n"
 	    "           [--fs HZ] [--signal N] [--no-preprocess] [--batch N] [--threads N]\n"
+	    "           [--fuse]\n"
 	    "  Prints one JSON object per window: its L2-normalised embedding and the\n"
 	    "  activity probabilities.  With --no-preprocess, FILE holds one\n"
-	    "  preprocessed window per line (`window` comma-separated numbers).\n");
+	    "  preprocessed window per line (`window` comma-separated numbers).\n"
+	    "  With --fuse, one JSON object for the whole recording, fused as\n"
+	    "  dt4ecgd fuses a request: {\"embedding\": [..] or null when no\n"
+	    "  window passes the identity gate, \"activity\": {\"label\",\n"
+	    "  \"probability\", \"scores\"}, \"quality\": {\"windows_used\",\n"
+	    "  \"windows_rejected\", \"heart_rate_bpm\"}} (calibrated activity;\n"
+	    "  label \"unknown\" below the model's activity.unknown_below).\n");
+}
+
+/* --fuse: the recording through the daemon's pipeline, one JSON object. */
+static int
+infer_fused(const struct nn_model *m, const float *mv, size_t n, double fs,
+    int batch, struct dt_error *err)
+{
+	struct embedder *emb = NULL;
+	struct embed_result r = { 0 };
+	struct act_calib cal;
+	struct dt_error e2 = { 0 };
+	json_t *o = NULL, *ej = NULL, *sc = NULL;
+	int rc = -1, i, label, top, ran;
+
+	r.embedding = calloc((size_t)m->hp.embedding_dim, sizeof(float));
+	r.activity = calloc((size_t)m->n_activities + 1, sizeof(float));
+	if (r.embedding == NULL || r.activity == NULL) {
+		dt_error_set(err, DT_E_NOMEM, "out of memory");
+		goto out;
+	}
+	if (act_calib_from_model(m, &cal, err) != 0 ||
+	    embedder_create(m, batch, &emb, err) != 0)
+		goto out;
+	ran = embedder_run(emb, mv, n, fs, &r, &e2);
+	if (ran != 0 && e2.code != DT_E_SIG_NO_USABLE_WINDOW) {
+		*err = e2;
+		goto out;
+	}
+	if (ran == 0) {
+		if ((ej = json_array()) == NULL)
+			goto oom;
+		for (i = 0; i < m->hp.embedding_dim; i++)
+			if (json_array_append_new(ej,
+			    json_real(r.embedding[i])) != 0)
+				goto oom;
+	} else
+		ej = json_null();
+	if ((sc = json_object()) == NULL)
+		goto oom;
+	for (i = 0; i < m->n_activities; i++)
+		if (json_object_set_new(sc, m->activities[i],
+		    json_real(r.activity[i])) != 0)
+			goto oom;
+	label = act_calib_label(&cal, r.activity, m->n_activities);
+	top = act_top(r.activity, m->n_activities);
+	o = json_pack("{s:o, s:{s:s, s:f, s:o}, s:{s:i, s:i, s:f}}",
+	    "embedding", ej, "activity", "label", act_label_name(m, label),
+	    "probability", top >= 0 ? (double)r.activity[top] : 0.0,
+	    "scores", sc,
+	    "quality", "windows_used", r.windows_used, "windows_rejected",
+	    r.windows_rejected, "heart_rate_bpm", (double)r.heart_rate_bpm);
+	ej = sc = NULL;		/* stolen by json_pack, also on failure */
+	if (o == NULL)
+		goto oom;
+	if (json_dumpf(o, stdout, JSON_COMPACT) != 0 || putchar('\n') == EOF) {
+		dt_error_set(err, DT_E_IO, "standard output: write error");
+		goto out;
+	}
+	rc = 0;
+	goto out;
+oom:
+	dt_error_set(err, DT_E_NOMEM, "out of memory");
+out:
+	json_decref(o);
+	json_decref(ej);
+	json_decref(sc);
+	if (r.embedding != NULL)
+		explicit_bzero(r.embedding, sizeof(float) *
+		    (size_t)m->hp.embedding_dim);
+	free(r.embedding);
+	free(r.activity);
+	embedder_free(emb);
+	return rc;
 }
 
 static int
@@ -210,6 +292,7 @@ cmd_infer(struct admin_ctx *ctx, int argc, char **argv)
 		{ "fs", required_argument, NULL, 'f' },
 		{ "signal", required_argument, NULL, 's' },
 		{ "no-preprocess", no_argument, NULL, 'P' },
+		{ "fuse", no_argument, NULL, 'U' },
 		{ "batch", required_argument, NULL, 'b' },
 		{ "threads", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
@@ -250,6 +333,7 @@ cmd_infer(struct admin_ctx *ctx, int argc, char **argv)
 				return ADMIN_EXIT_USAGE;
 			break;
 		case 'P': o.no_preprocess = 1; break;
+		case 'U': o.fuse = 1; break;
 		case 'b':
 			if (parse_int("--batch", optarg, 1, 4096, &o.batch))
 				return ADMIN_EXIT_USAGE;
@@ -276,8 +360,29 @@ cmd_infer(struct admin_ctx *ctx, int argc, char **argv)
 		return ADMIN_EXIT_USAGE;
 	}
 
+	if (o.fuse && o.no_preprocess) {
+		fprintf(stderr, "dt4ecg-admin infer: --fuse needs a recording, "
+		    "not --no-preprocess windows\n");
+		return ADMIN_EXIT_USAGE;
+	}
 	if (nn_model_load(o.model, &m, &err) != 0)
 		goto fail;
+	if (o.fuse) {
+		nn_set_threads(o.threads);
+		if (ecg_load_signal(o.input, fmt, o.fs, o.signal, &mv, &n_mv,
+		    &fs_in, &err) != 0 || infer_fused(m, mv, n_mv, fs_in,
+		    o.batch, &err) != 0) {
+			dt_error_prefix(&err, "%s", o.input);
+			goto fail;
+		}
+		if (fflush(stdout) != 0 || ferror(stdout)) {
+			dt_error_set(&err, DT_E_IO, "standard output: write "
+			    "error");
+			goto fail;
+		}
+		rc = ADMIN_EXIT_OK;
+		goto out;
+	}
 	if (o.no_preprocess) {
 		if (read_windows(o.input, m->hp.window, &windows, &n_win,
 		    &err) != 0)

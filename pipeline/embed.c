@@ -7,6 +7,7 @@
 
 #include "ecg/prep.h"
 #include "nn/net.h"
+#include "pipeline/activity.h"
 #include "pipeline/embed.h"
 
 struct embedder {
@@ -19,6 +20,7 @@ struct embedder {
 	 */
 	struct nn_net **nets;	/* [batch + 1] */
 	struct ecg_prep_params pp;
+	struct act_calib cal;
 	int batch, E, A;
 	float *emb;		/* [batch][E] */
 	float *act;		/* [batch][A] */
@@ -49,7 +51,8 @@ embedder_create(const struct nn_model *m, int batch, struct embedder **out,
 	e->batch = batch;
 	e->E = m->hp.embedding_dim;
 	e->A = m->n_activities;
-	if (embed_prep_params(m, &e->pp, err) != 0)
+	if (embed_prep_params(m, &e->pp, err) != 0 ||
+	    act_calib_from_model(m, &e->cal, err) != 0)
 		goto fail;
 	e->emb = malloc(sizeof(float) * (size_t)batch * e->E);
 	e->act = malloc(sizeof(float) * (size_t)batch * e->A);
@@ -96,15 +99,6 @@ embedder_run(struct embedder *e, const float *mv, size_t n, double fs_hz,
 
 	if (ecg_prep(mv, n, fs_hz, &e->pp, &w, err) != 0)
 		return -1;
-	if (w.n_id_ok == 0) {
-		dt_error_set(err, DT_E_SIG_NO_USABLE_WINDOW,
-		    "no window usable for identity: %d window%s, none with a "
-		    "heart rate of %.0f-%.0f bpm and %s", w.n, w.n == 1 ? "" :
-		    "s", e->pp.hr_min_bpm, e->pp.hr_max_bpm,
-		    e->pp.id_gate == ECG_GATE_SQI ? "alike beats, at most "
-		    "half saturated" : "an unsaturated amplitude");
-		goto out;
-	}
 	sum_e = calloc((size_t)e->E, sizeof(double));
 	sum_a = calloc((size_t)e->A, sizeof(double));
 	hr = calloc((size_t)w.n, sizeof(float));
@@ -120,7 +114,10 @@ embedder_run(struct embedder *e, const float *mv, size_t n, double fs_hz,
 		    (size_t)done * w.window, k, e->emb, e->act, err) != 0)
 			goto out;
 		for (i = 0; i < k; i++) {
-			/* activity: every window cut (finite and not flat) */
+			/* activity: every window cut (finite and not flat),
+			 * each calibrated before the mean */
+			act_calib_apply(&e->cal, e->act + (size_t)i * e->A,
+			    e->A);
 			for (j = 0; j < e->A; j++)
 				sum_a[j] += e->act[(size_t)i * e->A + j];
 			if (!w.id_ok[done + i])
@@ -131,6 +128,21 @@ embedder_run(struct embedder *e, const float *mv, size_t n, double fs_hz,
 				hr[n_hr++] = w.hr_bpm[done + i];
 		}
 	}
+	for (j = 0; j < e->A; j++)
+		r->activity[j] = (float)(sum_a[j] / w.n);
+	r->windows_used = w.n_id_ok;
+	r->windows_rejected = w.n - w.n_id_ok;
+	r->heart_rate_bpm = 0.0f;
+	if (w.n_id_ok == 0) {
+		/* the activity stays answered (infer --fuse prints it) */
+		dt_error_set(err, DT_E_SIG_NO_USABLE_WINDOW,
+		    "no window usable for identity: %d window%s, none with a "
+		    "heart rate of %.0f-%.0f bpm and %s", w.n, w.n == 1 ? "" :
+		    "s", e->pp.hr_min_bpm, e->pp.hr_max_bpm,
+		    e->pp.id_gate == ECG_GATE_SQI ? "alike beats, at most "
+		    "half saturated" : "an unsaturated amplitude");
+		goto out;
+	}
 	for (j = 0; j < e->E; j++)
 		norm += sum_e[j] * sum_e[j];
 	norm = sqrt(norm);
@@ -138,11 +150,6 @@ embedder_run(struct embedder *e, const float *mv, size_t n, double fs_hz,
 		norm = 1e-12;
 	for (j = 0; j < e->E; j++)
 		r->embedding[j] = (float)(sum_e[j] / norm);
-	for (j = 0; j < e->A; j++)
-		r->activity[j] = (float)(sum_a[j] / w.n);
-	r->windows_used = w.n_id_ok;
-	r->windows_rejected = w.n - w.n_id_ok;
-	r->heart_rate_bpm = 0.0f;
 	if (n_hr > 0) {
 		qsort(hr, (size_t)n_hr, sizeof(float), cmp_float);
 		r->heart_rate_bpm = n_hr % 2 ? hr[n_hr / 2] :

@@ -42,8 +42,11 @@ int embedder_create(const struct nn_model *m, int batch,
 
 /*
  * mv: n samples in mV at fs_hz.  Fills r (whose two buffers the caller
- * provides).  Errors: the signal errors of ecg_prep (DT_E_SIG_*), and
- * DT_E_SIG_NO_USABLE_WINDOW when no window passes the identity gate.
+ * provides); the activity is the mean of the windows' calibrated
+ * probabilities (pipeline/activity.h).  Errors: the signal errors of
+ * ecg_prep (DT_E_SIG_*), and DT_E_SIG_NO_USABLE_WINDOW when no window passes
+ * the identity gate — r's activity and window counts are filled then too,
+ * its embedding is not.
  */
 int embedder_run(struct embedder *e, const float *mv, size_t n, double fs_hz,
     struct embed_result *r, struct dt_error *err);

@@ -14,6 +14,7 @@
 
 #include "ecg/load.h"
 #include "nn/model.h"
+#include "pipeline/activity.h"
 #include "pipeline/embed.h"
 
 static const char *const acts[] = { "rest", "walk", "run" };
@@ -125,9 +126,108 @@ unusable_signals_are_refused(void **state)
 	 * window is saturated for the identity gate (|x| > 5 mV) */
 	for (i = 0; i < 5000; i++)
 		x[i] = (float)(10.0 * sin(2 * M_PI * 1.0 * i / 500.0));
+	act[0] = act[1] = act[2] = -1;
+	r.windows_used = r.windows_rejected = -1;
 	assert_int_equal(embedder_run(f->e, x, 5000, 500, &r, &err), -1);
 	assert_int_equal(err.code, DT_E_SIG_NO_USABLE_WINDOW);
+	/* the activity is still answered (infer --fuse prints it) */
+	assert_true(fabs(act[0] + act[1] + act[2] - 1.0) < 1e-5);
+	assert_int_equal(r.windows_used, 0);
+	assert_true(r.windows_rejected > 0);
 	free(x);
+}
+
+/* Temperature scaling: T = 1 changes nothing, T > 1 flattens, T < 1
+ * sharpens; the label is "unknown" below the threshold. */
+static void
+calibration_and_unknown(void **state)
+{
+	struct act_calib c = { 1.0, 0.0 };
+	float p[3] = { 0.7f, 0.2f, 0.1f }, q[3];
+
+	(void)state;
+	memcpy(q, p, sizeof(p));
+	act_calib_apply(&c, q, 3);
+	assert_memory_equal(p, q, sizeof(p));
+	c.temperature = 2.0;
+	act_calib_apply(&c, q, 3);
+	assert_true(q[0] < 0.7f && q[0] > q[1] && q[1] > q[2]);
+	assert_float_equal(q[0] + q[1] + q[2], 1.0, 1e-6);
+	/* p^(1/2) normalised */
+	assert_float_equal(q[0], sqrt(0.7) / (sqrt(0.7) + sqrt(0.2) +
+	    sqrt(0.1)), 1e-6);
+	c.temperature = 0.5;
+	memcpy(q, p, sizeof(p));
+	act_calib_apply(&c, q, 3);
+	assert_true(q[0] > 0.7f);
+	c.unknown_below = 0.75;
+	assert_int_equal(act_calib_label(&c, p, 3), -1);
+	c.unknown_below = 0.6;
+	assert_int_equal(act_calib_label(&c, p, 3), 0);
+	assert_int_equal(act_top(p, 3), 0);
+	/* NaN is never a label */
+	q[0] = NAN;
+	q[1] = NAN;
+	q[2] = NAN;
+	assert_int_equal(act_calib_label(&c, q, 3), -1);
+}
+
+/* An over-confident classifier (its probabilities the true ones to the
+ * power 3) is fitted a temperature near 3, and its calibration error falls. */
+static void
+temperature_fit_undoes_overconfidence(void **state)
+{
+	enum { N = 4000, A = 3 };
+	float *p = malloc(sizeof(float) * N * A), *q;
+	int *y = malloc(sizeof(int) * N), i, k;
+	uint64_t s = 12345;
+	double T, e0, e1;
+	struct act_calib c;
+
+	(void)state;
+	assert_non_null(p);
+	assert_non_null(y);
+	q = malloc(sizeof(float) * N * A);
+	assert_non_null(q);
+	for (i = 0; i < N; i++) {
+		double t[A], sum = 0, u, acc = 0;
+
+		for (k = 0; k < A; k++) {
+			s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+			t[k] = 0.05 + (double)(s >> 11) / 9007199254740992.0;
+			sum += t[k];
+		}
+		for (k = 0; k < A; k++)
+			t[k] /= sum;
+		s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+		u = (double)(s >> 11) / 9007199254740992.0;
+		for (y[i] = A - 1, k = 0; k < A; k++) {
+			acc += t[k];
+			if (u < acc) {
+				y[i] = k;
+				break;
+			}
+		}
+		sum = 0;
+		for (k = 0; k < A; k++)
+			sum += pow(t[k], 3);
+		for (k = 0; k < A; k++)
+			p[i * A + k] = (float)(pow(t[k], 3) / sum);
+	}
+	T = act_fit_temperature(p, y, N, A);
+	assert_true(T > 2.4 && T < 3.6);
+	c.temperature = T;
+	c.unknown_below = 0;
+	memcpy(q, p, sizeof(float) * N * A);
+	for (i = 0; i < N; i++)
+		act_calib_apply(&c, q + i * A, A);
+	e0 = act_ece(p, y, N, A, 15);
+	e1 = act_ece(q, y, N, A, 15);
+	assert_true(e1 < e0 / 2);
+	assert_true(act_nll(p, y, N, A, T) < act_nll(p, y, N, A, 1.0));
+	free(p);
+	free(q);
+	free(y);
 }
 
 /* A model is served with the identity gate it records (prep.id_gate);
@@ -177,6 +277,8 @@ main(void)
 		cmocka_unit_test(real_recording_gives_unit_embedding),
 		cmocka_unit_test(unusable_signals_are_refused),
 		cmocka_unit_test(the_gate_is_the_models),
+		cmocka_unit_test(calibration_and_unknown),
+		cmocka_unit_test(temperature_fit_undoes_overconfidence),
 	};
 
 	return cmocka_run_group_tests_name("pipeline_embed", tests, setup,
