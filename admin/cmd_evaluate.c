@@ -39,6 +39,7 @@
 #include "nn/model.h"
 #include "nn/net.h"
 #include "pipeline/embed.h"
+#include "admin/eval_open.h"
 
 #define SEG_S 8.0
 
@@ -866,7 +867,13 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: dt4ecg-admin evaluate --model FILE --protocol p1|p2|p3\n"
+	    "usage: dt4ecg-admin evaluate --model FILE --protocol PROTOCOL\n"
+	    "  PROTOCOL: p1, p2, p3 (DESIGN.md 8), or on people and devices no\n"
+	    "  shipped model trains on: p2+ptbxl (P2 with the PTB-XL hold-out as\n"
+	    "  impostors), p4 (PTB-XL hold-out, enrol 6 s, probe 4 s),\n"
+	    "  xelectrode (enrol Ag/AgCl rest, probe textile 8 s), rest-other\n"
+	    "  (activity of resting people on other devices), open (all four;\n"
+	    "  data ecg-id, ptbxl-lead1, ecg-activity, ecg-activity-textile)\n"
 	    "       dt4ecg-admin evaluate --protocol p3 --model FOLD0 --model FOLD1 ...\n"
 	    "           [--fold K] [--folds N] [--data NAME|MANIFEST]...\n"
 	    "           [--report DIR]\n"
@@ -991,6 +998,7 @@ eval_model(const struct eopts *o, const char *model, struct eval_run *r,
     struct dt_error *err)
 {
 	char *data[16];
+	unsigned which = 0;
 	int nd = o->nd, fold = o->fold, folds = o->folds, matched = 0, i;
 	bool from_model = false;
 	struct ev *e = &r->e;
@@ -1024,7 +1032,11 @@ eval_model(const struct eopts *o, const char *model, struct eval_run *r,
 	if (fold >= folds)
 		return dt_error_set(err, DT_E_INVALID, "%s: fold %d: the "
 		    "folds are 0..%d", model, fold, folds - 1);
-	if (nd == 0) {
+	if (nd == 0 && eo_protocol_parse(o->proto, &which) == 0) {
+		/* people and devices no shipped model trains on */
+		for (i = 0; i < 4; i++)
+			data[nd++] = (char *)eo_data_names[i];
+	} else if (nd == 0) {
 		model_data(r->m, &r->mdata, &r->nmd);
 		if (r->nmd > 0 && strcmp(o->proto, "p2") != 0) {
 			from_model = true;
@@ -1086,6 +1098,20 @@ eval_model(const struct eopts *o, const char *model, struct eval_run *r,
 		return eval_p1(e, err);
 	if (strcmp(o->proto, "p2") == 0)
 		return eval_p2(e, o->train_max, err);
+	if (eo_protocol_parse(o->proto, &which) == 0) {
+		struct eo_scores sc = { 0 };
+
+		if (eo_evaluate(e->m, e->c, &e->pp, which, e->progress, e->out,
+		    &sc, err) != 0) {
+			eo_scores_free(&sc);
+			return -1;
+		}
+		e->gen = sc.gen;	/* for the report */
+		e->imp = sc.imp;
+		e->ng = sc.ng;
+		e->ni = sc.ni;
+		return 0;
+	}
 	json_object_set_new(e->out, "n_folds", json_integer(folds));
 	return eval_p3(e, fold, folds, err);
 }
@@ -1241,6 +1267,7 @@ cmd_evaluate(struct admin_ctx *ctx, int argc, char **argv)
 	json_t *result = NULL;
 	long *pooled = NULL;
 	int nm = 0, compact = 0, ch, rc = ADMIN_EXIT_FAIL;
+	unsigned eo;
 	double t0 = admin_now();
 
 	(void)ctx;
@@ -1292,9 +1319,10 @@ cmd_evaluate(struct admin_ctx *ctx, int argc, char **argv)
 		}
 	}
 	if (o.proto != NULL && strcmp(o.proto, "p1") && strcmp(o.proto, "p2") &&
-	    strcmp(o.proto, "p3")) {
-		fprintf(stderr, "dt4ecg-admin evaluate: --protocol %s: p1, p2 "
-		    "or p3\n", o.proto);
+	    strcmp(o.proto, "p3") && eo_protocol_parse(o.proto, &eo) != 0) {
+		fprintf(stderr, "dt4ecg-admin evaluate: --protocol %s: p1, p2, "
+		    "p3, p4, p2+ptbxl, xelectrode, rest-other or open\n",
+		    o.proto);
 		return ADMIN_EXIT_USAGE;
 	}
 	if (optind != argc || nm == 0 || o.proto == NULL ||

@@ -468,6 +468,45 @@ for tw in 1 0,0 -1,1 1,x 11,1; do
 		--out "$T/x.st"
 	has "$T/err" "--task-weights $tw: expected" "--task-weights $tw: named"
 done
+# --- 7. the open protocol and the hold-outs (DESIGN.md 8) ----------------
+# 2 ECG-ID persons that train and 2 held out (61, 62), PTB-XL records of both
+# kinds, activity subjects 01-02 on both electrode materials
+{ echo "$HDR"; for p in 01 02 61 62; do
+	grep ",ecgid:$p," "$T/full/ecg-id.csv" | head -2; done; } >"$T/idho.csv"
+{ echo "$HDR"; sed -n '2,13p' "$T/full/ptbxl-lead1.csv"; } >"$T/ptb.csv"
+{ echo "$HDR"; grep -E ',ecgact:0[12],' "$T/full/ecg-activity.csv"; } \
+	>"$T/act2.csv"
+{ echo "$HDR"; grep -E ',ecgact:0[12],' \
+	"$T/full/ecg-activity-textile.csv"; } >"$T/tex2.csv"
+O="--data $T/idho.csv --data $T/ptb.csv --data $T/act2.csv --data $T/tex2.csv"
+# shellcheck disable=SC2086
+run 0 "retrain --protocol open --unlabelled-as rest --balance" rt $O \
+	--protocol open --unlabelled-as rest --balance --epochs 1 \
+	--aug band,hum,stretch,shift --out "$T/open.st"
+meta "$T/open.st" open.json
+jcheck "$T/open.json" "$M"'|(.subjects|fromjson) as $s | ($s|length) > 4
+    and ($s|index("ecgid:01")) != null and ($s|index("ecgid:61")) == null
+    and ($s|index("ecgid:62")) == null and ($s|map(select(startswith(
+    "ptbxl:") and (.[6:]|tonumber) % 5 == 0))|length) == 0' \
+	"open: no hold-out among the trained subjects" '"subjects":'
+hasnt "$T/open.json" 'ptbxl:00010' "open: PTB-XL 00010 (a hold-out) not trained"
+run 0 "evaluate --protocol open" "$A" evaluate --protocol open \
+	--model "$T/open.st" $O --json
+cp "$T/out" "$T/openev.json"
+jcheck "$T/openev.json" '(."p2+ptbxl".n_impostor > 0) and
+    (.p4.eer|type) == "number" and .xelectrode.n_probes > 0 and
+    (.xelectrode.by_activity|keys|length) == 5 and
+    ."rest-other".n_probes > 0 and (."rest-other".rest + ."rest-other".unknown
+    + ."rest-other".wrong - 1 | fabs) < 1e-6' \
+	"open: p2+ptbxl, p4, xelectrode per activity, rest-other" '"p4":'
+run 0 "infer --fuse: one JSON object for a recording" "$A" infer \
+	--model "$T/open.st" --input "$DATA/ecg-id/Person_61/rec_1" --fuse
+jcheck "$T/out" '(.embedding|length) == 16 and (.activity.label|type) ==
+    "string" and .quality.windows_used > 0' "infer --fuse: embedding, \
+activity, quality" '"embedding":\['
+run 2 "evaluate: unknown protocol" "$A" evaluate --protocol p9 \
+	--model "$T/open.st"
+
 run 2 "evaluate: no --model" "$A" evaluate --protocol p1
 [ ! -e "$T/x.st" ] && ok "no model written by the failures" || bad "stray model"
 
