@@ -148,61 +148,6 @@ win_manifest(const struct data_set *ts, size_t w)
 	return ts->c->recs[ts->parts[ts->w[w].part].rec].manifest;
 }
 
-static int
-parse_aug(const char *s, struct data_aug *a)
-{
-	char buf[256], *tok, *save = NULL;
-
-	a->scale = a->wander = a->shift = a->noise = false;
-	a->band = a->hum = a->stretch = false;
-	if (strlen(s) >= sizeof(buf))
-		return -1;
-	strcpy(buf, s);
-	if (strcmp(buf, "none") == 0)
-		return 0;
-	for (tok = strtok_r(buf, ",", &save); tok != NULL;
-	    tok = strtok_r(NULL, ",", &save)) {
-		if (strcmp(tok, "scale") == 0)
-			a->scale = true;
-		else if (strcmp(tok, "wander") == 0)
-			a->wander = true;
-		else if (strcmp(tok, "shift") == 0)
-			a->shift = true;
-		else if (strcmp(tok, "noise") == 0)
-			a->noise = true;
-		else if (strcmp(tok, "band") == 0)
-			a->band = true;
-		else if (strcmp(tok, "hum") == 0)
-			a->hum = true;
-		else if (strcmp(tok, "stretch") == 0)
-			a->stretch = true;
-		else if (strcmp(tok, "all") == 0)
-			a->scale = a->wander = a->shift = a->noise = a->band =
-			    a->hum = a->stretch = true;
-		else
-			return -1;
-	}
-	return 0;
-}
-
-/* Gives every recording without an activity label the activity `name`
- * (resting recordings of other devices taught as rest). */
-static int
-label_unlabelled(struct data_corpus *c, const char *name, struct dt_error *err)
-{
-	int a, i;
-
-	for (a = 0; a < c->n_activities; a++)
-		if (strcmp(c->activities[a], name) == 0)
-			break;
-	if (a == c->n_activities)
-		return dt_error_set(err, DT_E_INVALID, "--unlabelled-as %s: "
-		    "not one of the data's activities", name);
-	for (i = 0; i < c->n_recs; i++)
-		if (c->recs[i].activity < 0)
-			c->recs[i].activity = a;
-	return 0;
-}
 
 /*
  * One epoch's order (n entries, shuffled, into `ord`) of the n usable
@@ -253,30 +198,6 @@ out:
 	free(start);
 	free(pos);
 	free(tmp);
-}
-
-/* Splits every range's tail off for validation. */
-static int
-split_val(const struct data_ranges *in, double vf, struct data_ranges *tr,
-    struct data_ranges *va)
-{
-	int i;
-
-	for (i = 0; i < in->n; i++) {
-		const struct data_range *r = &in->r[i];
-		size_t cut = r->r0 + (size_t)llround((1 - vf) *
-		    (double)(r->r1 - r->r0));
-
-		if (vf <= 0)
-			cut = r->r1;
-		if (cut > r->r0 && data_ranges_add(tr, r->rec, r->r0, cut,
-		    r->group) != 0)
-			return -1;
-		if (cut < r->r1 && data_ranges_add(va, r->rec, cut, r->r1,
-		    r->group) != 0)
-			return -1;
-	}
-	return 0;
 }
 
 static void
@@ -583,7 +504,7 @@ cmd_retrain(struct admin_ctx *ctx, int argc, char **argv)
 		    &o.threads); break;
 		case O_AUG:
 			o.aug_spec = optarg;
-			if (parse_aug(optarg, &o.aug) != 0) {
+			if (admin_parse_aug(optarg, &o.aug) != 0) {
 				fprintf(stderr, "dt4ecg-admin retrain: --aug "
 				    "%s: none, all, or a list of scale, wander,"
 				    " shift, noise, band, hum, stretch\n",
@@ -687,8 +608,8 @@ cmd_retrain(struct admin_ctx *ctx, int argc, char **argv)
 		goto fail;
 	ecg_prep_params_default(&pp, o.hp.fs_hz, o.hp.window);
 	pp.id_gate = o.gate;
-	if (o.unlabelled_as != NULL && label_unlabelled(c, o.unlabelled_as,
-	    &err) != 0)
+	if (o.unlabelled_as != NULL && data_corpus_label_unlabelled(c,
+	    o.unlabelled_as, &err) != 0)
 		goto fail;
 
 	/* the protocol's training ranges */
@@ -717,7 +638,7 @@ cmd_retrain(struct admin_ctx *ctx, int argc, char **argv)
 			if (data_ranges_add(&base, i, 0, c->recs[i].n, i) != 0)
 				goto nomem;
 	}
-	if (split_val(&base, o.val_frac, &tr, &va) != 0)
+	if (data_split_tail(&base, o.val_frac, &tr, &va) != 0)
 		goto nomem;
 	pp.hop = o.hop;
 	fprintf(stderr, "retrain: preprocessing %d training ranges of %d "
@@ -728,12 +649,7 @@ cmd_retrain(struct admin_ctx *ctx, int argc, char **argv)
 	if (va.n > 0 && data_set_build(c, va.r, va.n, &pp, &vs, &err) != 0)
 		goto fail;
 	if (o.aug.noise) {
-		char p0[4200], p1[4200];
-		const char *recs[2] = { p0, p1 };
-
-		snprintf(p0, sizeof(p0), "%s/nstdb/bw", admin_data_dir());
-		snprintf(p1, sizeof(p1), "%s/nstdb/ma", admin_data_dir());
-		if (data_noise_load(recs, 2, &pp, &nz, &err) != 0)
+		if (admin_noise_load(&pp, &nz, &err) != 0)
 			goto fail;
 		o.aug.nz = nz;
 	}

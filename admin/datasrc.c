@@ -438,3 +438,52 @@ out:
 	nn_net_free(net);
 	return rc;
 }
+
+int
+admin_parse_aug(const char *s, struct data_aug *a)
+{
+	char buf[256], *tok, *save = NULL;
+
+	a->scale = a->wander = a->shift = a->noise = false;
+	a->band = a->hum = a->stretch = false;
+	if (strlen(s) >= sizeof(buf))
+		return -1;
+	strcpy(buf, s);
+	if (strcmp(buf, "none") == 0)
+		return 0;
+	for (tok = strtok_r(buf, ",", &save); tok != NULL;
+	    tok = strtok_r(NULL, ",", &save)) {
+		if (strcmp(tok, "scale") == 0)
+			a->scale = true;
+		else if (strcmp(tok, "wander") == 0)
+			a->wander = true;
+		else if (strcmp(tok, "shift") == 0)
+			a->shift = true;
+		else if (strcmp(tok, "noise") == 0)
+			a->noise = true;
+		else if (strcmp(tok, "band") == 0)
+			a->band = true;
+		else if (strcmp(tok, "hum") == 0)
+			a->hum = true;
+		else if (strcmp(tok, "stretch") == 0)
+			a->stretch = true;
+		else if (strcmp(tok, "all") == 0)
+			a->scale = a->wander = a->shift = a->noise = a->band =
+			    a->hum = a->stretch = true;
+		else
+			return -1;
+	}
+	return 0;
+}
+
+int
+admin_noise_load(const struct ecg_prep_params *pp, struct data_noise **out,
+    struct dt_error *err)
+{
+	char p0[4200], p1[4200];
+	const char *recs[2] = { p0, p1 };
+
+	snprintf(p0, sizeof(p0), "%s/nstdb/bw", admin_data_dir());
+	snprintf(p1, sizeof(p1), "%s/nstdb/ma", admin_data_dir());
+	return data_noise_load(recs, 2, pp, out, err);
+}

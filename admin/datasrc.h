@@ -32,6 +32,14 @@ int admin_corpus(char *const *names, int n, char *const *activities,
 int admin_subject_rows(const struct nn_model *m, const struct data_corpus *c,
     int **rows, int *n_matched, struct dt_error *err);
 
+/* --aug LIST: none, all, or any of scale, wander, shift, noise, band, hum,
+ * stretch; -1 on an unknown name.  The noise records are loaded apart. */
+int admin_parse_aug(const char *s, struct data_aug *a);
+
+/* The electrode noise of the augmentation: nstdb bw and ma. */
+int admin_noise_load(const struct ecg_prep_params *pp, struct data_noise **out,
+    struct dt_error *err);
+
 /* Normalised classifier rows (n_subjects x E), malloc'd. */
 float *admin_classifier(const struct nn_model *m);
 

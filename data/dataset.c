@@ -46,6 +46,24 @@ free_names(char **v, int n)
 	free(v);
 }
 
+int
+data_corpus_label_unlabelled(struct data_corpus *c, const char *name,
+    struct dt_error *err)
+{
+	int a, i;
+
+	for (a = 0; a < c->n_activities; a++)
+		if (strcmp(c->activities[a], name) == 0)
+			break;
+	if (a == c->n_activities)
+		return dt_error_set(err, DT_E_INVALID, "--unlabelled-as %s: "
+		    "not one of the data's activities", name);
+	for (i = 0; i < c->n_recs; i++)
+		if (c->recs[i].activity < 0)
+			c->recs[i].activity = a;
+	return 0;
+}
+
 void
 data_corpus_free(struct data_corpus *c)
 {

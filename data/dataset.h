@@ -80,6 +80,11 @@ int data_corpus_load(struct data_manifest *const *mf, int n_mf,
     struct dt_error *err);
 void data_corpus_free(struct data_corpus *c);
 
+/* Gives every recording without an activity label the activity `name`, one
+ * of the corpus's (resting recordings of other devices taught as rest). */
+int data_corpus_label_unlabelled(struct data_corpus *c, const char *name,
+    struct dt_error *err);
+
 /* Subject number: the trailing digits of its name ("ecgid:07" -> 7), -1. */
 int data_subject_number(const char *name);
 

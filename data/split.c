@@ -266,3 +266,26 @@ data_split_open(const struct data_corpus *c, struct data_ranges *train,
 		    "recording is a hold-out");
 	return 0;
 }
+
+int
+data_split_tail(const struct data_ranges *in, double vf,
+    struct data_ranges *tr, struct data_ranges *va)
+{
+	int i;
+
+	for (i = 0; i < in->n; i++) {
+		const struct data_range *r = &in->r[i];
+		size_t cut = r->r0 + (size_t)llround((1 - vf) *
+		    (double)(r->r1 - r->r0));
+
+		if (vf <= 0)
+			cut = r->r1;
+		if (cut > r->r0 && data_ranges_add(tr, r->rec, r->r0, cut,
+		    r->group) != 0)
+			return -1;
+		if (cut < r->r1 && data_ranges_add(va, r->rec, cut, r->r1,
+		    r->group) != 0)
+			return -1;
+	}
+	return 0;
+}

@@ -55,6 +55,11 @@ int data_split_p3(const struct data_corpus *c, int fold, int n_folds,
     bool with_unlabelled, bool **rec_train, bool **rec_test, int **held,
     int *n_held, struct dt_error *err);
 
+/* Splits the tail (fraction vf) of every range off: the head goes to tr,
+ * the tail to va (retrain's validation); vf <= 0 keeps every range whole. */
+int data_split_tail(const struct data_ranges *in, double vf,
+    struct data_ranges *tr, struct data_ranges *va);
+
 /*
  * The fixed hold-outs of DESIGN.md section 8, which no shipped model trains
  * on: ECG-ID persons 61-90 ("ecgid:61" .. "ecgid:90") and the PTB-XL records

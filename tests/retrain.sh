@@ -504,6 +504,20 @@ run 0 "infer --fuse: one JSON object for a recording" "$A" infer \
 jcheck "$T/out" '(.embedding|length) == 16 and (.activity.label|type) ==
     "string" and .quality.windows_used > 0' "infer --fuse: embedding, \
 activity, quality" '"embedding":\['
+run 0 "calibrate: temperature and unknown threshold" "$A" calibrate \
+	--model "$T/open.st" --out "$T/opencal.st" $O
+has "$T/out" "temperature .*ECE .* -> " "calibrate: ECE before and after"
+meta "$T/opencal.st" opencal.json
+jcheck "$T/opencal.json" "$M"'|(."activity.temperature"|tonumber) > 0 and
+    (."activity.unknown_below"|tonumber) >= 0.3 and
+    (."activity.calibration"|fromjson|.validation_windows) > 0' \
+	"calibrate: activity.temperature, unknown_below, calibration in the model" \
+	'"activity.temperature":'
+run 1 "calibrate: a model without activities" "$A" calibrate \
+	--model "$T/p2.st" --out "$T/x.st" --data "$T/id6.csv"
+has "$T/err" "nothing to calibrate" "calibrate: says why"
+run 2 "calibrate: bad --target-acc" "$A" calibrate --model "$T/open.st" \
+	--out "$T/x.st" --target-acc 2
 run 2 "evaluate: unknown protocol" "$A" evaluate --protocol p9 \
 	--model "$T/open.st"
 
