@@ -872,7 +872,8 @@ usage(FILE *f)
 	    "  shipped model trains on: p2+ptbxl (P2 with the PTB-XL hold-out as\n"
 	    "  impostors), p4 (PTB-XL hold-out, enrol 6 s, probe 4 s),\n"
 	    "  xelectrode (enrol Ag/AgCl rest, probe textile 8 s), rest-other\n"
-	    "  (activity of resting people on other devices), open (all four;\n"
+	    "  (activity of resting people on other devices), site (enrol textile\n"
+	    "  rest, probe the other textile recordings), open (the first four;\n"
 	    "  data ecg-id, ptbxl-lead1, ecg-activity, ecg-activity-textile)\n"
 	    "       dt4ecg-admin evaluate --protocol p3 --model FOLD0 --model FOLD1 ...\n"
 	    "           [--fold K] [--folds N] [--data NAME|MANIFEST]...\n"
@@ -1321,7 +1322,7 @@ cmd_evaluate(struct admin_ctx *ctx, int argc, char **argv)
 	if (o.proto != NULL && strcmp(o.proto, "p1") && strcmp(o.proto, "p2") &&
 	    strcmp(o.proto, "p3") && eo_protocol_parse(o.proto, &eo) != 0) {
 		fprintf(stderr, "dt4ecg-admin evaluate: --protocol %s: p1, p2, "
-		    "p3, p4, p2+ptbxl, xelectrode, rest-other or open\n",
+		    "p3, p4, p2+ptbxl, xelectrode, rest-other, site or open\n",
 		    o.proto);
 		return ADMIN_EXIT_USAGE;
 	}

@@ -22,7 +22,9 @@
 #include <jansson.h>
 
 #include "admin/admin.h"
+#include "admin/common.h"
 #include "admin/datasrc.h"
+#include "admin/storedata.h"
 #include "data/split.h"
 #include "nn/model.h"
 #include "nn/net.h"
@@ -61,6 +63,8 @@ usage(FILE *f)
 "             [--unlabelled-as ACTIVITY] (e.g. rest: resting recordings\n"
 "             of other devices teach that activity)\n"
 "             [--balance] (each data set equally often per epoch)\n"
+"             --data store: the enrolment recordings of --db STORE (one\n"
+"             subject per member, decrypted in memory only)\n"
 "             [--train-max N] (P2: subjects 1..N train, 60)\n"
 "             [--p3-with-unlabelled] (P3: unlabelled data sets train too)\n"
 "             --val-frac F (tail of each training range for validation, 0.1;\n"
@@ -78,7 +82,9 @@ usage(FILE *f)
 "  augment:   --aug LIST (none, or any of scale,wander,shift,noise,\n"
 "             band,hum,stretch; none)\n"
 "             --snr DB (12; noise from $DT4ECG_DATA/nstdb bw and ma)\n"
-"  model:     --init MODEL, or --window N --stem-channels N\n"
+"  model:     --init MODEL|active (active: the store's; a model of\n"
+"             other subjects keeps its trunk and heads, new classifier),\n"
+"             or --window N --stem-channels N\n"
 "             --stage-channels A,B,C --kernel N --embedding-dim N\n"
 "             --act-hidden N\n"
 "  state:     --checkpoint FILE (written every epoch)  --resume FILE\n");
@@ -422,10 +428,11 @@ cmd_retrain(struct admin_ctx *ctx, int argc, char **argv)
 	double best = -1, t_start, max_s;
 	json_t *curves = NULL, *jo;
 	struct nn_step_stats last = { 0 };
-	char tb[32], tb2[32];
+	char tb[32], tb2[32], init_id[STORE_ID_MAX + 1];
 	float mm;
+	struct store *store = NULL;
+	bool use_store = false;
 
-	(void)ctx;
 	memset(&o, 0, sizeof(o));
 	memset(&p2, 0, sizeof(p2));
 	o.protocol = "p1";
@@ -596,8 +603,34 @@ cmd_retrain(struct admin_ctx *ctx, int argc, char **argv)
 	t_start = admin_now();
 	max_s = o.max_minutes > 0 ? o.max_minutes * 60 : INFINITY;
 
+	/* the store, when its recordings train or its active model starts */
+	for (i = 0; i < o.n_data; i++)
+		if (strcmp(o.data[i], "store") == 0) {
+			memmove(&o.data[i], &o.data[i + 1], sizeof(o.data[0]) *
+			    (size_t)(o.n_data - i - 1));
+			o.n_data--;
+			use_store = true;
+			break;
+		}
+	if (use_store || (o.init != NULL && strcmp(o.init, "active") == 0)) {
+		if (adm_need_db(ctx, "retrain") != 0)
+			return ADMIN_EXIT_USAGE;
+		if (adm_open(ctx, "retrain", NULL, use_store ?
+		    ADM_KEY_REQUIRED : ADM_KEY_OPTIONAL, 0, &store) != 0) {
+			rc = ADMIN_EXIT_FAIL;
+			goto out;
+		}
+	}
 	/* model first when --init, for its activities */
-	if (o.init != NULL) {
+	if (o.init != NULL && strcmp(o.init, "active") == 0) {
+		if (adm_load_model(store, "retrain", NULL, &m, init_id) != 0) {
+			rc = ADMIN_EXIT_FAIL;
+			goto out;
+		}
+		o.hp = m->hp;
+		fprintf(stderr, "retrain: fine-tuning the store's active model "
+		    "%s\n", init_id);
+	} else if (o.init != NULL) {
 		if (nn_model_load(o.init, &m, &err) != 0)
 			goto fail;
 		o.hp = m->hp;
@@ -606,6 +639,23 @@ cmd_retrain(struct admin_ctx *ctx, int argc, char **argv)
 	if (admin_corpus(o.data, o.n_data, m ? m->activities : NULL,
 	    m ? m->n_activities : 0, &c, &err) != 0)
 		goto fail;
+	if (use_store) {
+		int nmem = 0, nrec = 0, rest = -1;
+
+		for (i = 0; i < c->n_activities; i++)
+			if (o.unlabelled_as != NULL &&
+			    strcmp(c->activities[i], o.unlabelled_as) == 0)
+				rest = i;
+		if (admin_store_corpus(store, c, rest, &nmem, &nrec, &err) != 0)
+			goto fail;
+		fprintf(stderr, "retrain: %d enrolment recordings of %d members "
+		    "from the store (decrypted in memory only)\n", nrec, nmem);
+		if (nrec == 0) {
+			dt_error_set(&err, DT_E_INVALID, "--data store: the "
+			    "store has no enrolment recording");
+			goto fail;
+		}
+	}
 	ecg_prep_params_default(&pp, o.hp.fs_hz, o.hp.window);
 	pp.id_gate = o.gate;
 	if (o.unlabelled_as != NULL && data_corpus_label_unlabelled(c,
@@ -687,11 +737,26 @@ cmd_retrain(struct admin_ctx *ctx, int argc, char **argv)
 		if (nn_model_create(&o.hp, n_rows, n_act,
 		    (const char *const *)act_names, o.seed, &m, &err) != 0)
 			goto fail;
-	} else if (m->n_subjects != n_rows || m->n_activities != n_act) {
-		dt_error_set(&err, DT_E_INVALID, "--init %s: %d subjects and %d "
-		    "activities, the training data have %d and %d", o.init,
-		    m->n_subjects, m->n_activities, n_rows, n_act);
+	} else if (m->n_activities != n_act) {
+		dt_error_set(&err, DT_E_INVALID, "--init %s: %d activities, the "
+		    "training data have %d", o.init, m->n_activities, n_act);
 		goto fail;
+	} else if (m->n_subjects != n_rows) {
+		/* fine-tuning on other people: the trunk and both heads of
+		 * the initial model, a new classifier for these subjects */
+		struct nn_model *fresh = NULL;
+		int k;
+
+		if (nn_model_create(&o.hp, n_rows, n_act,
+		    (const char *const *)m->activities, o.seed, &fresh,
+		    &err) != 0)
+			goto fail;
+		k = nn_model_copy_weights(fresh, m, "id_head.classifier.weight");
+		fprintf(stderr, "retrain: --init %s: %d tensors kept, a new "
+		    "classifier for %d subjects (it had %d)\n", o.init, k,
+		    n_rows, m->n_subjects);
+		nn_model_free(m);
+		m = fresh;
 	}
 	{
 		json_t *a = json_array();
@@ -1119,5 +1184,6 @@ out:
 	data_ranges_free(&va);
 	data_p2_free(&p2);
 	data_corpus_free(c);
+	store_close(store);
 	return rc;
 }

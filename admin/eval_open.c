@@ -446,10 +446,12 @@ activity_index(const struct nn_model *m, const char *name)
 	return -1;
 }
 
-/* Enrol from the Ag/AgCl (session 1) rest recording, probe with 8 s of
- * every textile (session 3) recording. */
+/* Enrol from the rest recording of electrode type `enrol` (1 Ag/AgCl, 3
+ * textile), probe with 8 s of every recording of type `probe` but the
+ * enrolment recordings themselves. */
 static int
-xelectrode(const struct ctx *x, json_t *out, struct dt_error *err)
+wearable(const struct ctx *x, int enrol, int probe, const char *key,
+    json_t *out, struct dt_error *err)
 {
 	struct data_ranges tr = { 0 }, seg = { 0 };
 	struct probes tp = { 0 }, pp = { 0 };
@@ -489,7 +491,7 @@ xelectrode(const struct ctx *x, json_t *out, struct dt_error *err)
 	for (i = 0; i < x->c->n_recs; i++) {
 		const struct data_rec *r = &x->c->recs[i];
 
-		if (!is_prefix(subj(x, i), "ecgact:") || r->session != 1 ||
+		if (!is_prefix(subj(x, i), "ecgact:") || r->session != enrol ||
 		    r->activity != rest)
 			continue;
 		if (slot[r->subject] < 0) {
@@ -502,7 +504,8 @@ xelectrode(const struct ctx *x, json_t *out, struct dt_error *err)
 	for (i = 0; i < x->c->n_recs; i++) {
 		const struct data_rec *r = &x->c->recs[i];
 
-		if (!is_prefix(subj(x, i), "ecgact:") || r->session != 3)
+		if (!is_prefix(subj(x, i), "ecgact:") || r->session != probe ||
+		    (enrol == probe && r->activity == rest))
 			continue;
 		if (data_segments(&seg, i, 0, r->n, samples(x, i, PROBE_S),
 		    &g) != 0)
@@ -583,11 +586,14 @@ xelectrode(const struct ctx *x, json_t *out, struct dt_error *err)
 			json_object_set_new(o, "activity_acc", jfrac(taok, tn));
 	}
 	json_object_set_new(o, "n_templates", json_integer(n_t));
-	json_object_set_new(o, "what", json_string("enrolled from the Ag/AgCl "
-	    "rest recording, probed with 8 s segments of the textile "
-	    "recordings; activity per 8 s probe (unknown counts as wrong)"));
+	json_object_set_new(o, "what", json_string(enrol != probe ?
+	    "enrolled from the Ag/AgCl rest recording, probed with 8 s "
+	    "segments of the textile recordings; activity per 8 s probe "
+	    "(unknown counts as wrong)" : "enrolled from the textile rest "
+	    "recording, probed with 8 s segments of the other textile "
+	    "recordings (a site whose kiosks have textile electrodes)"));
 	json_object_set(o, "by_activity", by);
-	json_object_set(out, "xelectrode", o);
+	json_object_set(out, key, o);
 	rc = 0;
 	goto out;
 nomem:
@@ -723,6 +729,7 @@ eo_protocol_parse(const char *name, unsigned *out)
 	} t[] = {
 		{ "open", EO_ALL }, { "p2+ptbxl", EO_P2_PTBXL }, { "p4", EO_P4 },
 		{ "xelectrode", EO_XELECTRODE }, { "rest-other", EO_REST_OTHER },
+		{ "site", EO_SITE },
 	};
 	size_t i;
 
@@ -761,7 +768,10 @@ eo_evaluate(const struct nn_model *m, const struct data_corpus *c,
 	if ((which & EO_P4) && p4(&x, out, (which & EO_P2_PTBXL) ? NULL :
 	    keep, err) != 0)
 		return -1;
-	if ((which & EO_XELECTRODE) && xelectrode(&x, out, err) != 0)
+	if ((which & EO_XELECTRODE) && wearable(&x, 1, 3, "xelectrode", out,
+	    err) != 0)
+		return -1;
+	if ((which & EO_SITE) && wearable(&x, 3, 3, "site", out, err) != 0)
 		return -1;
 	if ((which & EO_REST_OTHER) && rest_other(&x, out,
 	    which == EO_REST_OTHER, err) != 0)

@@ -15,6 +15,9 @@
  *   rest-other  8 s probes of resting people on other devices (ECG-ID 61-90,
  *               the PTB-XL hold-out): fraction labelled rest, unknown,
  *               wrong, and wrong with probability >= 0.9.
+ *   site        enrol each wearable subject from the textile rest recording,
+ *               probe with 8 s of their other textile recordings (a site's
+ *               own kiosks; not part of "open").
  *
  * Templates and probes are fused as the daemon fuses a request (normalised
  * mean of the gated windows' embeddings; mean of the windows' calibrated
@@ -39,9 +42,11 @@ enum eo_protocol {
 	EO_XELECTRODE = 1 << 2,
 	EO_REST_OTHER = 1 << 3,
 	EO_ALL = 0xf,
+	EO_SITE = 1 << 4,	/* not part of "open" */
 };
 
-/* "open" (all four), "p2+ptbxl", "p4", "xelectrode", "rest-other"; -1. */
+/* "open" (all four), "p2+ptbxl", "p4", "xelectrode", "rest-other",
+ * "site"; -1. */
 int eo_protocol_parse(const char *name, unsigned *out);
 
 /* The built-in data sets the protocols need. */

@@ -308,6 +308,55 @@ add_rec(struct data_corpus *c, int *cap, struct data_rec *r)
 	return 0;
 }
 
+int
+data_corpus_add_samples(struct data_corpus *c, const char *source,
+    const char *name, const char *subject, int activity, int session,
+    double fs, float *mv, size_t n, struct dt_error *err)
+{
+	struct data_rec *nr, r;
+	char **nm;
+	int k, subj;
+
+	if (activity >= c->n_activities || !(fs > 0) || n == 0) {
+		wipe_free(mv, n * sizeof(float));
+		return dt_error_set(err, DT_E_INVALID, "%s: activity %d, %g Hz, "
+		    "%zu samples", name, activity, fs, n);
+	}
+	for (k = 0; k < c->n_manifests; k++)
+		if (strcmp(c->manifests[k], source) == 0)
+			break;
+	if (k == c->n_manifests) {
+		if ((nm = realloc(c->manifests, sizeof(char *) *
+		    ((size_t)c->n_manifests + 1))) == NULL)
+			goto nomem;
+		c->manifests = nm;
+		if ((nm[k] = strdup(source)) == NULL)
+			goto nomem;
+		c->n_manifests++;
+	}
+	if ((subj = vocab(&c->subjects, &c->n_subjects, subject, 1)) < 0)
+		goto nomem;
+	if ((nr = realloc(c->recs, sizeof(*nr) * ((size_t)c->n_recs + 1))) ==
+	    NULL)
+		goto nomem;
+	c->recs = nr;
+	memset(&r, 0, sizeof(r));
+	if ((r.name = strdup(name)) == NULL)
+		goto nomem;
+	r.manifest = k;
+	r.subject = subj;
+	r.activity = activity;
+	r.session = session;
+	r.fs = fs;
+	r.n = n;
+	r.mv = mv;
+	c->recs[c->n_recs++] = r;
+	return 0;
+nomem:
+	wipe_free(mv, n * sizeof(float));
+	return dt_error_set(err, DT_E_NOMEM, "out of memory");
+}
+
 static int
 session_number(const char *s, int fallback)
 {

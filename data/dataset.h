@@ -80,6 +80,15 @@ int data_corpus_load(struct data_manifest *const *mf, int n_mf,
     struct dt_error *err);
 void data_corpus_free(struct data_corpus *c);
 
+/*
+ * Adds a recording held in memory (the store's enrolment recordings) as data
+ * set `source`: mv (n samples in mV at fs) becomes the corpus's, wiped and
+ * freed with it — also when this fails.  activity -1 = none.
+ */
+int data_corpus_add_samples(struct data_corpus *c, const char *source,
+    const char *name, const char *subject, int activity, int session,
+    double fs, float *mv, size_t n, struct dt_error *err);
+
 /* Gives every recording without an activity label the activity `name`, one
  * of the corpus's (resting recordings of other devices taught as rest). */
 int data_corpus_label_unlabelled(struct data_corpus *c, const char *name,

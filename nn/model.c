@@ -1436,3 +1436,27 @@ out:
 	free(buf);
 	return rc;
 }
+
+int
+nn_model_copy_weights(struct nn_model *dst, const struct nn_model *src,
+    const char *skip)
+{
+	size_t i;
+	int n = 0;
+
+	for (i = 0; i < src->n_tensors; i++) {
+		const struct nn_tensor *a = &src->tensors[i];
+		struct nn_tensor *b;
+
+		if (skip != NULL && strcmp(a->name, skip) == 0)
+			continue;
+		b = nn_model_tensor_mut(dst, a->name);
+		if (b == NULL || b->ndim != a->ndim || b->numel != a->numel ||
+		    memcmp(b->shape, a->shape, sizeof(a->shape[0]) *
+		    (size_t)a->ndim) != 0)
+			continue;
+		memcpy(b->data, a->data, sizeof(float) * a->numel);
+		n++;
+	}
+	return n;
+}

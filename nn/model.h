@@ -101,6 +101,14 @@ const struct nn_tensor *nn_model_tensor(const struct nn_model *m,
     const char *name);
 struct nn_tensor *nn_model_tensor_mut(struct nn_model *m, const char *name);
 
+/*
+ * Copies every tensor of src into dst's tensor of the same name and shape,
+ * except `skip` (may be NULL); returns how many were copied.  Fine-tuning
+ * keeps a trained trunk and heads under a new classifier this way.
+ */
+int nn_model_copy_weights(struct nn_model *dst, const struct nn_model *src,
+    const char *skip);
+
 /* Metadata: borrowed value or NULL; set replaces or adds (copies both). */
 const char *nn_model_meta(const struct nn_model *m, const char *key);
 int nn_model_set_meta(struct nn_model *m, const char *key, const char *value,

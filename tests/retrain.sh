@@ -518,6 +518,30 @@ run 1 "calibrate: a model without activities" "$A" calibrate \
 has "$T/err" "nothing to calibrate" "calibrate: says why"
 run 2 "calibrate: bad --target-acc" "$A" calibrate --model "$T/open.st" \
 	--out "$T/x.st" --target-acc 2
+# retrain from the store: two members enrolled, fine-tuned from the
+# store's active model with a new classifier
+ST="$T/site.db"
+{ "$A" --db "$ST" init && "$A" --db "$ST" model import "$T/open.st" \
+    --id base --activate && for p in 03 04; do
+	"$A" --db "$ST" user add "m$p" &&
+	"$A" --db "$ST" user enroll "m$p" "$DATA/ecg-id/Person_$p/rec_1" ||
+	exit 1; done; } >"$T/site.log" 2>&1 && ok "site store: 2 members" ||
+	{ bad "site store"; sed 's/^/#   /' "$T/site.log"; }
+run 0 "retrain --data store --init active" "$A" --db "$ST" retrain \
+	--data store --data "$T/idho.csv" --protocol open --init active \
+	--epochs 1 --batch 16 --hop 256 --threads 1 --out "$T/site.st"
+has "$T/err" "2 enrolment recordings of 2 members from the store" \
+	"store recordings read"
+has "$T/err" "new classifier for" "fine-tuning keeps the trunk"
+meta "$T/site.st" site.json
+jcheck "$T/site.json" "$M"'|(.subjects|fromjson) as $s |
+    ($s|index("site:1")) != null and ($s|index("site:2")) != null' \
+	"store members train as pseudonyms site:K" '"site:1"'
+hasnt "$T/site.json" '"m03"' "no member id in the model"
+run 0 "the fine-tuned model imports and activates" "$A" --db "$ST" model \
+	import "$T/site.st" --id tuned --activate
+run 2 "retrain --data store without --db" "$A" retrain --data store \
+	--init active --out "$T/x.st"
 run 2 "evaluate: unknown protocol" "$A" evaluate --protocol p9 \
 	--model "$T/open.st"
 
