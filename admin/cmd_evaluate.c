@@ -873,7 +873,9 @@ usage(FILE *f)
 	    "  impostors), p4 (PTB-XL hold-out, enrol 6 s, probe 4 s),\n"
 	    "  xelectrode (enrol Ag/AgCl rest, probe textile 8 s), rest-other\n"
 	    "  (activity of resting people on other devices), site (enrol textile\n"
-	    "  rest, probe the other textile recordings), open (the first four;\n"
+	    "  rest, probe the other textile recordings), adapt (template updates\n"
+	    "  between visits at --threshold T (0.7) + --adapt-margin M (0.1)),\n"
+	    "  open (the first four;\n"
 	    "  data ecg-id, ptbxl-lead1, ecg-activity, ecg-activity-textile)\n"
 	    "       dt4ecg-admin evaluate --protocol p3 --model FOLD0 --model FOLD1 ...\n"
 	    "           [--fold K] [--folds N] [--data NAME|MANIFEST]...\n"
@@ -962,6 +964,7 @@ struct eopts {
 	char *data[16];
 	int nd, fold, folds, threads, train_max;
 	bool folds_given;	/* --folds; else the model's (train.folds) */
+	struct eo_adapt adapt;	/* --protocol adapt */
 };
 
 /* Everything one model's evaluation owns; eval_free releases it. */
@@ -1102,8 +1105,8 @@ eval_model(const struct eopts *o, const char *model, struct eval_run *r,
 	if (eo_protocol_parse(o->proto, &which) == 0) {
 		struct eo_scores sc = { 0 };
 
-		if (eo_evaluate(e->m, e->c, &e->pp, which, e->progress, e->out,
-		    &sc, err) != 0) {
+		if (eo_evaluate(e->m, e->c, &e->pp, which, e->progress,
+		    &o->adapt, e->out, &sc, err) != 0) {
 			eo_scores_free(&sc);
 			return -1;
 		}
@@ -1257,6 +1260,8 @@ cmd_evaluate(struct admin_ctx *ctx, int argc, char **argv)
 		{ "threads", required_argument, NULL, 't' },
 		{ "train-max", required_argument, NULL, 'T' },
 		{ "gate", required_argument, NULL, 'g' },
+		{ "threshold", required_argument, NULL, 'H' },
+		{ "adapt-margin", required_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -1278,6 +1283,9 @@ cmd_evaluate(struct admin_ctx *ctx, int argc, char **argv)
 	o.folds = 5;
 	o.threads = 1;
 	o.train_max = 60;
+	o.adapt.threshold = 0.7;
+	o.adapt.margin = 0.1;
+	o.adapt.cap = 5;
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -1315,6 +1323,26 @@ cmd_evaluate(struct admin_ctx *ctx, int argc, char **argv)
 				return ADMIN_EXIT_USAGE;
 			break;
 		case 'g': o.gate = optarg; break;
+		case 'H':
+		case 'M': {
+			char *end;
+			double v;
+
+			errno = 0;
+			v = strtod(optarg, &end);
+			if (errno || end == optarg || *end || !(v >= 0 &&
+			    v <= 1)) {
+				fprintf(stderr, "dt4ecg-admin evaluate: --%s "
+				    "%s: expected a number in [0, 1]\n", ch ==
+				    'H' ? "threshold" : "adapt-margin", optarg);
+				return ADMIN_EXIT_USAGE;
+			}
+			if (ch == 'H')
+				o.adapt.threshold = v;
+			else
+				o.adapt.margin = v;
+			break;
+		}
 		case 'h': usage(stdout); return ADMIN_EXIT_OK;
 		default: usage(stderr); return ADMIN_EXIT_USAGE;
 		}
@@ -1322,7 +1350,7 @@ cmd_evaluate(struct admin_ctx *ctx, int argc, char **argv)
 	if (o.proto != NULL && strcmp(o.proto, "p1") && strcmp(o.proto, "p2") &&
 	    strcmp(o.proto, "p3") && eo_protocol_parse(o.proto, &eo) != 0) {
 		fprintf(stderr, "dt4ecg-admin evaluate: --protocol %s: p1, p2, "
-		    "p3, p4, p2+ptbxl, xelectrode, rest-other, site or open\n",
+		    "p3, p4, p2+ptbxl, xelectrode, rest-other, site, adapt or open\n",
 		    o.proto);
 		return ADMIN_EXIT_USAGE;
 	}

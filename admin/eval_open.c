@@ -29,6 +29,8 @@ struct ctx {
 	struct act_calib cal;
 	bool progress;
 	int E, A;
+	double thr, margin;	/* adapt */
+	int cap;
 };
 
 /* Fused evidence per group of ranges (groups 0..n-1). */
@@ -720,6 +722,242 @@ out:
 	return rc;
 }
 
+/* Max cosine of e over the templates of each person: out[P]. */
+static void
+score_people(const float *e, int E, const float *tmpl, const int *owner,
+    int n_tmpl, int n_people, float *out)
+{
+	int t, q;
+
+	for (q = 0; q < n_people; q++)
+		out[q] = -2;
+	for (t = 0; t < n_tmpl; t++) {
+		float sc = (float)cosine(e, tmpl + (size_t)t * E, E);
+
+		if (sc > out[owner[t]])
+			out[owner[t]] = sc;
+	}
+}
+
+/*
+ * Template updates (issue 12 point 9a): ECG-ID hold-out persons with three or
+ * more records are enrolled from their first; the 8 s probes of their second
+ * go through 1:N and, when the best score is at least threshold + margin,
+ * add their embedding as a template of the member they matched (at most
+ * `cap` per member, the oldest added one replaced); then a run of impostor
+ * probes (the PTB-XL hold-out) goes through the same rule; the probes of the
+ * third and later records are scored with and without the updates.
+ */
+static int
+adapt(const struct ctx *x, double thr, double margin, int cap, json_t *out,
+    struct dt_error *err)
+{
+	struct data_ranges en = { 0 }, up = { 0 }, te = { 0 }, im = { 0 };
+	struct probes pe = { 0 }, pu = { 0 }, pt = { 0 }, pi = { 0 };
+	int *first = NULL, *person = NULL, *owner = NULL, *added = NULL;
+	int *rank = NULL, n_p = 0, i, j, g_u = 0, g_t = 0, g_i = 0, rc = -1;
+	int E = x->E, n_tmpl, pass, ok_adds = 0, bad_adds = 0, imp_adds = 0;
+	float *tmpl = NULL, *sc = NULL, *gen = NULL, *imp = NULL;
+	size_t ng, ni, gcap, icap;
+	json_t *o = json_object();
+
+	if (need(x, "ecgid:", "ecg-id", err) != 0)
+		goto out;
+	if ((first = malloc(sizeof(int) * ((size_t)x->c->n_subjects + 1))) ==
+	    NULL || (rank = calloc((size_t)x->c->n_recs + 1, sizeof(int))) ==
+	    NULL || o == NULL)
+		goto nomem;
+	/* rank of each hold-out record among its person's (by session) */
+	for (i = 0; i < x->c->n_subjects; i++)
+		first[i] = 0;
+	for (i = 0; i < x->c->n_recs; i++) {
+		const struct data_rec *r = &x->c->recs[i];
+
+		if (!is_prefix(subj(x, i), "ecgid:") ||
+		    !data_subject_held_out(subj(x, i)))
+			continue;
+		for (j = 0; j < x->c->n_recs; j++)
+			if (x->c->recs[j].subject == r->subject &&
+			    x->c->recs[j].session < r->session)
+				rank[i]++;
+		if (rank[i] + 1 > first[r->subject])
+			first[r->subject] = rank[i] + 1;
+	}
+	/* people with >= 3 records, numbered 0..n_p-1 */
+	if ((person = malloc(sizeof(int) * ((size_t)x->c->n_subjects + 1))) ==
+	    NULL)
+		goto nomem;
+	for (i = 0; i < x->c->n_subjects; i++)
+		person[i] = first[i] >= 3 ? n_p++ : -1;
+	if (n_p < 2) {
+		dt_error_set(err, DT_E_INVALID, "adapt: %d hold-out persons with "
+		    "three records", n_p);
+		goto out;
+	}
+	for (i = 0; i < x->c->n_recs; i++) {
+		const struct data_rec *r = &x->c->recs[i];
+		int q = is_prefix(subj(x, i), "ecgid:") &&
+		    data_subject_held_out(subj(x, i)) ? person[r->subject] : -1;
+
+		if (q < 0)
+			continue;
+		if (rank[i] == 0 ? data_ranges_add(&en, i, 0, r->n, q) != 0 :
+		    rank[i] == 1 ? data_segments(&up, i, 0, r->n, samples(x, i,
+		    PROBE_S), &g_u) != 0 : data_segments(&te, i, 0, r->n,
+		    samples(x, i, PROBE_S), &g_t) != 0)
+			goto nomem;
+	}
+	for (i = 0; i < x->c->n_recs; i++)
+		if (is_prefix(subj(x, i), "ptbxl:") &&
+		    data_subject_held_out(subj(x, i)) && x->c->recs[i].n >=
+		    samples(x, i, PROBE_S) && data_ranges_add(&im, i, 0,
+		    samples(x, i, PROBE_S), g_i++) != 0)
+			goto nomem;
+	if (fuse(x, &en, &pe, "evaluate adapt: enrolment", err) != 0 ||
+	    fuse(x, &up, &pu, "evaluate adapt: second records", err) != 0 ||
+	    fuse(x, &te, &pt, "evaluate adapt: later records", err) != 0 ||
+	    (im.n > 0 && fuse(x, &im, &pi, "evaluate adapt: impostors",
+	    err) != 0))
+		goto out;
+	if ((tmpl = malloc(sizeof(float) * (size_t)E * (size_t)n_p *
+	    (size_t)(cap + 1))) == NULL || (owner = malloc(sizeof(int) *
+	    (size_t)n_p * (size_t)(cap + 1))) == NULL || (added =
+	    calloc((size_t)n_p, sizeof(int))) == NULL || (sc =
+	    malloc(sizeof(float) * (size_t)n_p)) == NULL)
+		goto nomem;
+	for (pass = 0; pass < 2; pass++) {	/* 0: without, 1: with updates */
+		json_t *v = json_object();
+		struct data_verif vm;
+		size_t r1 = 0, r1n = 0;
+
+		n_tmpl = 0;
+		for (i = 0; i < n_p; i++) {
+			memcpy(tmpl + (size_t)n_tmpl * E, pe.emb + (size_t)i * E,
+			    sizeof(float) * E);
+			owner[n_tmpl++] = i;
+		}
+		if (pass == 1) {
+			int *slot = malloc(sizeof(int) * (size_t)n_p *
+			    (size_t)cap);
+
+			if (slot == NULL) {
+				json_decref(v);
+				goto nomem;
+			}
+			for (i = 0; i < pu.n + pi.n; i++) {
+				bool impostor = i >= pu.n;
+				const struct probes *pp = impostor ? &pi : &pu;
+				int k = impostor ? i - pu.n : i, b = 0, q;
+
+				if (pp->n_id[k] == 0)
+					continue;
+				score_people(pp->emb + (size_t)k * E, E, tmpl,
+				    owner, n_tmpl, n_p, sc);
+				for (q = 1; q < n_p; q++)
+					if (sc[q] > sc[b])
+						b = q;
+				if (!(sc[b] >= thr + margin))
+					continue;
+				if (impostor)
+					imp_adds++;
+				else if (b == person[x->c->recs[
+				    up.r[k].rec].subject])
+					ok_adds++;
+				else
+					bad_adds++;
+				/* a new template of b, or its oldest added */
+				q = added[b] < cap ? n_tmpl++ :
+				    slot[b * cap + added[b] % cap];
+				if (added[b] < cap)
+					slot[b * cap + added[b]] = q;
+				added[b]++;
+				memcpy(tmpl + (size_t)q * E, pp->emb +
+				    (size_t)k * E, sizeof(float) * E);
+				owner[q] = b;
+			}
+			free(slot);
+		}
+		ng = ni = gcap = icap = 0;
+		gen = imp = NULL;
+		for (i = 0; i < pt.n; i++) {
+			int who = person[x->c->recs[te.r[i].rec].subject], b = 0;
+
+			if (pt.n_id[i] == 0)
+				continue;
+			score_people(pt.emb + (size_t)i * E, E, tmpl, owner,
+			    n_tmpl, n_p, sc);
+			for (j = 0; j < n_p; j++) {
+				if (sc[j] > sc[b])
+					b = j;
+				if (j == who ? push(&gen, &ng, &gcap, sc[j]) :
+				    push(&imp, &ni, &icap, sc[j])) {
+					json_decref(v);
+					goto nomem;
+				}
+			}
+			r1n++;
+			r1 += b == who;
+		}
+		if (data_verif_metrics(gen, ng, imp, ni, &vm, err) != 0) {
+			json_decref(v);
+			goto out;
+		}
+		json_object_set_new(v, "eer", jnum(vm.eer));
+		json_object_set_new(v, "frr_at_far_1pct", jnum(vm.frr_at_far1));
+		json_object_set_new(v, "rank1", jfrac(r1, r1n));
+		json_object_set_new(v, "n_genuine", json_integer((json_int_t)ng));
+		json_object_set_new(v, "n_impostor", json_integer((json_int_t)ni));
+		json_object_set_new(v, "n_templates", json_integer(n_tmpl));
+		json_object_set_new(o, pass ? "with_updates" : "without_updates",
+		    v);
+		free(gen);
+		free(imp);
+		gen = imp = NULL;
+	}
+	json_object_set_new(o, "persons", json_integer(n_p));
+	json_object_set_new(o, "threshold", json_real(thr));
+	json_object_set_new(o, "margin", json_real(margin));
+	json_object_set_new(o, "cap_per_member", json_integer(cap));
+	json_object_set_new(o, "templates_added_right", json_integer(ok_adds));
+	json_object_set_new(o, "templates_added_wrong", json_integer(bad_adds));
+	json_object_set_new(o, "impostor_probes", json_integer(pi.n));
+	json_object_set_new(o, "templates_added_by_impostors",
+	    json_integer(imp_adds));
+	json_object_set_new(o, "what", json_string("ECG-ID hold-out persons "
+	    "with >= 3 records: enrolled from the first, the second's 8 s probes "
+	    "update through 1:N at score >= threshold + margin, then the PTB-XL "
+	    "hold-out's 8 s as impostors through the same rule; the later "
+	    "records' 8 s probes scored (max over a member's templates)"));
+	json_object_set(out, "adapt", o);
+	rc = 0;
+	goto out;
+nomem:
+	dt_error_set(err, DT_E_NOMEM, "out of memory");
+out:
+	json_decref(o);
+	data_ranges_free(&en);
+	data_ranges_free(&up);
+	data_ranges_free(&te);
+	data_ranges_free(&im);
+	probes_free(&pe);
+	probes_free(&pu);
+	probes_free(&pt);
+	probes_free(&pi);
+	free(first);
+	free(rank);
+	free(person);
+	free(owner);
+	free(added);
+	if (tmpl != NULL)
+		explicit_bzero(tmpl, sizeof(float) * (size_t)E * (size_t)n_p *
+		    (size_t)(cap + 1));
+	free(tmpl);
+	free(sc);
+	free(gen);
+	free(imp);
+	return rc;
+}
+
 int
 eo_protocol_parse(const char *name, unsigned *out)
 {
@@ -729,7 +967,7 @@ eo_protocol_parse(const char *name, unsigned *out)
 	} t[] = {
 		{ "open", EO_ALL }, { "p2+ptbxl", EO_P2_PTBXL }, { "p4", EO_P4 },
 		{ "xelectrode", EO_XELECTRODE }, { "rest-other", EO_REST_OTHER },
-		{ "site", EO_SITE },
+		{ "site", EO_SITE }, { "adapt", EO_ADAPT },
 	};
 	size_t i;
 
@@ -744,7 +982,8 @@ eo_protocol_parse(const char *name, unsigned *out)
 int
 eo_evaluate(const struct nn_model *m, const struct data_corpus *c,
     const struct ecg_prep_params *pp, unsigned which, bool progress,
-    json_t *out, struct eo_scores *keep, struct dt_error *err)
+    const struct eo_adapt *ad, json_t *out, struct eo_scores *keep,
+    struct dt_error *err)
 {
 	struct ctx x;
 	struct act_calib cal;
@@ -759,6 +998,9 @@ eo_evaluate(const struct nn_model *m, const struct data_corpus *c,
 	x.progress = progress;
 	x.E = m->hp.embedding_dim;
 	x.A = m->n_activities;
+	x.thr = ad != NULL ? ad->threshold : 0.7;
+	x.margin = ad != NULL ? ad->margin : 0.1;
+	x.cap = ad != NULL ? ad->cap : 5;
 	json_object_set_new(out, "activity_temperature", json_real(
 	    cal.temperature));
 	json_object_set_new(out, "activity_unknown_below", json_real(
@@ -772,6 +1014,9 @@ eo_evaluate(const struct nn_model *m, const struct data_corpus *c,
 	    err) != 0)
 		return -1;
 	if ((which & EO_SITE) && wearable(&x, 3, 3, "site", out, err) != 0)
+		return -1;
+	if ((which & EO_ADAPT) && adapt(&x, x.thr, x.margin, x.cap, out,
+	    err) != 0)
 		return -1;
 	if ((which & EO_REST_OTHER) && rest_other(&x, out,
 	    which == EO_REST_OTHER, err) != 0)

@@ -18,6 +18,8 @@
  *   site        enrol each wearable subject from the textile rest recording,
  *               probe with 8 s of their other textile recordings (a site's
  *               own kiosks; not part of "open").
+ *   adapt       template updates between visits (see eval_open.c; not part
+ *               of "open").
  *
  * Templates and probes are fused as the daemon fuses a request (normalised
  * mean of the gated windows' embeddings; mean of the windows' calibrated
@@ -43,6 +45,7 @@ enum eo_protocol {
 	EO_REST_OTHER = 1 << 3,
 	EO_ALL = 0xf,
 	EO_SITE = 1 << 4,	/* not part of "open" */
+	EO_ADAPT = 1 << 5,	/* not part of "open" */
 };
 
 /* "open" (all four), "p2+ptbxl", "p4", "xelectrode", "rest-other",
@@ -51,6 +54,12 @@ int eo_protocol_parse(const char *name, unsigned *out);
 
 /* The built-in data sets the protocols need. */
 extern const char *const eo_data_names[4];
+
+/* The template-update rule of "adapt" (dt4ecgd's template_update_*). */
+struct eo_adapt {
+	double threshold, margin;
+	int cap;
+};
 
 struct eo_scores {		/* genuine and impostor scores, for the report */
 	float *gen, *imp;
@@ -66,7 +75,8 @@ struct eo_scores {		/* genuine and impostor scores, for the report */
  */
 int eo_evaluate(const struct nn_model *m, const struct data_corpus *c,
     const struct ecg_prep_params *pp, unsigned which, bool progress,
-    json_t *out, struct eo_scores *keep, struct dt_error *err);
+    const struct eo_adapt *ad, json_t *out, struct eo_scores *keep,
+    struct dt_error *err);
 
 void eo_scores_free(struct eo_scores *s);
 

@@ -499,6 +499,19 @@ jcheck "$T/openev.json" '(."p2+ptbxl".n_impostor > 0) and
     ."rest-other".n_probes > 0 and (."rest-other".rest + ."rest-other".unknown
     + ."rest-other".wrong - 1 | fabs) < 1e-6' \
 	"open: p2+ptbxl, p4, xelectrode per activity, rest-other" '"p4":'
+{ echo "$HDR"; for p in 61 62 63; do
+	grep ",ecgid:$p," "$T/full/ecg-id.csv" | head -3; done; } >"$T/id3r.csv"
+run 0 "evaluate --protocol adapt" "$A" evaluate --protocol adapt \
+	--model "$T/open.st" --data "$T/id3r.csv" --data "$T/ptb.csv" \
+	--threshold 0.8 --adapt-margin 0.1 --json
+cp "$T/out" "$T/adapt.json"
+jcheck "$T/adapt.json" '.adapt | .persons >= 2 and
+    (.without_updates.eer|type) == "number" and
+    (.with_updates.n_templates >= .without_updates.n_templates) and
+    (.templates_added_by_impostors|type) == "number"' \
+	"adapt: with and without updates, impostor additions counted" '"adapt":'
+run 2 "evaluate: --threshold out of range" "$A" evaluate --protocol adapt \
+	--model "$T/open.st" --threshold 1.5
 run 0 "infer --fuse: one JSON object for a recording" "$A" infer \
 	--model "$T/open.st" --input "$DATA/ecg-id/Person_61/rec_1" --fuse
 jcheck "$T/out" '(.embedding|length) == 16 and (.activity.label|type) ==
