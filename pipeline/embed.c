@@ -174,6 +174,12 @@ embedder_model(const struct embedder *e)
 	return e->m;
 }
 
+int
+embedder_activity_label(const struct embedder *e, const float *activity)
+{
+	return act_calib_label(&e->cal, activity, e->A);
+}
+
 void
 embedder_free(struct embedder *e)
 {

@@ -52,6 +52,11 @@ int embedder_run(struct embedder *e, const float *mv, size_t n, double fs_hz,
     struct embed_result *r, struct dt_error *err);
 
 const struct nn_model *embedder_model(const struct embedder *e);
+
+/* The activity label of a result: the index of its top calibrated
+ * probability, or -1 ("unknown") below the model's activity.unknown_below
+ * (pipeline/activity.h). */
+int embedder_activity_label(const struct embedder *e, const float *activity);
 void embedder_free(struct embedder *e);
 
 #endif /* PIPELINE_EMBED_H */
