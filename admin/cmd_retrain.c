@@ -36,6 +36,7 @@ struct rt_opts {
 	const char *protocol;	/* p1 p2 p3 open all */
 	const char *unlabelled_as;	/* activity for unlabelled recordings */
 	bool balance;		/* each data set equally often per epoch */
+	bool gn_features;	/* GradNorm measured at the pooled features */
 	int fold, folds, train_max;
 	int epochs, batch, hop, threads, patience, warmup_epochs;
 	float lr, wd, alpha, gn_lr, margin, scale, val_frac;
@@ -76,6 +77,8 @@ usage(FILE *f)
 "             --hop N (64) --warmup-epochs N (0) --patience N (5)\n"
 "             --margin X (0.2) --scale X (30) --seed N (1)\n"
 "             --no-gradnorm --alpha X (1.5) --gradnorm-lr X (0.025)\n"
+"             --gradnorm-at weight|features (where ||grad L_i|| is\n"
+"             measured: DESIGN.md 2's W, or the shared pooled features)\n"
 "             --task-weights W_ID,W_ACT (fixed weights; implies\n"
 "             --no-gradnorm; 1,1)\n"
 "             --threads N (1) --max-minutes X (stop after X minutes)\n"
@@ -360,7 +363,7 @@ cmd_retrain(struct admin_ctx *ctx, int argc, char **argv)
 	    O_BATCH, O_LR, O_WD, O_HOP, O_WARM, O_PAT, O_MARGIN, O_SCALE,
 	    O_SEED, O_NOGN, O_ALPHA, O_GNLR, O_THREADS, O_AUG, O_SNR, O_INIT,
 	    O_OUT, O_CK, O_RES, O_WIN, O_STEM, O_STAGES, O_EMB, O_HID, O_DATA,
-	    O_MAXMIN, O_KERNEL, O_GATE, O_TW, O_UNLAB, O_BAL };
+	    O_MAXMIN, O_KERNEL, O_GATE, O_TW, O_UNLAB, O_BAL, O_GNAT };
 	static const struct option longopts[] = {
 		{ "data", required_argument, NULL, O_DATA },
 		{ "protocol", required_argument, NULL, O_PROTO },
@@ -400,6 +403,7 @@ cmd_retrain(struct admin_ctx *ctx, int argc, char **argv)
 		{ "gate", required_argument, NULL, O_GATE },
 		{ "unlabelled-as", required_argument, NULL, O_UNLAB },
 		{ "balance", no_argument, NULL, O_BAL },
+		{ "gradnorm-at", required_argument, NULL, O_GNAT },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -479,6 +483,16 @@ cmd_retrain(struct admin_ctx *ctx, int argc, char **argv)
 		case O_P3U: o.p3_with_unlabelled = true; break;
 		case O_UNLAB: o.unlabelled_as = optarg; break;
 		case O_BAL: o.balance = true; break;
+		case O_GNAT:
+			if (strcmp(optarg, "weight") != 0 &&
+			    strcmp(optarg, "features") != 0) {
+				fprintf(stderr, "dt4ecg-admin retrain: "
+				    "--gradnorm-at %s: weight or features\n",
+				    optarg);
+				return ADMIN_EXIT_USAGE;
+			}
+			o.gn_features = strcmp(optarg, "features") == 0;
+			break;
 		case O_VAL: r = pflt("--val-frac", optarg, 0, 0.5, &o.val_frac);
 			break;
 		case O_EPOCHS: r = pint("--epochs", optarg, 1, 10000,
@@ -828,6 +842,7 @@ cmd_retrain(struct admin_ctx *ctx, int argc, char **argv)
 	to.fixed_w_act = o.task_w[1];
 	to.gradnorm_alpha = o.alpha;
 	to.gradnorm_lr = o.gn_lr;
+	to.gradnorm_features = o.gn_features;
 	to.seed = o.seed;
 	if (nn_trainer_create(m, &to, &t, &err) != 0)
 		goto fail;
@@ -1082,6 +1097,8 @@ cmd_retrain(struct admin_ctx *ctx, int argc, char **argv)
 			snprintf(b, sizeof(b), "all recordings");
 		json_object_set_new(hpj, "protocol", json_string(b));
 		json_object_set_new(hpj, "balance", json_boolean(o.balance));
+		json_object_set_new(hpj, "gradnorm_at", json_string(
+		    o.gn_features ? "features" : "weight"));
 		if (o.unlabelled_as != NULL)
 			json_object_set_new(hpj, "unlabelled_as",
 			    json_string(o.unlabelled_as));

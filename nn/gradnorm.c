@@ -10,6 +10,8 @@
  * so dL_grad/dw_i = sign(G_i - target_i) gnorm_i.  The weights take one Adam
  * step (betas 0.9 / 0.999, eps 1e-8, as torch.optim.Adam), are clamped at
  * 1e-3 and renormalised so that w_0 + w_1 = 2.
+ * With nn_train_opts.gradnorm_features the trainer measures gnorm_i at the
+ * shared pooled features instead of W (a variant; the rule is the same).
  */
 #include "config.h"
 

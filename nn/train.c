@@ -997,7 +997,18 @@ nn_trainer_step(struct nn_trainer *t, const float *x, const int *y_id,
 		nn_gradnorm_observe(&t->gn, L, on);
 	}
 	use_gn = t->o.gradnorm && id_on && act_on;
-	if (use_gn) {
+	if (use_gn && t->o.gradnorm_features) {
+		/* the task gradients at the pooled features, which every
+		 * shared parameter's gradient flows through */
+		size_t j, m = (size_t)n * t->Cl;
+
+		for (j = 0; j < m; j++) {
+			g_id += (double)t->df_id[j] * t->df_id[j];
+			g_act += (double)t->df_act[j] * t->df_act[j];
+		}
+		g_id = sqrt(g_id);
+		g_act = sqrt(g_act);
+	} else if (use_gn) {
 		const struct param *w = &t->prm[t->st[t->hp.n_stages - 1].w2];
 		float *gw = t->G + w->off;
 		size_t j;
@@ -1011,7 +1022,8 @@ nn_trainer_step(struct nn_trainer *t, const float *x, const int *y_id,
 			gw[j] = w_id * t->gw_id[j] + w_act * t->gw_act[j];
 	}
 	combine_df(t, id_on ? w_id : 0.0f, act_on ? w_act : 0.0f);
-	if (backbone_backward(t, n, use_gn, err) != 0)
+	if (backbone_backward(t, n, use_gn && !t->o.gradnorm_features, err) !=
+	    0)
 		return -1;
 	if (dnnl_stream_wait(t->strm) != dnnl_success)
 		return dt_error_set(err, DT_E_INTERNAL, "oneDNN: stream");

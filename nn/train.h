@@ -29,6 +29,9 @@ struct nn_train_opts {
 	float fixed_w_id, fixed_w_act;	/* 1, 1 (ablation: e.g. 0, 1) */
 	float gradnorm_alpha;	/* 1.5 */
 	float gradnorm_lr;	/* learning rate of the task weights */
+	bool gradnorm_features;	/* measure ||grad L_i|| at the shared pooled
+				 * features instead of the weight W (a GradNorm
+				 * variant: no extra backward passes) */
 	uint64_t seed;		/* dropout masks */
 };
 

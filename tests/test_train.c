@@ -934,7 +934,7 @@ make_window(float *w, int W, int id, int act, struct nn_rng *r)
 }
 
 static void
-test_training_run(void **state)
+training_run(bool gn_features)
 {
 	struct nn_hparams hp;
 	struct nn_model *m = NULL;
@@ -948,8 +948,8 @@ test_training_run(void **state)
 	float x[16 * 64];
 	int yi[16], ya[16], s, i;
 	double first_l = 0, last_l = 0, acc_first = 0, acc_last = 0;
+	float w0 = 1.0f;
 
-	(void)state;
 	tiny_hp(&hp);
 	hp.window = W;
 	assert_int_equal(nn_model_create(&hp, 4, 2, acts2, 5, &m, &err), 0);
@@ -960,6 +960,7 @@ test_training_run(void **state)
 	o.lr = 3e-3f;
 	o.cosface_s = 10.0f;
 	o.gradnorm_lr = 1e-2f;
+	o.gradnorm_features = gn_features;
 	assert_int_equal(nn_trainer_create(m, &o, &t, &err), 0);
 	nn_rng_seed(&r, 9);
 	for (s = 0; s < steps; s++) {
@@ -972,6 +973,8 @@ test_training_run(void **state)
 		}
 		assert_int_equal(nn_trainer_step(t, x, yi, ya, N, &st, &err), 0);
 		assert_float_equal(st.w_id + st.w_act, 2.0, 1e-4);
+		if (s == 5)
+			w0 = st.w_id;
 		if (s < 10) {
 			first_l += st.loss_id + st.loss_act;
 			acc_first += (double)(st.correct_id + st.correct_act) /
@@ -983,9 +986,12 @@ test_training_run(void **state)
 			    (st.n_id + st.n_act);
 		}
 	}
-	printf("  loss %.3f -> %.3f, train accuracy %.2f -> %.2f, "
-	    "w = %.3f / %.3f\n", first_l / 10, last_l / 10, acc_first / 10,
+	printf("  GradNorm at the %s: loss %.3f -> %.3f, train accuracy "
+	    "%.2f -> %.2f, w = %.3f / %.3f\n", gn_features ? "features" :
+	    "weight W", first_l / 10, last_l / 10, acc_first / 10,
 	    acc_last / 10, st.w_id, st.w_act);
+	/* the weights moved: GradNorm ran */
+	assert_true(fabsf(st.w_id - w0) > 1e-4f);
 	assert_true(last_l < 0.5 * first_l);
 	assert_true(acc_last / 10 > 0.9);
 	assert_true(acc_last > acc_first);
@@ -1005,6 +1011,22 @@ test_training_run(void **state)
 	}
 	nn_trainer_free(t);
 	nn_model_free(m);
+}
+
+static void
+test_training_run(void **state)
+{
+	(void)state;
+	training_run(false);
+}
+
+/* The variant measuring the task gradients at the shared pooled features
+ * trains as well. */
+static void
+test_training_run_gn_features(void **state)
+{
+	(void)state;
+	training_run(true);
 }
 
 /* ---- checkpoint ------------------------------------------------------------------- */
@@ -1122,6 +1144,7 @@ main(void)
 		cmocka_unit_test(test_grad_network),
 		cmocka_unit_test(test_gradnorm_toy),
 		cmocka_unit_test(test_training_run),
+		cmocka_unit_test(test_training_run_gn_features),
 		cmocka_unit_test(test_checkpoint),
 		cmocka_unit_test(test_bad_input),
 	};
