@@ -123,6 +123,8 @@ activate(struct store *s, const char *cmd, const char *id)
 	if (embedder_create(m, 16, &c.e, &err) != 0 ||
 	    store_member_list(s, count_recordings, &c.total, &err) != 0)
 		goto fail;
+	/* the store's recordings passed the signal check when enrolled */
+	embedder_set_sigcheck(c.e, false);
 	if ((c.act = calloc((size_t)m->n_activities + 1, sizeof(float))) ==
 	    NULL) {
 		dt_error_set(&err, DT_E_NOMEM, "out of memory");
