@@ -121,6 +121,43 @@ kiosk 0 '"decision":"accept"' "--json prints the answer" \
     --claimed p02 --seconds 0 --json "$ID/Person_02/rec_1"
 awk 'BEGIN { for (i = 0; i < 4000; i++) print 0.1 }' > "$T/flat.csv"
 kiosk 1 "HTTP 422" "a flat signal is unusable" --fs 500 "$T/flat.csv"
+
+# --- only ECG is enrolled or authenticated (ecg/sigcheck.h) ---------------
+# nonecg KIND AMPLITUDE FILE: 10 s at 250 Hz of white noise, a 1.2 Hz sine,
+# square or saw wave, or a random walk
+nonecg() {
+	awk -v k="$1" -v a="$2" -v seed="${4:-$$}" 'BEGIN { srand(seed); w = 0;
+	    for (i = 0; i < 2500; i++) { t = i / 250; ph = t * 1.2 - int(t * 1.2);
+	    g = sqrt(-2 * log(1 - rand())) * cos(6.283185307 * rand());
+	    if (k == "noise") v = a * g; else if (k == "sine") v = a * sin(6.283185307 * ph);
+	    else if (k == "square") v = (ph < 0.5 ? a : -a) + 0.005 * a * g;
+	    else if (k == "saw") v = a * (2 * ph - 1); else { w += a * g; v = w }
+	    printf "%.6f\n", v } }' > "$3"
+}
+for k in noise:1 noise:0.001 noise:1000 sine:1 square:1 saw:1 walk:0.05; do
+	nonecg "${k%%:*}" "${k##*:}" "$T/${k%%:*}.csv"
+	kiosk 1 "not an ECG" "${k%%:*} at ${k##*:} mV: 422, not an ECG" \
+	    --fs 250 --seconds 0 "$T/${k%%:*}.csv"
+done
+# the "noise member": enrolling noise is refused, naming the file and why;
+# noise claiming to be the member is then answered 422, never accept
+"$A" --db "$S" user add gina >/dev/null 2>&1
+"$A" --db "$S" user enroll gina "$T/noise.csv" --fs 250 >"$T/out" 2>"$T/err"
+st=$?
+if [ $st -eq 1 ] && grep -q "$T/noise.csv.*not an ECG" "$T/err"; then
+	ok "noise is not enrolled: $(head -n 1 "$T/err" | cut -c1-120)"
+else
+	bad "noise enrollment (exit $st)"; sed 's/^/#   /' "$T/out" "$T/err"
+fi
+"$A" --db "$S" user show gina --json 2>/dev/null | grep -q '"templates": 0' &&
+    ok "gina has no template" || bad "gina has a template"
+for i in 1 2 3; do
+	nonecg noise 1 "$T/probe.csv" $(($$ + i))
+	kiosk 1 "HTTP 422" "noise probe $i claiming gina: 422" --fs 250 \
+	    --seconds 0 --claimed gina "$T/probe.csv"
+	kiosk 1 "HTTP 422" "noise probe $i, 1:N: 422" --fs 250 --seconds 0 \
+	    "$T/probe.csv"
+done
 "$K" --url "https://localhost:$PORT" --cacert "$T/tls.crt" --key "$T/old.key" \
     --kiosk-id old "$ID/Person_01/rec_2" >"$T/out" 2>"$T/err"
 [ $? -eq 1 ] && grep -q "HTTP 401" "$T/err" && ok "revoked kiosk: 401" || bad "revoked kiosk"
@@ -144,6 +181,36 @@ if [ "$trained" -eq 1 ]; then
 	kiosk 3 "rejected" "1:N, a never-enrolled person" "$ID/Person_30/rec_1"
 	kiosk 3 "rejected" "1:1, p02 claiming to be p01" --claimed p01 \
 	    "$ID/Person_02/rec_2"
+	# a member's recordings must agree; the same recording twice is
+	# refused (admin/enroll_check.h)
+	"$A" --db "$S" user add mix >/dev/null 2>&1
+	"$A" --db "$S" user enroll mix "$ID/Person_06/rec_1" \
+	    "$ID/Person_07/rec_1" >"$T/out" 2>"$T/err"
+	st=$?
+	[ $st -eq 1 ] && grep -q "Person_06/rec_1 and .*Person_07/rec_1 do not agree" "$T/err" &&
+	    ok "two persons' recordings: refused, both named" ||
+	    { bad "two persons' recordings (exit $st)"; cat "$T/err"; }
+	"$A" --db "$S" user enroll mix "$ID/Person_06/rec_1" \
+	    "$ID/Person_06/rec_2" "$ID/Person_07/rec_1" >"$T/out" 2>"$T/err"
+	st=$?
+	[ $st -eq 1 ] && grep -q "Person_07/rec_1 does not agree" "$T/err" &&
+	    ok "the outlier named" || { bad "outlier (exit $st)"; cat "$T/err"; }
+	"$A" --db "$S" user enroll mix "$ID/Person_06/rec_1" \
+	    "$ID/Person_06/rec_1" >"$T/out" 2>"$T/err"
+	st=$?
+	[ $st -eq 1 ] && grep -q "the same recording as" "$T/err" &&
+	    ok "the same recording twice: refused" ||
+	    { bad "same recording twice (exit $st)"; cat "$T/err"; }
+	"$A" --db "$S" user enroll p01 "$ID/Person_01/rec_1" >"$T/out" 2>"$T/err"
+	st=$?
+	[ $st -eq 1 ] && grep -q "the same recording as recording #" "$T/err" &&
+	    ok "a recording already enrolled: refused" ||
+	    { bad "already enrolled recording (exit $st)"; cat "$T/err"; }
+	"$A" --db "$S" user enroll mix "$ID/Person_06/rec_1" \
+	    "$ID/Person_06/rec_2" >"$T/out" 2>"$T/err" &&
+	    grep -q "agreement 0\.[4-9]" "$T/out" &&
+	    ok "one person's recordings agree: $(grep -o 'agreement [0-9.]*' "$T/out" | head -1)" ||
+	    { bad "one person's recordings"; cat "$T/out" "$T/err"; }
 fi
 
 # every decision audited, chain intact
