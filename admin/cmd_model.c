@@ -16,6 +16,7 @@
 #include <sodium.h>
 
 #include "admin/common.h"
+#include "admin/model_check.h"
 #include "nn/model.h"
 #include "pipeline/embed.h"
 
@@ -35,10 +36,18 @@ static const char show_usage[] =
     "usage: dt4ecg-admin --db STORE model show ID [--json]\n"
     "  Shows a model: hyperparameters, activities, metrics, metadata.\n";
 static const char activate_usage[] =
-    "usage: dt4ecg-admin --db STORE model activate ID [--key-file FILE]\n"
-    "  Recomputes every member's templates from their stored recordings\n"
-    "  with model ID and makes it the active model (dt4ecgd picks it up\n"
-    "  without a restart).  On any failure the old model stays active.\n";
+    "usage: dt4ecg-admin --db STORE model activate ID [--dry-run] [--force]\n"
+    "           [--key-file FILE]\n"
+    "  First scores the enrolled members' recordings with model ID and\n"
+    "  with the active model (genuine: a member's recordings against each\n"
+    "  other; impostor: against the other members') and prints both; a\n"
+    "  model whose impostor scores collapse (mean > 0.9) or whose\n"
+    "  separation is below half the active model's is refused unless\n"
+    "  --force (--dry-run: only that, exit 0 when it would be activated).\n"
+    "  Then recomputes every member's templates from their stored\n"
+    "  recordings with model ID and makes it the active model (dt4ecgd\n"
+    "  picks it up without a restart).  On any failure the old model stays\n"
+    "  active.\n";
 static const char export_usage[] =
     "usage: dt4ecg-admin --db STORE model export ID FILE\n"
     "  Writes model ID's safetensors file to FILE (which must not exist).\n";
@@ -48,6 +57,8 @@ struct model_opts {
 	const char *key_file;
 	int activate;
 	int json;
+	bool force;
+	bool dry_run;
 };
 
 static int
@@ -60,6 +71,8 @@ set(void *vo, int ch, const char *arg)
 	case 'k': o->key_file = arg; break;
 	case 'a': o->activate = 1; break;
 	case 'j': o->json = 1; break;
+	case 'f': o->force = true; break;
+	case 'n': o->dry_run = true; break;
 	}
 	return -1;
 }
@@ -69,6 +82,8 @@ static const struct option longopts[] = {
 	{ "key-file", required_argument, NULL, 'k' },
 	{ "activate", no_argument, NULL, 'a' },
 	{ "json", no_argument, NULL, 'j' },
+	{ "force", no_argument, NULL, 'f' },
+	{ "dry-run", no_argument, NULL, 'n' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -108,9 +123,67 @@ count_recordings(void *vctx, const struct store_member *m)
 	return 0;
 }
 
+/*
+ * The site's members scored by the new model and by the active one
+ * (admin/model_check.h); refuses (prints why, returns -1) a model whose
+ * impostor scores collapse or whose separation is far below the active
+ * model's, unless force.
+ */
+static int
+check_scores(struct store *s, const char *cmd, const char *id,
+    const struct nn_model *m, bool force)
+{
+	struct dt_error err = { 0 };
+	struct model_scores nw, old;
+	struct nn_model *am = NULL;
+	struct store_model *sm = NULL;
+	char active[STORE_ID_MAX + 1] = "";
+	bool have_old = false;
+	int rc = -1;
+
+	if (model_check_scores(s, m, &nw, &err) != 0) {
+		adm_error(cmd, &err);
+		return -1;
+	}
+	if (nw.n_impostor == 0)
+		return 0;	/* fewer than two members: nothing to compare */
+	model_check_print(id, &nw);
+	if (store_model_get(s, NULL, &sm, &err) == 0) {
+		snprintf(active, sizeof(active), "%s", sm->id);
+		store_model_free(sm);
+	}
+	dt_error_clear(&err);
+	if (active[0] != '\0' && strcmp(active, id) != 0 &&
+	    adm_load_model(s, cmd, active, &am, active) == 0 &&
+	    model_check_scores(s, am, &old, &err) == 0) {
+		have_old = true;
+		model_check_print(active, &old);
+	}
+	if (nw.impostor_mean > MODEL_CHECK_MAX_IMPOSTOR)
+		adm_errx(cmd, "model %s: the impostor scores collapse (mean "
+		    "%.3f > %.2f: different members look alike); not "
+		    "activated%s", id, nw.impostor_mean,
+		    MODEL_CHECK_MAX_IMPOSTOR, force ? " without --force" : "");
+	else if (have_old && old.separation > 0 && nw.separation <
+	    MODEL_CHECK_MIN_RATIO * old.separation)
+		adm_errx(cmd, "model %s: separation %.3f, below %.0f %% of the "
+		    "active model %s's %.3f; not activated", id, nw.separation,
+		    100 * MODEL_CHECK_MIN_RATIO, active, old.separation);
+	else
+		rc = 0;
+	if (rc != 0 && force) {
+		fprintf(stderr, "dt4ecg-admin %s: --force: activating "
+		    "anyway\n", cmd);
+		rc = 0;
+	}
+	nn_model_free(am);
+	return rc;
+}
+
 /* Activates ID (already in the store); prints its own errors. */
 static int
-activate(struct store *s, const char *cmd, const char *id)
+activate(struct store *s, const char *cmd, const char *id, bool force,
+    bool dry_run)
 {
 	struct dt_error err = { 0 };
 	struct recompute_ctx c = { .model = id };
@@ -120,6 +193,14 @@ activate(struct store *s, const char *cmd, const char *id)
 
 	if (adm_load_model(s, cmd, id, &m, got) != 0)
 		return -1;
+	if (check_scores(s, cmd, id, m, force) != 0)
+		goto out;
+	if (dry_run) {
+		printf("model %s would be activated (--dry-run: the active "
+		    "model is unchanged)\n", id);
+		rc = 0;
+		goto out;
+	}
 	if (embedder_create(m, 16, &c.e, &err) != 0 ||
 	    store_member_list(s, count_recordings, &c.total, &err) != 0)
 		goto fail;
@@ -158,13 +239,14 @@ model_activate(struct admin_ctx *ctx, int argc, char **argv)
 	struct store *s = NULL;
 	int rc;
 
-	if ((rc = adm_opts(argc, argv, &options, activate_usage, "k", &o, 1,
+	if ((rc = adm_opts(argc, argv, &options, activate_usage, "kfn", &o, 1,
 	    1)) >= 0)
 		return rc;
 	if (adm_open(ctx, "model activate", o.key_file, ADM_KEY_REQUIRED, 0,
 	    &s) != 0)
 		return ADMIN_EXIT_FAIL;
-	rc = activate(s, "model activate", argv[optind]) == 0 ?
+	rc = activate(s, "model activate", argv[optind], o.force,
+	    o.dry_run) == 0 ?
 	    ADMIN_EXIT_OK : ADMIN_EXIT_FAIL;
 	store_close(s);
 	return rc;
@@ -227,7 +309,7 @@ model_import(struct admin_ctx *ctx, int argc, char **argv)
 	size_t len;
 	int rc;
 
-	if ((rc = adm_opts(argc, argv, &options, import_usage, "ika", &o, 1,
+	if ((rc = adm_opts(argc, argv, &options, import_usage, "ikaf", &o, 1,
 	    1)) >= 0)
 		return rc;
 	path = argv[optind];
@@ -267,7 +349,7 @@ model_import(struct admin_ctx *ctx, int argc, char **argv)
 	    m->n_activities);
 	nn_model_free(m);
 	m = NULL;
-	if (o.activate && activate(s, "model import", id) != 0)
+	if (o.activate && activate(s, "model import", id, o.force, false) != 0)
 		goto out;
 	rc = ADMIN_EXIT_OK;
 	goto out;

@@ -142,7 +142,16 @@ run 1 "user show unknown" "$A" --db "$S" user show nosuch
 
 # --- activation of a second model -----------------------------------------
 run 0 "model import m2" "$A" --db "$S" model import "$T/m2.safetensors" --id second
-run 0 "model activate second" "$A" --db "$S" model activate second
+# random weights: every member looks alike, which activation refuses
+run 1 "a model whose impostor scores collapse is refused" "$A" --db "$S" model activate second
+has "$T/err" "impostor scores collapse" "the refusal says why"
+has "$T/out" "^m1: .*separation" "the active model's scores printed beside"
+run 1 "--dry-run: the same refusal" "$A" --db "$S" model activate second --dry-run
+has "$T/out" "^second: .*separation" "--dry-run prints the scores"
+run 0 "model activate second --force" "$A" --db "$S" model activate second --force
+has "$T/err" "activating anyway" "--force says so"
+run 0 "--dry-run of the active model's peer" "$A" --db "$S" model activate m1 --dry-run --force
+has "$T/out" "would be activated" "--dry-run does not switch"
 run 0 "model list --json" "$A" --db "$S" model list --json
 # second: 3 templates recomputed (2 of p01, 1 of p02), and active
 tr -d ' \n' < "$T/out" > "$T/models"

@@ -211,6 +211,23 @@ if [ "$trained" -eq 1 ]; then
 	    grep -q "agreement 0\.[4-9]" "$T/out" &&
 	    ok "one person's recordings agree: $(grep -o 'agreement [0-9.]*' "$T/out" | head -1)" ||
 	    { bad "one person's recordings"; cat "$T/out" "$T/err"; }
+	# no broken model reaches the door: 4 KB of weights in the middle of
+	# the file (the last stage's convolutions) overwritten with 1.0
+	cp "$MODEL" "$T/broken.safetensors"
+	sz=$(wc -c < "$T/broken.safetensors")
+	LC_ALL=C awk 'BEGIN { for (i = 0; i < 1024; i++) printf "%c%c%c%c", 0, 0, 128, 63 }' > "$T/ones"
+	dd if="$T/ones" of="$T/broken.safetensors" bs=4 seek=$((sz / 8)) \
+	    conv=notrunc 2>/dev/null
+	"$A" --db "$S" model import "$T/broken.safetensors" --id broken \
+	    --activate >"$T/out" 2>"$T/err"
+	st=$?
+	[ $st -eq 1 ] && grep -q "impostor scores collapse" "$T/err" &&
+	    grep -q "^demo: .*separation" "$T/out" &&
+	    ok "corrupted weights refused: $(grep '^broken:' "$T/out" | cut -c1-100)" ||
+	    { bad "corrupted weights (exit $st)"; cat "$T/out" "$T/err"; }
+	"$A" --db "$S" model list > "$T/out" 2>&1
+	grep -q '^\* demo' "$T/out" && ok "demo stays active" ||
+	    { bad "active model changed"; cat "$T/out"; }
 fi
 
 # every decision audited, chain intact
