@@ -112,6 +112,34 @@ run 0 "model import --activate" "$A" --db "$S" model import "$T/m1.safetensors" 
 has "$T/out" "model m1 active" "m1 active"
 run 1 "model import of the same id" "$A" --db "$S" model import "$T/m1.safetensors"
 
+# --- release signatures, the SHA-256 recorded at import -------------------
+run 0 "model keygen" "$A" model keygen --key-out "$T/rel.key"
+[ "$(mode "$T/rel.key")" = 600 ] && ok "release secret key is 0600" || bad "release key mode $(mode "$T/rel.key")"
+cmp -s "$T/out" "$T/rel.key.pub" && ok "public key printed and in rel.key.pub" || bad "public key"
+run 1 "keygen never overwrites" "$A" model keygen --key-out "$T/rel.key"
+run 0 "model sign" "$A" model sign "$T/m2.safetensors" --key "$T/rel.key"
+[ -s "$T/m2.safetensors.sig" ] && ok "signature written" || bad "no signature"
+run 2 "--require-signed needs the release key" "$A" --db "$S" model import "$T/m2.safetensors" --id x --require-signed
+run 1 "a model without a signature is refused" "$A" --db "$S" model import "$T/m1.safetensors" --id unsigned --release-key "$T/rel.key.pub" --require-signed
+has "$T/err" "m1.safetensors.sig" "the missing signature file is named"
+run 1 "another file's signature is refused" "$A" --db "$S" model import "$T/m1.safetensors" --id other --release-key "$T/rel.key.pub" --signature "$T/m2.safetensors.sig"
+has "$T/err" "does not verify" "the refusal says why"
+"$A" model keygen --key-out "$T/other.key" >/dev/null 2>&1
+run 1 "a signature by another key is refused" "$A" --db "$S" model import "$T/m2.safetensors" --id other --release-key "$T/other.key.pub"
+run 0 "a signed model is imported" "$A" --db "$S" model import "$T/m2.safetensors" --id signed --release-key "$(cat "$T/rel.key.pub")" --require-signed
+has "$T/out" "signed by ed25519:" "import names the release key"
+run 0 "model show signed" "$A" --db "$S" model show signed
+has "$T/out" "recorded at import, verified" "model show: the SHA-256 recorded and verified"
+has "$T/out" "signed by: *ed25519:" "model show: the release key"
+if command -v sqlite3 >/dev/null; then
+	sqlite3 "$S" "UPDATE models SET bytes = substr(bytes, 1, 200) || x'ff' || substr(bytes, 202) WHERE id = 'signed'"
+	run 1 "a model altered in the store is refused at load" "$A" --db "$S" model show signed
+	has "$T/err" "do not match the SHA-256 recorded at import" "the altered model is named"
+	run 1 "and cannot be activated" "$A" --db "$S" model activate signed
+else
+	echo "# no sqlite3: store tampering not checked"
+fi
+
 # --- members --------------------------------------------------------------
 run 0 "user add" "$A" --db "$S" user add p01 --name "Person One"
 run 0 "user add 2" "$A" --db "$S" user add p02
