@@ -33,6 +33,7 @@
 #include <jansson.h>
 
 #include "admin/admin.h"
+#include "admin/contamination.h"
 #include "admin/datasrc.h"
 #include "data/eval.h"
 #include "data/split.h"
@@ -50,6 +51,7 @@ struct ev {
 	float *cls;		/* normalised classifier rows */
 	int batch;
 	bool progress;
+	bool contaminated_ok;	/* --contaminated */
 	json_t *out;
 	/* report material, owned */
 	float *gen, *imp;
@@ -677,6 +679,10 @@ eval_p2(struct ev *e, int train_max, struct dt_error *err)
 	if (data_split_p2(e->c, 0, train_max, &p2, err) != 0)
 		return -1;
 	T = p2.n_enrolled;
+	if (eval_contamination("P2", json_string_value(json_object_get(
+	    e->out, "model")), e->c, e->rows, p2.enrolled, T,
+	    e->contaminated_ok, e->out, err) != 0)
+		goto out;
 	if ((tmpl = calloc((size_t)T * E, sizeof(float))) == NULL ||
 	    (tid = malloc(sizeof(int) * (size_t)T)) == NULL ||
 	    (cnt = calloc((size_t)e->c->n_subjects, sizeof(int))) == NULL)
@@ -871,7 +877,7 @@ usage(FILE *f)
 	    "           [--fold K] [--folds N] [--data NAME|MANIFEST]...\n"
 	    "           [--report DIR]\n"
 	    "           [--json] [--threads N] [--train-max N]\n"
-	    "           [--gate hr-sat|sqi]\n"
+	    "           [--gate hr-sat|sqi] [--contaminated]\n"
 	    "  DESIGN.md section 8.  --data defaults to what the model was\n"
 	    "  trained on (metadata train.data), else ecg-id (p1, p2) or\n"
 	    "  ecg-activity (p3).  Built-in names: ecg-id, ecg-activity (under\n"
@@ -882,7 +888,9 @@ usage(FILE *f)
 	    "  on the fold in its metadata; the held-out confusion matrices\n"
 	    "  are summed over the folds.  --fold and --folds default to\n"
 	    "  the model's (train.fold, train.folds), else 0 and 5; a model\n"
-	    "  trained under P3 is refused on another split.\n");
+	    "  trained under P3 is refused on another split; P2 on a model\n"
+	    "  that trained on probe persons is refused unless --contaminated\n"
+	    "  (the result is then marked \"contaminated\").\n");
 }
 
 /* The data names recorded in the model, when there are any. */
@@ -954,6 +962,7 @@ struct eopts {
 	char *data[16];
 	int nd, fold, folds, threads, train_max;
 	bool folds_given;	/* --folds; else the model's (train.folds) */
+	bool contaminated;	/* --contaminated: P2 on training subjects */
 };
 
 /* Everything one model's evaluation owns; eval_free releases it. */
@@ -1054,6 +1063,7 @@ eval_model(const struct eopts *o, const char *model, struct eval_run *r,
 	e->c = r->c;
 	e->batch = 64;
 	e->progress = true;
+	e->contaminated_ok = o->contaminated;
 	/* the gate the model was trained with, unless --gate */
 	if (embed_prep_params(r->m, &e->pp, err) != 0)
 		return -1;
@@ -1230,6 +1240,7 @@ cmd_evaluate(struct admin_ctx *ctx, int argc, char **argv)
 		{ "threads", required_argument, NULL, 't' },
 		{ "train-max", required_argument, NULL, 'T' },
 		{ "gate", required_argument, NULL, 'g' },
+		{ "contaminated", no_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -1287,6 +1298,7 @@ cmd_evaluate(struct admin_ctx *ctx, int argc, char **argv)
 				return ADMIN_EXIT_USAGE;
 			break;
 		case 'g': o.gate = optarg; break;
+		case 'C': o.contaminated = true; break;
 		case 'h': usage(stdout); return ADMIN_EXIT_OK;
 		default: usage(stderr); return ADMIN_EXIT_USAGE;
 		}

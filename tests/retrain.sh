@@ -351,6 +351,21 @@ for k in window probe_8s; do
 done
 jcheck "$T/p2.json" '.n_train_subjects == 3 and .train_max_subject == 3' \
 	"p2: 3 training subjects" '"n_train_subjects":3'
+jcheck "$T/p2.json" '.contaminated == false' "p2: not contaminated" \
+	'"contaminated":false'
+# probe persons the model trained on (subject 3 with --train-max 2): refused,
+# or measured and marked with --contaminated
+run 1 "evaluate p2 on a training subject: refused" "$A" evaluate \
+	--protocol p2 --model "$T/p2.st" --data "$T/id6.csv" --train-max 2
+has "$T/err" "among its training subjects (metadata subjects: ecgid:03)" \
+	"the refusal names the probe person trained on"
+run 0 "evaluate p2 --contaminated" "$A" evaluate --protocol p2 \
+	--model "$T/p2.st" --data "$T/id6.csv" --train-max 2 --contaminated \
+	--json
+cp "$T/out" "$T/p2c.json"
+jcheck "$T/p2c.json" '.contaminated == true and .contaminated_subjects ==
+    ["ecgid:03"]' "p2 --contaminated: the result is marked" \
+	'"contaminated":true,"contaminated_subjects":\["ecgid:03"\]'
 run 1 "evaluate p2: every subject in training" "$A" evaluate --protocol p2 \
 	--model "$T/p2.st" --data "$T/id6.csv" --train-max 6
 has "$T/err" "P2:" "p2 says what is missing"
