@@ -25,6 +25,7 @@ static const struct command {
 	{ "infer", cmd_infer, "run the network on a recording or on windows; JSON per window" },
 	{ "retrain", cmd_retrain, "train the network (GradNorm) on manifests or built-in data sets" },
 	{ "evaluate", cmd_evaluate, "accuracy of a model under protocol P1, P2 or P3; JSON, HTML report" },
+	{ "threshold", cmd_threshold, "the threshold for a target false-accept rate, from the model's open-set figures" },
 };
 
 static void

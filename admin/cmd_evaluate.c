@@ -34,6 +34,7 @@
 
 #include "admin/admin.h"
 #include "admin/contamination.h"
+#include "admin/openset.h"
 #include "admin/datasrc.h"
 #include "data/eval.h"
 #include "data/split.h"
@@ -877,7 +878,7 @@ usage(FILE *f)
 	    "           [--fold K] [--folds N] [--data NAME|MANIFEST]...\n"
 	    "           [--report DIR]\n"
 	    "           [--json] [--threads N] [--train-max N]\n"
-	    "           [--gate hr-sat|sqi] [--contaminated]\n"
+	    "           [--gate hr-sat|sqi] [--contaminated] [--save-metrics]\n"
 	    "  DESIGN.md section 8.  --data defaults to what the model was\n"
 	    "  trained on (metadata train.data), else ecg-id (p1, p2) or\n"
 	    "  ecg-activity (p3).  Built-in names: ecg-id, ecg-activity (under\n"
@@ -890,7 +891,11 @@ usage(FILE *f)
 	    "  the model's (train.fold, train.folds), else 0 and 5; a model\n"
 	    "  trained under P3 is refused on another split; P2 on a model\n"
 	    "  that trained on probe persons is refused unless --contaminated\n"
-	    "  (the result is then marked \"contaminated\").\n");
+	    "  (the result is then marked \"contaminated\").  --save-metrics\n"
+	    "  (P2): the open-set figures an operator picks a threshold from\n"
+	    "  (EER, FRR and threshold at FAR 1, 0.1, 0.01 %%, a DET grid) into\n"
+	    "  the model file's metadata (metrics.open_set.p2), for model import,\n"
+	    "  model show and dt4ecg-admin threshold.\n");
 }
 
 /* The data names recorded in the model, when there are any. */
@@ -963,6 +968,7 @@ struct eopts {
 	int nd, fold, folds, threads, train_max;
 	bool folds_given;	/* --folds; else the model's (train.folds) */
 	bool contaminated;	/* --contaminated: P2 on training subjects */
+	bool save_metrics;	/* --save-metrics: open-set figures to the file */
 };
 
 /* Everything one model's evaluation owns; eval_free releases it. */
@@ -1241,6 +1247,7 @@ cmd_evaluate(struct admin_ctx *ctx, int argc, char **argv)
 		{ "train-max", required_argument, NULL, 'T' },
 		{ "gate", required_argument, NULL, 'g' },
 		{ "contaminated", no_argument, NULL, 'C' },
+		{ "save-metrics", no_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -1299,6 +1306,7 @@ cmd_evaluate(struct admin_ctx *ctx, int argc, char **argv)
 			break;
 		case 'g': o.gate = optarg; break;
 		case 'C': o.contaminated = true; break;
+		case 'S': o.save_metrics = true; break;
 		case 'h': usage(stdout); return ADMIN_EXIT_OK;
 		default: usage(stderr); return ADMIN_EXIT_USAGE;
 		}
@@ -1336,6 +1344,28 @@ cmd_evaluate(struct admin_ctx *ctx, int argc, char **argv)
 	} else if (eval_p3_pooled(&o, models, nm, &run, &result, &pooled,
 	    &err) != 0)
 		goto fail;
+	if (o.save_metrics) {
+		json_t *fig;
+
+		if (nm != 1 || strcmp(o.proto, "p2") != 0) {
+			dt_error_set(&err, DT_E_INVALID, "--save-metrics: P2 "
+			    "of one model only");
+			goto fail;
+		}
+		if (json_is_true(json_object_get(result, "contaminated"))) {
+			dt_error_set(&err, DT_E_INVALID, "--save-metrics: not "
+			    "with contaminated figures");
+			goto fail;
+		}
+		if ((fig = openset_json(run.e.gen, run.e.ng, run.e.imp,
+		    run.e.ni, json_object_get(result, "data"), &err)) == NULL)
+			goto fail;
+		json_object_set_new(result, "open_set", fig);
+		if (openset_save(models[0], "p2", fig, &err) != 0)
+			goto fail;
+		fprintf(stderr, "evaluate: open-set figures saved in %s "
+		    "(metadata metrics.open_set.p2)\n", models[0]);
+	}
 	json_object_set_new(result, "seconds", json_real(admin_now() - t0));
 	dump = json_dumps(result, (compact ? JSON_COMPACT : JSON_INDENT(2)) |
 	    JSON_REAL_PRECISION(6) | JSON_PRESERVE_ORDER);

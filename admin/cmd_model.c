@@ -670,8 +670,19 @@ model_show(struct admin_ctx *ctx, int argc, char **argv)
 		if (adm_json_print(x) != 0)
 			goto out;
 	} else {
-		char *mt = json_dumps(json_object_get(j, "metrics"),
-		    JSON_ENCODE_ANY | JSON_COMPACT);
+		json_t *mc = json_deep_copy(json_object_get(j, "metrics"));
+		json_t *os = json_object_get(mc, "open_set");
+		const char *pk;
+		json_t *fig;
+		char *mt;
+
+		if (json_is_object(os))
+			json_incref(os);
+		else
+			os = NULL;
+		json_object_del(mc, "open_set");
+		mt = json_dumps(mc, JSON_ENCODE_ANY | JSON_COMPACT);
+		json_decref(mc);
 
 		printf("model:         %s%s\n", sm->id, sm->active ?
 		    " (active)" : "");
@@ -691,6 +702,34 @@ model_show(struct admin_ctx *ctx, int argc, char **argv)
 		printf("\ntemplates:     %lld\n", (long long)sm->n_templates);
 		printf("metrics:       %s\n", mt ? mt : "null");
 		free(mt);
+		json_object_foreach(os, pk, fig) {
+			json_t *row;
+			size_t r;
+
+			printf("open set %s:   %lld genuine, %lld impostor scores "
+			    "(%s)\n", pk, (long long)json_integer_value(
+			    json_object_get(fig, "n_genuine")), (long long)
+			    json_integer_value(json_object_get(fig,
+			    "n_impostor")), json_string_value(json_object_get(
+			    fig, "scores")) ? json_string_value(json_object_get(
+			    fig, "scores")) : "?");
+			printf("  EER          %5.2f %% at threshold %.3f\n",
+			    100 * json_number_value(json_object_get(fig,
+			    "eer")), json_number_value(json_object_get(fig,
+			    "threshold_at_eer")));
+			json_array_foreach(json_object_get(fig, "at_far"), r,
+			    row)
+				printf("  FAR %-6g %%  FRR %5.2f %% at threshold "
+				    "%.3f%s\n", 100 * json_number_value(
+				    json_object_get(row, "far")), 100 *
+				    json_number_value(json_object_get(row,
+				    "frr")), json_number_value(json_object_get(
+				    row, "threshold")), json_is_false(
+				    json_object_get(row, "measurable")) ?
+				    " (not measurable: too few impostor "
+				    "scores)" : "");
+		}
+		json_decref(os);
 	}
 	rc = adm_flush_stdout("model show") ? ADMIN_EXIT_FAIL : ADMIN_EXIT_OK;
 	goto out;

@@ -19,6 +19,8 @@ struct ctx {
 	float *act;
 	struct store *s;
 	struct dt_error *err;
+	char (*ids)[STORE_ID_MAX + 1];	/* [member] */
+	int n_ids, cap_ids;
 };
 
 static int
@@ -57,8 +59,127 @@ one_member(void *vctx, const struct store_member *m)
 	struct ctx *c = vctx;
 	int rc;
 
+	if (c->n_ids == c->cap_ids) {
+		int cap = c->cap_ids ? 2 * c->cap_ids : 64;
+		char (*ni)[STORE_ID_MAX + 1] = realloc(c->ids, (size_t)cap *
+		    sizeof(*ni));
+
+		if (ni == NULL)
+			return -1;
+		c->ids = ni;
+		c->cap_ids = cap;
+	}
+	snprintf(c->ids[c->n_ids++], sizeof(c->ids[0]), "%s", m->id);
 	rc = store_recording_foreach(c->s, m->id, one_recording, c, c->err);
 	c->member++;
+	return rc;
+}
+
+static void
+ctx_free(struct ctx *c)
+{
+	if (c->emb != NULL)
+		sodium_memzero(c->emb, c->cap * (size_t)c->dim * sizeof(float));
+	free(c->emb);
+	free(c->who);
+	free(c->act);
+	free(c->ids);
+	embedder_free(c->e);
+}
+
+/* Every enrolled recording embedded by m, with its member. */
+static int
+collect(struct store *s, const struct nn_model *m, struct ctx *c,
+    struct dt_error *err)
+{
+	memset(c, 0, sizeof(*c));
+	c->dim = m->hp.embedding_dim;
+	c->s = s;
+	c->err = err;
+	if ((c->act = calloc((size_t)m->n_activities + 1, sizeof(float))) ==
+	    NULL)
+		return dt_error_set(err, DT_E_NOMEM, "out of memory");
+	if (embedder_create(m, 16, &c->e, err) != 0)
+		return -1;
+	embedder_set_sigcheck(c->e, false);
+	if (store_member_list(s, one_member, c, err) != 0) {
+		if (err != NULL && err->msg[0] == '\0')
+			dt_error_set(err, DT_E_NOMEM, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+static double
+dotf(const float *a, const float *b, int dim)
+{
+	double d = 0;
+	int k;
+
+	for (k = 0; k < dim; k++)
+		d += (double)a[k] * b[k];
+	return d;
+}
+
+int
+model_check_site(struct store *s, const struct nn_model *m, double thr,
+    struct model_site *out, struct dt_error *err)
+{
+	struct ctx c;
+	size_t i, j;
+	int rc = -1, mb, k;
+	double *best = NULL;
+
+	memset(out, 0, sizeof(*out));
+	if (collect(s, m, &c, err) != 0)
+		goto out;
+	if ((best = malloc((size_t)(c.n_ids > 0 ? c.n_ids : 1) *
+	    sizeof(*best))) == NULL) {
+		dt_error_set(err, DT_E_NOMEM, "out of memory");
+		goto out;
+	}
+	out->n_members = c.n_ids;
+	out->n_recordings = c.n;
+	/* each recording, as a probe, against every other member's best
+	 * template (a 1:N attempt by that member) */
+	for (i = 0; i < c.n; i++) {
+		for (mb = 0; mb < c.n_ids; mb++)
+			best[mb] = -2;
+		for (j = 0; j < c.n; j++) {
+			double d;
+
+			if (c.who[j] == c.who[i])
+				continue;
+			d = dotf(c.emb + i * (size_t)c.dim, c.emb + j *
+			    (size_t)c.dim, c.dim);
+			if (d > best[c.who[j]])
+				best[c.who[j]] = d;
+		}
+		for (mb = 0; mb < c.n_ids; mb++) {
+			if (best[mb] < -1)
+				continue;
+			out->n_comparisons++;
+			out->n_mistaken += best[mb] >= thr;
+			/* keep the closest three pairs */
+			for (k = 0; k < 3; k++)
+				if (best[mb] > out->worst[k].score ||
+				    out->worst[k].a[0] == '\0')
+					break;
+			if (k < 3) {
+				memmove(&out->worst[k + 1], &out->worst[k],
+				    (size_t)(2 - k) * sizeof(out->worst[0]));
+				out->worst[k].score = best[mb];
+				snprintf(out->worst[k].a, sizeof(out->worst[k].a),
+				    "%s", c.ids[c.who[i]]);
+				snprintf(out->worst[k].b, sizeof(out->worst[k].b),
+				    "%s", c.ids[mb]);
+			}
+		}
+	}
+	rc = 0;
+out:
+	free(best);
+	ctx_free(&c);
 	return rc;
 }
 
@@ -66,23 +187,13 @@ int
 model_check_scores(struct store *s, const struct nn_model *m,
     struct model_scores *out, struct dt_error *err)
 {
-	struct ctx c = { 0 };
+	struct ctx c;
 	double g = 0, im = 0, imax = -1;
 	size_t i, j, ng = 0, ni = 0;
 	int k, rc = -1;
 
-	c.dim = m->hp.embedding_dim;
-	c.s = s;
-	c.err = err;
-	if ((c.act = calloc((size_t)m->n_activities + 1, sizeof(float))) ==
-	    NULL || embedder_create(m, 16, &c.e, err) != 0)
-		goto nomem;
-	embedder_set_sigcheck(c.e, false);
-	if (store_member_list(s, one_member, &c, err) != 0) {
-		if (err != NULL && err->msg[0] == '\0')
-			goto nomem;
+	if (collect(s, m, &c, err) != 0)
 		goto out;
-	}
 	for (i = 0; i < c.n; i++)
 		for (j = i + 1; j < c.n; j++) {
 			const float *a = c.emb + i * (size_t)c.dim;
@@ -110,17 +221,8 @@ model_check_scores(struct store *s, const struct nn_model *m,
 	out->separation = (ng ? out->genuine_mean : 1.0) -
 	    out->impostor_mean;
 	rc = 0;
-	goto out;
-nomem:
-	if (err != NULL && err->msg[0] == '\0')
-		dt_error_set(err, DT_E_NOMEM, "out of memory");
 out:
-	if (c.emb != NULL)
-		sodium_memzero(c.emb, c.cap * (size_t)c.dim * sizeof(float));
-	free(c.emb);
-	free(c.who);
-	free(c.act);
-	embedder_free(c.e);
+	ctx_free(&c);
 	return rc;
 }
 

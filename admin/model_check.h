@@ -32,6 +32,23 @@ struct model_scores {
 int model_check_scores(struct store *s, const struct nn_model *m,
     struct model_scores *out, struct dt_error *err);
 
+/*
+ * The site's own members against each other at threshold THR: every
+ * enrolled recording, as a probe, against each OTHER member's best template
+ * (what a 1:N attempt compares); n_mistaken of n_comparisons reach THR.
+ * worst: the three closest (probe member, other member) pairs.
+ */
+struct model_site {
+	int n_members;
+	size_t n_recordings, n_comparisons, n_mistaken;
+	struct {
+		char a[STORE_ID_MAX + 1], b[STORE_ID_MAX + 1];
+		double score;
+	} worst[3];
+};
+int model_check_site(struct store *s, const struct nn_model *m, double thr,
+    struct model_site *out, struct dt_error *err);
+
 /* One line: "N recordings: genuine mean G (n), impostor mean I (max M, n),
  * separation S". */
 void model_check_print(const char *label, const struct model_scores *sc);
