@@ -35,6 +35,7 @@
 #include "admin/admin.h"
 #include "admin/contamination.h"
 #include "admin/openset.h"
+#include "admin/report_summary.h"
 #include "admin/datasrc.h"
 #include "data/eval.h"
 #include "data/split.h"
@@ -876,7 +877,7 @@ usage(FILE *f)
 	    "usage: dt4ecg-admin evaluate --model FILE --protocol p1|p2|p3\n"
 	    "       dt4ecg-admin evaluate --protocol p3 --model FOLD0 --model FOLD1 ...\n"
 	    "           [--fold K] [--folds N] [--data NAME|MANIFEST]...\n"
-	    "           [--report DIR]\n"
+	    "           [--report DIR [--threshold T]]\n"
 	    "           [--json] [--threads N] [--train-max N]\n"
 	    "           [--gate hr-sat|sqi] [--contaminated] [--save-metrics]\n"
 	    "  DESIGN.md section 8.  --data defaults to what the model was\n"
@@ -895,7 +896,9 @@ usage(FILE *f)
 	    "  (P2): the open-set figures an operator picks a threshold from\n"
 	    "  (EER, FRR and threshold at FAR 1, 0.1, 0.01 %%, a DET grid) into\n"
 	    "  the model file's metadata (metrics.open_set.p2), for model import,\n"
-	    "  model show and dt4ecg-admin threshold.\n");
+	    "  model show and dt4ecg-admin threshold.  The report opens with an\n"
+	    "  operator summary: FAR and FRR at --threshold T (the site's;\n"
+	    "  default dt4ecgd's 0.7), marked on the figures with the EER.\n");
 }
 
 /* The data names recorded in the model, when there are any. */
@@ -969,6 +972,8 @@ struct eopts {
 	bool folds_given;	/* --folds; else the model's (train.folds) */
 	bool contaminated;	/* --contaminated: P2 on training subjects */
 	bool save_metrics;	/* --save-metrics: open-set figures to the file */
+	double threshold;	/* --threshold: the site's, for the report */
+	bool threshold_given;
 };
 
 /* Everything one model's evaluation owns; eval_free releases it. */
@@ -1248,13 +1253,14 @@ cmd_evaluate(struct admin_ctx *ctx, int argc, char **argv)
 		{ "gate", required_argument, NULL, 'g' },
 		{ "contaminated", no_argument, NULL, 'C' },
 		{ "save-metrics", no_argument, NULL, 'S' },
+		{ "threshold", required_argument, NULL, 'H' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct eopts o;
 	struct eval_run run;
 	struct dt_error err = { 0 };
-	char *models[16], *dump = NULL, title[256];
+	char *models[16], *dump = NULL, *summary = NULL, title[256];
 	const char *report = NULL;
 	json_t *result = NULL;
 	long *pooled = NULL;
@@ -1268,6 +1274,7 @@ cmd_evaluate(struct admin_ctx *ctx, int argc, char **argv)
 	o.folds = 5;
 	o.threads = 1;
 	o.train_max = 60;
+	o.threshold = 0.7;	/* dt4ecgd's default (etc/dt4ecgd.conf) */
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -1307,6 +1314,19 @@ cmd_evaluate(struct admin_ctx *ctx, int argc, char **argv)
 		case 'g': o.gate = optarg; break;
 		case 'C': o.contaminated = true; break;
 		case 'S': o.save_metrics = true; break;
+		case 'H': {
+			char *end;
+
+			o.threshold = strtod(optarg, &end);
+			if (end == optarg || *end || !(o.threshold >= -1 &&
+			    o.threshold <= 1)) {
+				fprintf(stderr, "dt4ecg-admin evaluate: "
+				    "--threshold %s: -1..1\n", optarg);
+				return ADMIN_EXIT_USAGE;
+			}
+			o.threshold_given = true;
+			break;
+		}
 		case 'h': usage(stdout); return ADMIN_EXIT_OK;
 		default: usage(stderr); return ADMIN_EXIT_USAGE;
 		}
@@ -1398,6 +1418,16 @@ cmd_evaluate(struct admin_ctx *ctx, int argc, char **argv)
 		r.curves_json = nn_model_meta(run.m, "train.curves");
 		r.notes_title = "Identity in motion";
 		r.notes_text = run.e.motion;
+		r.threshold = o.threshold;
+		r.has_threshold = strcmp(o.proto, "p3") != 0;
+		r.score_caption = report_score_caption(result);
+		if ((summary = report_summary_html(result, run.e.gen,
+		    run.e.ng, run.e.imp, run.e.ni, o.threshold,
+		    o.threshold_given)) == NULL) {
+			dt_error_set(&err, DT_E_NOMEM, "out of memory");
+			goto fail;
+		}
+		r.summary_html = summary;
 		if (data_report_write(report, &r, &err) != 0)
 			goto fail;
 		fprintf(stderr, "evaluate: report in %s/report.html\n", report);
@@ -1411,6 +1441,7 @@ cmd_evaluate(struct admin_ctx *ctx, int argc, char **argv)
 fail:
 	fprintf(stderr, "dt4ecg-admin evaluate: %s\n", err.msg);
 out:
+	free(summary);
 	free(dump);
 	free(pooled);
 	json_decref(result);

@@ -10,6 +10,7 @@ admin_dt4ecg_admin_SOURCES = \
 	admin/model_sign.c admin/model_sign.h \
 	admin/contamination.c admin/contamination.h \
 	admin/openset.c admin/openset.h admin/cmd_threshold.c \
+	admin/report_summary.c admin/report_summary.h \
 	admin/cmd_model.c admin/cmd_audit.c \
 	admin/datasrc.c admin/datasrc.h admin/cmd_retrain.c admin/cmd_evaluate.c
 admin_dt4ecg_admin_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(SQLITE_CFLAGS) \

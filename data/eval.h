@@ -47,6 +47,10 @@ struct data_report {
 	const char *curves_json;	/* [{"epoch":..,"loss_id":..,..},..]; may be NULL */
 	const char *notes_title;	/* a section of preformatted text; */
 	const char *notes_text;		/* both may be NULL */
+	const char *summary_html;	/* operator summary, first; may be NULL */
+	const char *score_caption;	/* what the scores are; may be NULL */
+	double threshold;		/* marked on the histogram and DET */
+	int has_threshold;
 };
 
 /* Writes DIR/report.html (creating DIR) with inline SVG figures. */
