@@ -520,6 +520,7 @@ main(int argc, char **argv)
 		{ "retries", required_argument, NULL, 'r' },
 		{ "replay", required_argument, NULL, 'R' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "version", no_argument, NULL, 'V' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -581,6 +582,10 @@ main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
+			return EXIT_ACCEPT;
+		case 'V':
+			printf("dt4ecg-kiosk (%s) %s\n", PACKAGE_NAME,
+			    PACKAGE_VERSION);
 			return EXIT_ACCEPT;
 		default:
 			usage(stderr);

@@ -103,6 +103,18 @@ run 0 "kiosk list --json" "$A" --db "$S" kiosk list --json
 has "$T/out" '"status": "revoked"' "lobby-2 revoked in the list"
 has "$T/out" '"status": "active"' "lobby-1 active in the list"
 
+# --- frictions -------------------------------------------------------------
+run 1 "a store that does not exist" "$A" --db "$T/nosuch.db" user list
+has "$T/err" "no such file; create it with dt4ecg-admin --db $T/nosuch.db init" \
+	"says so, and how to create it"
+run 1 "... also where the key is needed" "$A" --db "$T/nosuch.db" user enroll x y
+has "$T/err" "no such file" "the missing store, not a missing key"
+run 0 "--db after the command" "$A" kiosk list --db "$S"
+run 0 "--db= after the command" "$A" user list --db="$S"
+run 2 "--db twice, different" "$A" --db "$S" user list --db "$T/other.db"
+run 0 "--version" "$A" --version
+has "$T/out" "dt4ecg-admin (dt4ecg) " "--version prints the version"
+
 # --- models ---------------------------------------------------------------
 run 1 "enroll without an active model" "$A" --db "$S" user enroll nobody "$ID/Person_01/rec_1"
 printf 'garbage' > "$T/broken.safetensors"

@@ -50,6 +50,27 @@ kiosk() {
 	fi
 }
 
+# --help and --version on every program, exit 0 (and each subcommand's
+# --help of the bench)
+for prog in "$D" "$A" "$K" "$B/bench/dt4ecg-bench"; do
+	for o in --help --version; do
+		if "$prog" $o >"$T/out" 2>&1 && [ -s "$T/out" ]; then
+			ok "$(basename "$prog") $o"
+		else
+			bad "$(basename "$prog") $o (exit $?)"
+		fi
+	done
+done
+for c in infer train match load; do
+	"$B/bench/dt4ecg-bench" $c --help >"$T/out" 2>&1 &&
+	    grep -q "usage: dt4ecg-bench $c" "$T/out" &&
+	    ok "dt4ecg-bench $c --help" || bad "dt4ecg-bench $c --help"
+done
+"$D" --help 2>&1 | grep -q "default /etc/dt4ecgd/dt4ecgd.conf)" &&
+    grep -q '^\.IR /etc/dt4ecgd/dt4ecgd.conf ),' "$SRC/man/dt4ecgd.8" &&
+    ok "one default configuration path in usage and man page" ||
+    bad "the default configuration path differs"
+
 MODEL=${DT4ECG_MODEL:-$SRC/models/dt4ecg-default.safetensors}
 trained=1
 if [ ! -f "$MODEL" ]; then
@@ -111,6 +132,9 @@ until start; do
 	PORT=$((PORT + 1))
 done
 ok "dt4ecgd serving on port $PORT"
+grep -q "EXTERNAL_LOGGER" "$T/dt4ecgd.log" &&
+    bad "libmicrohttpd warns at start: $(grep EXTERNAL_LOGGER "$T/dt4ecgd.log")" ||
+    ok "no libmicrohttpd warning at start"
 
 # the enrollment recording itself, sent whole: the same embedding
 kiosk 0 "accepted as p01" "1:1 on the enrollment recording" \
