@@ -31,8 +31,9 @@ static const char enroll_usage[] =
     "           [--format wfdb|csv] [--fs HZ] [--signal N] [--skip-unusable]\n"
     "           [--min-agreement X] [--key-file FILE]\n"
     "  Enrolls a member from one or more ECG recordings (a WFDB record path\n"
-    "  without extension, or a CSV/TSV file with --fs).  Each recording is\n"
-    "  preprocessed and embedded with the active model.  An unusable\n"
+    "  without extension, or a CSV/TSV file with --fs; a --fs applies to the\n"
+    "  recordings after it, the last one also to any before it).  Each\n"
+    "  recording is preprocessed and embedded with the active model.  An unusable\n"
     "  recording is named with the reason, and then nothing is stored\n"
     "  unless --skip-unusable is given.  A recording that is not an ECG\n"
     "  (noise, a sine, ...) is unusable.  The recordings, with those already\n"
@@ -154,8 +155,10 @@ user_add(struct admin_ctx *ctx, int argc, char **argv)
 		adm_error("user add", &err);
 		rc = ADMIN_EXIT_FAIL;
 	} else {
+		bool named = o.name != NULL && *o.name != '\0';
+
 		printf("member %s added%s%s%s\n", argv[optind],
-		    o.name ? " (" : "", o.name ? o.name : "", o.name ? ")" : "");
+		    named ? " (" : "", named ? o.name : "", named ? ")" : "");
 		rc = ADMIN_EXIT_OK;
 	}
 	store_close(s);
@@ -189,6 +192,52 @@ items_free(struct enroll_item *it, int n, int dim)
 	free(it);
 }
 
+/*
+ * --fs per recording: a --fs applies to the recordings after it, up to the
+ * next --fs; recordings before every --fs take the last one given (so the
+ * documented `enroll ID REC... --fs HZ` sets them all).  fs[k] is the rate
+ * of positional operand k (0: USER_ID), 0 for none.  Values are checked
+ * by adm_opts later.
+ */
+static void
+fs_per_operand(int argc, char **argv, double *fs, int nfs)
+{
+	static const char *const with_arg[] = { "--format", "--signal",
+	    "--key-file", "--min-agreement", "--name", "--db" };
+	double cur = 0, last = 0;
+	int i, k = 0;
+	size_t j;
+
+	for (i = 1; i < argc && k < nfs; i++) {
+		const char *a = argv[i], *v = NULL;
+
+		if (strcmp(a, "--") == 0) {
+			while (++i < argc && k < nfs)
+				fs[k++] = cur;
+			break;
+		}
+		if (strcmp(a, "--fs") == 0 && i + 1 < argc)
+			v = argv[++i];
+		else if (strncmp(a, "--fs=", 5) == 0)
+			v = a + 5;
+		if (v != NULL) {
+			cur = last = strtod(v, NULL);
+			continue;
+		}
+		if (a[0] == '-' && a[1] != '\0') {
+			for (j = 0; j < sizeof(with_arg) / sizeof(with_arg[0]);
+			    j++)
+				if (strcmp(a, with_arg[j]) == 0)
+					i++;
+			continue;
+		}
+		fs[k++] = cur;
+	}
+	for (i = 0; i < k; i++)
+		if (fs[i] == 0)
+			fs[i] = last;
+}
+
 static int
 user_enroll(struct admin_ctx *ctx, int argc, char **argv)
 {
@@ -197,6 +246,7 @@ user_enroll(struct admin_ctx *ctx, int argc, char **argv)
 	    .min_agreement = ENROLL_MIN_AGREEMENT };
 	struct store_member mem;
 	struct enroll_rec *recs = NULL;
+	double *fsv = NULL;
 	int n_recs = 0, n_new = 0, bad;
 	struct store *s = NULL;
 	struct nn_model *m = NULL;
@@ -208,9 +258,16 @@ user_enroll(struct admin_ctx *ctx, int argc, char **argv)
 	int rc, i, n = 0, dim = 0, n_ok = 0, in_tx = 0;
 	int64_t rec_id;
 
+	if ((fsv = calloc((size_t)argc, sizeof(*fsv))) == NULL) {
+		adm_errx("user enroll", "out of memory");
+		return ADMIN_EXIT_FAIL;
+	}
+	fs_per_operand(argc, argv, fsv, argc);
 	if ((rc = adm_opts(argc, argv, &options, enroll_usage, "FfsSAk", &o, 2,
-	    -1)) >= 0)
+	    -1)) >= 0) {
+		free(fsv);
 		return rc;
+	}
 	if (ecg_format_parse(o.format, &fmt) != 0) {
 		fprintf(stderr, "dt4ecg-admin user enroll: --format %s: "
 		    "expected wfdb or csv\n", o.format);
@@ -253,7 +310,8 @@ user_enroll(struct admin_ctx *ctx, int argc, char **argv)
 			goto fail;
 		}
 		it[i].r.embedding = it[i].emb;
-		if (ecg_load_signal(it[i].path, fmt, o.fs, o.signal, &it[i].mv,
+		if (ecg_load_signal(it[i].path, fmt, fsv[1 + i], o.signal,
+		    &it[i].mv,
 		    &it[i].n, &it[i].fs, &ferr) != 0 ||
 		    embedder_run(e, it[i].mv, it[i].n, it[i].fs, &it[i].r,
 		    &ferr) != 0) {
@@ -348,6 +406,7 @@ out:
 		store_rollback(s);
 	enroll_recs_free(recs, n_recs, n_new, dim);
 	items_free(it, n, dim);
+	free(fsv);
 	embedder_free(e);
 	nn_model_free(m);
 	store_close(s);

@@ -173,6 +173,8 @@ print_decision(const char *rec, json_t *j)
 	    "display_name"));
 	bool accept = strcmp(decision, "accept") == 0;
 
+	if (name != NULL && *name == '\0')
+		name = NULL;	/* a member without a display name */
 	if (accept)
 		printf("%s: accepted as %s%s%s%s, score %.3f (threshold %.3f)",
 		    rec, str(user, "id"), name ? " (" : "", name ? name : "",

@@ -104,6 +104,9 @@ has "$T/out" '"status": "revoked"' "lobby-2 revoked in the list"
 has "$T/out" '"status": "active"' "lobby-1 active in the list"
 
 # --- frictions -------------------------------------------------------------
+# --fs per recording: the same ECG as CSV at 500 Hz and at 250 Hz
+od -An -v -t d2 -w4 "$ID/Person_03/rec_1.dat" | awk '{ printf "%.4f\n", $1 / 200 }' > "$T/r500.csv"
+awk 'NR % 2 == 1' "$T/r500.csv" > "$T/r250.csv"
 run 1 "a store that does not exist" "$A" --db "$T/nosuch.db" user list
 has "$T/err" "no such file; create it with dt4ecg-admin --db $T/nosuch.db init" \
 	"says so, and how to create it"
@@ -171,6 +174,12 @@ run 0 "user show p02" "$A" --db "$S" user show p02 --json
 has "$T/out" '"recordings": 1' "p02 still has one recording"
 run 1 "enroll an unknown member" "$A" --db "$S" user enroll nosuch "$ID/Person_03/rec_1"
 has "$T/err" "nosuch" "error names the unknown member"
+run 0 "user add without a name" "$A" --db "$S" user add pfs
+hasnt "$T/out" "()" "no () for a member without a display name"
+run 0 "--fs per recording" "$A" --db "$S" user enroll pfs --fs 500 "$T/r500.csv" --fs 250 "$T/r250.csv"
+has "$T/out" "r500.csv: 20.0 s at 500 Hz" "the first at 500 Hz"
+has "$T/out" "r250.csv: 20.0 s at 250 Hz" "the second at 250 Hz"
+run 0 "user delete pfs" "$A" --db "$S" user delete pfs
 run 0 "user list --json" "$A" --db "$S" user list --json
 has "$T/out" '"id": "p01"' "p01 listed"
 has "$T/out" '"display_name": "Person One"' "display name listed"

@@ -139,6 +139,11 @@ grep -q "EXTERNAL_LOGGER" "$T/dt4ecgd.log" &&
 # the enrollment recording itself, sent whole: the same embedding
 kiosk 0 "accepted as p01" "1:1 on the enrollment recording" \
     --claimed p01 --seconds 0 "$ID/Person_01/rec_1"
+"$A" --db "$S" user add noname >/dev/null 2>&1 &&
+"$A" --db "$S" user enroll noname "$ID/Person_09/rec_1" >/dev/null 2>&1 ||
+    bad "enrolling a member without a display name"
+kiosk 0 "accepted as noname, score" "a member without a display name: no ()" \
+    --claimed noname --seconds 0 "$ID/Person_09/rec_1"
 kiosk 3 "rejected (no-match)" "1:1 claim of an unknown member" \
     --claimed nobody "$ID/Person_01/rec_2"
 kiosk 0 '"decision":"accept"' "--json prints the answer" \
