@@ -54,6 +54,7 @@ echo "== 3. dt4ecgd on https://127.0.0.1 with a self-signed certificate"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
     -keyout "$T/tls.key" -out "$T/tls.crt" -days 1 -subj /CN=localhost \
     -addext subjectAltName=DNS:localhost,IP:127.0.0.1 2>/dev/null
+chmod 600 "$T/tls.key"	# dt4ecgd refuses a key others can read
 PORT=$((20000 + $$ % 20000))
 cat > "$T/dt4ecgd.conf" <<CONF
 listen = 127.0.0.1

@@ -83,6 +83,7 @@ fi
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
     -keyout "$T/tls.key" -out "$T/tls.crt" -days 1 -subj /CN=localhost \
     -addext subjectAltName=DNS:localhost,IP:127.0.0.1 2>/dev/null || exit 99
+chmod 600 "$T/tls.key"
 
 S="$T/store.db"
 {
@@ -124,6 +125,10 @@ CONF
 	done
 	return 1
 }
+# a TLS key others can read is refused, as the store key is (checked
+# once dt4ecgd serves, with a copy of mode 644)
+cp "$T/tls.key" "$T/open.key"
+chmod 644 "$T/open.key"
 tries=0
 until start; do
 	wait "$pid" 2>/dev/null; pid=
@@ -132,6 +137,13 @@ until start; do
 	PORT=$((PORT + 1))
 done
 ok "dt4ecgd serving on port $PORT"
+sed -e "s|^tls_key = .*|tls_key = $T/open.key|" -e "s|^port = .*|port = $((PORT + 1))|" \
+    "$T/dt4ecgd.conf" > "$T/open.conf"
+timeout 20 "$D" -c "$T/open.conf" -f > "$T/open.log" 2>&1
+st=$?
+[ $st -ne 0 ] && [ $st -ne 124 ] && grep -q "accessible by group or others.*chmod 600" "$T/open.log" &&
+    ok "a TLS key readable by others is refused: $(grep -o 'TLS key.*' "$T/open.log" | head -1 | sed "s|$T/||")" ||
+    { bad "TLS key of mode 644 (exit $st)"; cat "$T/open.log"; }
 grep -q "EXTERNAL_LOGGER" "$T/dt4ecgd.log" &&
     bad "libmicrohttpd warns at start: $(grep EXTERNAL_LOGGER "$T/dt4ecgd.log")" ||
     ok "no libmicrohttpd warning at start"
@@ -196,6 +208,13 @@ done
 "$K" --url "https://localhost:$PORT" --key "$T/lobby.key" --kiosk-id lobby \
     "$ID/Person_01/rec_2" >"$T/out" 2>"$T/err"
 [ $? -eq 1 ] && ok "an untrusted certificate is refused" || bad "untrusted certificate accepted"
+grep -q -- "give --cacert FILE" "$T/err" && ok "... and the error points to --cacert and --pin" ||
+    { bad "the TLS error does not say what to do"; cat "$T/err"; }
+"$K" --url "https://127.0.0.1:$PORT" --pin "sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=" \
+    --key "$T/lobby.key" --kiosk-id lobby "$ID/Person_01/rec_2" >"$T/out" 2>"$T/err"
+[ $? -eq 1 ] && grep -q -- "not the one --pin names" "$T/err" &&
+    ok "a wrong --pin is refused, naming --pin" ||
+    { bad "wrong --pin"; cat "$T/err"; }
 PIN=$(openssl x509 -in "$T/tls.crt" -pubkey -noout | openssl pkey -pubin \
     -outform der | openssl dgst -sha256 -binary | base64)
 "$K" --url "https://127.0.0.1:$PORT" --pin "sha256//$PIN" --key "$T/lobby.key" \
