@@ -10,11 +10,16 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 "$top/scripts/install-deps.sh"
 [ -x "$top/configure" ] || "$top/bootstrap"
-mkdir -p "$top/build-normal"
-(cd "$top/build-normal" && { [ -f Makefile ] || "$top/configure" -q; } &&
-    make -s -j"$(nproc)")
-
-B="$top/build-normal"
+if [ -f "$top/config.status" ]; then
+	# configured in place (./configure && make): build there; autotools
+	# refuse a separate build folder beside an in-place build
+	B="$top"
+else
+	B="$top/build-normal"
+	mkdir -p "$B"
+	(cd "$B" && { [ -f Makefile ] || "$top/configure" -q; })
+fi
+(cd "$B" && make -s -j"$(nproc)")
 DATA=${DT4ECG_DATA:-$(cd "$top/.." && pwd)/shared/data}
 ID="$DATA/ecg-id"
 MODEL=${DT4ECG_MODEL:-$top/models/dt4ecg-default.safetensors}

@@ -46,7 +46,18 @@ if (cd "$T" && sh -e -x ./examples.sh) > "$T/out" 2>&1; then
 	grep -q "member alice: enrolled 2 recordings" "$T/out" &&
 	    echo "ok 3 - alice enrolled from two recordings" ||
 	    { echo "not ok 3 - alice"; sed 's/^/#   /' "$T/out"; exit 1; }
-	echo "1..3"
+	# README's program paths, less their build-normal/ prefix, are this
+	# build's (an in-place build or any build folder)
+	bad=0
+	for p in $(grep -o 'build-normal/[a-z0-9_/.-]*[a-z0-9]' "$SRC/README.md" | sort -u); do
+		case "$p" in
+		build-normal/*/*) [ -e "$B/${p#build-normal/}" ] ||
+		    { echo "#   README: $p: no ${p#build-normal/} in $B"; bad=1; } ;;
+		esac
+	done
+	[ $bad -eq 0 ] && echo "ok 4 - README's build paths name this build's programs" ||
+	    { echo "not ok 4 - README's build paths"; exit 1; }
+	echo "1..4"
 else
 	echo "not ok 1 - the EXAMPLES of dt4ecg-admin(8) fail"
 	sed 's/^/#   /' "$T/out"
