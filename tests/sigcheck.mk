@@ -12,3 +12,10 @@ tests_test_sigcheck_SOURCES = tests/test_sigcheck.c tests/nonecg.c \
 	tests/nonecg.h
 tests_test_sigcheck_CFLAGS = $(TEST_CFLAGS)
 tests_test_sigcheck_LDADD = $(ECG_LIBS) $(CMOCKA_LIBS)
+
+# the check on whatever a kiosk may send: fuzz target, replayed on its corpus
+check_PROGRAMS += fuzz/fuzz_sigcheck
+TESTS += tests/fuzz-sigcheck.sh
+fuzz_fuzz_sigcheck_SOURCES = fuzz/fuzz_sigcheck.c $(FUZZ_DRIVER)
+fuzz_fuzz_sigcheck_LDADD = $(ECG_LIBS)
+EXTRA_DIST += tests/fuzz-sigcheck.sh fuzz/corpus/sigcheck
