@@ -9,19 +9,7 @@
 #include "admin/report_summary.h"
 #include "data/eval.h"
 
-static void
-esc(FILE *f, const char *s)
-{
-	for (; s != NULL && *s; s++) {
-		switch (*s) {
-		case '<': fputs("&lt;", f); break;
-		case '>': fputs("&gt;", f); break;
-		case '&': fputs("&amp;", f); break;
-		case '"': fputs("&quot;", f); break;
-		default: fputc(*s, f);
-		}
-	}
-}
+#define esc data_html_esc
 
 static const char *
 proto(const json_t *r)

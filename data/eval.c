@@ -259,8 +259,8 @@ data_probit(double p)
 
 /* --------------------------------------------------------------- report */
 
-static void
-esc(FILE *f, const char *s)
+void
+data_html_esc(FILE *f, const char *s)
 {
 	for (; s != NULL && *s; s++) {
 		switch (*s) {
@@ -272,6 +272,8 @@ esc(FILE *f, const char *s)
 		}
 	}
 }
+
+#define esc data_html_esc
 
 #define SW 480
 #define SH 410

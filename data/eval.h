@@ -10,6 +10,7 @@
 #define DATA_EVAL_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "util/error.h"
 
@@ -52,6 +53,9 @@ struct data_report {
 	double threshold;		/* marked on the histogram and DET */
 	int has_threshold;
 };
+
+/* Writes S to F with < > & " escaped for HTML. */
+void data_html_esc(FILE *f, const char *s);
 
 /* Writes DIR/report.html (creating DIR) with inline SVG figures. */
 int data_report_write(const char *dir, const struct data_report *r,
