@@ -26,6 +26,7 @@ static const struct command {
 	{ "retrain", cmd_retrain, "train the network (GradNorm) on manifests or built-in data sets" },
 	{ "evaluate", cmd_evaluate, "accuracy of a model under protocol P1, P2 or P3; JSON, HTML report" },
 	{ "calibrate", cmd_calibrate, "fit the activity temperature and unknown threshold on validation data" },
+	{ "threshold", cmd_threshold, "the threshold for a target false-accept rate, from the model's open-set figures" },
 };
 
 static void
@@ -34,7 +35,9 @@ usage(FILE *f)
 	size_t i;
 
 	fprintf(f, "usage: dt4ecg-admin [--db STORE] COMMAND [ARGS...]\n"
-	    "       dt4ecg-admin COMMAND --help\n\ncommands:\n");
+	    "       dt4ecg-admin COMMAND [ARGS...] --db STORE\n"
+	    "       dt4ecg-admin COMMAND --help\n"
+	    "       dt4ecg-admin --version\n\ncommands:\n");
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-10s %s\n", commands[i].name,
 		    commands[i].summary);
@@ -44,7 +47,7 @@ int
 main(int argc, char **argv)
 {
 	struct admin_ctx ctx = { .progname = "dt4ecg-admin" };
-	int i = 1;
+	int i = 1, j;
 	size_t k;
 
 	log_init("dt4ecg-admin", false);
@@ -59,6 +62,10 @@ main(int argc, char **argv)
 		    strcmp(argv[i], "-h") == 0) {
 			usage(stdout);
 			return ADMIN_EXIT_OK;
+		} else if (strcmp(argv[i], "--version") == 0) {
+			printf("dt4ecg-admin (%s) %s\n", PACKAGE_NAME,
+			    PACKAGE_VERSION);
+			return ADMIN_EXIT_OK;
 		} else {
 			fprintf(stderr, "dt4ecg-admin: unknown option '%s'\n",
 			    argv[i]);
@@ -69,6 +76,32 @@ main(int argc, char **argv)
 	if (i >= argc) {
 		usage(stderr);
 		return ADMIN_EXIT_USAGE;
+	}
+	/* --db STORE after the command as well (the man page's examples put
+	 * it first; an operator's fingers do not always) */
+	for (j = i + 1; j < argc && strcmp(argv[j], "--") != 0; j++) {
+		const char *v = NULL;
+		int drop = 0;
+
+		if (strcmp(argv[j], "--db") == 0 && j + 1 < argc) {
+			v = argv[j + 1];
+			drop = 2;
+		} else if (strncmp(argv[j], "--db=", 5) == 0) {
+			v = argv[j] + 5;
+			drop = 1;
+		}
+		if (drop == 0)
+			continue;
+		if (ctx.db != NULL && strcmp(ctx.db, v) != 0) {
+			fprintf(stderr, "dt4ecg-admin: --db given twice (%s, "
+			    "%s)\n", ctx.db, v);
+			return ADMIN_EXIT_USAGE;
+		}
+		ctx.db = v;
+		memmove(&argv[j], &argv[j + drop], (size_t)(argc - j - drop +
+		    1) * sizeof(*argv));
+		argc -= drop;
+		j--;
 	}
 	if (ctx.db == NULL)
 		ctx.db = getenv("DT4ECG_DB");

@@ -33,6 +33,9 @@
 #include <jansson.h>
 
 #include "admin/admin.h"
+#include "admin/contamination.h"
+#include "admin/openset.h"
+#include "admin/report_summary.h"
 #include "admin/datasrc.h"
 #include "data/eval.h"
 #include "data/split.h"
@@ -51,6 +54,7 @@ struct ev {
 	float *cls;		/* normalised classifier rows */
 	int batch;
 	bool progress;
+	bool contaminated_ok;	/* --contaminated */
 	json_t *out;
 	/* report material, owned */
 	float *gen, *imp;
@@ -678,6 +682,10 @@ eval_p2(struct ev *e, int train_max, struct dt_error *err)
 	if (data_split_p2(e->c, 0, train_max, &p2, err) != 0)
 		return -1;
 	T = p2.n_enrolled;
+	if (eval_contamination("P2", json_string_value(json_object_get(
+	    e->out, "model")), e->c, e->rows, p2.enrolled, T,
+	    e->contaminated_ok, e->out, err) != 0)
+		goto out;
 	if ((tmpl = calloc((size_t)T * E, sizeof(float))) == NULL ||
 	    (tid = malloc(sizeof(int) * (size_t)T)) == NULL ||
 	    (cnt = calloc((size_t)e->c->n_subjects, sizeof(int))) == NULL)
@@ -879,9 +887,9 @@ usage(FILE *f)
 	    "  data ecg-id, ptbxl-lead1, ecg-activity, ecg-activity-textile)\n"
 	    "       dt4ecg-admin evaluate --protocol p3 --model FOLD0 --model FOLD1 ...\n"
 	    "           [--fold K] [--folds N] [--data NAME|MANIFEST]...\n"
-	    "           [--report DIR]\n"
+	    "           [--report DIR [--threshold T]]\n"
 	    "           [--json] [--threads N] [--train-max N]\n"
-	    "           [--gate hr-sat|sqi]\n"
+	    "           [--gate hr-sat|sqi] [--contaminated] [--save-metrics]\n"
 	    "  DESIGN.md section 8.  --data defaults to what the model was\n"
 	    "  trained on (metadata train.data), else ecg-id (p1, p2) or\n"
 	    "  ecg-activity (p3).  Built-in names: ecg-id, ecg-activity (under\n"
@@ -892,7 +900,15 @@ usage(FILE *f)
 	    "  on the fold in its metadata; the held-out confusion matrices\n"
 	    "  are summed over the folds.  --fold and --folds default to\n"
 	    "  the model's (train.fold, train.folds), else 0 and 5; a model\n"
-	    "  trained under P3 is refused on another split.\n");
+	    "  trained under P3 is refused on another split; P2 on a model\n"
+	    "  that trained on probe persons is refused unless --contaminated\n"
+	    "  (the result is then marked \"contaminated\").  --save-metrics\n"
+	    "  (P2): the open-set figures an operator picks a threshold from\n"
+	    "  (EER, FRR and threshold at FAR 1, 0.1, 0.01 %%, a DET grid) into\n"
+	    "  the model file's metadata (metrics.open_set.p2), for model import,\n"
+	    "  model show and dt4ecg-admin threshold.  The report opens with an\n"
+	    "  operator summary: FAR and FRR at --threshold T (the site's;\n"
+	    "  default dt4ecgd's 0.7), marked on the figures with the EER.\n");
 }
 
 /* The data names recorded in the model, when there are any. */
@@ -965,6 +981,10 @@ struct eopts {
 	int nd, fold, folds, threads, train_max;
 	bool folds_given;	/* --folds; else the model's (train.folds) */
 	struct eo_adapt adapt;	/* --protocol adapt */
+	bool contaminated;	/* --contaminated: P2 on training subjects */
+	bool save_metrics;	/* --save-metrics: open-set figures to the file */
+	double threshold;	/* --threshold: the site's, for the report */
+	bool threshold_given;
 };
 
 /* Everything one model's evaluation owns; eval_free releases it. */
@@ -1070,6 +1090,7 @@ eval_model(const struct eopts *o, const char *model, struct eval_run *r,
 	e->c = r->c;
 	e->batch = 64;
 	e->progress = true;
+	e->contaminated_ok = o->contaminated;
 	/* the gate the model was trained with, unless --gate */
 	if (embed_prep_params(r->m, &e->pp, err) != 0)
 		return -1;
@@ -1260,6 +1281,8 @@ cmd_evaluate(struct admin_ctx *ctx, int argc, char **argv)
 		{ "threads", required_argument, NULL, 't' },
 		{ "train-max", required_argument, NULL, 'T' },
 		{ "gate", required_argument, NULL, 'g' },
+		{ "contaminated", no_argument, NULL, 'C' },
+		{ "save-metrics", no_argument, NULL, 'S' },
 		{ "threshold", required_argument, NULL, 'H' },
 		{ "adapt-margin", required_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' },
@@ -1268,7 +1291,7 @@ cmd_evaluate(struct admin_ctx *ctx, int argc, char **argv)
 	struct eopts o;
 	struct eval_run run;
 	struct dt_error err = { 0 };
-	char *models[16], *dump = NULL, title[256];
+	char *models[16], *dump = NULL, *summary = NULL, title[256];
 	const char *report = NULL;
 	json_t *result = NULL;
 	long *pooled = NULL;
@@ -1283,7 +1306,8 @@ cmd_evaluate(struct admin_ctx *ctx, int argc, char **argv)
 	o.folds = 5;
 	o.threads = 1;
 	o.train_max = 60;
-	o.adapt.threshold = 0.7;
+	o.threshold = 0.7;	/* dt4ecgd's default (etc/dt4ecgd.conf) */
+	o.adapt.threshold = o.threshold;
 	o.adapt.margin = 0.1;
 	o.adapt.cap = 5;
 	optind = 1;
@@ -1323,24 +1347,33 @@ cmd_evaluate(struct admin_ctx *ctx, int argc, char **argv)
 				return ADMIN_EXIT_USAGE;
 			break;
 		case 'g': o.gate = optarg; break;
-		case 'H':
-		case 'M': {
+		case 'C': o.contaminated = true; break;
+		case 'S': o.save_metrics = true; break;
+		case 'H': {
 			char *end;
-			double v;
 
-			errno = 0;
-			v = strtod(optarg, &end);
-			if (errno || end == optarg || *end || !(v >= 0 &&
-			    v <= 1)) {
-				fprintf(stderr, "dt4ecg-admin evaluate: --%s "
-				    "%s: expected a number in [0, 1]\n", ch ==
-				    'H' ? "threshold" : "adapt-margin", optarg);
+			o.threshold = strtod(optarg, &end);
+			if (end == optarg || *end || !(o.threshold >= -1 &&
+			    o.threshold <= 1)) {
+				fprintf(stderr, "dt4ecg-admin evaluate: "
+				    "--threshold %s: -1..1\n", optarg);
 				return ADMIN_EXIT_USAGE;
 			}
-			if (ch == 'H')
-				o.adapt.threshold = v;
-			else
-				o.adapt.margin = v;
+			o.threshold_given = true;
+			o.adapt.threshold = o.threshold;
+			break;
+		}
+		case 'M': {
+			char *end;
+
+			errno = 0;
+			o.adapt.margin = strtod(optarg, &end);
+			if (errno || end == optarg || *end ||
+			    !(o.adapt.margin >= 0 && o.adapt.margin <= 1)) {
+				fprintf(stderr, "dt4ecg-admin evaluate: "
+				    "--adapt-margin %s: 0..1\n", optarg);
+				return ADMIN_EXIT_USAGE;
+			}
 			break;
 		}
 		case 'h': usage(stdout); return ADMIN_EXIT_OK;
@@ -1381,6 +1414,28 @@ cmd_evaluate(struct admin_ctx *ctx, int argc, char **argv)
 	} else if (eval_p3_pooled(&o, models, nm, &run, &result, &pooled,
 	    &err) != 0)
 		goto fail;
+	if (o.save_metrics) {
+		json_t *fig;
+
+		if (nm != 1 || strcmp(o.proto, "p2") != 0) {
+			dt_error_set(&err, DT_E_INVALID, "--save-metrics: P2 "
+			    "of one model only");
+			goto fail;
+		}
+		if (json_is_true(json_object_get(result, "contaminated"))) {
+			dt_error_set(&err, DT_E_INVALID, "--save-metrics: not "
+			    "with contaminated figures");
+			goto fail;
+		}
+		if ((fig = openset_json(run.e.gen, run.e.ng, run.e.imp,
+		    run.e.ni, json_object_get(result, "data"), &err)) == NULL)
+			goto fail;
+		json_object_set_new(result, "open_set", fig);
+		if (openset_save(models[0], "p2", fig, &err) != 0)
+			goto fail;
+		fprintf(stderr, "evaluate: open-set figures saved in %s "
+		    "(metadata metrics.open_set.p2)\n", models[0]);
+	}
 	json_object_set_new(result, "seconds", json_real(admin_now() - t0));
 	dump = json_dumps(result, (compact ? JSON_COMPACT : JSON_INDENT(2)) |
 	    JSON_REAL_PRECISION(6) | JSON_PRESERVE_ORDER);
@@ -1413,6 +1468,16 @@ cmd_evaluate(struct admin_ctx *ctx, int argc, char **argv)
 		r.curves_json = nn_model_meta(run.m, "train.curves");
 		r.notes_title = "Identity in motion";
 		r.notes_text = run.e.motion;
+		r.threshold = o.threshold;
+		r.has_threshold = strcmp(o.proto, "p3") != 0;
+		r.score_caption = report_score_caption(result);
+		if ((summary = report_summary_html(result, run.e.gen,
+		    run.e.ng, run.e.imp, run.e.ni, o.threshold,
+		    o.threshold_given)) == NULL) {
+			dt_error_set(&err, DT_E_NOMEM, "out of memory");
+			goto fail;
+		}
+		r.summary_html = summary;
 		if (data_report_write(report, &r, &err) != 0)
 			goto fail;
 		fprintf(stderr, "evaluate: report in %s/report.html\n", report);
@@ -1426,6 +1491,7 @@ cmd_evaluate(struct admin_ctx *ctx, int argc, char **argv)
 fail:
 	fprintf(stderr, "dt4ecg-admin evaluate: %s\n", err.msg);
 out:
+	free(summary);
 	free(dump);
 	free(pooled);
 	json_decref(result);

@@ -17,6 +17,7 @@
 #include <sodium.h>
 
 #include "admin/common.h"
+#include "admin/enroll_check.h"
 #include "ecg/load.h"
 #include "nn/model.h"
 #include "pipeline/embed.h"
@@ -28,13 +29,18 @@ static const char add_usage[] =
 static const char enroll_usage[] =
     "usage: dt4ecg-admin --db STORE user enroll USER_ID RECORDING...\n"
     "           [--format wfdb|csv] [--fs HZ] [--signal N] [--skip-unusable]\n"
-    "           [--key-file FILE]\n"
+    "           [--min-agreement X] [--key-file FILE]\n"
     "  Enrolls a member from one or more ECG recordings (a WFDB record path\n"
-    "  without extension, or a CSV/TSV file with --fs).  Each recording is\n"
-    "  preprocessed and embedded with the active model.  An unusable\n"
+    "  without extension, or a CSV/TSV file with --fs; a --fs applies to the\n"
+    "  recordings after it, the last one also to any before it).  Each\n"
+    "  recording is preprocessed and embedded with the active model.  An unusable\n"
     "  recording is named with the reason, and then nothing is stored\n"
-    "  unless --skip-unusable is given.  The raw recordings (encrypted) and\n"
-    "  their templates are stored in one transaction.\n";
+    "  unless --skip-unusable is given.  A recording that is not an ECG\n"
+    "  (noise, a sine, ...) is unusable.  The recordings, with those already\n"
+    "  enrolled, must not repeat one another, and each one's template must\n"
+    "  agree with the others' (mean cosine similarity >= --min-agreement,\n"
+    "  default 0.4).  The raw recordings (encrypted) and their templates are\n"
+    "  stored in one transaction.\n";
 static const char list_usage[] =
     "usage: dt4ecg-admin --db STORE user list [--json]\n"
     "  Lists the members with their number of recordings and templates.\n";
@@ -53,6 +59,7 @@ struct user_opts {
 	const char *format;
 	const char *key_file;
 	double fs;
+	double min_agreement;
 	int signal;
 	int json;
 	int skip_unusable;
@@ -100,6 +107,16 @@ set(void *vo, int ch, const char *arg)
 	case 'S':
 		o->skip_unusable = 1;
 		break;
+	case 'A':
+		errno = 0;
+		o->min_agreement = strtod(arg, &end);
+		if (errno || end == arg || *end ||
+		    !(o->min_agreement >= -1 && o->min_agreement <= 1)) {
+			fprintf(stderr, "dt4ecg-admin user: --min-agreement "
+			    "%s: expected a similarity of -1..1\n", arg);
+			return ADMIN_EXIT_USAGE;
+		}
+		break;
 	case 'k':
 		o->key_file = arg;
 		break;
@@ -114,6 +131,7 @@ static const struct option longopts[] = {
 	{ "signal", required_argument, NULL, 's' },
 	{ "json", no_argument, NULL, 'j' },
 	{ "skip-unusable", no_argument, NULL, 'S' },
+	{ "min-agreement", required_argument, NULL, 'A' },
 	{ "key-file", required_argument, NULL, 'k' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -137,8 +155,10 @@ user_add(struct admin_ctx *ctx, int argc, char **argv)
 		adm_error("user add", &err);
 		rc = ADMIN_EXIT_FAIL;
 	} else {
+		bool named = o.name != NULL && *o.name != '\0';
+
 		printf("member %s added%s%s%s\n", argv[optind],
-		    o.name ? " (" : "", o.name ? o.name : "", o.name ? ")" : "");
+		    named ? " (" : "", named ? o.name : "", named ? ")" : "");
 		rc = ADMIN_EXIT_OK;
 	}
 	store_close(s);
@@ -172,12 +192,62 @@ items_free(struct enroll_item *it, int n, int dim)
 	free(it);
 }
 
+/*
+ * --fs per recording: a --fs applies to the recordings after it, up to the
+ * next --fs; recordings before every --fs take the last one given (so the
+ * documented `enroll ID REC... --fs HZ` sets them all).  fs[k] is the rate
+ * of positional operand k (0: USER_ID), 0 for none.  Values are checked
+ * by adm_opts later.
+ */
+static void
+fs_per_operand(int argc, char **argv, double *fs, int nfs)
+{
+	static const char *const with_arg[] = { "--format", "--signal",
+	    "--key-file", "--min-agreement", "--name", "--db" };
+	double cur = 0, last = 0;
+	int i, k = 0;
+	size_t j;
+
+	for (i = 1; i < argc && k < nfs; i++) {
+		const char *a = argv[i], *v = NULL;
+
+		if (strcmp(a, "--") == 0) {
+			while (++i < argc && k < nfs)
+				fs[k++] = cur;
+			break;
+		}
+		if (strcmp(a, "--fs") == 0 && i + 1 < argc)
+			v = argv[++i];
+		else if (strncmp(a, "--fs=", 5) == 0)
+			v = a + 5;
+		if (v != NULL) {
+			cur = last = strtod(v, NULL);
+			continue;
+		}
+		if (a[0] == '-' && a[1] != '\0') {
+			for (j = 0; j < sizeof(with_arg) / sizeof(with_arg[0]);
+			    j++)
+				if (strcmp(a, with_arg[j]) == 0)
+					i++;
+			continue;
+		}
+		fs[k++] = cur;
+	}
+	for (i = 0; i < k; i++)
+		if (fs[i] == 0)
+			fs[i] = last;
+}
+
 static int
 user_enroll(struct admin_ctx *ctx, int argc, char **argv)
 {
 	struct dt_error err = { 0 };
-	struct user_opts o = { .signal = -1 };
+	struct user_opts o = { .signal = -1,
+	    .min_agreement = ENROLL_MIN_AGREEMENT };
 	struct store_member mem;
+	struct enroll_rec *recs = NULL;
+	double *fsv = NULL;
+	int n_recs = 0, n_new = 0, bad;
 	struct store *s = NULL;
 	struct nn_model *m = NULL;
 	struct embedder *e = NULL;
@@ -188,9 +258,16 @@ user_enroll(struct admin_ctx *ctx, int argc, char **argv)
 	int rc, i, n = 0, dim = 0, n_ok = 0, in_tx = 0;
 	int64_t rec_id;
 
-	if ((rc = adm_opts(argc, argv, &options, enroll_usage, "FfsSk", &o, 2,
-	    -1)) >= 0)
+	if ((fsv = calloc((size_t)argc, sizeof(*fsv))) == NULL) {
+		adm_errx("user enroll", "out of memory");
+		return ADMIN_EXIT_FAIL;
+	}
+	fs_per_operand(argc, argv, fsv, argc);
+	if ((rc = adm_opts(argc, argv, &options, enroll_usage, "FfsSAk", &o, 2,
+	    -1)) >= 0) {
+		free(fsv);
 		return rc;
+	}
 	if (ecg_format_parse(o.format, &fmt) != 0) {
 		fprintf(stderr, "dt4ecg-admin user enroll: --format %s: "
 		    "expected wfdb or csv\n", o.format);
@@ -233,7 +310,8 @@ user_enroll(struct admin_ctx *ctx, int argc, char **argv)
 			goto fail;
 		}
 		it[i].r.embedding = it[i].emb;
-		if (ecg_load_signal(it[i].path, fmt, o.fs, o.signal, &it[i].mv,
+		if (ecg_load_signal(it[i].path, fmt, fsv[1 + i], o.signal,
+		    &it[i].mv,
 		    &it[i].n, &it[i].fs, &ferr) != 0 ||
 		    embedder_run(e, it[i].mv, it[i].n, it[i].fs, &it[i].r,
 		    &ferr) != 0) {
@@ -259,6 +337,31 @@ user_enroll(struct admin_ctx *ctx, int argc, char **argv)
 		    "usable recording", id);
 		goto out;
 	}
+	/* the set: none twice, all of one person (enroll_check.h) */
+	if ((recs = calloc((size_t)n_ok, sizeof(*recs))) == NULL) {
+		dt_error_set(&err, DT_E_NOMEM, "out of memory");
+		goto fail;
+	}
+	for (i = 0; i < n; i++)
+		if (it[i].ok) {
+			struct enroll_rec *x = &recs[n_new++];
+
+			snprintf(x->name, sizeof(x->name), "%s", it[i].path);
+			x->mv = it[i].mv;
+			x->n = it[i].n;
+			x->fs = it[i].fs;
+			x->emb = it[i].emb;
+		}
+	n_recs = n_new;
+	if (enroll_load_stored(s, id, e, dim, &recs, &n_recs, &err) != 0)
+		goto fail;
+	if (enroll_check_duplicates(recs, n_recs, n_new, &err) != 0 ||
+	    enroll_check_agreement(recs, n_recs, n_new, dim, o.min_agreement,
+	    &bad, &err) != 0) {
+		adm_errx("user enroll", "member %s: nothing enrolled: %s", id,
+		    err.msg);
+		goto out;
+	}
 	if (store_begin(s, &err) != 0)
 		goto fail;
 	in_tx = 1;
@@ -276,15 +379,21 @@ user_enroll(struct admin_ctx *ctx, int argc, char **argv)
 	if (store_commit(s, &err) != 0)
 		goto fail;
 	in_tx = 0;
-	for (i = 0; i < n; i++)
-		if (it[i].ok)
+	for (i = 0, bad = 0; i < n; i++)
+		if (it[i].ok) {
 			printf("%s: %.1f s at %g Hz, %d window%s used, %d "
-			    "rejected, heart rate %.0f bpm\n", it[i].path,
+			    "rejected, heart rate %.0f bpm", it[i].path,
 			    (double)it[i].n / it[i].fs, it[i].fs,
 			    it[i].r.windows_used,
 			    it[i].r.windows_used == 1 ? "" : "s",
 			    it[i].r.windows_rejected,
 			    (double)it[i].r.heart_rate_bpm);
+			if (n_recs > 1)
+				printf(", agreement %.2f",
+				    recs[bad].agreement);
+			printf("\n");
+			bad++;
+		}
 	printf("member %s: enrolled %d recording%s with model %s\n", id, n_ok,
 	    n_ok == 1 ? "" : "s", model_id);
 	rc = ADMIN_EXIT_OK;
@@ -295,7 +404,9 @@ fail:
 out:
 	if (in_tx)
 		store_rollback(s);
+	enroll_recs_free(recs, n_recs, n_new, dim);
 	items_free(it, n, dim);
+	free(fsv);
 	embedder_free(e);
 	nn_model_free(m);
 	store_close(s);

@@ -74,6 +74,22 @@ adm_actor(void)
 	return actor;
 }
 
+/* Says so (and returns true) when ctx->db is a file path that does not
+ * exist. */
+static bool
+store_missing(struct admin_ctx *ctx, const char *cmd)
+{
+	struct stat sb;
+
+	if (strncmp(ctx->db, "postgresql://", 13) == 0 ||
+	    strncmp(ctx->db, "postgres://", 11) == 0 ||
+	    stat(ctx->db, &sb) == 0 || errno != ENOENT)
+		return false;
+	adm_errx(cmd, "store %s: no such file; create it with dt4ecg-admin "
+	    "--db %s init", ctx->db, ctx->db);
+	return true;
+}
+
 int
 adm_open(struct admin_ctx *ctx, const char *cmd, const char *key_file,
     enum adm_key keymode, int flags, struct store **out)
@@ -106,8 +122,22 @@ adm_open(struct admin_ctx *ctx, const char *cmd, const char *key_file,
 		return -1;
 	}
 	if (stat(path, &sb) != 0 && errno == ENOENT) {
+		char alt[ADM_PATH_MAX];
+		size_t l = strlen(ctx->db);
+
+		/* STORE.db's key as dt4ecgd.conf(5) names it: STORE.key
+		 * (init --key-file put it there) */
+		if (l > 3 && strcmp(ctx->db + l - 3, ".db") == 0 &&
+		    (size_t)snprintf(alt, sizeof(alt), "%.*s.key", (int)(l -
+		    3), ctx->db) < sizeof(alt) && stat(alt, &sb) == 0) {
+			if (store_key_load_file(alt, &key, &err) != 0)
+				goto fail;
+			goto open;
+		}
 		if (keymode == ADM_KEY_OPTIONAL)
 			goto open;
+		if (store_missing(ctx, cmd))
+			return -1;
 		adm_errx(cmd, "store key %s: not found (give --key-file FILE, "
 		    "or run under systemd with the credential %s)", path,
 		    ADM_CREDENTIAL);
@@ -116,6 +146,8 @@ adm_open(struct admin_ctx *ctx, const char *cmd, const char *key_file,
 	if (store_key_load_file(path, &key, &err) != 0)
 		goto fail;
 open:
+	if (!(flags & STORE_CREATE) && store_missing(ctx, cmd))
+		goto out;
 	if (store_open(ctx->db, key, flags, out, &err) != 0)
 		goto fail;
 	store_set_actor(*out, adm_actor());

@@ -5,6 +5,12 @@ admin_dt4ecg_admin_SOURCES = \
 	admin/cmd_infer.c \
 	admin/common.c admin/common.h \
 	admin/cmd_store.c admin/cmd_kiosk.c admin/cmd_user.c \
+	admin/enroll_check.c admin/enroll_check.h \
+	admin/model_check.c admin/model_check.h \
+	admin/model_sign.c admin/model_sign.h \
+	admin/contamination.c admin/contamination.h \
+	admin/openset.c admin/openset.h admin/cmd_threshold.c \
+	admin/report_summary.c admin/report_summary.h \
 	admin/cmd_model.c admin/cmd_audit.c \
 	admin/datasrc.c admin/datasrc.h admin/cmd_retrain.c admin/cmd_evaluate.c \
 	admin/eval_open.c admin/eval_open.h admin/cmd_calibrate.c \

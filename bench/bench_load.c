@@ -274,12 +274,18 @@ add_bodies(struct load *L, const char *path, bool relative)
 }
 
 static void
-usage(void)
+usage_to(FILE *f)
 {
-	fprintf(stderr, "usage: dt4ecg-bench load [--concurrency 1,2,4] "
+	fprintf(f, "usage: dt4ecg-bench load [--concurrency 1,2,4] "
 	    "[--seconds S] [--members N] [--threads T] [--tiny] [--json]\n"
 	    "       dt4ecg-bench load --url URL --key FILE --kiosk-id ID "
 	    "--recordings FILE... [--cacert FILE] [--pid PID] ...\n");
+}
+
+static void
+usage(void)
+{
+	usage_to(stderr);
 }
 
 static int
@@ -325,6 +331,10 @@ bench_load_main(int argc, char **argv)
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 
+		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			usage_to(stdout);
+			return 0;
+		}
 		if (strcmp(a, "--json") == 0) {
 			json = true;
 			continue;

@@ -56,10 +56,16 @@ naive_best(const float *t, size_t n, const float *q, float *best)
 }
 
 static void
+usage_to(FILE *f)
+{
+	fprintf(f, "usage: dt4ecg-bench match [--members N]... "
+	    "[--queries Q] [--k K] [--threads T] [--json]\n");
+}
+
+static void
 usage(void)
 {
-	fprintf(stderr, "usage: dt4ecg-bench match [--members N]... "
-	    "[--queries Q] [--k K] [--threads T] [--json]\n");
+	usage_to(stderr);
 }
 
 int
@@ -70,7 +76,11 @@ bench_match_main(int argc, char **argv)
 	struct dt_error err;
 
 	for (a = 1; a < argc; a++) {
-		if (strcmp(argv[a], "--json") == 0)
+		if (strcmp(argv[a], "--help") == 0 || strcmp(argv[a], "-h") ==
+		    0) {
+			usage_to(stdout);
+			return 0;
+		} else if (strcmp(argv[a], "--json") == 0)
 			json = 1;
 		else if (strcmp(argv[a], "--members") == 0 && a + 1 < argc &&
 		    nconf < MAX_CONFIGS) {

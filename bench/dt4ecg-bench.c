@@ -37,6 +37,10 @@ main(int argc, char **argv)
 {
 	size_t i;
 
+	if (argc >= 2 && strcmp(argv[1], "--version") == 0) {
+		printf("dt4ecg-bench (%s) %s\n", PACKAGE_NAME, PACKAGE_VERSION);
+		return 0;
+	}
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 ||
 	    strcmp(argv[1], "-h") == 0) {
 		usage(argc < 2 ? stderr : stdout);

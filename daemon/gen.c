@@ -51,8 +51,13 @@ read_pem(const char *path, bool secret, char **out, size_t *outlen,
 		    "bytes", path, PEM_MAX);
 		goto fail;
 	}
-	if (secret && (st.st_mode & 0077) != 0)
-		log_warnx("%s: private key readable by group or others", path);
+	/* refused, as the store key is (store/crypto.c) */
+	if (secret && (st.st_mode & 0077) != 0) {
+		dt_error_set(err, DT_E_CRYPTO, "TLS key %s is accessible by "
+		    "group or others (mode %04o): chmod 600 it", path,
+		    (unsigned)(st.st_mode & 07777));
+		goto fail;
+	}
 	buf = secret ? sodium_malloc((size_t)st.st_size + 1) :
 	    malloc((size_t)st.st_size + 1);
 	if (buf == NULL) {

@@ -18,6 +18,8 @@
  */
 #include "config.h"
 
+#include <getopt.h>
+
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -32,15 +34,15 @@
 #include "daemon/replay.h"
 #include "util/log.h"
 
-#ifndef SYSCONFDIR
-#define SYSCONFDIR "/etc"
-#endif
-#define DEFAULT_CONF SYSCONFDIR "/dt4ecgd/dt4ecgd.conf"
+/* One default, whatever the prefix, as the man pages and docs say; the
+ * systemd unit passes -c @sysconfdir@/dt4ecgd/dt4ecgd.conf itself. */
+#define DEFAULT_CONF "/etc/dt4ecgd/dt4ecgd.conf"
 
 static void
-usage(void)
+usage(FILE *f)
 {
-	fprintf(stderr, "usage: dt4ecgd [-c FILE] [-f] [-v]\n"
+	fprintf(f, "usage: dt4ecgd [-c FILE] [-f] [-v]\n"
+	    "       dt4ecgd --help | --version\n"
 	    "  -c FILE  configuration (default %s)\n"
 	    "  -f       foreground: log to stderr without priority prefixes\n"
 	    "  -v       more verbose (repeat for debug)\n", DEFAULT_CONF);
@@ -112,7 +114,13 @@ main(int argc, char **argv)
 	bool foreground = false, journald;
 	int ch, verbose = 0, sig, rc = 1;
 
-	while ((ch = getopt(argc, argv, "c:fhv")) != -1) {
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+
+	while ((ch = getopt_long(argc, argv, "c:fhv", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			conf = optarg;
@@ -124,15 +132,19 @@ main(int argc, char **argv)
 			verbose++;
 			break;
 		case 'h':
-			usage();
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("dt4ecgd (%s) %s\n", PACKAGE_NAME,
+			    PACKAGE_VERSION);
 			return 0;
 		default:
-			usage();
+			usage(stderr);
 			return 2;
 		}
 	}
 	if (optind != argc) {
-		usage();
+		usage(stderr);
 		return 2;
 	}
 	journald = getenv("JOURNAL_STREAM") != NULL || !foreground;

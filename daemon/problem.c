@@ -106,6 +106,7 @@ problem_from_errc(enum dt_errc code)
 	case DT_E_SIG_FLAT:
 	case DT_E_SIG_CLIPPED:
 	case DT_E_SIG_NO_USABLE_WINDOW:
+	case DT_E_SIG_NOT_ECG:
 		return PROBLEM_SIGNAL_UNUSABLE;
 	case DT_E_BUSY:
 		return PROBLEM_UNAVAILABLE;

@@ -425,12 +425,12 @@ server_start(struct dmn_gen *g, struct server **out, struct dt_error *err)
 		OPT(MHD_OPTION_THREAD_POOL_SIZE, threads, NULL);
 	OPT(MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)(void (*)(void))completed,
 	    srv);
-	OPT(MHD_OPTION_EXTERNAL_LOGGER,
-	    (intptr_t)(void (*)(void))mhd_logger, NULL);
 	OPT(MHD_OPTION_END, 0, NULL);
 #undef OPT
+	/* the logger first of all options, or MHD warns that it is not */
 	srv->d = MHD_start_daemon(flags, (uint16_t)g->cfg.port, NULL, NULL,
-	    access_handler, srv, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+	    access_handler, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
+	    MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
 	if (srv->d == NULL) {
 		free(srv);
 		return dt_error_set(err, DT_E_IO, "cannot start the HTTPS "

@@ -259,8 +259,8 @@ data_probit(double p)
 
 /* --------------------------------------------------------------- report */
 
-static void
-esc(FILE *f, const char *s)
+void
+data_html_esc(FILE *f, const char *s)
 {
 	for (; s != NULL && *s; s++) {
 		switch (*s) {
@@ -273,12 +273,14 @@ esc(FILE *f, const char *s)
 	}
 }
 
+#define esc data_html_esc
+
 #define SW 480
-#define SH 360
+#define SH 410
 #define ML 60
 #define MR 20
 #define MT 30
-#define MB 50
+#define MB 100		/* tick values, axis label, two rows of legend */
 
 static void
 svg_open(FILE *f, const char *title)
@@ -315,17 +317,81 @@ py(double v, double lo, double hi)
 	return SH - MB - (v - lo) / (hi - lo) * (SH - MT - MB);
 }
 
+/*
+ * Legend item in slot k below the plot (two slots per row; a long item
+ * takes an even slot and leaves the next one empty): STYLE 'b' a bar swatch,
+ * '-' a line, ':' a dotted line, '=' a dashed line, 'o' a point.
+ */
+static void
+legend(FILE *f, int k, const char *color, char style, const char *text)
+{
+	double x = ML + (k % 2) * (SW - ML - MR) / 2.0;
+	double y = SH - MB + 58 + (k / 2) * 16;
+
+	if (style == 'b')
+		fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"14\" "
+		    "height=\"9\" fill=\"%s\" fill-opacity=\"0.5\"/>", x,
+		    y - 8, color);
+	else if (style == 'o')
+		fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" "
+		    "fill=\"%s\"/>", x + 7, y - 4, color);
+	else
+		fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" "
+		    "y2=\"%.1f\" stroke=\"%s\" stroke-width=\"2\"%s/>", x,
+		    y - 4, x + 14, y - 4, color, style == ':' ?
+		    " stroke-dasharray=\"2 2\"" : style == '=' ?
+		    " stroke-dasharray=\"6 3\"" : "");
+	fprintf(f, "<text x=\"%.1f\" y=\"%.1f\">", x + 20, y);
+	esc(f, text);
+	fprintf(f, "</text>\n");
+}
+
 static void
 axis_labels(FILE *f, const char *xl, const char *yl)
 {
 	fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">", (ML + SW -
-	    MR) / 2, SH - 10);
+	    MR) / 2, SH - MB + 34);
 	esc(f, xl);
 	fprintf(f, "</text>\n<text x=\"14\" y=\"%d\" text-anchor=\"middle\" "
 	    "transform=\"rotate(-90 14 %d)\">", (MT + SH - MB) / 2,
 	    (MT + SH - MB) / 2);
 	esc(f, yl);
 	fprintf(f, "</text>\n");
+}
+
+/* FAR and FRR when scores >= t are accepted. */
+static void
+rates_at(const struct data_report *r, double t, double *far, double *frr)
+{
+	size_t i, a = 0, b = 0;
+
+	for (i = 0; i < r->n_imp; i++)
+		a += r->imp[i] >= t;
+	for (i = 0; i < r->n_gen; i++)
+		b += r->gen[i] < t;
+	*far = r->n_imp ? (double)a / (double)r->n_imp : 0;
+	*frr = r->n_gen ? (double)b / (double)r->n_gen : 0;
+}
+
+static const char *
+thr_text(double t, double far, double frr)
+{
+	static char buf[96];
+
+	snprintf(buf, sizeof(buf), "threshold %.3f: FAR %.2f %%, FRR %.2f %%",
+	    t, 100 * far, 100 * frr);
+	return buf;
+}
+
+/* A point of the DET plot at (far, frr), clamped into its axes. */
+static void
+det_point(FILE *f, double far, double frr, double lo, double hi,
+    const char *color)
+{
+	far = far < 0.0005 ? 0.0005 : far > 0.5 ? 0.5 : far;
+	frr = frr < 0.0005 ? 0.0005 : frr > 0.5 ? 0.5 : frr;
+	fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"%s\"/>\n",
+	    px(data_probit(far), lo, hi), py(data_probit(frr), lo, hi), color);
 }
 
 static void
@@ -373,9 +439,34 @@ det_svg(FILE *f, const struct data_report *r)
 		started = 1;
 	}
 	fprintf(f, "\"/>\n");
+	legend(f, 0, "#1f77b4", '-', "FRR against FAR");
+	legend(f, 1, "#aaa", '=', "FAR = FRR");
+	k = 2;
+	if (r->has_threshold) {
+		double a, b;
+
+		rates_at(r, r->threshold, &a, &b);
+		det_point(f, a, b, lo, hi, "black");
+		legend(f, k, "black", 'o', thr_text(r->threshold, a, b));
+		k += 2;
+	}
+	{
+		struct data_verif v;
+
+		if (data_verif_metrics(r->gen, r->n_gen, r->imp, r->n_imp, &v,
+		    NULL) == 0) {
+			char t[96];
+
+			det_point(f, v.eer, v.eer, lo, hi, "#ff7f0e");
+			snprintf(t, sizeof(t), "EER %.2f %% (threshold %.3f)",
+			    100 * v.eer, v.eer_threshold);
+			legend(f, k++, "#ff7f0e", 'o', t);
+		}
+	}
 	axis_labels(f, "false accept rate (%)", "false reject rate (%)");
-	svg_close(f, "DET: FRR against FAR over every threshold; the dashed "
-	    "diagonal is FAR = FRR (the EER).");
+	svg_close(f, "DET: the false reject rate against the false accept "
+	    "rate over every threshold (normal-deviate axes, rates in %); "
+	    "the dashed diagonal is FAR = FRR, where the EER lies.");
 }
 
 static void
@@ -394,6 +485,10 @@ hist_svg(FILE *f, const struct data_report *r)
 	for (i = 0; i < r->n_imp; i++) {
 		lo = fmin(lo, r->imp[i]);
 		hi = fmax(hi, r->imp[i]);
+	}
+	if (r->has_threshold) {
+		lo = fmin(lo, r->threshold);
+		hi = fmax(hi, r->threshold);
 	}
 	if (!(hi > lo)) {
 		lo -= 1;
@@ -433,11 +528,44 @@ hist_svg(FILE *f, const struct data_report *r)
 		fprintf(f, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">"
 		    "%.2f</text>\n", px(v, lo, hi), SH - MB + 14, v);
 	}
-	fprintf(f, "<text x=\"%d\" y=\"%d\" fill=\"#2ca02c\">genuine (%zu)"
-	    "</text><text x=\"%d\" y=\"%d\" fill=\"#d62728\">impostor (%zu)"
-	    "</text>\n", ML + 8, MT + 14, r->n_gen, ML + 8, MT + 28, r->n_imp);
-	axis_labels(f, "cosine score", "fraction");
-	svg_close(f, "Genuine (green) and impostor (red) cosine scores.");
+	for (b = 0; b <= 2; b++)
+		fprintf(f, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">"
+		    "%.2f</text>\n", ML - 4, py(mg * b / 2, 0, mg) + 4,
+		    mg * b / 2);
+	{
+		char t[96];
+		struct data_verif v;
+
+		snprintf(t, sizeof(t), "genuine (%zu scores)", r->n_gen);
+		legend(f, 0, "#2ca02c", 'b', t);
+		snprintf(t, sizeof(t), "impostor (%zu scores)", r->n_imp);
+		legend(f, 1, "#d62728", 'b', t);
+		if (r->has_threshold) {
+			double a, c;
+
+			rates_at(r, r->threshold, &a, &c);
+			fprintf(f, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" "
+			    "y2=\"%d\" stroke=\"black\" stroke-width=\"2\"/>\n",
+			    px(r->threshold, lo, hi), MT, px(r->threshold, lo,
+			    hi), SH - MB);
+			legend(f, 2, "black", '-', thr_text(r->threshold, a,
+			    c));	/* a whole row */
+		}
+		if (data_verif_metrics(r->gen, r->n_gen, r->imp, r->n_imp,
+		    &v, NULL) == 0 && v.eer_threshold >= lo &&
+		    v.eer_threshold <= hi) {
+			fprintf(f, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" "
+			    "y2=\"%d\" stroke=\"#ff7f0e\" stroke-width=\"2\" "
+			    "stroke-dasharray=\"2 2\"/>\n", px(v.eer_threshold,
+			    lo, hi), MT, px(v.eer_threshold, lo, hi), SH - MB);
+			snprintf(t, sizeof(t), "EER %.2f %% at %.3f",
+			    100 * v.eer, v.eer_threshold);
+			legend(f, r->has_threshold ? 4 : 2, "#ff7f0e", ':', t);
+		}
+	}
+	axis_labels(f, "cosine score", "fraction of its kind per bin");
+	svg_close(f, r->score_caption != NULL ? r->score_caption :
+	    "Genuine (green) and impostor (red) cosine scores.");
 }
 
 static void
@@ -520,10 +648,8 @@ curve_svg(FILE *f, json_t *arr, const char *const *keys, int nk,
 			    py(json_number_value(v), lo, hi));
 			started = 1;
 		}
-		fprintf(f, "\"/>\n<text x=\"%d\" y=\"%d\" fill=\"%s\">", ML + 8,
-		    MT + 14 + 14 * k, col[k % 4]);
-		esc(f, keys[k]);
-		fprintf(f, "</text>\n");
+		fprintf(f, "\"/>\n");
+		legend(f, k, col[k % 4], '-', keys[k]);
 	}
 	fprintf(f, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%.3g</text>"
 	    "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%.3g</text>\n",
@@ -560,10 +686,17 @@ data_report_write(const char *dir, const struct data_report *r,
 	    "charset=\"utf-8\"><title>");
 	esc(f, r->title);
 	fprintf(f, "</title>\n<style>body{font-family:sans-serif;margin:2em}"
-	    "figure{display:inline-block;margin:1em}pre{background:#f6f6f6;"
-	    "padding:1em;overflow:auto}</style></head><body>\n<h1>");
+	    "figure{display:inline-block;margin:1em;vertical-align:top}"
+	    "figcaption{max-width:480px;font-size:90%%}pre{background:#f6f6f6;"
+	    "padding:1em;overflow:auto}section.op{background:#f3f7fb;"
+	    "padding:0.5em 1.5em 1em;max-width:60em}table.op{border-collapse:"
+	    "collapse}table.op th,table.op td{text-align:left;padding:0.2em "
+	    "0.8em;border-bottom:1px solid #ddd;vertical-align:top}"
+	    "</style></head><body>\n<h1>");
 	esc(f, r->title);
 	fprintf(f, "</h1>\n");
+	if (r->summary_html != NULL)
+		fputs(r->summary_html, f);
 	if (r->gen != NULL && r->imp != NULL && r->n_gen > 0 && r->n_imp > 0) {
 		fprintf(f, "<h2>Verification</h2>\n");
 		det_svg(f, r);

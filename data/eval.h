@@ -10,6 +10,7 @@
 #define DATA_EVAL_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "util/error.h"
 
@@ -47,7 +48,14 @@ struct data_report {
 	const char *curves_json;	/* [{"epoch":..,"loss_id":..,..},..]; may be NULL */
 	const char *notes_title;	/* a section of preformatted text; */
 	const char *notes_text;		/* both may be NULL */
+	const char *summary_html;	/* operator summary, first; may be NULL */
+	const char *score_caption;	/* what the scores are; may be NULL */
+	double threshold;		/* marked on the histogram and DET */
+	int has_threshold;
 };
+
+/* Writes S to F with < > & " escaped for HTML. */
+void data_html_esc(FILE *f, const char *s);
 
 /* Writes DIR/report.html (creating DIR) with inline SVG figures. */
 int data_report_write(const char *dir, const struct data_report *r,

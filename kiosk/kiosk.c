@@ -161,6 +161,39 @@ str(json_t *o, const char *k)
 	return s ? s : "?";
 }
 
+/* What to do about a TLS failure, pointing at the options that fix it. */
+static const char *
+tls_hint(CURLcode cc, const struct opts *o)
+{
+	switch (cc) {
+	case CURLE_PEER_FAILED_VERIFICATION:
+#if LIBCURL_VERSION_NUM < 0x073e00
+	case CURLE_SSL_CACERT:
+#endif
+		if (o->pin != NULL)
+			return " (the server's certificate is not trusted: give "
+			    "--cacert with the certificate or CA that signed "
+			    "it as well as --pin)";
+		return o->cacert != NULL ? " (the server's certificate is not "
+		    "signed by --cacert's: give the right --cacert, or --pin "
+		    "sha256//<base64 of its public key's SHA-256>)" :
+		    " (the server's certificate is not trusted: give --cacert "
+		    "FILE with it or its CA, or --pin sha256//<base64 of its "
+		    "public key's SHA-256>)";
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+		return " (the server's public key is not the one --pin names: "
+		    "check --pin against the server's certificate)";
+	case CURLE_SSL_CACERT_BADFILE:
+		return " (--cacert: the file cannot be read as PEM "
+		    "certificates)";
+	case CURLE_SSL_CONNECT_ERROR:
+		return " (TLS handshake failed: is it the daemon's HTTPS port, "
+		    "and does it speak TLS 1.2 or newer?)";
+	default:
+		return "";
+	}
+}
+
 /* Prints a 200 answer; returns the exit status it stands for. */
 static int
 print_decision(const char *rec, json_t *j)
@@ -173,6 +206,8 @@ print_decision(const char *rec, json_t *j)
 	    "display_name"));
 	bool accept = strcmp(decision, "accept") == 0;
 
+	if (name != NULL && *name == '\0')
+		name = NULL;	/* a member without a display name */
 	if (accept)
 		printf("%s: accepted as %s%s%s%s, score %.3f (threshold %.3f)",
 		    rec, str(user, "id"), name ? " (" : "", name ? name : "",
@@ -263,9 +298,9 @@ post(struct client *c, const char *rec, const char *body, size_t len,
 	    (curl_off_t)len);
 	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, r);
 	if ((cc = curl_easy_perform(c->curl)) != CURLE_OK) {
-		fprintf(stderr, "dt4ecg-kiosk: %s: %s: %s\n", rec, c->url,
+		fprintf(stderr, "dt4ecg-kiosk: %s: %s: %s%s\n", rec, c->url,
 		    r->too_big ? "answer larger than 1 MiB" :
-		    curl_easy_strerror(cc));
+		    curl_easy_strerror(cc), tls_hint(cc, &c->o));
 		goto out;
 	}
 	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, status);
@@ -520,6 +555,7 @@ main(int argc, char **argv)
 		{ "retries", required_argument, NULL, 'r' },
 		{ "replay", required_argument, NULL, 'R' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "version", no_argument, NULL, 'V' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -581,6 +617,10 @@ main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
+			return EXIT_ACCEPT;
+		case 'V':
+			printf("dt4ecg-kiosk (%s) %s\n", PACKAGE_NAME,
+			    PACKAGE_VERSION);
 			return EXIT_ACCEPT;
 		default:
 			usage(stderr);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "ecg/prep.h"
+#include "ecg/sigcheck.h"
 #include "nn/net.h"
 #include "pipeline/activity.h"
 #include "pipeline/embed.h"
@@ -21,6 +22,8 @@ struct embedder {
 	struct nn_net **nets;	/* [batch + 1] */
 	struct ecg_prep_params pp;
 	struct act_calib cal;
+	struct ecg_sigcheck_params sc;
+	bool sigcheck;
 	int batch, E, A;
 	float *emb;		/* [batch][E] */
 	float *act;		/* [batch][A] */
@@ -51,6 +54,8 @@ embedder_create(const struct nn_model *m, int batch, struct embedder **out,
 	e->batch = batch;
 	e->E = m->hp.embedding_dim;
 	e->A = m->n_activities;
+	ecg_sigcheck_params_default(&e->sc);
+	e->sigcheck = true;
 	if (embed_prep_params(m, &e->pp, err) != 0 ||
 	    act_calib_from_model(m, &e->cal, err) != 0)
 		goto fail;
@@ -93,12 +98,25 @@ embedder_run(struct embedder *e, const float *mv, size_t n, double fs_hz,
     struct embed_result *r, struct dt_error *err)
 {
 	struct ecg_windows w = { 0 };
+	struct ecg_sigcheck_result sr;
 	double *sum_e = NULL, *sum_a = NULL, norm = 0.0;
-	float *hr = NULL;
+	float *hr = NULL, *y = NULL;
+	size_t ny = 0;
 	int i, j, done, n_hr = 0, rc = -1;
 
-	if (ecg_prep(mv, n, fs_hz, &e->pp, &w, err) != 0)
+	/* not an ECG at all: refused before the network sees it */
+	if (e->sigcheck && ecg_sigcheck_raw(mv, n, err) != 0)
 		return -1;
+	if (ecg_prep_filter(mv, n, fs_hz, &e->pp, &y, &ny, err) != 0)
+		return -1;
+	if ((e->sigcheck && ecg_sigcheck(y, ny, e->pp.fs_hz, &e->sc, &sr,
+	    err) != 0) || ecg_prep_windows(y, ny, &e->pp, &w, err) != 0) {
+		explicit_bzero(y, ny * sizeof(*y));
+		free(y);
+		return -1;
+	}
+	explicit_bzero(y, ny * sizeof(*y));
+	free(y);
 	sum_e = calloc((size_t)e->E, sizeof(double));
 	sum_a = calloc((size_t)e->A, sizeof(double));
 	hr = calloc((size_t)w.n, sizeof(float));
@@ -129,7 +147,7 @@ embedder_run(struct embedder *e, const float *mv, size_t n, double fs_hz,
 		}
 	}
 	for (j = 0; j < e->A; j++)
-		r->activity[j] = (float)(sum_a[j] / w.n);
+		r->activity[j] = w.n > 0 ? (float)(sum_a[j] / w.n) : 0.0f;
 	r->windows_used = w.n_id_ok;
 	r->windows_rejected = w.n - w.n_id_ok;
 	r->heart_rate_bpm = 0.0f;
@@ -166,6 +184,12 @@ out:
 	free(hr);
 	ecg_windows_free(&w);
 	return rc;
+}
+
+void
+embedder_set_sigcheck(struct embedder *e, bool on)
+{
+	e->sigcheck = on;
 }
 
 const struct nn_model *

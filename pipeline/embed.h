@@ -12,6 +12,7 @@
 #ifndef PIPELINE_EMBED_H
 #define PIPELINE_EMBED_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "ecg/prep.h"
@@ -44,12 +45,21 @@ int embedder_create(const struct nn_model *m, int batch,
  * mv: n samples in mV at fs_hz.  Fills r (whose two buffers the caller
  * provides); the activity is the mean of the windows' calibrated
  * probabilities (pipeline/activity.h).  Errors: the signal errors of
- * ecg_prep (DT_E_SIG_*), and DT_E_SIG_NO_USABLE_WINDOW when no window passes
- * the identity gate — r's activity and window counts are filled then too,
- * its embedding is not.
+ * ecg_prep (DT_E_SIG_*), DT_E_SIG_NOT_ECG when it is not an ECG at all
+ * (ecg/sigcheck.h), and DT_E_SIG_NO_USABLE_WINDOW when no window passes the
+ * identity gate — r's activity and window counts are filled then too, its
+ * embedding is not.
  */
 int embedder_run(struct embedder *e, const float *mv, size_t n, double fs_hz,
     struct embed_result *r, struct dt_error *err);
+
+/*
+ * Whether embedder_run first asks ecg/sigcheck.h whether the signal is an
+ * ECG at all (DT_E_SIG_NOT_ECG when not): on by default, for enrollment and
+ * the daemon alike; off for recomputing the templates of recordings the
+ * store already holds.
+ */
+void embedder_set_sigcheck(struct embedder *e, bool on);
 
 const struct nn_model *embedder_model(const struct embedder *e);
 

@@ -10,11 +10,16 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 "$top/scripts/install-deps.sh"
 [ -x "$top/configure" ] || "$top/bootstrap"
-mkdir -p "$top/build-normal"
-(cd "$top/build-normal" && { [ -f Makefile ] || "$top/configure" -q; } &&
-    make -s -j"$(nproc)")
-
-B="$top/build-normal"
+if [ -f "$top/config.status" ]; then
+	# configured in place (./configure && make): build there; autotools
+	# refuse a separate build folder beside an in-place build
+	B="$top"
+else
+	B="$top/build-normal"
+	mkdir -p "$B"
+	(cd "$B" && { [ -f Makefile ] || "$top/configure" -q; })
+fi
+(cd "$B" && make -s -j"$(nproc)")
 DATA=${DT4ECG_DATA:-$(cd "$top/.." && pwd)/shared/data}
 ID="$DATA/ecg-id"
 MODEL=${DT4ECG_MODEL:-$top/models/dt4ecg-default.safetensors}
@@ -54,6 +59,7 @@ echo "== 3. dt4ecgd on https://127.0.0.1 with a self-signed certificate"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
     -keyout "$T/tls.key" -out "$T/tls.crt" -days 1 -subj /CN=localhost \
     -addext subjectAltName=DNS:localhost,IP:127.0.0.1 2>/dev/null
+chmod 600 "$T/tls.key"	# dt4ecgd refuses a key others can read
 PORT=$((20000 + $$ % 20000))
 cat > "$T/dt4ecgd.conf" <<CONF
 listen = 127.0.0.1

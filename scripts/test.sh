@@ -46,6 +46,11 @@ run_pass() {
 }
 
 [ -x "$top/configure" ] || "$top/bootstrap"
+if [ -f "$top/config.status" ]; then
+	echo "test.sh: $top is configured in place; its build folders need a" \
+	    "clean source tree: run 'make distclean' there first" >&2
+	exit 1
+fi
 
 run_pass normal || status=1
 if [ "$quick" = no ]; then

@@ -95,6 +95,17 @@ static const char *const migrations[] = {
 	CHG(recordings, DELETE, "old.member")
 	CHG(members, DELETE, "old.rid")
 #undef CHG
+	,
+	/* 3 and 4: taken by other branches (lockout, audit); empty here so
+	 * that the models' SHA-256 is migration 5 on every branch. */
+	"SELECT 1;",
+	"SELECT 1;",
+
+	/* 5: a model's SHA-256, recorded at import and checked at every
+	 * load (store_model_get), and the release key that signed it */
+	"ALTER TABLE models ADD COLUMN sha256 BLOB"
+	"  CHECK (sha256 IS NULL OR length(sha256) = 32);"
+	"ALTER TABLE models ADD COLUMN signer TEXT;",
 };
 
 #define KEYCHECK_AD "dt4ecg-store-keycheck"
@@ -1340,6 +1351,7 @@ store_model_add(struct store *s, const char *id, const void *bytes,
     size_t n_bytes, int embedding_dim, const char *metrics_json,
     struct dt_error *err)
 {
+	unsigned char h[crypto_hash_sha256_BYTES];
 	sqlite3_stmt *st = NULL;
 	char detail[128];
 	int rc = -1;
@@ -1351,9 +1363,12 @@ store_model_add(struct store *s, const char *id, const void *bytes,
 		    "or bad embedding_dim %d", id, embedding_dim);
 	if (store_tx_begin(s, err) == -1)
 		return -1;
+	crypto_hash_sha256(h, bytes, n_bytes);
 	if (store_prepare(s, "INSERT INTO models(id, bytes, embedding_dim, "
-	    "metrics, created) VALUES (?, ?, ?, ?, ?)", &st, err) == -1)
+	    "metrics, created, sha256) VALUES (?, ?, ?, ?, ?, ?)", &st,
+	    err) == -1)
 		goto out;
+	sqlite3_bind_blob(st, 6, h, sizeof(h), SQLITE_STATIC);
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 2, bytes, (int)n_bytes, SQLITE_STATIC);
 	sqlite3_bind_int(st, 3, embedding_dim);
@@ -1380,7 +1395,8 @@ store_model_free(struct store_model *m)
 }
 
 #define MODEL_COLS "SELECT o.id, o.embedding_dim, o.active, o.created, " \
-	"(SELECT count(*) FROM templates WHERE model = o.rid), o.metrics "
+	"(SELECT count(*) FROM templates WHERE model = o.rid), o.metrics, " \
+	"o.sha256, o.signer "
 
 static int
 model_row(sqlite3_stmt *st, struct store_model *m, int with_bytes)
@@ -1396,12 +1412,18 @@ model_row(sqlite3_stmt *st, struct store_model *m, int with_bytes)
 	if ((t = sqlite3_column_text(st, 5)) != NULL &&
 	    (m->metrics_json = strdup((const char *)t)) == NULL)
 		return -1;
+	if (sqlite3_column_bytes(st, 6) == (int)sizeof(m->sha256)) {
+		memcpy(m->sha256, sqlite3_column_blob(st, 6),
+		    sizeof(m->sha256));
+		m->has_sha256 = 1;
+	}
+	copy_text(m->signer, sizeof(m->signer), sqlite3_column_text(st, 7));
 	if (with_bytes) {
-		m->n_bytes = (size_t)sqlite3_column_bytes(st, 6);
+		m->n_bytes = (size_t)sqlite3_column_bytes(st, 8);
 		if ((m->bytes = malloc(m->n_bytes ? m->n_bytes : 1)) == NULL)
 			return -1;
 		if (m->n_bytes)
-			memcpy(m->bytes, sqlite3_column_blob(st, 6), m->n_bytes);
+			memcpy(m->bytes, sqlite3_column_blob(st, 8), m->n_bytes);
 	}
 	return 0;
 }
@@ -1426,7 +1448,17 @@ store_model_get(struct store *s, const char *id, struct store_model **out,
 	}
 	if (model_row(st, m, 1) == -1)
 		dt_error_set(err, DT_E_NOMEM, "model: out of memory");
-	else
+	else if (m->has_sha256) {
+		unsigned char h[crypto_hash_sha256_BYTES];
+
+		crypto_hash_sha256(h, m->bytes, m->n_bytes);
+		if (sodium_memcmp(h, m->sha256, sizeof(h)) != 0)
+			dt_error_set(err, DT_E_CRYPTO, "model %s: its bytes "
+			    "in %s do not match the SHA-256 recorded at import: "
+			    "the stored model was altered", m->id, s->path);
+		else
+			rc = 0;
+	} else
 		rc = 0;
 	sqlite3_finalize(st);
 	if (rc == -1) {
@@ -1435,6 +1467,37 @@ store_model_get(struct store *s, const char *id, struct store_model **out,
 	}
 	*out = m;
 	return 0;
+}
+
+int
+store_model_set_signer(struct store *s, const char *id, const char *signer,
+    struct dt_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = -1;
+
+	if (check_id("model", id, err) == -1)
+		return -1;
+	if (store_tx_begin(s, err) == -1)
+		return -1;
+	if (store_prepare(s, "UPDATE models SET signer = ? WHERE id = ?", &st,
+	    err) == -1)
+		goto out;
+	sqlite3_bind_text(st, 1, signer, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		store_sql_error(s, err, "model signer");
+		goto out;
+	}
+	if (sqlite3_changes(s->db) == 0) {
+		dt_error_set(err, DT_E_NOTFOUND, "model %s: not found", id);
+		goto out;
+	}
+	rc = store_audit_append_tx(s, s->actor, "model.signed", id, NULL,
+	    err);
+out:
+	sqlite3_finalize(st);
+	return op_end(s, rc, err);
 }
 
 int

@@ -26,7 +26,7 @@
 #include "store/crypto.h"
 #include "util/error.h"
 
-#define STORE_SCHEMA_VERSION 2	/* newest migration this code knows */
+#define STORE_SCHEMA_VERSION 5	/* newest migration this code knows */
 #define STORE_ID_MAX 64		/* member, kiosk, model ids: [A-Za-z0-9._@:-]{1,64} */
 #define STORE_NAME_MAX 128	/* display names, bytes */
 #define STORE_BUSY_TIMEOUT_MS 5000
@@ -157,6 +157,9 @@ struct store_model {
 	int64_t created;
 	int64_t n_templates;
 	char *metrics_json;	/* owned, may be NULL */
+	uint8_t sha256[32];	/* of the file, recorded at import */
+	int has_sha256;		/* 0 for models stored before schema 5 */
+	char signer[96];	/* release key that signed it, "" if none */
 	uint8_t *bytes;		/* the safetensors file; NULL in lists */
 	size_t n_bytes;
 };
@@ -166,7 +169,12 @@ typedef int (*store_model_fn)(void *ctx, const struct store_model *m);
 int store_model_add(struct store *s, const char *id, const void *bytes,
     size_t n_bytes, int embedding_dim, const char *metrics_json,
     struct dt_error *err);
-/* ID NULL = the active model (DT_E_NOTFOUND if none). */
+/* Records the release key (its printed form) whose signature was verified
+ * at import. */
+int store_model_set_signer(struct store *s, const char *id,
+    const char *signer, struct dt_error *err);
+/* ID NULL = the active model (DT_E_NOTFOUND if none).  The bytes are checked
+ * against the SHA-256 recorded at import: DT_E_CRYPTO when they differ. */
 int store_model_get(struct store *s, const char *id, struct store_model **out,
     struct dt_error *err);
 void store_model_free(struct store_model *m);

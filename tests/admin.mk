@@ -13,5 +13,5 @@ tests_test_kiosk_CFLAGS = $(TEST_CFLAGS) $(JANSSON_CFLAGS) $(SODIUM_CFLAGS)
 tests_test_kiosk_LDADD = $(DAEMON_LIBS) $(CMOCKA_LIBS)
 
 # the admin tool, dt4ecgd and the kiosk client together (as the demo)
-TESTS += tests/e2e.sh
-EXTRA_DIST += tests/e2e.sh
+TESTS += tests/e2e.sh tests/man-examples.sh
+EXTRA_DIST += tests/e2e.sh tests/man-examples.sh

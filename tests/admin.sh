@@ -103,6 +103,21 @@ run 0 "kiosk list --json" "$A" --db "$S" kiosk list --json
 has "$T/out" '"status": "revoked"' "lobby-2 revoked in the list"
 has "$T/out" '"status": "active"' "lobby-1 active in the list"
 
+# --- frictions -------------------------------------------------------------
+# --fs per recording: the same ECG as CSV at 500 Hz and at 250 Hz
+od -An -v -t d2 -w4 "$ID/Person_03/rec_1.dat" | awk '{ printf "%.4f\n", $1 / 200 }' > "$T/r500.csv"
+awk 'NR % 2 == 1' "$T/r500.csv" > "$T/r250.csv"
+run 1 "a store that does not exist" "$A" --db "$T/nosuch.db" user list
+has "$T/err" "no such file; create it with dt4ecg-admin --db $T/nosuch.db init" \
+	"says so, and how to create it"
+run 1 "... also where the key is needed" "$A" --db "$T/nosuch.db" user enroll x y
+has "$T/err" "no such file" "the missing store, not a missing key"
+run 0 "--db after the command" "$A" kiosk list --db "$S"
+run 0 "--db= after the command" "$A" user list --db="$S"
+run 2 "--db twice, different" "$A" --db "$S" user list --db "$T/other.db"
+run 0 "--version" "$A" --version
+has "$T/out" "dt4ecg-admin (dt4ecg) " "--version prints the version"
+
 # --- models ---------------------------------------------------------------
 run 1 "enroll without an active model" "$A" --db "$S" user enroll nobody "$ID/Person_01/rec_1"
 printf 'garbage' > "$T/broken.safetensors"
@@ -111,6 +126,34 @@ has "$T/err" "broken.safetensors" "error names the model file"
 run 0 "model import --activate" "$A" --db "$S" model import "$T/m1.safetensors" --activate
 has "$T/out" "model m1 active" "m1 active"
 run 1 "model import of the same id" "$A" --db "$S" model import "$T/m1.safetensors"
+
+# --- release signatures, the SHA-256 recorded at import -------------------
+run 0 "model keygen" "$A" model keygen --key-out "$T/rel.key"
+[ "$(mode "$T/rel.key")" = 600 ] && ok "release secret key is 0600" || bad "release key mode $(mode "$T/rel.key")"
+cmp -s "$T/out" "$T/rel.key.pub" && ok "public key printed and in rel.key.pub" || bad "public key"
+run 1 "keygen never overwrites" "$A" model keygen --key-out "$T/rel.key"
+run 0 "model sign" "$A" model sign "$T/m2.safetensors" --key "$T/rel.key"
+[ -s "$T/m2.safetensors.sig" ] && ok "signature written" || bad "no signature"
+run 2 "--require-signed needs the release key" "$A" --db "$S" model import "$T/m2.safetensors" --id x --require-signed
+run 1 "a model without a signature is refused" "$A" --db "$S" model import "$T/m1.safetensors" --id unsigned --release-key "$T/rel.key.pub" --require-signed
+has "$T/err" "m1.safetensors.sig" "the missing signature file is named"
+run 1 "another file's signature is refused" "$A" --db "$S" model import "$T/m1.safetensors" --id other --release-key "$T/rel.key.pub" --signature "$T/m2.safetensors.sig"
+has "$T/err" "does not verify" "the refusal says why"
+"$A" model keygen --key-out "$T/other.key" >/dev/null 2>&1
+run 1 "a signature by another key is refused" "$A" --db "$S" model import "$T/m2.safetensors" --id other --release-key "$T/other.key.pub"
+run 0 "a signed model is imported" "$A" --db "$S" model import "$T/m2.safetensors" --id signed --release-key "$(cat "$T/rel.key.pub")" --require-signed
+has "$T/out" "signed by ed25519:" "import names the release key"
+run 0 "model show signed" "$A" --db "$S" model show signed
+has "$T/out" "recorded at import, verified" "model show: the SHA-256 recorded and verified"
+has "$T/out" "signed by: *ed25519:" "model show: the release key"
+if command -v sqlite3 >/dev/null; then
+	sqlite3 "$S" "UPDATE models SET bytes = substr(bytes, 1, 200) || x'ff' || substr(bytes, 202) WHERE id = 'signed'"
+	run 1 "a model altered in the store is refused at load" "$A" --db "$S" model show signed
+	has "$T/err" "do not match the SHA-256 recorded at import" "the altered model is named"
+	run 1 "and cannot be activated" "$A" --db "$S" model activate signed
+else
+	echo "# no sqlite3: store tampering not checked"
+fi
 
 # --- members --------------------------------------------------------------
 run 0 "user add" "$A" --db "$S" user add p01 --name "Person One"
@@ -131,6 +174,12 @@ run 0 "user show p02" "$A" --db "$S" user show p02 --json
 has "$T/out" '"recordings": 1' "p02 still has one recording"
 run 1 "enroll an unknown member" "$A" --db "$S" user enroll nosuch "$ID/Person_03/rec_1"
 has "$T/err" "nosuch" "error names the unknown member"
+run 0 "user add without a name" "$A" --db "$S" user add pfs
+hasnt "$T/out" "()" "no () for a member without a display name"
+run 0 "--fs per recording" "$A" --db "$S" user enroll pfs --fs 500 "$T/r500.csv" --fs 250 "$T/r250.csv"
+has "$T/out" "r500.csv: 20.0 s at 500 Hz" "the first at 500 Hz"
+has "$T/out" "r250.csv: 20.0 s at 250 Hz" "the second at 250 Hz"
+run 0 "user delete pfs" "$A" --db "$S" user delete pfs
 run 0 "user list --json" "$A" --db "$S" user list --json
 has "$T/out" '"id": "p01"' "p01 listed"
 has "$T/out" '"display_name": "Person One"' "display name listed"
@@ -142,7 +191,16 @@ run 1 "user show unknown" "$A" --db "$S" user show nosuch
 
 # --- activation of a second model -----------------------------------------
 run 0 "model import m2" "$A" --db "$S" model import "$T/m2.safetensors" --id second
-run 0 "model activate second" "$A" --db "$S" model activate second
+# random weights: every member looks alike, which activation refuses
+run 1 "a model whose impostor scores collapse is refused" "$A" --db "$S" model activate second
+has "$T/err" "impostor scores collapse" "the refusal says why"
+has "$T/out" "^m1: .*separation" "the active model's scores printed beside"
+run 1 "--dry-run: the same refusal" "$A" --db "$S" model activate second --dry-run
+has "$T/out" "^second: .*separation" "--dry-run prints the scores"
+run 0 "model activate second --force" "$A" --db "$S" model activate second --force
+has "$T/err" "activating anyway" "--force says so"
+run 0 "--dry-run of the active model's peer" "$A" --db "$S" model activate m1 --dry-run --force
+has "$T/out" "would be activated" "--dry-run does not switch"
 run 0 "model list --json" "$A" --db "$S" model list --json
 # second: 3 templates recomputed (2 of p01, 1 of p02), and active
 tr -d ' \n' < "$T/out" > "$T/models"

@@ -52,7 +52,7 @@ check_PROGRAMS += tests/test_daemon
 TESTS += tests/test_daemon tests/daemon-valgrind.sh
 EXTRA_DIST += tests/daemon-valgrind.sh
 tests_test_daemon_SOURCES = tests/test_daemon.c \
-	tests/dmn_harness.c tests/dmn_harness.h
+	tests/dmn_harness.c tests/dmn_harness.h tests/nonecg.c tests/nonecg.h
 tests_test_daemon_CFLAGS = $(DAEMON_TEST_CFLAGS) $(CURL_CFLAGS) \
 	$(SQLITE_CFLAGS)
 tests_test_daemon_LDADD = $(DAEMON_LIBS) $(PIPELINE_LIBS) $(STORE_LIBS) \

@@ -50,6 +50,27 @@ kiosk() {
 	fi
 }
 
+# --help and --version on every program, exit 0 (and each subcommand's
+# --help of the bench)
+for prog in "$D" "$A" "$K" "$B/bench/dt4ecg-bench"; do
+	for o in --help --version; do
+		if "$prog" $o >"$T/out" 2>&1 && [ -s "$T/out" ]; then
+			ok "$(basename "$prog") $o"
+		else
+			bad "$(basename "$prog") $o (exit $?)"
+		fi
+	done
+done
+for c in infer train match load; do
+	"$B/bench/dt4ecg-bench" $c --help >"$T/out" 2>&1 &&
+	    grep -q "usage: dt4ecg-bench $c" "$T/out" &&
+	    ok "dt4ecg-bench $c --help" || bad "dt4ecg-bench $c --help"
+done
+"$D" --help 2>&1 | grep -q "default /etc/dt4ecgd/dt4ecgd.conf)" &&
+    grep -q '^\.IR /etc/dt4ecgd/dt4ecgd.conf ),' "$SRC/man/dt4ecgd.8" &&
+    ok "one default configuration path in usage and man page" ||
+    bad "the default configuration path differs"
+
 MODEL=${DT4ECG_MODEL:-$SRC/models/dt4ecg-default.safetensors}
 trained=1
 if [ ! -f "$MODEL" ]; then
@@ -62,6 +83,7 @@ fi
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
     -keyout "$T/tls.key" -out "$T/tls.crt" -days 1 -subj /CN=localhost \
     -addext subjectAltName=DNS:localhost,IP:127.0.0.1 2>/dev/null || exit 99
+chmod 600 "$T/tls.key"
 
 S="$T/store.db"
 {
@@ -103,6 +125,10 @@ CONF
 	done
 	return 1
 }
+# a TLS key others can read is refused, as the store key is (checked
+# once dt4ecgd serves, with a copy of mode 644)
+cp "$T/tls.key" "$T/open.key"
+chmod 644 "$T/open.key"
 tries=0
 until start; do
 	wait "$pid" 2>/dev/null; pid=
@@ -111,16 +137,68 @@ until start; do
 	PORT=$((PORT + 1))
 done
 ok "dt4ecgd serving on port $PORT"
+sed -e "s|^tls_key = .*|tls_key = $T/open.key|" -e "s|^port = .*|port = $((PORT + 1))|" \
+    "$T/dt4ecgd.conf" > "$T/open.conf"
+timeout 20 "$D" -c "$T/open.conf" -f > "$T/open.log" 2>&1
+st=$?
+[ $st -ne 0 ] && [ $st -ne 124 ] && grep -q "accessible by group or others.*chmod 600" "$T/open.log" &&
+    ok "a TLS key readable by others is refused: $(grep -o 'TLS key.*' "$T/open.log" | head -1 | sed "s|$T/||")" ||
+    { bad "TLS key of mode 644 (exit $st)"; cat "$T/open.log"; }
+grep -q "EXTERNAL_LOGGER" "$T/dt4ecgd.log" &&
+    bad "libmicrohttpd warns at start: $(grep EXTERNAL_LOGGER "$T/dt4ecgd.log")" ||
+    ok "no libmicrohttpd warning at start"
 
 # the enrollment recording itself, sent whole: the same embedding
 kiosk 0 "accepted as p01" "1:1 on the enrollment recording" \
     --claimed p01 --seconds 0 "$ID/Person_01/rec_1"
+"$A" --db "$S" user add noname >/dev/null 2>&1 &&
+"$A" --db "$S" user enroll noname "$ID/Person_09/rec_1" >/dev/null 2>&1 ||
+    bad "enrolling a member without a display name"
+kiosk 0 "accepted as noname, score" "a member without a display name: no ()" \
+    --claimed noname --seconds 0 "$ID/Person_09/rec_1"
 kiosk 3 "rejected (no-match)" "1:1 claim of an unknown member" \
     --claimed nobody "$ID/Person_01/rec_2"
 kiosk 0 '"decision":"accept"' "--json prints the answer" \
     --claimed p02 --seconds 0 --json "$ID/Person_02/rec_1"
 awk 'BEGIN { for (i = 0; i < 4000; i++) print 0.1 }' > "$T/flat.csv"
 kiosk 1 "HTTP 422" "a flat signal is unusable" --fs 500 "$T/flat.csv"
+
+# --- only ECG is enrolled or authenticated (ecg/sigcheck.h) ---------------
+# nonecg KIND AMPLITUDE FILE: 10 s at 250 Hz of white noise, a 1.2 Hz sine,
+# square or saw wave, or a random walk
+nonecg() {
+	awk -v k="$1" -v a="$2" -v seed="${4:-$$}" 'BEGIN { srand(seed); w = 0;
+	    for (i = 0; i < 2500; i++) { t = i / 250; ph = t * 1.2 - int(t * 1.2);
+	    g = sqrt(-2 * log(1 - rand())) * cos(6.283185307 * rand());
+	    if (k == "noise") v = a * g; else if (k == "sine") v = a * sin(6.283185307 * ph);
+	    else if (k == "square") v = (ph < 0.5 ? a : -a) + 0.005 * a * g;
+	    else if (k == "saw") v = a * (2 * ph - 1); else { w += a * g; v = w }
+	    printf "%.6f\n", v } }' > "$3"
+}
+for k in noise:1 noise:0.001 noise:1000 sine:1 square:1 saw:1 walk:0.05; do
+	nonecg "${k%%:*}" "${k##*:}" "$T/${k%%:*}.csv"
+	kiosk 1 "not an ECG" "${k%%:*} at ${k##*:} mV: 422, not an ECG" \
+	    --fs 250 --seconds 0 "$T/${k%%:*}.csv"
+done
+# the "noise member": enrolling noise is refused, naming the file and why;
+# noise claiming to be the member is then answered 422, never accept
+"$A" --db "$S" user add gina >/dev/null 2>&1
+"$A" --db "$S" user enroll gina "$T/noise.csv" --fs 250 >"$T/out" 2>"$T/err"
+st=$?
+if [ $st -eq 1 ] && grep -q "$T/noise.csv.*not an ECG" "$T/err"; then
+	ok "noise is not enrolled: $(head -n 1 "$T/err" | cut -c1-120)"
+else
+	bad "noise enrollment (exit $st)"; sed 's/^/#   /' "$T/out" "$T/err"
+fi
+"$A" --db "$S" user show gina --json 2>/dev/null | grep -q '"templates": 0' &&
+    ok "gina has no template" || bad "gina has a template"
+for i in 1 2 3; do
+	nonecg noise 1 "$T/probe.csv" $(($$ + i))
+	kiosk 1 "HTTP 422" "noise probe $i claiming gina: 422" --fs 250 \
+	    --seconds 0 --claimed gina "$T/probe.csv"
+	kiosk 1 "HTTP 422" "noise probe $i, 1:N: 422" --fs 250 --seconds 0 \
+	    "$T/probe.csv"
+done
 "$K" --url "https://localhost:$PORT" --cacert "$T/tls.crt" --key "$T/old.key" \
     --kiosk-id old "$ID/Person_01/rec_2" >"$T/out" 2>"$T/err"
 [ $? -eq 1 ] && grep -q "HTTP 401" "$T/err" && ok "revoked kiosk: 401" || bad "revoked kiosk"
@@ -130,6 +208,13 @@ kiosk 1 "HTTP 422" "a flat signal is unusable" --fs 500 "$T/flat.csv"
 "$K" --url "https://localhost:$PORT" --key "$T/lobby.key" --kiosk-id lobby \
     "$ID/Person_01/rec_2" >"$T/out" 2>"$T/err"
 [ $? -eq 1 ] && ok "an untrusted certificate is refused" || bad "untrusted certificate accepted"
+grep -q -- "give --cacert FILE" "$T/err" && ok "... and the error points to --cacert and --pin" ||
+    { bad "the TLS error does not say what to do"; cat "$T/err"; }
+"$K" --url "https://127.0.0.1:$PORT" --pin "sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=" \
+    --key "$T/lobby.key" --kiosk-id lobby "$ID/Person_01/rec_2" >"$T/out" 2>"$T/err"
+[ $? -eq 1 ] && grep -q -- "not the one --pin names" "$T/err" &&
+    ok "a wrong --pin is refused, naming --pin" ||
+    { bad "wrong --pin"; cat "$T/err"; }
 PIN=$(openssl x509 -in "$T/tls.crt" -pubkey -noout | openssl pkey -pubin \
     -outform der | openssl dgst -sha256 -binary | base64)
 "$K" --url "https://127.0.0.1:$PORT" --pin "sha256//$PIN" --key "$T/lobby.key" \
@@ -144,6 +229,53 @@ if [ "$trained" -eq 1 ]; then
 	kiosk 3 "rejected" "1:N, a never-enrolled person" "$ID/Person_30/rec_1"
 	kiosk 3 "rejected" "1:1, p02 claiming to be p01" --claimed p01 \
 	    "$ID/Person_02/rec_2"
+	# a member's recordings must agree; the same recording twice is
+	# refused (admin/enroll_check.h)
+	"$A" --db "$S" user add mix >/dev/null 2>&1
+	"$A" --db "$S" user enroll mix "$ID/Person_06/rec_1" \
+	    "$ID/Person_07/rec_1" >"$T/out" 2>"$T/err"
+	st=$?
+	[ $st -eq 1 ] && grep -q "Person_06/rec_1 and .*Person_07/rec_1 do not agree" "$T/err" &&
+	    ok "two persons' recordings: refused, both named" ||
+	    { bad "two persons' recordings (exit $st)"; cat "$T/err"; }
+	"$A" --db "$S" user enroll mix "$ID/Person_06/rec_1" \
+	    "$ID/Person_06/rec_2" "$ID/Person_07/rec_1" >"$T/out" 2>"$T/err"
+	st=$?
+	[ $st -eq 1 ] && grep -q "Person_07/rec_1 does not agree" "$T/err" &&
+	    ok "the outlier named" || { bad "outlier (exit $st)"; cat "$T/err"; }
+	"$A" --db "$S" user enroll mix "$ID/Person_06/rec_1" \
+	    "$ID/Person_06/rec_1" >"$T/out" 2>"$T/err"
+	st=$?
+	[ $st -eq 1 ] && grep -q "the same recording as" "$T/err" &&
+	    ok "the same recording twice: refused" ||
+	    { bad "same recording twice (exit $st)"; cat "$T/err"; }
+	"$A" --db "$S" user enroll p01 "$ID/Person_01/rec_1" >"$T/out" 2>"$T/err"
+	st=$?
+	[ $st -eq 1 ] && grep -q "the same recording as recording #" "$T/err" &&
+	    ok "a recording already enrolled: refused" ||
+	    { bad "already enrolled recording (exit $st)"; cat "$T/err"; }
+	"$A" --db "$S" user enroll mix "$ID/Person_06/rec_1" \
+	    "$ID/Person_06/rec_2" >"$T/out" 2>"$T/err" &&
+	    grep -q "agreement 0\.[4-9]" "$T/out" &&
+	    ok "one person's recordings agree: $(grep -o 'agreement [0-9.]*' "$T/out" | head -1)" ||
+	    { bad "one person's recordings"; cat "$T/out" "$T/err"; }
+	# no broken model reaches the door: 4 KB of weights in the middle of
+	# the file (the last stage's convolutions) overwritten with 1.0
+	cp "$MODEL" "$T/broken.safetensors"
+	sz=$(wc -c < "$T/broken.safetensors")
+	LC_ALL=C awk 'BEGIN { for (i = 0; i < 1024; i++) printf "%c%c%c%c", 0, 0, 128, 63 }' > "$T/ones"
+	dd if="$T/ones" of="$T/broken.safetensors" bs=4 seek=$((sz / 8)) \
+	    conv=notrunc 2>/dev/null
+	"$A" --db "$S" model import "$T/broken.safetensors" --id broken \
+	    --activate >"$T/out" 2>"$T/err"
+	st=$?
+	[ $st -eq 1 ] && grep -q "impostor scores collapse" "$T/err" &&
+	    grep -q "^demo: .*separation" "$T/out" &&
+	    ok "corrupted weights refused: $(grep '^broken:' "$T/out" | cut -c1-100)" ||
+	    { bad "corrupted weights (exit $st)"; cat "$T/out" "$T/err"; }
+	"$A" --db "$S" model list > "$T/out" 2>&1
+	grep -q '^\* demo' "$T/out" && ok "demo stays active" ||
+	    { bad "active model changed"; cat "$T/out"; }
 fi
 
 # every decision audited, chain intact

@@ -351,6 +351,62 @@ for k in window probe_8s; do
 done
 jcheck "$T/p2.json" '.n_train_subjects == 3 and .train_max_subject == 3' \
 	"p2: 3 training subjects" '"n_train_subjects":3'
+jcheck "$T/p2.json" '.contaminated == false' "p2: not contaminated" \
+	'"contaminated":false'
+# probe persons the model trained on (subject 3 with --train-max 2): refused,
+# or measured and marked with --contaminated
+run 1 "evaluate p2 on a training subject: refused" "$A" evaluate \
+	--protocol p2 --model "$T/p2.st" --data "$T/id6.csv" --train-max 2
+has "$T/err" "among its training subjects (metadata subjects: ecgid:03)" \
+	"the refusal names the probe person trained on"
+run 0 "evaluate p2 --contaminated" "$A" evaluate --protocol p2 \
+	--model "$T/p2.st" --data "$T/id6.csv" --train-max 2 --contaminated \
+	--json
+cp "$T/out" "$T/p2c.json"
+jcheck "$T/p2c.json" '.contaminated == true and .contaminated_subjects ==
+    ["ecgid:03"]' "p2 --contaminated: the result is marked" \
+	'"contaminated":true,"contaminated_subjects":\["ecgid:03"\]'
+run 1 "--save-metrics refuses contaminated figures" "$A" evaluate \
+	--protocol p2 --model "$T/p2.st" --data "$T/id6.csv" --train-max 2 \
+	--contaminated --save-metrics
+
+# the open-set figures kept in the model, a threshold chosen from them
+cp "$T/p2.st" "$T/p2s.st"
+run 0 "evaluate p2 --save-metrics" "$A" evaluate --protocol p2 \
+	--model "$T/p2s.st" --data "$T/id6.csv" --train-max 3 --save-metrics \
+	--json
+cp "$T/out" "$T/p2s.json"
+jcheck "$T/p2s.json" '.open_set | (.at_far | map(.far)) == [0.01, 0.001,
+    0.0001] and (.det | length) == 101 and .n_impostor > 0 and
+    (.at_far[2].measurable == (.n_impostor >= 10000))' \
+	"p2 --save-metrics: FRR at FAR 1, 0.1, 0.01 %, a DET grid" \
+	'"at_far":\[{"far":0.01'
+meta "$T/p2s.st" p2sm.json
+jcheck "$T/p2sm.json" "$M"'|.metrics|fromjson|.open_set.p2.eer >= 0' \
+	"the figures are in the file's metadata" '"open_set"'
+run 0 "threshold --far 0.01 from the file" "$A" threshold --far 0.01 \
+	--model "$T/p2s.st"
+has "$T/out" "recommended threshold" "a threshold is recommended"
+has "$T/out" "threshold = " "in dt4ecgd.conf's words"
+run 1 "threshold: a model without figures" "$A" threshold --far 0.01 \
+	--model "$T/p2.st"
+has "$T/err" "save-metrics" "the error says how to get them"
+run 2 "threshold without --far" "$A" threshold --model "$T/p2s.st"
+TS="$T/thr.db"
+"$A" --db "$TS" init >/dev/null 2>&1 &&
+"$A" --db "$TS" model import "$T/p2s.st" --id p2s --activate --force \
+    >/dev/null 2>&1 &&
+for p in 04 05 06; do
+	"$A" --db "$TS" user add "p$p" >/dev/null 2>&1 &&
+	"$A" --db "$TS" user enroll "p$p" "$ID/Person_$p/rec_1" \
+	    "$ID/Person_$p/rec_2" --min-agreement -1 >/dev/null 2>&1 || break
+done
+run 0 "model show prints the open-set figures" "$A" --db "$TS" model show p2s
+has "$T/out" "FAR 0.1 *%  FRR" "model show: FRR at FAR 0.1 %"
+run 0 "threshold --far 0.01 --site" "$A" --db "$TS" threshold --far 0.01 \
+	--site --threshold 0.5
+has "$T/out" "site: 3 members, 6 recordings: [0-9]* of 12 comparisons" \
+	"--site: the members scored against each other"
 run 1 "evaluate p2: every subject in training" "$A" evaluate --protocol p2 \
 	--model "$T/p2.st" --data "$T/id6.csv" --train-max 6
 has "$T/err" "P2:" "p2 says what is missing"
@@ -551,8 +607,12 @@ jcheck "$T/site.json" "$M"'|(.subjects|fromjson) as $s |
     ($s|index("site:1")) != null and ($s|index("site:2")) != null' \
 	"store members train as pseudonyms site:K" '"site:1"'
 hasnt "$T/site.json" '"m03"' "no member id in the model"
-run 0 "the fine-tuned model imports and activates" "$A" --db "$ST" model \
-	import "$T/site.st" --id tuned --activate
+# a one-epoch tiny model: the activation check refuses it unless forced
+run 1 "the fine-tuned model: import, activation checked" "$A" --db "$ST" \
+	model import "$T/site.st" --id tuned --activate
+has "$T/err" "not activated" "a collapsed fine-tune is not activated"
+run 0 "the fine-tuned model activates with --force" "$A" --db "$ST" model \
+	activate tuned --force
 run 2 "retrain --data store without --db" "$A" retrain --data store \
 	--init active --out "$T/x.st"
 run 2 "evaluate: unknown protocol" "$A" evaluate --protocol p9 \

@@ -27,6 +27,7 @@
 #include "daemon/httpsig.h"
 #include "store/store.h"
 #include "tests/dmn_harness.h"
+#include "tests/nonecg.h"
 
 #define K_MAIN 0
 #define K_REVOKE 1
@@ -677,6 +678,46 @@ chunked_413(void **state)
 	curl_easy_cleanup(c);
 }
 
+/*
+ * What is not an ECG is answered 422 before any match, 1:N and claimed
+ * alike: white noise at 0.001, 1 and 1000 mV, a sine, a square and a saw
+ * wave and a random walk (ecg/sigcheck.h), so noise never opens the door.
+ */
+static void
+non_ecg_422(void **state)
+{
+	static const double amp[] = { 1e-3, 1, 1e3 };
+	float *x = calloc(2000, sizeof(float));
+	struct dh_resp r;
+	char *b;
+	size_t len;
+	json_t *j;
+	int k, a, c;
+
+	assert_non_null(x);
+	for (k = 0; k < NONECG_N; k++)
+		for (a = 0; a < (k == NONECG_NOISE ? 3 : 1); a++)
+			for (c = 0; c < 2; c++) {
+				nonecg_fill(k, x, 2000, 250, amp[a], 1.2,
+				    (uint64_t)(10 * k + a + 1));
+				b = dh_body(x, 2000, 250, c ? "p01" : NULL,
+				    &len);
+				assert_int_equal(dh_signed(&H, NULL, K_MAIN, b,
+				    len, 0, NULL, &r), 0);
+				expect_problem(&r, 422, "signal-unusable");
+				j = parse(&r);
+				if (strstr(json_string_value(json_object_get(j,
+				    "detail")), "not an ECG") == NULL)
+					fail_msg("%s: %s", nonecg_name(k),
+					    r.body);
+				json_decref(j);
+				dh_resp_free(&r);
+				free(b);
+			}
+	free(x);
+	still_serving();
+}
+
 static void
 unusable_signal_422(void **state)
 {
@@ -897,6 +938,7 @@ main(void)
 		cmocka_unit_test(too_large_413_and_415),
 		cmocka_unit_test(chunked_413),
 		cmocka_unit_test(unusable_signal_422),
+		cmocka_unit_test(non_ecg_422),
 		cmocka_unit_test(rate_limit_429),
 		cmocka_unit_test(revoked_401),
 		cmocka_unit_test(lockout),

@@ -122,13 +122,18 @@ unusable_signals_are_refused(void **state)
 	assert_int_equal(err.code, DT_E_SIG_FLAT);
 	assert_int_equal(embedder_run(f->e, x, 100, 500, &r, &err), -1);
 	assert_int_equal(err.code, DT_E_SIG_TOO_SHORT);
-	/* a 1 Hz wave of 10 mV: finite, not flat, not clipped, but every
-	 * window is saturated for the identity gate (|x| > 5 mV) */
+	/* a 1 Hz wave of 10 mV: finite, not flat, not clipped, but not an
+	 * ECG (ecg/sigcheck.h); past that check, every window is saturated
+	 * for the identity gate (|x| > 5 mV) */
 	for (i = 0; i < 5000; i++)
 		x[i] = (float)(10.0 * sin(2 * M_PI * 1.0 * i / 500.0));
 	act[0] = act[1] = act[2] = -1;
 	r.windows_used = r.windows_rejected = -1;
 	assert_int_equal(embedder_run(f->e, x, 5000, 500, &r, &err), -1);
+	assert_int_equal(err.code, DT_E_SIG_NOT_ECG);
+	embedder_set_sigcheck(f->e, false);
+	assert_int_equal(embedder_run(f->e, x, 5000, 500, &r, &err), -1);
+	embedder_set_sigcheck(f->e, true);
 	assert_int_equal(err.code, DT_E_SIG_NO_USABLE_WINDOW);
 	/* the activity is still answered (infer --fuse prints it) */
 	assert_true(fabs(act[0] + act[1] + act[2] - 1.0) < 1e-5);
@@ -257,6 +262,7 @@ the_gate_is_the_models(void **state)
 		x[i] = (float)(10.0 * sin(2 * M_PI * 1.0 * i / 500.0));
 	if (embedder_create(f->m, 8, &e, &err) != 0)
 		fail_msg("%s", err.msg);
+	embedder_set_sigcheck(e, false);	/* the gate alone */
 	assert_int_equal(embedder_run(e, x, 5000, 500, &r, &err), -1);
 	assert_int_equal(err.code, DT_E_SIG_NO_USABLE_WINDOW);
 	embedder_free(e);

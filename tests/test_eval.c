@@ -197,6 +197,105 @@ test_report(void **state)
 	rmdir(dir);
 }
 
+/* Reads DIR/report.html into a malloc'd string. */
+static char *
+slurp_report(const char *dir)
+{
+	char path[256], *buf;
+	FILE *f;
+	long len;
+
+	snprintf(path, sizeof(path), "%s/report.html", dir);
+	assert_non_null(f = fopen(path, "r"));
+	fseek(f, 0, SEEK_END);
+	len = ftell(f);
+	rewind(f);
+	buf = calloc(1, (size_t)len + 1);
+	assert_int_equal(fread(buf, 1, (size_t)len, f), (size_t)len);
+	fclose(f);
+	unlink(path);
+	return buf;
+}
+
+/*
+ * The operator's report: the summary first, the threshold and the EER
+ * marked on the DET curve and the histogram with their rates, the
+ * caption saying what the scores are, the histogram's y axis with values,
+ * every bar inside the plot, and no two texts drawn at one spot (legends
+ * do not overlap each other).
+ */
+static void
+test_report_marks(void **state)
+{
+	float gen[300], imp[3000];
+	char dir[] = "/tmp/test_eval_XXXXXX", *buf, *p;
+	struct data_report r;
+	struct dt_error err;
+	double xs[400], ys[400];
+	int i, j, nt = 0, nbar = 0;
+
+	(void)state;
+	for (i = 0; i < 300; i++)
+		gen[i] = 0.5f + 0.5f * (float)(i % 41) / 41.0f;
+	for (i = 0; i < 3000; i++)
+		imp[i] = -0.3f + 0.9f * (float)(i % 97) / 97.0f;
+	assert_non_null(mkdtemp(dir));
+	memset(&r, 0, sizeof(r));
+	r.title = "marks";
+	r.gen = gen;
+	r.imp = imp;
+	r.n_gen = 300;
+	r.n_imp = 3000;
+	r.summary_html = "<section class=\"op\"><h2>Operator summary</h2>"
+	    "</section>";
+	r.score_caption = "Scores: cosine similarity of 8 s probes";
+	r.threshold = 0.65;
+	r.has_threshold = 1;
+	if (data_report_write(dir, &r, &err) != 0)
+		fail_msg("%s", err.msg);
+	buf = slurp_report(dir);
+	rmdir(dir);
+	assert_non_null(p = strstr(buf, "Operator summary"));
+	assert_true(p < strstr(buf, "<h2>Verification"));
+	assert_int_equal(count(buf, "threshold 0.650: FAR "), 2);
+	assert_int_equal(count(buf, ">EER "), 2);
+	assert_non_null(strstr(buf, "<figcaption>Scores: cosine similarity"));
+	assert_non_null(strstr(buf, "text-anchor=\"end\">0.00</text>"));
+	for (p = buf; (p = strstr(p, "<rect x=\"")) != NULL; p++) {
+		double x, y, w, h;
+
+		if (sscanf(p, "<rect x=\"%lf\" y=\"%lf\" width=\"%lf\" "
+		    "height=\"%lf\"", &x, &y, &w, &h) != 4 ||
+		    strncmp(strstr(p, "fill=") + 6, "#2ca02c", 7) != 0 ||
+		    w == 14)	/* the legend's swatch */
+			continue;
+		nbar++;
+		assert_true(y >= 30 - 0.05 && y + h <= 410 - 100 + 0.05);
+		assert_true(x >= 60 - 0.05 && x + w <= 480 - 20 + 0.05);
+	}
+	assert_true(nbar > 0);
+	/* within each figure */
+	for (p = strstr(buf, "<svg "); p != NULL; ) {
+		char *end = strstr(p, "</svg>"), *q;
+
+		assert_non_null(end);
+		nt = 0;
+		for (q = p; (q = strstr(q, "<text x=\"")) != NULL && q < end &&
+		    nt < 400; q++)
+			if (sscanf(q, "<text x=\"%lf\" y=\"%lf\"", &xs[nt],
+			    &ys[nt]) == 2)
+				nt++;
+		for (i = 0; i < nt; i++)
+			for (j = i + 1; j < nt; j++)
+				if (fabs(xs[i] - xs[j]) < 1 &&
+				    fabs(ys[i] - ys[j]) < 1)
+					fail_msg("two texts at %.1f,%.1f",
+					    xs[i], ys[i]);
+		p = strstr(end, "<svg ");
+	}
+	free(buf);
+}
+
 int
 main(void)
 {
@@ -207,6 +306,7 @@ main(void)
 		cmocka_unit_test(test_rank1),
 		cmocka_unit_test(test_det_probit),
 		cmocka_unit_test(test_report),
+		cmocka_unit_test(test_report_marks),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

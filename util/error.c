@@ -74,6 +74,7 @@ dt_errc_name(enum dt_errc code)
 	case DT_E_SIG_FLAT: return "signal-flat";
 	case DT_E_SIG_CLIPPED: return "signal-clipped";
 	case DT_E_SIG_NO_USABLE_WINDOW: return "signal-no-usable-window";
+	case DT_E_SIG_NOT_ECG: return "signal-not-ecg";
 	case DT_E_NOTFOUND: return "not-found";
 	case DT_E_EXISTS: return "exists";
 	case DT_E_CRYPTO: return "crypto";

@@ -27,6 +27,7 @@ enum dt_errc {
 	DT_E_SIG_FLAT,
 	DT_E_SIG_CLIPPED,
 	DT_E_SIG_NO_USABLE_WINDOW,
+	DT_E_SIG_NOT_ECG,	/* ecg/sigcheck.h: not an ECG at all */
 	DT_E_NOTFOUND,
 	DT_E_EXISTS,
 	DT_E_CRYPTO,
