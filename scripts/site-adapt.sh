@@ -6,7 +6,7 @@
 # ECG-ID persons 1-60 mixed in), and identity on their other textile
 # recordings is compared before and after, with P2 checked.
 #
-#   scripts/site-adapt.sh BUILD_DIR OUTDIR [MODEL] [EPOCHS]
+#   scripts/site-adapt.sh BUILD_DIR OUTDIR [MODEL] [EPOCHS] [LR] [balance|plain]
 #
 # MODEL defaults to models/dt4ecg-p2-ecgid-train1-60.safetensors (ECG-ID 1-60
 # only).  The textile recordings are raw ADC counts with host timestamps;
@@ -16,12 +16,15 @@
 # from the timestamps).  OUTDIR holds biometric data: remove it afterwards.
 set -eu
 
-[ $# -ge 2 ] || { echo "usage: $0 BUILD_DIR OUTDIR [MODEL] [EPOCHS]" >&2; exit 2; }
+[ $# -ge 2 ] || { echo "usage: $0 BUILD_DIR OUTDIR [MODEL] [EPOCHS] [LR] [balance|plain]" >&2; exit 2; }
 here=$(cd "$(dirname "$0")/.." && pwd)
 B=$1
 OUT=$2
 MODEL=${3:-$here/models/dt4ecg-p2-ecgid-train1-60.safetensors}
 EPOCHS=${4:-3}
+LR=${5:-3e-4}
+BAL=--balance
+[ "${6:-balance}" = plain ] && BAL=
 DATA=${DT4ECG_DATA:-$here/../shared/data}
 export DT4ECG_DATA="$DATA"
 A="$B/admin/dt4ecg-admin"
@@ -73,7 +76,7 @@ PY
 }
 summary "$MODEL" before
 "$A" --db "$S" retrain --data store --data ecg-id --protocol open \
-    --init active --epochs "$EPOCHS" --lr 3e-4 --hop 128 --balance \
+    --init active --epochs "$EPOCHS" --lr "$LR" --hop 128 $BAL \
     --aug shift,scale,wander,band,hum --gate "$gate" --val-frac 0.1 \
     --no-gradnorm --threads 1 --out "$OUT/after.safetensors"
 summary "$OUT/after.safetensors" after
