@@ -40,7 +40,7 @@ static const struct cfg_def defs[] = {
 	STR(tls_cert, "/etc/dt4ecgd/tls.crt"),
 	STR(tls_key, "/etc/dt4ecgd/tls.key"),
 	STR(store, "/var/lib/dt4ecg/dt4ecg.db"),
-	STR(store_key, "/var/lib/dt4ecg/dt4ecg.key"),
+	STR(store_key, "/etc/dt4ecgd/store.key"),
 	UINT(threads, "0", 0, 1024),
 	DBL(threshold, "0.7", -1, 1),
 	UINT(max_body, "1048576", 1024, 64 * 1024 * 1024),
