@@ -1284,11 +1284,80 @@ restart_keeps_nonces(void **state)
 	assert_int_equal(status, 0);
 	close(H.notify_fd);
 	H.notify_fd = -1;
+	/* with a watchdog of 1 s (pings every 0.5 s), for the next test */
+	setenv("WATCHDOG_USEC", "1000000", 1);
 	assert_int_equal(dh_start(&H, under_valgrind, start_timeout), 0);
+	unsetenv("WATCHDOG_USEC");
 	assert_int_equal(dh_signed(&H, NULL, K_MAIN, probe[1], probe_len[1],
 	    0, nonce, &r), 0);
 	expect_problem(&r, 409, "replayed-nonce");
 	dh_resp_free(&r);
+	still_serving();
+}
+
+/* A reload drains the requests in flight for up to timeout_s: the
+ * watchdog keeps being fed meanwhile (13.8).  The daemon was restarted
+ * with WATCHDOG_USEC (restart_keeps_nonces); a client trickling a body
+ * holds a request in flight across the reload. */
+static void
+reload_drain_pings_watchdog(void **state)
+{
+	static const char head[] = "POST /v1/health HTTP/1.1\r\n"
+	    "Host: 127.0.0.1\r\nContent-Length: 200\r\n\r\n";
+	int in[2], pings = 0, i;
+	bool reloading = false, ready = false;
+	char port[16], buf[512];
+	pid_t pid;
+	ssize_t n;
+
+	assert_int_equal(pipe(in), 0);
+	snprintf(port, sizeof(port), "%u", H.port);
+	if ((pid = fork()) == 0) {
+		int fd = open("/dev/null", O_WRONLY);
+
+		dup2(in[0], 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		close(in[1]);
+		execlp("gnutls-cli", "gnutls-cli", "--x509cafile", H.cert,
+		    "-p", port, "127.0.0.1", (char *)NULL);
+		_exit(127);
+	}
+	assert_true(pid > 0);
+	close(in[0]);
+	signal(SIGPIPE, SIG_IGN);
+	assert_int_equal(write(in[1], head, sizeof(head) - 1),
+	    (ssize_t)(sizeof(head) - 1));
+	sleep(2);	/* the handshake and headers are in */
+	assert_int_equal(kill(H.pid, SIGHUP), 0);
+	/* datagrams until READY=1 (bounded), trickling the body */
+	for (i = 0; i < 600 && !ready; i++) {
+		struct pollfd p = { H.notify_fd, POLLIN, 0 };
+
+		if (i % 10 == 0 && write(in[1], "x", 1) != 1)
+			break;
+		if (poll(&p, 1, 100) <= 0)
+			continue;
+		if ((n = recv(H.notify_fd, buf, sizeof(buf) - 1, 0)) <= 0)
+			continue;
+		buf[n] = '\0';
+		if (strstr(buf, "RELOADING=1") != NULL)
+			reloading = true;
+		else if (reloading && strstr(buf, "WATCHDOG=1") != NULL &&
+		    ++pings == 2) {
+			close(in[1]);	/* let the drain end */
+			in[1] = -1;
+		} else if (reloading && strstr(buf, "READY=1") != NULL)
+			ready = true;
+	}
+	if (in[1] != -1)
+		close(in[1]);
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+	fprintf(stderr, "watchdog pings while draining: %d\n", pings);
+	assert_true(reloading);
+	assert_true(ready);
+	assert_true(pings >= 2);
 	still_serving();
 }
 
@@ -1342,6 +1411,7 @@ main(void)
 		cmocka_unit_test(reload_skew_refused),
 		cmocka_unit_test(second_daemon_refused),
 		cmocka_unit_test(restart_keeps_nonces),
+		cmocka_unit_test(reload_drain_pings_watchdog),
 		cmocka_unit_test(sigterm_exit_0),
 	};
 
