@@ -1,5 +1,5 @@
 /*
- * admin/cmd_user.c — `dt4ecg-admin user add|enroll|list|show|delete`.
+ * admin/cmd_user.c — `dt4ecg-admin user add|enroll|list|show|unlock|delete`.
  *
  * Enrollment reads each recording (WFDB or CSV), runs it through the same
  * pipeline as dt4ecgd (pipeline/embed.h) with the ACTIVE model, and only when
@@ -13,10 +13,12 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sodium.h>
 
 #include "admin/common.h"
+#include "store/guard.h"
 #include "ecg/load.h"
 #include "nn/model.h"
 #include "pipeline/embed.h"
@@ -37,11 +39,17 @@ static const char enroll_usage[] =
     "  their templates are stored in one transaction.\n";
 static const char list_usage[] =
     "usage: dt4ecg-admin --db STORE user list [--json]\n"
-    "  Lists the members with their number of recordings and templates.\n";
+    "  Lists the members with their number of recordings and templates,\n"
+    "  and until when a locked member is locked.\n";
 static const char show_usage[] =
     "usage: dt4ecg-admin --db STORE user show USER_ID [--json] [--key-file FILE]\n"
     "  Shows a member and, when the store key is available, the duration\n"
     "  and sample rate of each enrollment recording.\n";
+static const char unlock_usage[] =
+    "usage: dt4ecg-admin --db STORE user unlock USER_ID\n"
+    "  Lifts a member's lock (set by dt4ecgd after lockout_failures\n"
+    "  rejections in a row) and resets the count; audited as\n"
+    "  member.unlock.\n";
 static const char delete_usage[] =
     "usage: dt4ecg-admin --db STORE user delete USER_ID [--key-file FILE]\n"
     "  Erases a member completely: the member, every recording and every\n"
@@ -302,15 +310,22 @@ out:
 	return rc;
 }
 
+static bool
+is_locked(const struct store_member *m)
+{
+	return m->locked_until > (int64_t)time(NULL);
+}
+
 static json_t *
 member_json(const struct store_member *m)
 {
-	return json_pack("{s:s, s:o, s:I, s:o, s:i, s:i}", "id", m->id,
+	return json_pack("{s:s, s:o, s:I, s:o, s:b, s:i, s:i}", "id", m->id,
 	    "display_name", m->display_name[0] ?
 	    json_string(m->display_name) : json_null(),
 	    "created", (json_int_t)m->created,
 	    "locked_until", m->locked_until ?
 	    json_integer(m->locked_until) : json_null(),
+	    "locked", is_locked(m),
 	    "recordings", m->n_recordings, "templates", m->n_templates);
 }
 
@@ -323,12 +338,15 @@ list_one(void *vctx, const struct store_member *m)
 	l->n++;
 	if (l->json)
 		return json_array_append_new(l->arr, member_json(m)) ? -1 : 0;
+	char lk[32];
+
 	if (l->n == 1)
-		printf("%-24s %-24s %4s %4s %-20s\n", "MEMBER", "NAME", "RECS",
-		    "TPLS", "CREATED");
-	printf("%-24s %-24s %4d %4d %-20s\n", m->id,
+		printf("%-24s %-24s %4s %4s %-20s %-20s\n", "MEMBER", "NAME",
+		    "RECS", "TPLS", "CREATED", "LOCKED UNTIL");
+	printf("%-24s %-24s %4d %4d %-20s %-20s\n", m->id,
 	    m->display_name[0] ? m->display_name : "-", m->n_recordings,
-	    m->n_templates, adm_time(m->created, t, sizeof(t)));
+	    m->n_templates, adm_time(m->created, t, sizeof(t)),
+	    adm_time(is_locked(m) ? m->locked_until : 0, lk, sizeof(lk)));
 	return 0;
 }
 
@@ -376,6 +394,7 @@ user_show(struct admin_ctx *ctx, int argc, char **argv)
 	struct store *s = NULL;
 	json_t *j = NULL, *recs = NULL;
 	char t[32];
+	unsigned fails = 0;
 	size_t i;
 	int rc;
 
@@ -390,6 +409,9 @@ user_show(struct admin_ctx *ctx, int argc, char **argv)
 		goto fail;
 	if ((j = member_json(&m)) == NULL)
 		goto nomem;
+	if (store_member_failures(s, m.id, &fails, &err) != 0)
+		goto fail;
+	json_object_set_new(j, "failures", json_integer(fails));
 	if (store_key(s) != NULL) {
 		if ((recs = json_array()) == NULL)
 			goto nomem;
@@ -412,8 +434,13 @@ user_show(struct admin_ctx *ctx, int argc, char **argv)
 		printf("name:         %s\n", m.display_name[0] ?
 		    m.display_name : "-");
 		printf("created:      %s\n", adm_time(m.created, t, sizeof(t)));
-		printf("locked until: %s\n", adm_time(m.locked_until, t,
-		    sizeof(t)));
+		if (is_locked(&m))
+			printf("locked until: %s (dt4ecg-admin user unlock "
+			    "%s lifts it)\n", adm_time(m.locked_until, t,
+			    sizeof(t)), m.id);
+		else
+			printf("locked:       no\n");
+		printf("rejections:   %u in a row\n", fails);
 		printf("recordings:   %d\n", m.n_recordings);
 		printf("templates:    %d (all models)\n", m.n_templates);
 		for (i = 0; recs != NULL && i < json_array_size(recs); i++) {
@@ -473,6 +500,34 @@ out:
 	return rc;
 }
 
+static int
+user_unlock(struct admin_ctx *ctx, int argc, char **argv)
+{
+	struct dt_error err = { 0 };
+	struct store_member m;
+	struct user_opts o = { .signal = -1 };
+	struct store *s = NULL;
+	int rc;
+
+	if ((rc = adm_opts(argc, argv, &options, unlock_usage, "", &o, 1,
+	    1)) >= 0)
+		return rc;
+	if (adm_open(ctx, "user unlock", NULL, ADM_KEY_NONE, 0, &s) != 0)
+		return ADMIN_EXIT_FAIL;
+	rc = ADMIN_EXIT_FAIL;
+	if (store_member_get(s, argv[optind], &m, &err) != 0 ||
+	    store_member_unlock(s, argv[optind], &err) != 0) {
+		adm_error("user unlock", &err);
+		goto out;
+	}
+	printf("member %s unlocked%s\n", m.id, is_locked(&m) ? "" :
+	    " (was not locked; its rejection count is reset)");
+	rc = ADMIN_EXIT_OK;
+out:
+	store_close(s);
+	return rc;
+}
+
 int
 cmd_user(struct admin_ctx *ctx, int argc, char **argv)
 {
@@ -482,6 +537,7 @@ cmd_user(struct admin_ctx *ctx, int argc, char **argv)
 		    "[--format wfdb|csv] [--fs HZ] [--signal N]" },
 		{ "list", user_list, "list [--json]" },
 		{ "show", user_show, "show USER_ID [--json]" },
+		{ "unlock", user_unlock, "unlock USER_ID" },
 		{ "delete", user_delete, "delete USER_ID" },
 	};
 

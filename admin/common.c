@@ -82,6 +82,7 @@ adm_open(struct admin_ctx *ctx, const char *cmd, const char *key_file,
 	struct store_key *key = NULL;
 	char path[ADM_PATH_MAX];
 	const char *cred = getenv("CREDENTIALS_DIRECTORY");
+	const char *env = getenv(ADM_KEY_ENV);
 	struct stat sb;
 	int rc = -1;
 
@@ -89,6 +90,9 @@ adm_open(struct admin_ctx *ctx, const char *cmd, const char *key_file,
 		return -1;
 	if (keymode == ADM_KEY_NONE)
 		goto open;
+	/* --key-file, then $DT4ECG_KEY_FILE, the credential, STORE.key */
+	if (key_file == NULL && env != NULL && *env != '\0')
+		key_file = env;
 	if (key_file != NULL) {
 		if (store_key_load_file(key_file, &key, &err) != 0)
 			goto fail;
@@ -108,9 +112,12 @@ adm_open(struct admin_ctx *ctx, const char *cmd, const char *key_file,
 	if (stat(path, &sb) != 0 && errno == ENOENT) {
 		if (keymode == ADM_KEY_OPTIONAL)
 			goto open;
-		adm_errx(cmd, "store key %s: not found (give --key-file FILE, "
-		    "or run under systemd with the credential %s)", path,
-		    ADM_CREDENTIAL);
+		adm_errx(cmd, "store key not found: looked for --key-file "
+		    "(not given), $%s (not set), $CREDENTIALS_DIRECTORY/%s "
+		    "(%s) and %s (no such file); name the key with "
+		    "--key-file FILE or %s=FILE", ADM_KEY_ENV, ADM_CREDENTIAL,
+		    cred != NULL && *cred != '\0' ? "no such file" : "not set",
+		    path, ADM_KEY_ENV);
 		return -1;
 	}
 	if (store_key_load_file(path, &key, &err) != 0)

@@ -21,6 +21,8 @@
 
 /* Name of the systemd credential holding the store key. */
 #define ADM_CREDENTIAL "store.key"	/* as dt4ecgd and its unit */
+/* The store key file when --key-file is not given (before STORE.key). */
+#define ADM_KEY_ENV "DT4ECG_KEY_FILE"
 #define ADM_PATH_MAX 4096
 
 enum adm_key {

@@ -19,6 +19,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,7 @@
 
 #include <sodium.h>
 
+#include "daemon/body.h"
 #include "daemon/dmn.h"
 #include "daemon/replay.h"
 #include "util/log.h"
@@ -59,6 +61,18 @@ notify_reloading(void)
 	sdnotify(msg);
 }
 
+/* What the rate limit lets one kiosk send within the nonce window: its
+ * share of the replay cache (at most half of it). */
+static void
+replay_share(struct replay *replay, const struct cfg *c)
+{
+	double n = ceil(c->rate_burst + c->rate_per_kiosk *
+	    (double)replay_window(replay)) + 1;
+	double half = c->replay_capacity / 2.0;
+
+	replay_set_quota(replay, (size_t)(n < half ? n : half));
+}
+
 static void
 reload(const char *conf, struct replay *replay, struct server **srv)
 {
@@ -79,13 +93,15 @@ reload(const char *conf, struct replay *replay, struct server **srv)
 	    g->cfg.replay_window_s != old->cfg.replay_window_s)
 		log_warnx("replay_capacity and replay_window_s take effect at "
 		    "the next restart (the nonce cache is kept across reloads)");
-	if (server_start(g, &ns, &err) != 0) {
+	if (server_start(g, old, &ns, &err) != 0) {
 		log_warnx("reload refused, the running server keeps serving: "
 		    "%s", err.msg);
 		dmn_gen_put(g);
 		goto out;
 	}
 	drain = old->cfg.timeout_s;
+	replay_share(replay, &g->cfg);
+	queue_set_capacity(g->cfg.queue_max);
 	dmn_gen_publish(g);
 	*srv = ns;
 	server_stop(os, drain);
@@ -140,6 +156,7 @@ main(int argc, char **argv)
 	log_setverbose(verbose);
 	if (sodium_init() < 0)
 		fatalx("sodium_init failed");
+	body_wipe_json_allocs();
 
 	/* Before any thread exists: they all inherit the mask. */
 	sigemptyset(&set);
@@ -161,12 +178,18 @@ main(int argc, char **argv)
 		log_warnx("%s", err.msg);
 		goto out;
 	}
-	if (server_start(g, &srv, &err) != 0) {
+	if (queue_start(cfg_threads(&c), c.queue_max, &err) != 0) {
+		log_warnx("%s", err.msg);
+		dmn_gen_put(g);
+		goto out;
+	}
+	if (server_start(g, NULL, &srv, &err) != 0) {
 		log_warnx("%s", err.msg);
 		dmn_gen_put(g);
 		goto out;
 	}
 	dmn_gen_publish(g);
+	replay_share(replay, &c);
 	log_info("serving https on %s port %u, %u thread(s)", c.listen,
 	    c.port, cfg_threads(&c));
 	sdnotify("READY=1\nSTATUS=serving");
@@ -197,9 +220,9 @@ main(int argc, char **argv)
 	rc = 0;
 	log_info("stopped");
 out:
+	queue_stop();
 	dmn_gen_publish(NULL);
 	replay_free(replay);
-	lockout_shutdown();
 	worker_shutdown();
 	return rc;
 }

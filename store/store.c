@@ -13,6 +13,7 @@
 
 #include "store/store.h"
 #include "store/store_int.h"
+#include "util/text.h"
 
 /* Migration N brings the schema from version N-1 to N.  Append only. */
 static const char *const migrations[] = {
@@ -95,6 +96,22 @@ static const char *const migrations[] = {
 	CHG(recordings, DELETE, "old.member")
 	CHG(members, DELETE, "old.rid")
 #undef CHG
+	,
+
+	/* 3: what guards the door across restarts and daemons sharing the
+	 * store (store/guard.h): accepted nonces (hashed) with the horizon
+	 * in meta, consecutive failures per member (by row id: erasure
+	 * takes them) and per kiosk, and the kiosk lock. */
+	"CREATE TABLE nonces(h BLOB PRIMARY KEY, created INTEGER NOT NULL)"
+	"  WITHOUT ROWID;"
+	"CREATE INDEX nonces_created ON nonces(created);"
+	"CREATE TABLE member_failures("
+	"  member INTEGER PRIMARY KEY REFERENCES members(rid) ON DELETE CASCADE,"
+	"  fails INTEGER NOT NULL);"
+	"CREATE TABLE kiosk_failures("
+	"  kiosk TEXT PRIMARY KEY,"
+	"  fails INTEGER NOT NULL DEFAULT 0,"
+	"  locked_until INTEGER NOT NULL DEFAULT 0);",
 };
 
 #define KEYCHECK_AD "dt4ecg-store-keycheck"
@@ -726,6 +743,12 @@ store_member_add(struct store *s, const char *id, const char *display_name,
 	if (display_name != NULL && strlen(display_name) > STORE_NAME_MAX)
 		return dt_error_set(err, DT_E_INVALID, "member %s: display name "
 		    "longer than %d bytes", id, STORE_NAME_MAX);
+	/* It is sent to kiosks as JSON: UTF-8 without control characters. */
+	if (display_name != NULL && (!dt_utf8_valid(display_name,
+	    strlen(display_name)) || dt_has_control(display_name)))
+		return dt_error_set(err, DT_E_INVALID, "member %s: display name "
+		    "is not UTF-8 text (invalid byte sequence or control "
+		    "character)", id);
 	if (store_tx_begin(s, err) == -1)
 		return -1;
 	if (store_prepare(s, "INSERT INTO members(id, display_name, created) "

@@ -26,7 +26,7 @@
 #include "store/crypto.h"
 #include "util/error.h"
 
-#define STORE_SCHEMA_VERSION 2	/* newest migration this code knows */
+#define STORE_SCHEMA_VERSION 3	/* newest migration this code knows */
 #define STORE_ID_MAX 64		/* member, kiosk, model ids: [A-Za-z0-9._@:-]{1,64} */
 #define STORE_NAME_MAX 128	/* display names, bytes */
 #define STORE_BUSY_TIMEOUT_MS 5000

@@ -139,6 +139,24 @@ has "$T/out" '"recordings": 2' "p01 has two recordings"
 has "$T/out" '"templates": 2' "p01 has two templates"
 has "$T/out" '"seconds": 20.0' "recording duration shown"
 run 1 "user show unknown" "$A" --db "$S" user show nosuch
+# a display name that is not UTF-8 would break every accept (13.8)
+run 1 "user add refuses a name that is not UTF-8" "$A" --db "$S" user add p09 --name "$(printf 'Zo\353')"
+has "$T/err" "UTF-8" "refusal says why"
+# lock state and staff unlock (issue 14.4/14.8)
+sqlite3 "$S" "UPDATE members SET locked_until = strftime('%s','now') + 600 WHERE id = 'p02'"
+run 0 "user list shows the lock" "$A" --db "$S" user list
+grep p02 "$T/out" | grep -q "T.*Z *$" && ok "p02 locked until a time" || bad "no lock time for p02"
+run 0 "user show shows the lock" "$A" --db "$S" user show p02
+has "$T/out" "locked until:" "user show: locked until"
+run 0 "user unlock" "$A" --db "$S" user unlock p02
+has "$T/out" "p02 unlocked" "unlock says so"
+run 0 "user show --json after unlock" "$A" --db "$S" user show p02 --json
+has "$T/out" '"locked": false' "p02 no longer locked"
+run 1 "user unlock unknown" "$A" --db "$S" user unlock nosuch
+has "$T/err" "nosuch" "unlock names the unknown member"
+sqlite3 "$S" "INSERT INTO kiosk_failures(kiosk, fails, locked_until) VALUES ('lobby-1', 0, strftime('%s','now') + 600)"
+run 0 "kiosk list shows a locked kiosk" "$A" --db "$S" kiosk list --json
+has "$T/out" '"status": "locked"' "lobby-1 locked in the list"
 
 # --- activation of a second model -----------------------------------------
 run 0 "model import m2" "$A" --db "$S" model import "$T/m2.safetensors" --id second
@@ -160,8 +178,14 @@ run 1 "model export refuses to overwrite" "$A" --db "$S" model export second "$T
 mv "$S.key" "$T/moved.key"
 run 1 "enroll without the key" "$A" --db "$S" user enroll p02 "$ID/Person_02/rec_2"
 has "$T/err" "$S.key" "error names the missing key file"
+has "$T/err" "DT4ECG_KEY_FILE" "the not-found message says where it looked"
 run 0 "enroll with --key-file" "$A" --db "$S" user enroll p02 "$ID/Person_02/rec_2" --key-file "$T/moved.key"
 run 1 "a wrong key is refused" "$A" --db "$S" user enroll p02 "$ID/Person_02/rec_3" --key-file "$T/other.key"
+DT4ECG_KEY_FILE="$T/moved.key" run 0 "key from \$DT4ECG_KEY_FILE" "$A" --db "$S" user show p02
+hasnt "$T/out" "need the store key" "\$DT4ECG_KEY_FILE key used"
+DT4ECG_KEY_FILE="$T/env.key" run 0 "init takes \$DT4ECG_KEY_FILE" "$A" --db "$T/env.db" init
+[ -f "$T/env.key" ] && ok "init wrote \$DT4ECG_KEY_FILE" || bad "init ignored \$DT4ECG_KEY_FILE"
+has "$T/out" "LoadCredential" "init says where the key goes for dt4ecgd"
 mkdir "$T/cred" && cp "$T/moved.key" "$T/cred/store.key" && chmod 600 "$T/cred/store.key"
 CREDENTIALS_DIRECTORY="$T/cred" run 0 "key from \$CREDENTIALS_DIRECTORY" "$A" --db "$S" user show p02
 mv "$T/moved.key" "$S.key"
@@ -170,6 +194,7 @@ mv "$T/moved.key" "$S.key"
 run 0 "audit" "$A" --db "$S" audit
 has "$T/out" "admin:" "audit actor is admin:<user>"
 has "$T/out" "model.activate" "activation audited"
+has "$T/out" "member.unlock" "unlock audited"
 run 0 "audit --json --after 3" "$A" --db "$S" audit --json --after 3
 hasnt "$T/out" '"id":3,' "--after skips entries"
 run 0 "audit verify" "$A" --db "$S" audit verify

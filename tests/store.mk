@@ -11,3 +11,10 @@ tests_test_match_LDADD = $(STORE_LIBS) $(CMOCKA_LIBS)
 tests_test_crash_SOURCES = tests/test_crash.c
 tests_test_crash_CFLAGS = $(TEST_CFLAGS) $(SQLITE_CFLAGS) $(SODIUM_CFLAGS)
 tests_test_crash_LDADD = $(STORE_LIBS) $(CMOCKA_LIBS)
+
+# what guards the door (store/guard.h): nonces, lockouts, unlock
+check_PROGRAMS += tests/test_guard
+TESTS += tests/test_guard
+tests_test_guard_SOURCES = tests/test_guard.c
+tests_test_guard_CFLAGS = $(TEST_CFLAGS) $(SQLITE_CFLAGS) $(SODIUM_CFLAGS)
+tests_test_guard_LDADD = $(STORE_LIBS) $(CMOCKA_LIBS)

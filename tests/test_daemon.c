@@ -10,12 +10,16 @@
  */
 #include "config.h"
 
+#include <fcntl.h>
 #include <math.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -50,10 +54,13 @@ static size_t sig4_n[4];
 static double sig4_fs[4];
 
 static const char conf_extra[] =
-    "threads = 2\nthreshold = %.6f\nclock_skew_s = 60\n"
-    "replay_window_s = 180\nrate_per_kiosk = 0.2\nrate_burst = 100\n"
+    "threads = 2\nthreshold = %.6f\nclock_skew_s = %u\n"
+    "replay_window_s = %u\nrate_per_kiosk = 0.2\nrate_burst = 100\n"
     "lockout_failures = 3\nlockout_s = %u\nmax_body = 262144\n"
-    "timeout_s = 20\n";
+    "timeout_s = 20\nreplay_capacity = 512\nkiosk_lockout_failures = 6\n"
+    "kiosk_lockout_s = 600\nheader_timeout_s = 3\nmax_duration_s = 60\n"
+    "queue_max = %u\n";
+static unsigned skew_s = 60, window_s = 180, queue_max = 64;
 static double threshold = 0.999;
 
 static int
@@ -62,7 +69,8 @@ write_conf(double thr, const char *more)
 	char buf[1024];
 
 	/* under valgrind a request takes seconds: a longer lock */
-	snprintf(buf, sizeof(buf), conf_extra, thr, under_valgrind ? 40u : 3u);
+	snprintf(buf, sizeof(buf), conf_extra, thr, skew_s, window_s,
+	    under_valgrind ? 40u : 3u, queue_max);
 	if (more != NULL)
 		strncat(buf, more, sizeof(buf) - strlen(buf) - 1);
 	return dh_write_conf(&H, buf);
@@ -346,8 +354,8 @@ accept_and_reject(void **state)
 	j = decision(3, false, "reject", NULL);
 	assert_string_equal(json_string_value(json_object_get(j, "reason")),
 	    "below-threshold");
-	assert_true(json_number_value(json_object_get(j, "score")) <
-	    threshold);
+	/* no score on a reject: no oracle to hill-climb with (13.5a) */
+	assert_true(json_is_null(json_object_get(j, "score")));
 	json_decref(j);
 	/* 1:1 */
 	j = decision(2, true, "accept", "p03");
@@ -522,6 +530,13 @@ signatures_401(void **state)
 	raw_post("application/json", NULL, si, sig, body, len, &r);
 	expect_problem(&r, 401, "digest-missing");
 	dh_resp_free(&r);
+	/* a digest header that differs from the signed one */
+	raw_post("application/json", "sha-256=:!!!:", si, sig, body, len, &r);
+	expect_problem(&r, 401, "signature-invalid");
+	dh_resp_free(&r);
+	/* a malformed digest, signed as it is */
+	sign_as(H.kiosk_id[K_MAIN], H.sk[K_MAIN], "sha-256=:!!!:", now, si,
+	    sig);
 	raw_post("application/json", "sha-256=:!!!:", si, sig, body, len, &r);
 	expect_problem(&r, 401, "digest-malformed");
 	dh_resp_free(&r);
@@ -647,21 +662,39 @@ discard(char *p, size_t size, size_t n, void *ud)
 	return size * n;
 }
 
-static void
-chunked_413(void **state)
+/* A chunked upload of N bytes; SIGNED by K_MAIN (with the digest of
+ * "x": the body is refused before the digest is compared).  The status,
+ * and whether the daemon stopped reading before the end. */
+static long
+chunked_post(bool sign, size_t n, bool *cut)
 {
+	struct dt_error err = { 0 };
 	CURL *c = curl_easy_init();
 	struct curl_slist *hl = NULL;
-	char url[128];
+	char url[128], digest[DIGEST_HEADER_BUF], si[1024], sig[256];
+	char h[1400];
 	long status = 0;
+	CURLcode cc;
 
 	assert_non_null(c);
 	snprintf(url, sizeof(url), "https://127.0.0.1:%u/v1/authenticate",
 	    H.port);
-	chunk_left = 400 * 1024;
+	chunk_left = n;
 	hl = curl_slist_append(hl, "Content-Type: application/json");
 	hl = curl_slist_append(hl, "Transfer-Encoding: chunked");
 	hl = curl_slist_append(hl, "Expect:");
+	if (sign) {
+		assert_int_equal(digest_header(DIGEST_SHA256, "x", 1, digest,
+		    sizeof(digest), &err), 0);
+		sign_as(H.kiosk_id[K_MAIN], H.sk[K_MAIN], digest,
+		    (int64_t)time(NULL), si, sig);
+		snprintf(h, sizeof(h), "Content-Digest: %s", digest);
+		hl = curl_slist_append(hl, h);
+		snprintf(h, sizeof(h), "Signature-Input: %s", si);
+		hl = curl_slist_append(hl, h);
+		snprintf(h, sizeof(h), "Signature: %s", sig);
+		hl = curl_slist_append(hl, h);
+	}
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_CAINFO, H.cert);
 	curl_easy_setopt(c, CURLOPT_POST, 1L);
@@ -670,11 +703,42 @@ chunked_413(void **state)
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, 120L);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	assert_int_equal(curl_easy_perform(c), CURLE_OK);
+	cc = curl_easy_perform(c);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	assert_int_equal(status, 413);
+	*cut = chunk_left > 0;
+	fprintf(stderr, "chunked upload of %zu bytes: %s, status %ld, %zu "
+	    "bytes not sent\n", n, curl_easy_strerror(cc), status,
+	    chunk_left);
 	curl_slist_free_all(hl);
 	curl_easy_cleanup(c);
+	return status;
+}
+
+/* Chunked upload beyond max_body: 413, and the connection is cut then
+ * (the daemon does not read the 64 MiB the client would send). */
+static void
+chunked_413(void **state)
+{
+	bool cut = false;
+
+	long st = chunked_post(true, (size_t)64 << 20, &cut);
+
+	/* curl, still sending, may see the reset before the 413 */
+	assert_true(st == 413 || st == 0);
+	assert_true(cut);
+	still_serving();
+}
+
+/* The signature is checked from the headers: an unsigned upload is
+ * answered 401 without its body being read. */
+static void
+unsigned_body_not_read(void **state)
+{
+	bool cut = false;
+
+	assert_int_equal(chunked_post(false, (size_t)64 << 20, &cut), 401);
+	assert_true(cut);
+	still_serving();
 }
 
 static void
@@ -864,6 +928,439 @@ reload(void **state)
 	still_serving();
 }
 
+/* One kiosk flooding (answered 429) cannot fill the shared replay cache:
+ * the other kiosks keep getting 200 (issue 13.1).  The cache holds 512
+ * nonces; the flood sends more than that. */
+static void
+flood_keeps_others_serving(void **state)
+{
+	static const char body[] = "{";
+	struct dh_resp r;
+	CURL *c = curl_easy_init();
+	int i, n429 = 0, n = under_valgrind ? 120 : 600;
+
+	assert_non_null(c);
+	for (i = 0; i < n; i++) {
+		assert_int_equal(dh_signed(&H, c, K_FLOOD, body, 1, 0, NULL,
+		    &r), 0);
+		n429 += r.status == 429;
+		assert_true(r.status == 429 || r.status == 400);
+		dh_resp_free(&r);
+	}
+	curl_easy_cleanup(c);
+	assert_true(n429 > 0);
+	still_serving();
+	json_decref(decision(1, false, "accept", "p02"));
+	signed_expect(K_OTHER, "{", 1, 400, "bad-json");
+}
+
+/* A malformed keyid is an unknown kiosk: 401, not 500 (13.8). */
+static void
+malformed_keyid_401(void **state)
+{
+	struct dt_error err = { 0 };
+	char digest[DIGEST_HEADER_BUF], si[1024], sig[256], long_id[80];
+	struct dh_resp r;
+	int64_t now = (int64_t)time(NULL);
+
+	assert_int_equal(digest_header(DIGEST_SHA256, probe[0], probe_len[0],
+	    digest, sizeof(digest), &err), 0);
+	sign_as("bad id!", H.sk[K_MAIN], digest, now, si, sig);
+	raw_post("application/json", digest, si, sig, probe[0], probe_len[0],
+	    &r);
+	expect_problem(&r, 401, "kiosk-unknown");
+	dh_resp_free(&r);
+	memset(long_id, 'k', sizeof(long_id) - 1);
+	long_id[sizeof(long_id) - 1] = '\0';
+	sign_as(long_id, H.sk[K_MAIN], digest, now, si, sig);
+	raw_post("application/json", digest, si, sig, probe[0], probe_len[0],
+	    &r);
+	expect_problem(&r, 401, "kiosk-unknown");
+	dh_resp_free(&r);
+}
+
+/* More ECG than max_duration_s: 400, before any inference (13.3). */
+static void
+too_long_400(void **state)
+{
+	size_t n = 61 * 50;	/* 61 s at 50 Hz */
+	float *x = calloc(n, sizeof(float));
+	char *b;
+	size_t len;
+	struct dh_resp r;
+
+	assert_non_null(x);
+	b = dh_body(x, n, 50, NULL, &len);
+	assert_int_equal(dh_signed(&H, NULL, K_MAIN, b, len, 0, NULL, &r), 0);
+	expect_problem(&r, 400, "bad-field");
+	assert_non_null(strstr(r.body, "max_duration_s"));
+	dh_resp_free(&r);
+	free(b);
+	free(x);
+}
+
+/* Several long inferences at once with queue_max = 1: the queue answers
+ * 503 with Retry-After instead of piling up, health still answers, and
+ * every admitted request completes (13.3). */
+struct busy {
+	const char *body;
+	size_t len;
+	long status;
+	char retry_after[32];
+};
+
+static void *
+busy_post(void *arg)
+{
+	struct busy *b = arg;
+	struct dh_resp r;
+
+	if (dh_signed(&H, NULL, K_MAIN, b->body, b->len, 0, NULL, &r) == 0) {
+		b->status = r.status;
+		snprintf(b->retry_after, sizeof(b->retry_after), "%s",
+		    r.retry_after);
+	}
+	dh_resp_free(&r);
+	return NULL;
+}
+
+static void
+queue_full_503(void **state)
+{
+	enum { N = 8 };
+	struct busy b[N];
+	pthread_t th[N];
+	struct dh_resp r;
+	char *body;
+	size_t len;
+	float *x;
+	size_t n = 60 * 250, i;
+	int k, n503 = 0, n200 = 0;
+
+	queue_max = 1;
+	assert_int_equal(write_conf(threshold, NULL), 0);
+	assert_int_equal(kill(H.pid, SIGHUP), 0);
+	assert_int_equal(dh_wait_notify(&H, "READY=1", 60 * req_slack), 0);
+	/* 60 s of p01's ECG (repeated), 1:N */
+	x = malloc(n * sizeof(float));
+	assert_non_null(x);
+	for (i = 0; i < n; i++)
+		x[i] = sig4[0][i % sig4_n[0]];
+	body = dh_body(x, n, sig4_fs[0], NULL, &len);
+	assert_non_null(body);
+	for (k = 0; k < N; k++) {
+		memset(&b[k], 0, sizeof(b[k]));
+		b[k].body = body;
+		b[k].len = len;
+		assert_int_equal(pthread_create(&th[k], NULL, busy_post, &b[k]),
+		    0);
+	}
+	assert_int_equal(dh_request(&H, NULL, "GET", "/v1/health", NULL, NULL,
+	    0, &r), 0);
+	assert_int_equal(r.status, 200);
+	fprintf(stderr, "GET /v1/health during inference: %.1f ms\n",
+	    r.seconds * 1e3);
+	dh_resp_free(&r);
+	for (k = 0; k < N; k++) {
+		pthread_join(th[k], NULL);
+		if (b[k].status == 503) {
+			n503++;
+			assert_true(atoi(b[k].retry_after) >= 1);
+		} else {
+			assert_int_equal(b[k].status, 200);
+			n200++;
+		}
+	}
+	fprintf(stderr, "queue_max 1, %d at once: %d answered, %d 503\n", N,
+	    n200, n503);
+	assert_true(n200 >= 1);
+	assert_true(n503 >= 1);
+	free(body);
+	free(x);
+	queue_max = 64;
+	assert_int_equal(write_conf(threshold, NULL), 0);
+	assert_int_equal(kill(H.pid, SIGHUP), 0);
+	assert_int_equal(dh_wait_notify(&H, "READY=1", 60 * req_slack), 0);
+	still_serving();
+}
+
+/* After kiosk_lockout_failures failed decisions in a row a kiosk is
+ * locked: 429 with Retry-After, audited, counted in /metrics (13.5a). */
+static void
+kiosk_lockout(void **state)
+{
+	float *x;
+	size_t n;
+	double fs;
+	char *b;
+	size_t len;
+	struct dh_resp r;
+	int i;
+
+	/* a stranger (Person_05 is not enrolled), 1:N */
+	assert_int_equal(dh_load("ecg-id/Person_05/rec_1", &x, &n, &fs), 0);
+	b = dh_body(x, n, fs, NULL, &len);
+	for (i = 0; i < 6; i++) {
+		assert_int_equal(dh_signed(&H, NULL, K_OTHER, b, len, 0, NULL,
+		    &r), 0);
+		assert_int_equal(r.status, 200);
+		assert_non_null(strstr(r.body, "\"reject\""));
+		assert_non_null(strstr(r.body, "\"score\":null"));
+		dh_resp_free(&r);
+	}
+	assert_int_equal(dh_signed(&H, NULL, K_OTHER, b, len, 0, NULL, &r), 0);
+	expect_problem(&r, 429, "rate-limited");
+	assert_true(atoi(r.retry_after) > 500);
+	assert_non_null(strstr(r.body, "locked"));
+	dh_resp_free(&r);
+	/* the other kiosks are not affected */
+	still_serving();
+	assert_int_equal(dh_request(&H, NULL, "GET", "/metrics", NULL, NULL,
+	    0, &r), 0);
+	assert_non_null(strstr(r.body, "dt4ecg_kiosk_locks_total 1\n"));
+	assert_non_null(strstr(r.body, "dt4ecg_kiosk_failed_decisions_total{"
+	    "mode=\"1:N\"}"));
+	dh_resp_free(&r);
+	free(b);
+	free(x);
+}
+
+/* TLS 1.2 offers ECDHE with AEAD only: a CBC/SHA-1 suite is refused
+ * (13.8). */
+static int
+gnutls_cli(const char *priority)
+{
+	char cmd[DH_PATH_MAX * 3];
+
+	snprintf(cmd, sizeof(cmd), "gnutls-cli --x509cafile '%s' --priority "
+	    "'%s' -p %u 127.0.0.1 </dev/null >/dev/null 2>&1", H.cert,
+	    priority, H.port);
+	return system(cmd);
+}
+
+static void
+tls_ciphers(void **state)
+{
+	/* ECDHE-ECDSA-AES128-SHA */
+	assert_int_not_equal(gnutls_cli("NONE:+VERS-TLS1.2:+ECDHE-ECDSA:"
+	    "+AES-128-CBC:+SHA1:+SIGN-ALL:+GROUP-ALL:+COMP-NULL:+CTYPE-X509"),
+	    0);
+	/* static RSA, DHE */
+	assert_int_not_equal(gnutls_cli("NORMAL:-VERS-ALL:+VERS-TLS1.2:"
+	    "-KX-ALL:+RSA:+DHE-RSA:+DHE-DSS"), 0);
+	/* ECDHE-ECDSA-AES128-GCM-SHA256 */
+	assert_int_equal(gnutls_cli("NONE:+VERS-TLS1.2:+ECDHE-ECDSA:"
+	    "+AES-128-GCM:+AEAD:+SIGN-ALL:+GROUP-ALL:+COMP-NULL:+CTYPE-X509"),
+	    0);
+}
+
+/* A client trickling its headers a byte at a time (never idle long
+ * enough for timeout_s) is cut at header_timeout_s (13.4). */
+static void
+slow_headers_cut(void **state)
+{
+	int in[2];
+	pid_t pid;
+	char port[16];
+	int st = 0, i;
+	bool exited = false;
+	static const char line[] = "POST /v1/authenticate HTTP/1.1\r\n"
+	    "Host: 127.0.0.1\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+
+	assert_int_equal(pipe(in), 0);
+	snprintf(port, sizeof(port), "%u", H.port);
+	if ((pid = fork()) == 0) {
+		int fd = open("/dev/null", O_WRONLY);
+
+		dup2(in[0], 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		close(in[1]);
+		execlp("gnutls-cli", "gnutls-cli", "--x509cafile", H.cert,
+		    "-p", port, "127.0.0.1", (char *)NULL);
+		_exit(127);
+	}
+	assert_true(pid > 0);
+	close(in[0]);
+	signal(SIGPIPE, SIG_IGN);
+	/* one byte every 0.5 s, for at most 40 s (timeout_s is 20) */
+	for (i = 0; i < 80 && !exited; i++) {
+		if (write(in[1], line + (size_t)i % (sizeof(line) - 1), 1) != 1)
+			break;
+		usleep(500 * 1000);
+		exited = waitpid(pid, &st, WNOHANG) == pid;
+	}
+	close(in[1]);
+	if (!exited) {
+		kill(pid, SIGTERM);
+		waitpid(pid, &st, 0);
+	}
+	fprintf(stderr, "slow client: %s after %.1f s\n", exited ? "cut" :
+	    "still connected", i * 0.5);
+	assert_true(exited);
+	still_serving();
+}
+
+/* A second daemon on a port in use fails at start-up: "address already
+ * in use", exit 1 (issue 14.2). */
+static void
+second_daemon_refused(void **state)
+{
+	char log[DH_PATH_MAX + 32], buf[4096];
+	pid_t pid;
+	int st = 0, i;
+	bool exited = false;
+	FILE *f;
+	size_t n;
+
+	snprintf(log, sizeof(log), "%s/second.log", H.dir);
+	if ((pid = fork()) == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+		dup2(fd, 1);
+		dup2(fd, 2);
+		unsetenv("NOTIFY_SOCKET");
+		execl(H.bin, H.bin, "-f", "-c", H.conf, (char *)NULL);
+		_exit(127);
+	}
+	assert_true(pid > 0);
+	for (i = 0; i < 600 && !exited; i++) {
+		exited = waitpid(pid, &st, WNOHANG) == pid;
+		if (!exited)
+			usleep(100 * 1000);
+	}
+	if (!exited) {
+		kill(pid, SIGTERM);
+		waitpid(pid, &st, 0);
+	}
+	assert_true(exited);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 1);
+	assert_non_null(f = fopen(log, "r"));
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	assert_non_null(strstr(buf, "address already in use"));
+	still_serving();
+}
+
+/* A reload whose clock_skew_s the running nonce cache does not cover is
+ * refused (13.2a): a signature 80 s old stays expired. */
+static void
+reload_skew_refused(void **state)
+{
+	struct dh_resp r;
+
+	skew_s = 100;
+	window_s = 300;
+	assert_int_equal(write_conf(threshold, NULL), 0);
+	assert_int_equal(kill(H.pid, SIGHUP), 0);
+	assert_int_equal(dh_wait_notify(&H, "READY=1", 60 * req_slack), 0);
+	assert_int_equal(dh_signed(&H, NULL, K_MAIN, probe[0], probe_len[0],
+	    -80, NULL, &r), 0);
+	expect_problem(&r, 401, "signature-expired");
+	dh_resp_free(&r);
+	skew_s = 60;
+	window_s = 180;
+	assert_int_equal(write_conf(threshold, NULL), 0);
+	still_serving();
+}
+
+/* A restart forgets no nonce (13.2b): 200, restart, replay 409. */
+static void
+restart_keeps_nonces(void **state)
+{
+	char nonce[32];
+	struct dh_resp r;
+	int status = -1;
+
+	httpsig_nonce(nonce, sizeof(nonce));
+	assert_int_equal(dh_signed(&H, NULL, K_MAIN, probe[1], probe_len[1],
+	    0, nonce, &r), 0);
+	assert_int_equal(r.status, 200);
+	dh_resp_free(&r);
+	assert_int_equal(dh_stop(&H, 60 * req_slack, &status), 0);
+	assert_int_equal(status, 0);
+	close(H.notify_fd);
+	H.notify_fd = -1;
+	/* with a watchdog of 1 s (pings every 0.5 s), for the next test */
+	setenv("WATCHDOG_USEC", "1000000", 1);
+	assert_int_equal(dh_start(&H, under_valgrind, start_timeout), 0);
+	unsetenv("WATCHDOG_USEC");
+	assert_int_equal(dh_signed(&H, NULL, K_MAIN, probe[1], probe_len[1],
+	    0, nonce, &r), 0);
+	expect_problem(&r, 409, "replayed-nonce");
+	dh_resp_free(&r);
+	still_serving();
+}
+
+/* A reload drains the requests in flight for up to timeout_s: the
+ * watchdog keeps being fed meanwhile (13.8).  The daemon was restarted
+ * with WATCHDOG_USEC (restart_keeps_nonces); a client trickling a body
+ * holds a request in flight across the reload. */
+static void
+reload_drain_pings_watchdog(void **state)
+{
+	static const char head[] = "POST /v1/health HTTP/1.1\r\n"
+	    "Host: 127.0.0.1\r\nContent-Length: 200\r\n\r\n";
+	int in[2], pings = 0, i;
+	bool reloading = false, ready = false;
+	char port[16], buf[512];
+	pid_t pid;
+	ssize_t n;
+
+	assert_int_equal(pipe(in), 0);
+	snprintf(port, sizeof(port), "%u", H.port);
+	if ((pid = fork()) == 0) {
+		int fd = open("/dev/null", O_WRONLY);
+
+		dup2(in[0], 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		close(in[1]);
+		execlp("gnutls-cli", "gnutls-cli", "--x509cafile", H.cert,
+		    "-p", port, "127.0.0.1", (char *)NULL);
+		_exit(127);
+	}
+	assert_true(pid > 0);
+	close(in[0]);
+	signal(SIGPIPE, SIG_IGN);
+	assert_int_equal(write(in[1], head, sizeof(head) - 1),
+	    (ssize_t)(sizeof(head) - 1));
+	sleep(2);	/* the handshake and headers are in */
+	assert_int_equal(kill(H.pid, SIGHUP), 0);
+	/* datagrams until READY=1 (bounded), trickling the body */
+	for (i = 0; i < 600 && !ready; i++) {
+		struct pollfd p = { H.notify_fd, POLLIN, 0 };
+
+		if (i % 10 == 0 && write(in[1], "x", 1) != 1)
+			break;
+		if (poll(&p, 1, 100) <= 0)
+			continue;
+		if ((n = recv(H.notify_fd, buf, sizeof(buf) - 1, 0)) <= 0)
+			continue;
+		buf[n] = '\0';
+		if (strstr(buf, "RELOADING=1") != NULL)
+			reloading = true;
+		else if (reloading && strstr(buf, "WATCHDOG=1") != NULL &&
+		    ++pings == 2) {
+			close(in[1]);	/* let the drain end */
+			in[1] = -1;
+		} else if (reloading && strstr(buf, "READY=1") != NULL)
+			ready = true;
+	}
+	if (in[1] != -1)
+		close(in[1]);
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+	fprintf(stderr, "watchdog pings while draining: %d\n", pings);
+	assert_true(reloading);
+	assert_true(ready);
+	assert_true(pings >= 2);
+	still_serving();
+}
+
 static void
 sigterm_exit_0(void **state)
 {
@@ -896,13 +1393,25 @@ main(void)
 		cmocka_unit_test(replay_409),
 		cmocka_unit_test(too_large_413_and_415),
 		cmocka_unit_test(chunked_413),
+		cmocka_unit_test(unsigned_body_not_read),
 		cmocka_unit_test(unusable_signal_422),
 		cmocka_unit_test(rate_limit_429),
+		cmocka_unit_test(flood_keeps_others_serving),
 		cmocka_unit_test(revoked_401),
+		cmocka_unit_test(malformed_keyid_401),
+		cmocka_unit_test(too_long_400),
 		cmocka_unit_test(lockout),
+		cmocka_unit_test(kiosk_lockout),
 		cmocka_unit_test(tls_versions),
+		cmocka_unit_test(tls_ciphers),
+		cmocka_unit_test(slow_headers_cut),
 		cmocka_unit_test(metrics),
+		cmocka_unit_test(queue_full_503),
 		cmocka_unit_test(reload),
+		cmocka_unit_test(reload_skew_refused),
+		cmocka_unit_test(second_daemon_refused),
+		cmocka_unit_test(restart_keeps_nonces),
+		cmocka_unit_test(reload_drain_pings_watchdog),
 		cmocka_unit_test(sigterm_exit_0),
 	};
 
