@@ -82,7 +82,7 @@ kiosk_add(struct admin_ctx *ctx, int argc, char **argv)
 		return ADMIN_EXIT_USAGE;
 	}
 	id = argv[optind];
-	if (adm_open(ctx, "kiosk add", NULL, ADM_KEY_NONE, 0, &s) != 0)
+	if (adm_open(ctx, "kiosk add", NULL, ADM_KEY_REQUIRED, 0, &s) != 0)
 		return ADMIN_EXIT_FAIL;
 	rc = ADMIN_EXIT_FAIL;
 	/* refuse early, before a key file is written */
@@ -126,6 +126,16 @@ out:
 	return rc;
 }
 
+/* "refused": the row fails its MAC (added or changed outside dt4ecg), so
+ * dt4ecgd answers 401 to it whatever the row says. */
+static const char *
+status(const struct store_kiosk *k)
+{
+	if (k->row_ok == 0)
+		return "refused";
+	return k->revoked_at ? "revoked" : "active";
+}
+
 static int
 list_one(void *vctx, const struct store_kiosk *k)
 {
@@ -137,15 +147,13 @@ list_one(void *vctx, const struct store_kiosk *k)
 	l->n++;
 	if (l->json)
 		return json_array_append_new(l->arr, json_pack("{s:s, s:s, s:s, "
-		    "s:I, s:o}", "id", k->id, "status", k->revoked_at ?
-		    "revoked" : "active", "public_key", pk, "created",
+		    "s:I, s:o}", "id", k->id, "status", status(k), "public_key", pk, "created",
 		    (json_int_t)k->created, "revoked_at", k->revoked_at ?
 		    json_integer(k->revoked_at) : json_null())) ? -1 : 0;
 	if (l->n == 1)
 		printf("%-24s %-8s %-20s %-20s %s\n", "KIOSK", "STATUS",
 		    "CREATED", "REVOKED", "PUBLIC KEY");
-	printf("%-24s %-8s %-20s %-20s %s\n", k->id,
-	    k->revoked_at ? "revoked" : "active",
+	printf("%-24s %-8s %-20s %-20s %s\n", k->id, status(k),
 	    adm_time(k->created, t1, sizeof(t1)),
 	    adm_time(k->revoked_at, t2, sizeof(t2)), pk);
 	return 0;
@@ -187,7 +195,7 @@ kiosk_revoke(struct admin_ctx *ctx, int argc, char **argv)
 	if ((rc = adm_opts(argc, argv, &options, revoke_usage, "", &o, 1,
 	    1)) >= 0)
 		return rc;
-	if (adm_open(ctx, "kiosk revoke", NULL, ADM_KEY_NONE, 0, &s) != 0)
+	if (adm_open(ctx, "kiosk revoke", NULL, ADM_KEY_REQUIRED, 0, &s) != 0)
 		return ADMIN_EXIT_FAIL;
 	if (store_kiosk_revoke(s, argv[optind], &err) != 0) {
 		adm_error("kiosk revoke", &err);

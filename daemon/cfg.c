@@ -54,6 +54,8 @@ static const struct cfg_def defs[] = {
 	UINT(connection_limit, "256", 1, 65536),
 	UINT(per_ip_limit, "32", 0, 65536),
 	UINT(timeout_s, "15", 1, 3600),
+	UINT(audit_anchor_s, "300", 0, 86400),
+	STR(audit_anchor_file, "/var/lib/dt4ecg/audit.anchor"),
 };
 
 #undef STR

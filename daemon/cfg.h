@@ -40,6 +40,8 @@ struct cfg {
 	unsigned connection_limit;
 	unsigned per_ip_limit;
 	unsigned timeout_s;
+	unsigned audit_anchor_s;	/* 0: no anchors */
+	char audit_anchor_file[CFG_STR_MAX];
 };
 
 /* The built-in defaults (those of etc/dt4ecgd.conf). */

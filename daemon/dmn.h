@@ -157,6 +157,13 @@ void metrics_decision(bool accept);
 char *metrics_render(struct dmn_gen *g, size_t *len);
 const char *metrics_route_name(enum dmn_route route);
 
+/* --- anchor.c ------------------------------------------------------------- */
+/* Writes the audit anchor (file and log line) when audit_anchor_s has
+ * passed and the log grew, or now with FORCE. */
+void anchor_tick(bool force);
+/* STEP, or audit_anchor_s when that is shorter (the main loop's wake-up). */
+double anchor_step(double step);
+
 /* --- lockout.c ------------------------------------------------------------ */
 /* The member's consecutive rejections: reset on accept; at the threshold
  * the member is locked until now + lockout_s in the store (so the admin

@@ -59,7 +59,6 @@ lockout_record(struct store *s, const struct dmn_gen *g, const char *member,
 	struct dt_error err = { 0 };
 	struct slot *sl;
 	bool lock = false;
-	char detail[96];
 
 	pthread_mutex_lock(&llock);
 	if (accepted) {
@@ -75,16 +74,12 @@ lockout_record(struct store *s, const struct dmn_gen *g, const char *member,
 	pthread_mutex_unlock(&llock);
 	if (!lock)
 		return false;
+	/* audited once, by the store, as member.lock */
 	if (store_member_set_locked(s, member, now + (int64_t)g->lockout_s,
 	    &err) != 0) {
 		log_warnx("lockout of member %s: %s", member, err.msg);
 		return false;
 	}
-	snprintf(detail, sizeof(detail), "{\"failures\":%u,\"locked_s\":%u}",
-	    g->lockout_failures, g->lockout_s);
-	if (store_audit_append(s, "dt4ecgd", "member.lock", member, detail,
-	    &err) != 0)
-		log_warnx("audit of the lockout of %s: %s", member, err.msg);
 	log_info("member %s locked for %u s after %u consecutive rejections",
 	    member, g->lockout_s, g->lockout_failures);
 	return true;
