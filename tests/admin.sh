@@ -185,6 +185,16 @@ run 1 "user delete unknown" "$A" --db "$S" user delete p01
 run 0 "audit verify after erasure" "$A" --db "$S" audit verify
 run 0 "audit after erasure" "$A" --db "$S" audit
 has "$T/out" "member.erase" "erasure audited"
+hasnt "$T/out" "p01" "no member id in the audit log (audit ids only)"
+run 1 "audit --member of an erased member" "$A" --db "$S" audit --member p01
+has "$T/err" "erased member" "the error says why"
+for f in "$S" "$S-wal"; do
+	if [ -f "$f" ] && grep -q -a -e "Person One" "$f"; then
+		bad "$f still holds the erased member's name"
+	else
+		ok "$(basename "$f"): no trace of the erased member's name"
+	fi
+done
 run 0 "backup still has p01" "$A" --db "$T/backup.db" user list
 
 echo "1..$n"
