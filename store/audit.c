@@ -39,10 +39,12 @@ store_audit_hash(struct store *s, const uint8_t prev[HASH_BYTES],
 {
 	uint8_t key[32];
 
-	if (store_key_derive(s->key, CHAIN_CONTEXT, key, err) == -1) {
-		dt_error_prefix(err, "audit");
+	if (s->key == NULL)
+		return dt_error_set(err, DT_E_CRYPTO, "%s: opened without the "
+		    "store key, which every change needs (each is audited in a "
+		    "chain keyed by it)", s->path);
+	if (store_key_derive(s->key, CHAIN_CONTEXT, key, err) == -1)
 		return -1;
-	}
 	entry_hash(key, prev, e, out);
 	sodium_memzero(key, sizeof(key));
 	return 0;
