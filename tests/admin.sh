@@ -197,5 +197,14 @@ for f in "$S" "$S-wal"; do
 done
 run 0 "backup still has p01" "$A" --db "$T/backup.db" user list
 
+# --- a member row written into the file without the key -----------------
+sqlite3 "$S" "UPDATE members SET locked_until = 1 WHERE id = 'p02'"
+run 0 "user show of a forged row" "$A" --db "$S" user show p02
+has "$T/out" "FAILS ITS MAC" "user show marks the forged row"
+run 0 "user list --json" "$A" --db "$S" user list --json
+has "$T/out" '"row": "fails its MAC"' "user list --json marks it"
+run 0 "a forged row can still be erased" "$A" --db "$S" user delete p02
+run 0 "audit verify at the end" "$A" --db "$S" audit verify
+
 echo "1..$n"
 [ "$fails" -eq 0 ]
