@@ -147,8 +147,8 @@ list_one(void *vctx, const struct store_kiosk *k)
 	l->n++;
 	if (l->json)
 		return json_array_append_new(l->arr, json_pack("{s:s, s:s, s:s, "
-		    "s:I, s:o}", "id", k->id, "status", status(k), "public_key", pk, "created",
-		    (json_int_t)k->created, "revoked_at", k->revoked_at ?
+		    "s:I, s:o}", "id", k->id, "status", status(k),
+		    "public_key", pk, "created", (json_int_t)k->created, "revoked_at", k->revoked_at ?
 		    json_integer(k->revoked_at) : json_null())) ? -1 : 0;
 	if (l->n == 1)
 		printf("%-24s %-8s %-20s %-20s %s\n", "KIOSK", "STATUS",

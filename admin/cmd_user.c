@@ -305,7 +305,8 @@ out:
 static json_t *
 member_json(const struct store_member *m)
 {
-	return json_pack("{s:s, s:o, s:I, s:o, s:i, s:i, s:s, s:s}", "id", m->id,
+	return json_pack("{s:s, s:o, s:I, s:o, s:i, s:i, s:s, s:s}", "id",
+	    m->id,
 	    "display_name", m->display_name[0] ?
 	    json_string(m->display_name) : json_null(),
 	    "created", (json_int_t)m->created,

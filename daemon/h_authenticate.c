@@ -68,7 +68,7 @@ struct decision {
 	bool has_user;
 	struct store_member user;
 	char subject[STORE_ID_MAX + 1];	/* audited member, "" = none */
-	char nearest[STORE_ID_MAX + 1];	/* 1:N reject: best match, "" = none */
+	char nearest[STORE_ID_MAX + 1];	/* 1:N reject: best match */
 	bool one_to_one;
 };
 

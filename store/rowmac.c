@@ -168,7 +168,8 @@ store_rowmac_member_update(struct store *s, const char *id,
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 	if ((q = sqlite3_step(st)) != SQLITE_ROW) {
 		if (q == SQLITE_DONE)
-			dt_error_set(err, DT_E_NOTFOUND, "member %s not found", id);
+			dt_error_set(err, DT_E_NOTFOUND, "member %s not found",
+			    id);
 		else
 			store_sql_error(s, err, "member mac");
 		goto out;
