@@ -54,7 +54,7 @@ static const char conf_extra[] =
     "threads = 2\nthreshold = %.6f\nclock_skew_s = 60\n"
     "replay_window_s = 180\nrate_per_kiosk = 0.2\nrate_burst = 100\n"
     "lockout_failures = 3\nlockout_s = %u\nmax_body = 262144\n"
-    "timeout_s = 20\n";
+    "timeout_s = 20\naudit_anchor_s = 1\n";
 static double threshold = 0.999;
 
 static int
@@ -1018,6 +1018,41 @@ forged_rows_refused(void **state)
 	json_decref(decision(0, false, "accept", "p01"));
 }
 
+/* The anchor file follows the log every audit_anchor_s (1 s here) and
+ * holds against the store. */
+static void
+audit_anchor_written(void **state)
+{
+	struct dt_error err = { 0 };
+	struct store_audit_anchor head, *v = NULL;
+	char path[DH_PATH_MAX + 16], buf[512];
+	size_t n = 0, len;
+	FILE *f;
+	int i;
+
+	json_decref(decision(0, false, "accept", "p01"));
+	assert_int_equal(store_audit_head(H.s, &head, &err), 0);
+	snprintf(path, sizeof(path), "%s/audit.anchor", H.dir);
+	for (i = 0; i < 600; i++) {	/* a bounded wait, not a timing test */
+		free(v);
+		v = NULL;
+		if ((f = fopen(path, "r")) != NULL) {
+			len = fread(buf, 1, sizeof(buf) - 1, f);
+			fclose(f);
+			if (store_anchor_parse(path, buf, len, &v, &n, &err) == 0 &&
+			    v[0].count >= head.count)
+				break;
+		}
+		usleep(100 * 1000);
+	}
+	assert_non_null(v);
+	assert_int_equal(n, 1);
+	assert_true(v[0].count >= head.count);
+	assert_int_equal(store_audit_check_anchor(H.s, &v[0], &err), 0);
+	free(v);
+	assert_true(daemon_logged("audit anchor: dt4ecg-audit-anchor 1 count="));
+}
+
 static void
 sigterm_exit_0(void **state)
 {
@@ -1058,6 +1093,7 @@ main(void)
 		cmocka_unit_test(metrics),
 		cmocka_unit_test(reload),
 		cmocka_unit_test(forged_rows_refused),
+		cmocka_unit_test(audit_anchor_written),
 		cmocka_unit_test(sigterm_exit_0),
 	};
 
