@@ -433,9 +433,34 @@ dup_col(sqlite3_stmt *st, int col, int *oom)
 }
 
 /*
+ * Older erasures recorded a hash of the member id ("member_hash", unkeyed
+ * when the store was opened without its key): whoever guesses the id could
+ * confirm it.  Keeps only the counts that follow it.  1 when changed.
+ */
+static int
+strip_member_hash(struct rekey_row *r, int *oom)
+{
+	const char *rest = strstr(r->detail, "\"recordings\":");
+	char *d;
+
+	if (strncmp(r->detail, "{\"member_hash\":", 15) != 0 || rest == NULL)
+		return 0;
+	if ((d = malloc(strlen(rest) + 2)) == NULL) {
+		*oom = 1;
+		return 0;
+	}
+	d[0] = '{';
+	strcpy(d + 1, rest);
+	free(r->detail);
+	r->detail = d;
+	return 1;
+}
+
+/*
  * Re-keys the audit chain of an older store: every entry whose subject is a
  * member id gets that member's audit id (NULL when the member was erased),
- * and every hash is recomputed under the chain key.  The old (unkeyed)
+ * an erasure's entry loses its hash of the id, and every hash is recomputed
+ * under the chain key.  The old (unkeyed)
  * chain must verify first.  Reads in batches, so the log may be large.
  */
 static int
@@ -458,7 +483,7 @@ rekey_audit(struct store *s, int64_t *n_entries, int64_t *n_subjects,
 	if (store_prepare(s, "SELECT id, ts, actor, action, subject, detail "
 	    "FROM audit WHERE id > ? ORDER BY id LIMIT " "256", &st, err) ||
 	    store_prepare(s, "UPDATE audit SET subject = ?, prev_hash = ?, "
-	    "hash = ? WHERE id = ?", &up, err))
+	    "hash = ?, detail = ?5 WHERE id = ?4", &up, err))
 		goto out;
 	for (;;) {
 		sqlite3_reset(st);
@@ -497,6 +522,10 @@ rekey_audit(struct store *s, int64_t *n_entries, int64_t *n_subjects,
 				}
 				(*n_subjects)++;
 			}
+			if (r->action != NULL && r->detail != NULL &&
+			    strcmp(r->action, "member.erase") == 0 &&
+			    strip_member_hash(r, &oom))
+				(*n_subjects)++;
 			r->e.actor = r->actor;
 			r->e.action = r->action;
 			r->e.subject = r->subject;
@@ -509,6 +538,7 @@ rekey_audit(struct store *s, int64_t *n_entries, int64_t *n_subjects,
 			sqlite3_bind_blob(up, 2, prev, 32, SQLITE_STATIC);
 			sqlite3_bind_blob(up, 3, hash, 32, SQLITE_STATIC);
 			sqlite3_bind_int64(up, 4, r->e.id);
+			sqlite3_bind_text(up, 5, r->detail, -1, SQLITE_STATIC);
 			if (sqlite3_step(up) != SQLITE_DONE) {
 				store_sql_error(s, err, "audit re-key");
 				break;
@@ -566,7 +596,7 @@ store_migrate_c(struct store *s, int version, struct dt_error *err)
 	if (n + m + k + o == 0)
 		return 0;	/* a new store: nothing to re-key */
 	snprintf(detail, sizeof(detail), "{\"schema\":4,\"entries_rekeyed\":%lld,"
-	    "\"subjects_pseudonymised\":%lld}", (long long)ne, (long long)ns);
+	    "\"member_refs_replaced\":%lld}", (long long)ne, (long long)ns);
 	return store_audit_append_tx(s, s->actor, "store.migrate", NULL, detail,
 	    err);
 }

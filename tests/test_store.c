@@ -1195,7 +1195,10 @@ test_migration4(void **state)
 	    "INSERT INTO audit VALUES (3, 2, 'kiosk:lobby', 'auth.accept', "
 	    "'bobby-erased', '{}', x'', x'');"
 	    "INSERT INTO audit VALUES (4, 3, 'admin', 'kiosk.add', 'lobby', "
-	    "NULL, x'', x'');");
+	    "NULL, x'', x'');"
+	    "INSERT INTO audit VALUES (5, 4, 'admin', 'member.erase', NULL, "
+	    "'{\"member_hash\":\"0a0b\",\"keyed\":false,\"recordings\":1,"
+	    "\"templates\":2}', x'', x'');");
 	rechain(path, NULL);	/* the unkeyed chain of schema 3 */
 	raw_exec(path, "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit "
 	    "BEGIN SELECT RAISE(ABORT, 'x'); END; CREATE TRIGGER "
@@ -1212,7 +1215,7 @@ test_migration4(void **state)
 	assert_int_equal(v, 4);
 	assert_int_equal(store_audit_verify(s, &bad, &n, &err), 0);
 	assert_int_equal(bad, 0);
-	assert_int_equal(n, 5);	/* + store.migrate */
+	assert_int_equal(n, 6);	/* + store.migrate */
 	assert_int_equal(store_member_get(s, "alice", &m, &err), 0);
 	assert_int_equal(m.row_ok, 1);
 	assert_int_equal(store_kiosk_get(s, "lobby", &k, &err), 0);
@@ -1233,6 +1236,13 @@ test_migration4(void **state)
 		assert_null(sqlite3_column_text(st, 0));
 		assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 		assert_string_equal(sqlite3_column_text(st, 0), "lobby");
+		sqlite3_finalize(st);
+		/* an old erasure keeps its counts, not the hash of the id */
+		assert_int_equal(sqlite3_prepare_v2(db, "SELECT detail FROM "
+		    "audit WHERE id = 5", -1, &st, NULL), SQLITE_OK);
+		assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+		assert_string_equal(sqlite3_column_text(st, 0),
+		    "{\"recordings\":1,\"templates\":2}");
 		sqlite3_finalize(st);
 	}
 	/* the triggers are back */
