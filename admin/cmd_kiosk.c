@@ -86,7 +86,7 @@ kiosk_add(struct admin_ctx *ctx, int argc, char **argv)
 		return ADMIN_EXIT_USAGE;
 	}
 	id = argv[optind];
-	if (adm_open(ctx, "kiosk add", NULL, ADM_KEY_NONE, 0, &s) != 0)
+	if (adm_open(ctx, "kiosk add", NULL, ADM_KEY_REQUIRED, 0, &s) != 0)
 		return ADMIN_EXIT_FAIL;
 	rc = ADMIN_EXIT_FAIL;
 	/* refuse early, before a key file is written */
@@ -132,6 +132,17 @@ out:
 
 static struct store *list_store;	/* for the lock state of each row */
 
+/* "refused": the row fails its MAC (added or changed outside dt4ecg), so
+ * dt4ecgd answers 401 to it whatever the row says; "locked": after too
+ * many failed decisions. */
+static const char *
+status(const struct store_kiosk *k, bool locked)
+{
+	if (k->row_ok == 0)
+		return "refused";
+	return k->revoked_at ? "revoked" : locked ? "locked" : "active";
+}
+
 static int
 list_one(void *vctx, const struct store_kiosk *k)
 {
@@ -150,7 +161,7 @@ list_one(void *vctx, const struct store_kiosk *k)
 	if (l->json)
 		return json_array_append_new(l->arr, json_pack("{s:s, s:s, s:s, "
 		    "s:I, s:o, s:i, s:o}", "id", k->id, "status",
-		    k->revoked_at ? "revoked" : locked ? "locked" : "active",
+		    status(k, locked),
 		    "public_key", pk, "created", (json_int_t)k->created,
 		    "revoked_at", k->revoked_at ?
 		    json_integer(k->revoked_at) : json_null(),
@@ -161,7 +172,7 @@ list_one(void *vctx, const struct store_kiosk *k)
 		    "STATUS", "CREATED", "REVOKED", "FAILS", "LOCKED UNTIL",
 		    "PUBLIC KEY");
 	printf("%-24s %-8s %-20s %-20s %5u %-20s %s\n", k->id,
-	    k->revoked_at ? "revoked" : locked ? "locked" : "active",
+	    status(k, locked),
 	    adm_time(k->created, t1, sizeof(t1)),
 	    adm_time(k->revoked_at, t2, sizeof(t2)), kg.fails,
 	    adm_time(locked ? kg.locked_until : 0, t3, sizeof(t3)), pk);
@@ -205,7 +216,7 @@ kiosk_revoke(struct admin_ctx *ctx, int argc, char **argv)
 	if ((rc = adm_opts(argc, argv, &options, revoke_usage, "", &o, 1,
 	    1)) >= 0)
 		return rc;
-	if (adm_open(ctx, "kiosk revoke", NULL, ADM_KEY_NONE, 0, &s) != 0)
+	if (adm_open(ctx, "kiosk revoke", NULL, ADM_KEY_REQUIRED, 0, &s) != 0)
 		return ADMIN_EXIT_FAIL;
 	if (store_kiosk_revoke(s, argv[optind], &err) != 0) {
 		adm_error("kiosk revoke", &err);

@@ -158,7 +158,7 @@ cmd_migrate(struct admin_ctx *ctx, int argc, char **argv)
 		return rc;
 	if (adm_need_db(ctx, "migrate") != 0)
 		return ADMIN_EXIT_USAGE;
-	if (adm_open(ctx, "migrate", NULL, ADM_KEY_NONE, STORE_OLD_OK, &s))
+	if (adm_open(ctx, "migrate", NULL, ADM_KEY_OPTIONAL, STORE_OLD_OK, &s))
 		return ADMIN_EXIT_FAIL;
 	rc = ADMIN_EXIT_FAIL;
 	if (store_schema_version(s, &before, &err) != 0)

@@ -139,7 +139,7 @@ user_add(struct admin_ctx *ctx, int argc, char **argv)
 	if ((rc = adm_opts(argc, argv, &options, add_usage, "n", &o, 1,
 	    1)) >= 0)
 		return rc;
-	if (adm_open(ctx, "user add", NULL, ADM_KEY_NONE, 0, &s) != 0)
+	if (adm_open(ctx, "user add", NULL, ADM_KEY_REQUIRED, 0, &s) != 0)
 		return ADMIN_EXIT_FAIL;
 	if (store_member_add(s, argv[optind], o.name, &err) != 0) {
 		adm_error("user add", &err);
@@ -319,14 +319,17 @@ is_locked(const struct store_member *m)
 static json_t *
 member_json(const struct store_member *m)
 {
-	return json_pack("{s:s, s:o, s:I, s:o, s:b, s:i, s:i}", "id", m->id,
+	return json_pack("{s:s, s:o, s:I, s:o, s:b, s:i, s:i, s:s, s:s}",
+	    "id", m->id,
 	    "display_name", m->display_name[0] ?
 	    json_string(m->display_name) : json_null(),
 	    "created", (json_int_t)m->created,
 	    "locked_until", m->locked_until ?
 	    json_integer(m->locked_until) : json_null(),
 	    "locked", is_locked(m),
-	    "recordings", m->n_recordings, "templates", m->n_templates);
+	    "recordings", m->n_recordings, "templates", m->n_templates,
+	    "audit_id", m->audit_id, "row", m->row_ok == 1 ? "authentic" :
+	    m->row_ok == 0 ? "fails its MAC" : "unchecked (no key)");
 }
 
 static int
@@ -385,6 +388,34 @@ show_recording(void *vctx, const struct store_recording *r)
 	    r->fs_hz, "created", (json_int_t)r->created)) ? -1 : 0;
 }
 
+#define USER_SHOW_DECISIONS 10
+
+static const char *
+jstr(json_t *o, const char *key)
+{
+	const char *v = json_string_value(json_object_get(o, key));
+
+	return v ? v : "";
+}
+
+/* One line of `user show`'s last decisions. */
+static void
+print_decision(json_t *e)
+{
+	json_t *d = json_object_get(e, "detail");
+	json_t *sc = json_object_get(d, "score");
+	char t[32], score[16] = "-";
+
+	if (json_is_number(sc))
+		snprintf(score, sizeof(score), "%.4f", json_number_value(sc));
+	printf("  %s %-11s %-20s score %-6s %s%s%s%s\n", adm_time(
+	    json_integer_value(json_object_get(e, "ts")), t, sizeof(t)),
+	    jstr(e, "action"), jstr(e, "actor"), score, jstr(d, "request_id"),
+	    *jstr(d, "reason") ? " " : "", jstr(d, "reason"),
+	    json_is_null(json_object_get(e, "subject")) ?
+	    " (as the nearest member of a 1:N reject)" : "");
+}
+
 static int
 user_show(struct admin_ctx *ctx, int argc, char **argv)
 {
@@ -392,7 +423,7 @@ user_show(struct admin_ctx *ctx, int argc, char **argv)
 	struct store_member m;
 	struct user_opts o = { .signal = -1 };
 	struct store *s = NULL;
-	json_t *j = NULL, *recs = NULL;
+	json_t *j = NULL, *recs = NULL, *dec = NULL;
 	char t[32];
 	unsigned fails = 0;
 	size_t i;
@@ -405,7 +436,9 @@ user_show(struct admin_ctx *ctx, int argc, char **argv)
 	    ADM_KEY_REQUIRED : ADM_KEY_OPTIONAL, 0, &s) != 0)
 		return ADMIN_EXIT_FAIL;
 	rc = ADMIN_EXIT_FAIL;
-	if (store_member_get(s, argv[optind], &m, &err) != 0)
+	/* a row that fails its MAC is shown, marked: dt4ecgd refuses it */
+	if (store_member_get(s, argv[optind], &m, &err) != 0 &&
+	    err.code != DT_E_CRYPTO)
 		goto fail;
 	if ((j = member_json(&m)) == NULL)
 		goto nomem;
@@ -423,6 +456,9 @@ user_show(struct admin_ctx *ctx, int argc, char **argv)
 		}
 		json_object_set(j, "recording_list", recs);
 	}
+	if (adm_audit_decisions(s, m.id, USER_SHOW_DECISIONS, &dec, &err) != 0)
+		goto fail;
+	json_object_set(j, "last_decisions", dec);
 	if (o.json) {
 		json_t *x = j;
 
@@ -441,6 +477,9 @@ user_show(struct admin_ctx *ctx, int argc, char **argv)
 		else
 			printf("locked:       no\n");
 		printf("rejections:   %u in a row\n", fails);
+		if (m.row_ok == 0)
+			printf("row:          FAILS ITS MAC (changed outside "
+			    "dt4ecg): dt4ecgd rejects this member\n");
 		printf("recordings:   %d\n", m.n_recordings);
 		printf("templates:    %d (all models)\n", m.n_templates);
 		for (i = 0; recs != NULL && i < json_array_size(recs); i++) {
@@ -456,6 +495,10 @@ user_show(struct admin_ctx *ctx, int argc, char **argv)
 		}
 		if (recs == NULL)
 			printf("(recording details need the store key)\n");
+		printf("last decisions (audit log, audit id %s):%s\n",
+		    m.audit_id, json_array_size(dec) ? "" : " none");
+		for (i = 0; i < json_array_size(dec); i++)
+			print_decision(json_array_get(dec, i));
 	}
 	rc = adm_flush_stdout("user show") ? ADMIN_EXIT_FAIL : ADMIN_EXIT_OK;
 	goto out;
@@ -464,6 +507,7 @@ nomem:
 fail:
 	adm_error("user show", &err);
 out:
+	json_decref(dec);
 	json_decref(recs);
 	json_decref(j);
 	store_close(s);
@@ -482,11 +526,13 @@ user_delete(struct admin_ctx *ctx, int argc, char **argv)
 	if ((rc = adm_opts(argc, argv, &options, delete_usage, "k", &o, 1,
 	    1)) >= 0)
 		return rc;
-	if (adm_open(ctx, "user delete", o.key_file, o.key_file ?
-	    ADM_KEY_REQUIRED : ADM_KEY_OPTIONAL, 0, &s) != 0)
+	if (adm_open(ctx, "user delete", o.key_file, ADM_KEY_REQUIRED, 0,
+	    &s) != 0)
 		return ADMIN_EXIT_FAIL;
 	rc = ADMIN_EXIT_FAIL;
-	if (store_member_get(s, argv[optind], &m, &err) != 0 ||
+	/* a member whose row fails its MAC can still be erased */
+	if ((store_member_get(s, argv[optind], &m, &err) != 0 &&
+	    err.code != DT_E_CRYPTO) ||
 	    store_member_delete(s, argv[optind], &err) != 0) {
 		adm_error("user delete", &err);
 		goto out;
@@ -512,16 +558,22 @@ user_unlock(struct admin_ctx *ctx, int argc, char **argv)
 	if ((rc = adm_opts(argc, argv, &options, unlock_usage, "", &o, 1,
 	    1)) >= 0)
 		return rc;
-	if (adm_open(ctx, "user unlock", NULL, ADM_KEY_NONE, 0, &s) != 0)
+	/* the unlock is audited in the keyed chain and renews the row MAC */
+	if (adm_open(ctx, "user unlock", NULL, ADM_KEY_REQUIRED, 0, &s) != 0)
 		return ADMIN_EXIT_FAIL;
 	rc = ADMIN_EXIT_FAIL;
-	if (store_member_get(s, argv[optind], &m, &err) != 0 ||
+	/* a row that fails its MAC (a lock written into the file) can be
+	 * unlocked: that is the staff's remedy, and it is audited as such */
+	if ((store_member_get(s, argv[optind], &m, &err) != 0 &&
+	    err.code != DT_E_CRYPTO) ||
 	    store_member_unlock(s, argv[optind], &err) != 0) {
 		adm_error("user unlock", &err);
 		goto out;
 	}
-	printf("member %s unlocked%s\n", m.id, is_locked(&m) ? "" :
-	    " (was not locked; its rejection count is reset)");
+	printf("member %s unlocked%s%s\n", m.id, is_locked(&m) ? "" :
+	    " (was not locked; its rejection count is reset)",
+	    m.row_ok == 0 ? " (its row failed its MAC: changed outside "
+	    "dt4ecg; authentic again)" : "");
 	rc = ADMIN_EXIT_OK;
 out:
 	store_close(s);

@@ -331,7 +331,7 @@ adm_list(struct admin_ctx *ctx, const char *cmd, int json,
 	json_t *a;
 	int rc = ADMIN_EXIT_FAIL;
 
-	if (adm_open(ctx, cmd, NULL, ADM_KEY_NONE, 0, &s) != 0)
+	if (adm_open(ctx, cmd, NULL, ADM_KEY_OPTIONAL, 0, &s) != 0)
 		return ADMIN_EXIT_FAIL;
 	if (l.json && (l.arr = json_array()) == NULL)
 		goto out;

@@ -28,7 +28,7 @@
 enum adm_key {
 	ADM_KEY_NONE,		/* open without the key */
 	ADM_KEY_OPTIONAL,	/* use the key if one is found */
-	ADM_KEY_REQUIRED,	/* biometric data is read or written */
+	ADM_KEY_REQUIRED,	/* biometric data, or any change */
 };
 
 /* Prints "dt4ecg-admin CMD: msg" to stderr. */
@@ -134,6 +134,12 @@ struct adm_sub {
 	int (*fn)(struct admin_ctx *, int, char **);
 	const char *synopsis;
 };
+/* The member's last N decisions (auth.* entries naming their audit id, or
+ * naming them as the nearest member of a 1:N reject), oldest first, as a
+ * JSON array of audit entries (cmd_audit.c). */
+int adm_audit_decisions(struct store *s, const char *member, long n,
+    json_t **out, struct dt_error *err);
+
 int adm_dispatch(struct admin_ctx *ctx, const char *group,
     const struct adm_sub *subs, size_t n, int argc, char **argv);
 

@@ -60,6 +60,8 @@ static const struct cfg_def defs[] = {
 	UINT(kiosk_lockout_s, "600", 1, 7 * 86400),
 	UINT(header_timeout_s, "10", 1, 3600),
 	UINT(body_timeout_s, "30", 1, 3600),
+	UINT(audit_anchor_s, "300", 0, 86400),
+	STR(audit_anchor_file, "/var/lib/dt4ecg/audit.anchor"),
 };
 
 #undef STR

@@ -46,6 +46,8 @@ struct cfg {
 	unsigned kiosk_lockout_s;
 	unsigned header_timeout_s;	/* connection to end of headers */
 	unsigned body_timeout_s;	/* connection to end of body */
+	unsigned audit_anchor_s;	/* 0: no anchors */
+	char audit_anchor_file[CFG_STR_MAX];
 };
 
 /* The built-in defaults (those of etc/dt4ecgd.conf). */

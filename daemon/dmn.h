@@ -202,6 +202,13 @@ void queue_wait_idle(void);
 void queue_stop(void);
 size_t queue_length(void);
 
+/* --- anchor.c ------------------------------------------------------------- */
+/* Writes the audit anchor (file and log line) when audit_anchor_s has
+ * passed and the log grew, or now with FORCE. */
+void anchor_tick(bool force);
+/* STEP, or audit_anchor_s when that is shorter (the main loop's wake-up). */
+double anchor_step(double step);
+
 /* --- sdnotify.c ----------------------------------------------------------- */
 /* Sends STATE to $NOTIFY_SOCKET; a no-op (0) when not set.  0 / -1. */
 int sdnotify(const char *state);

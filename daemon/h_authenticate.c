@@ -34,17 +34,26 @@
  *        are locked.  The network runs first in every case, so the time is
  *        alike too.  The audit entry keeps the precise reason and score.
  *   1:N  rejects say "below-threshold", "no-members" or "member-locked"
- *        (the best match's own lock: it names no one).
+ *        (the best match's own lock: it names no one).  Their audit entry
+ *        has no subject: the nearest member is kept only as such, by audit
+ *        id, in the detail's "nearest_member".
  *   No reject carries a score (no similarity oracle to hill-climb a
  *   forged ECG with); the audit log keeps it.
- * Lockouts, counted in the store after the decision is audited:
+ * Lockouts, counted in the store after the decision is audited (so the
+ * lock's own entry follows the decision's):
  *   after lockout_failures consecutive below-threshold 1:1 rejections of
  *   the same claimed member, that member is locked for lockout_s
- *   (audited once, member.lock); after kiosk_lockout_failures consecutive
- *   failed decisions of a kiosk (1:N and 1:1 rejects other than a locked
- *   member), that kiosk is locked for kiosk_lockout_s (kiosk.lock).  Only
- *   decisions count, i.e. signals that passed the identity gate: junk
- *   answers 422 and counts for nothing.
+ *   (audited once, member.lock; the member row's MAC is updated with the
+ *   lock); after kiosk_lockout_failures consecutive failed decisions of a
+ *   kiosk (1:N and 1:1 rejects other than a locked member or a member row
+ *   that fails its MAC), that kiosk is locked for kiosk_lockout_s
+ *   (kiosk.lock).  Only decisions count, i.e. signals that passed the
+ *   identity gate: junk answers 422 and counts for nothing.
+ * A kiosk row that fails its MAC (added or changed by writing the store
+ * file) answers 401 as an unknown kiosk, a member row that fails its MAC
+ * (a lock lifted that way) is rejected ("member-row-invalid" in the
+ * audit), an active model row that fails its MAC answers 500; each with
+ * a log line.
  */
 #include "config.h"
 
@@ -78,6 +87,7 @@ struct decision {
 	bool has_user;
 	struct store_member user;
 	char subject[STORE_ID_MAX + 1];	/* audited member, "" = none */
+	char nearest[STORE_ID_MAX + 1];	/* 1:N reject: best match */
 	bool one_to_one;
 };
 
@@ -113,6 +123,10 @@ check_signature(struct dmn_req *r, struct store *s, struct dt_error *err)
 	if (pk != PROBLEM_OK)
 		return pk;
 	if (store_kiosk_get(s, sig.params.keyid, &k, err) != 0) {
+		if (err->code == DT_E_CRYPTO) {
+			log_warnx("%s", err->msg);
+			return PROBLEM_KIOSK_UNKNOWN;
+		}
 		/* A malformed keyid is no kiosk either (a 401, not a 500). */
 		if (err->code == DT_E_NOTFOUND || err->code == DT_E_INVALID) {
 			dt_error_set(err, DT_E_NOTFOUND, "keyid \"%.64s\" is "
@@ -151,7 +165,7 @@ decide(struct dmn_req *r, struct worker *w, const struct body_auth *b,
 	struct store *s = worker_store(w);
 	struct match_hit hit;
 	size_t nhits = 0;
-	bool locked = false, exists = true;
+	bool locked = false, exists = true, forged = false;
 	float score = 0;
 	double thr = r->gen->cfg.threshold;
 	int rc;
@@ -162,9 +176,14 @@ decide(struct dmn_req *r, struct worker *w, const struct body_auth *b,
 		snprintf(d->subject, sizeof(d->subject), "%s",
 		    b->claimed_user);
 		if (store_member_get(s, b->claimed_user, &d->user, err) != 0) {
-			if (err->code != DT_E_NOTFOUND)
+			if (err->code == DT_E_CRYPTO) {
+				/* its lock was changed by writing the file */
+				log_warnx("%s", err->msg);
+				forged = true;
+			} else if (err->code != DT_E_NOTFOUND)
 				return problem_from_errc(err->code);
-			exists = false;
+			else
+				exists = false;
 		} else {
 			locked = d->user.locked_until > now;
 		}
@@ -177,6 +196,8 @@ decide(struct dmn_req *r, struct worker *w, const struct body_auth *b,
 		if (!exists) {
 			d->reason = "unknown-member";
 			d->subject[0] = '\0';	/* not a member id */
+		} else if (forged) {
+			d->reason = "member-row-invalid";
 		} else if (locked) {
 			d->reason = "member-locked";
 		} else if (rc != 0) {
@@ -204,12 +225,19 @@ decide(struct dmn_req *r, struct worker *w, const struct body_auth *b,
 	}
 	d->has_score = true;
 	d->score = hit.score;
-	snprintf(d->subject, sizeof(d->subject), "%s", hit.member);
+	/* a reject names no member: the nearest one only as such */
+	snprintf(d->nearest, sizeof(d->nearest), "%s", hit.member);
 	if (!(hit.score >= thr)) {	/* fail closed on NaN */
 		d->reason = "below-threshold";
 		return PROBLEM_OK;
 	}
 	if (store_member_get(s, hit.member, &d->user, err) != 0) {
+		if (err->code == DT_E_CRYPTO) {
+			log_warnx("%s", err->msg);
+			d->reason = "member-row-invalid";
+			d->has_score = false;
+			return PROBLEM_OK;
+		}
 		if (err->code != DT_E_NOTFOUND)
 			return problem_from_errc(err->code);
 		d->reason = "unknown-member";	/* erased meanwhile */
@@ -222,6 +250,8 @@ decide(struct dmn_req *r, struct worker *w, const struct body_auth *b,
 	}
 	d->accept = true;
 	d->has_user = true;
+	memcpy(d->subject, d->nearest, sizeof(d->subject));
+	d->nearest[0] = '\0';
 	return PROBLEM_OK;
 }
 
@@ -238,6 +268,7 @@ reply_decision(struct dmn_req *r, struct worker *w, const char *kiosk,
 	struct dt_error err = { 0 };
 	json_t *root = NULL, *scores, *audit = NULL;
 	char actor[HTTPSIG_VALUE_MAX + 8], *text = NULL, *adetail = NULL;
+	char aid[STORE_AUDIT_ID_MAX];
 	int i, best = 0, na = worker_n_activities(w), ret;
 
 	for (i = 1; i < na; i++)
@@ -284,6 +315,9 @@ reply_decision(struct dmn_req *r, struct worker *w, const char *kiosk,
 		goto encode;
 	if (d->reason != NULL)
 		json_object_set_new(audit, "reason", json_string(d->reason));
+	if (d->nearest[0] != '\0' && store_member_audit_id(worker_store(w),
+	    d->nearest, aid, NULL) == 0)
+		json_object_set_new(audit, "nearest_member", json_string(aid));
 	if ((adetail = json_dumps(audit, JSON_COMPACT)) == NULL)
 		goto oom;
 	snprintf(actor, sizeof(actor), "kiosk:%s", kiosk);
@@ -533,6 +567,7 @@ h_auth_run(struct dmn_req *r)
 	    PROBLEM_OK)
 		goto problem;
 	ret = reply_decision(r, w, r->kiosk, &d, &er);
+	/* after the decision's own audit entry: the lock it causes follows */
 	if (r->status == MHD_HTTP_OK || r->resp_status == MHD_HTTP_OK)
 		count_decision(r, worker_store(w), &d, now);
 	goto out;

@@ -193,10 +193,11 @@ main(int argc, char **argv)
 	log_info("serving https on %s port %u, %u thread(s)", c.listen,
 	    c.port, cfg_threads(&c));
 	sdnotify("READY=1\nSTATUS=serving");
+	anchor_tick(true);
 
 	wd = sdnotify_watchdog_interval();
 	for (;;) {
-		double step = wd > 0 ? wd : 3600;
+		double step = anchor_step(wd > 0 ? wd : 3600);
 
 		tmo.tv_sec = (time_t)step;
 		tmo.tv_nsec = (long)((step - (double)tmo.tv_sec) * 1e9);
@@ -204,6 +205,7 @@ main(int argc, char **argv)
 		if (sig == -1) {
 			if (errno == EAGAIN && wd > 0)
 				sdnotify("WATCHDOG=1");
+			anchor_tick(false);
 			continue;
 		}
 		if (sig == SIGHUP) {
@@ -217,6 +219,7 @@ main(int argc, char **argv)
 	g = dmn_gen_get();
 	server_stop(srv, g->cfg.timeout_s);
 	dmn_gen_put(g);
+	anchor_tick(true);	/* the last entries of this run */
 	rc = 0;
 	log_info("stopped");
 out:

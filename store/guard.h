@@ -46,7 +46,9 @@ int store_member_fail_reset(struct store *s, const char *member,
 /* Consecutive failures of MEMBER so far (0 when none). */
 int store_member_failures(struct store *s, const char *member,
     unsigned *fails, struct dt_error *err);
-/* Staff lift a lock: locked_until 0, counter 0, audited "member.unlock".
+/* Staff lift a lock: locked_until 0, counter 0, the row's MAC renewed,
+ * audited "member.unlock" (with "row_failed_mac": true when the row did not
+ * authenticate before, e.g. a lock written into the file).  Needs the key.
  * DT_E_NOTFOUND for an unknown member. */
 int store_member_unlock(struct store *s, const char *member,
     struct dt_error *err);

@@ -1,7 +1,9 @@
 /*
  * store/lockout.c — consecutive failure counters of members (by row id, so
  * an erasure takes them along) and kiosks, and the kiosk lock; see
- * guard.h.  Each lock is audited once, in the transaction that sets it.
+ * guard.h.  Each lock is audited once, in the transaction that sets it;
+ * a change of members.locked_until renews the row's MAC (rowmac.c) in the
+ * same transaction, as store_member_set_locked() does.
  */
 #include "config.h"
 
@@ -111,6 +113,7 @@ store_member_fail(struct store *s, const char *member, const char *kiosk,
 		if (run(s, "UPDATE members SET locked_until = ?3 WHERE "
 		    "rid = ?1", rid, NULL, now + lock_s, "member lock",
 		    err) == -1 ||
+		    store_rowmac_member_update(s, member, err) == -1 ||
 		    run(s, "DELETE FROM member_failures WHERE member = ?1", rid,
 		    NULL, 0, "member failure", err) == -1)
 			goto out;
@@ -166,8 +169,11 @@ store_member_failures(struct store *s, const char *member, unsigned *fails,
 int
 store_member_unlock(struct store *s, const char *member, struct dt_error *err)
 {
+	struct dt_error merr = { 0 };
+	struct store_member m;
 	int64_t rid, until;
-	char detail[64];
+	char detail[96];
+	bool forged;
 	int rc = -1;
 
 	if (store_tx_begin(s, err) == -1)
@@ -178,15 +184,20 @@ store_member_unlock(struct store *s, const char *member, struct dt_error *err)
 			    member);
 		goto out;
 	}
+	/* A row that failed its MAC (its lock written into the file) is
+	 * authentic again after this: the audit entry says it was not. */
+	forged = store_member_get(s, member, &m, &merr) != 0 &&
+	    merr.code == DT_E_CRYPTO;
 	if (get_i64(s, "SELECT locked_until FROM members WHERE rid = ?1",
 	    rid, NULL, 0, 0, &until, err) == -1 ||
 	    run(s, "UPDATE members SET locked_until = 0 WHERE rid = ?1", rid,
 	    NULL, 0, "member unlock", err) == -1 ||
+	    store_rowmac_member_update(s, member, err) == -1 ||
 	    run(s, "DELETE FROM member_failures WHERE member = ?1", rid, NULL,
 	    0, "member unlock", err) == -1)
 		goto out;
-	snprintf(detail, sizeof(detail), "{\"was_locked_until\":%lld}",
-	    (long long)until);
+	snprintf(detail, sizeof(detail), "{\"was_locked_until\":%lld%s}",
+	    (long long)until, forged ? ",\"row_failed_mac\":true" : "");
 	rc = store_audit_append_tx(s, s->actor, "member.unlock", member, detail,
 	    err);
 out:

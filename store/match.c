@@ -947,13 +947,25 @@ match_index_refresh(struct match_index *ix, struct store *s, int *changed,
 		store_sql_error(s, err, "match: begin");
 		goto out;
 	}
-	if (store_prepare(s, "SELECT rid, id, embedding_dim FROM models WHERE "
-	    "active = 1", &st, err) == -1)
+	if (store_prepare(s, "SELECT rid, id, embedding_dim, digest, mac FROM "
+	    "models WHERE active = 1", &st, err) == -1)
 		goto tx;
 	if ((q = sqlite3_step(st)) == SQLITE_ROW) {
 		modrid = sqlite3_column_int64(st, 0);
 		snprintf(model, sizeof(model), "%s", sqlite3_column_text(st, 1));
 		dim = sqlite3_column_int(st, 2);
+		/* a model made active by writing the file is refused */
+		if (store_rowmac_model_ok(s, modrid, model, dim, 1,
+		    sqlite3_column_blob(st, 3), sqlite3_column_bytes(st, 3),
+		    sqlite3_column_blob(st, 4), sqlite3_column_bytes(st, 4))
+		    == 0) {
+			dt_error_set(err, DT_E_CRYPTO, "model %s: its row as the "
+			    "active model does not authenticate under the store "
+			    "key (changed outside dt4ecg?): refused", model);
+			sqlite3_finalize(st);
+			st = NULL;
+			goto tx;
+		}
 	}
 	sqlite3_finalize(st);
 	st = NULL;

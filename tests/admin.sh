@@ -210,7 +210,26 @@ run 1 "user delete unknown" "$A" --db "$S" user delete p01
 run 0 "audit verify after erasure" "$A" --db "$S" audit verify
 run 0 "audit after erasure" "$A" --db "$S" audit
 has "$T/out" "member.erase" "erasure audited"
+hasnt "$T/out" "p01" "no member id in the audit log (audit ids only)"
+run 1 "audit --member of an erased member" "$A" --db "$S" audit --member p01
+has "$T/err" "erased member" "the error says why"
+for f in "$S" "$S-wal"; do
+	if [ -f "$f" ] && grep -q -a -e "Person One" "$f"; then
+		bad "$f still holds the erased member's name"
+	else
+		ok "$(basename "$f"): no trace of the erased member's name"
+	fi
+done
 run 0 "backup still has p01" "$A" --db "$T/backup.db" user list
+
+# --- a member row written into the file without the key -----------------
+sqlite3 "$S" "UPDATE members SET locked_until = 1 WHERE id = 'p02'"
+run 0 "user show of a forged row" "$A" --db "$S" user show p02
+has "$T/out" "FAILS ITS MAC" "user show marks the forged row"
+run 0 "user list --json" "$A" --db "$S" user list --json
+has "$T/out" '"row": "fails its MAC"' "user list --json marks it"
+run 0 "a forged row can still be erased" "$A" --db "$S" user delete p02
+run 0 "audit verify at the end" "$A" --db "$S" audit verify
 
 echo "1..$n"
 [ "$fails" -eq 0 ]

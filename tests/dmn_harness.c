@@ -81,8 +81,10 @@ dh_write_conf(struct dh *h, const char *extra)
 	fprintf(f, "# written by tests/dmn_harness.c\n"
 	    "listen = 127.0.0.1\nport = %u\n"
 	    "tls_cert = %s/tls.crt\ntls_key = %s/tls.key\n"
-	    "store = %s/store.db\nstore_key = %s/store.key\n%s",
-	    h->port, h->dir, h->dir, h->dir, h->dir, extra ? extra : "");
+	    "store = %s/store.db\nstore_key = %s/store.key\n"
+	    "audit_anchor_file = %s/audit.anchor\n%s",
+	    h->port, h->dir, h->dir, h->dir, h->dir, h->dir,
+	    extra ? extra : "");
 	return fclose(f) == 0 ? 0 : -1;
 }
 

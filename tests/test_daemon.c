@@ -24,6 +24,7 @@
 
 #include <jansson.h>
 #include <sodium.h>
+#include <sqlite3.h>
 
 #include "tests/cmocka_all.h"
 
@@ -59,7 +60,7 @@ static const char conf_extra[] =
     "lockout_failures = 3\nlockout_s = %u\nmax_body = 262144\n"
     "timeout_s = 20\nreplay_capacity = 512\nkiosk_lockout_failures = 6\n"
     "kiosk_lockout_s = 600\nheader_timeout_s = 3\nmax_duration_s = 60\n"
-    "queue_max = %u\n";
+    "queue_max = %u\naudit_anchor_s = 1\n";
 static unsigned skew_s = 60, window_s = 180, queue_max = 64;
 static double threshold = 0.999;
 
@@ -342,14 +343,86 @@ activate_live(void **state)
 	dh_resp_free(&r);
 }
 
+/* ---- the audit log as the daemon writes it ------------------------------ */
+
+struct last {
+	int64_t id;
+	char action[32], subject[STORE_AUDIT_ID_MAX + 8], detail[1024];
+	bool has_subject;
+};
+
+static int
+keep_last(void *ctx, const struct store_audit_entry *e)
+{
+	struct last *l = ctx;
+
+	l->id = e->id;
+	snprintf(l->action, sizeof(l->action), "%s", e->action);
+	l->has_subject = e->subject != NULL;
+	snprintf(l->subject, sizeof(l->subject), "%s", e->subject ?
+	    e->subject : "");
+	snprintf(l->detail, sizeof(l->detail), "%s", e->detail ? e->detail :
+	    "");
+	return 0;
+}
+
+static void
+last_entry(struct last *l)
+{
+	struct dt_error err = { 0 };
+
+	memset(l, 0, sizeof(*l));
+	assert_int_equal(store_audit_list(H.s, 0, keep_last, l, &err), 0);
+}
+
+/* The daemon's log has a line containing WHAT (read from the file). */
+static bool
+daemon_logged(const char *what)
+{
+	char buf[4096];
+	FILE *f = fopen(H.daemon_log, "r");
+	bool found = false;
+
+	if (f == NULL)
+		return false;
+	while (!found && fgets(buf, sizeof(buf), f) != NULL)
+		found = strstr(buf, what) != NULL;
+	fclose(f);
+	return found;
+}
+
+/* Runs SQL on the store file through a connection of its own: what
+ * someone who can write the file (but has no key) can do. */
+static void
+write_file_directly(const char *sql)
+{
+	char path[DH_PATH_MAX + 16];
+	sqlite3 *db;
+
+	snprintf(path, sizeof(path), "%s/store.db", H.dir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+	sqlite3_close(db);
+}
+
 static void
 accept_and_reject(void **state)
 {
+	struct dt_error err = { 0 };
+	char aid[STORE_AUDIT_ID_MAX];
+	struct last l;
 	json_t *j;
 
 	/* 1:N: each enrolled person is recognised... */
 	json_decref(decision(0, false, "accept", "p01"));
 	json_decref(decision(1, false, "accept", "p02"));
+	/* audited under p02's audit id, never the id itself */
+	last_entry(&l);
+	assert_string_equal(l.action, "auth.accept");
+	assert_int_equal(store_member_audit_id(H.s, "p02", aid, &err), 0);
+	assert_string_equal(l.subject, aid);
 	/* ...a stranger is not */
 	j = decision(3, false, "reject", NULL);
 	assert_string_equal(json_string_value(json_object_get(j, "reason")),
@@ -357,6 +430,13 @@ accept_and_reject(void **state)
 	/* no score on a reject: no oracle to hill-climb with (13.5a) */
 	assert_true(json_is_null(json_object_get(j, "score")));
 	json_decref(j);
+	/* the reject has no member as its subject: the nearest member is
+	 * named as such, by audit id */
+	last_entry(&l);
+	assert_string_equal(l.action, "auth.reject");
+	assert_false(l.has_subject);
+	assert_non_null(strstr(l.detail, "\"nearest_member\":\"m:"));
+	assert_null(strstr(l.detail, "\"p0"));
 	/* 1:1 */
 	j = decision(2, true, "accept", "p03");
 	assert_true(json_number_value(json_object_get(j, "score")) >=
@@ -803,10 +883,34 @@ revoked_401(void **state)
 	still_serving();
 }
 
+struct lock_seen {
+	char aid[STORE_AUDIT_ID_MAX];
+	int rejects, locks, lock_after_rejects;
+};
+
+static int
+lock_order(void *ctx, const struct store_audit_entry *e)
+{
+	struct lock_seen *s = ctx;
+
+	if (e->subject == NULL || strcmp(e->subject, s->aid) != 0)
+		return 0;
+	if (strcmp(e->action, "auth.reject") == 0)
+		s->rejects++;
+	else if (strcmp(e->action, "member.lock") == 0) {
+		s->locks++;
+		s->lock_after_rejects = s->rejects;
+	}
+	return 0;
+}
+
 static void
 lockout(void **state)
 {
 	struct dt_error err = { 0 };
+	struct lock_seen seen;
+	struct last before;
+	char aid[STORE_AUDIT_ID_MAX];
 	struct store_member m;
 	char *b;
 	size_t len;
@@ -816,6 +920,7 @@ lockout(void **state)
 
 	/* p02's signal claiming p03, three times */
 	b = dh_body(sig4[1], sig4_n[1], sig4_fs[1], "p03", &len);
+	last_entry(&before);
 	for (i = 0; i < 3; i++) {
 		assert_int_equal(dh_signed(&H, NULL, K_MAIN, b, len, 0, NULL,
 		    &r), 0);
@@ -824,6 +929,15 @@ lockout(void **state)
 		dh_resp_free(&r);
 	}
 	free(b);
+	/* the lock is audited once, after the reject that caused it */
+	assert_int_equal(store_member_audit_id(H.s, "p03", aid, &err), 0);
+	memset(&seen, 0, sizeof(seen));
+	snprintf(seen.aid, sizeof(seen.aid), "%s", aid);
+	assert_int_equal(store_audit_list(H.s, before.id, lock_order, &seen,
+	    &err), 0);
+	assert_int_equal(seen.rejects, 3);
+	assert_int_equal(seen.locks, 1);
+	assert_int_equal(seen.lock_after_rejects, 3);
 	/* now locked: even the genuine signal is refused, and the kiosk is
 	 * told no more than for any 1:1 reject */
 	j = decision(2, true, "reject", NULL);
@@ -1361,6 +1475,81 @@ reload_drain_pings_watchdog(void **state)
 	still_serving();
 }
 
+/*
+ * Rows written into the store file without the key (issue 13 point 7): a
+ * lock lifted and the active model switched are refused, with a log line.
+ */
+static void
+forged_rows_refused(void **state)
+{
+	struct dt_error err = { 0 };
+	struct dh_resp r;
+	json_t *j;
+
+	/* p01 locked by the admin, unlocked by writing the file */
+	assert_int_equal(store_member_set_locked(H.s, "p01",
+	    (int64_t)time(NULL) + 3600, &err), 0);
+	write_file_directly("UPDATE members SET locked_until = 0 WHERE id = "
+	    "'p01'");
+	j = decision(0, true, "reject", NULL);
+	json_decref(j);
+	assert_true(daemon_logged("member p01: the row does not authenticate"));
+	/* the admin lifts the lock the proper way: accepted again */
+	assert_int_equal(store_member_set_locked(H.s, "p01", 0, &err), 0);
+	json_decref(decision(0, true, "accept", "p01"));
+
+	/* another model made active by writing the file */
+	assert_int_equal(store_model_add(H.s, "m-other", H.model_bytes,
+	    H.model_len, 32, NULL, &err), 0);
+	write_file_directly("UPDATE models SET active = 0 WHERE active = 1; "
+	    "UPDATE models SET active = 1 WHERE id = 'm-other'");
+	assert_int_equal(dh_signed(&H, NULL, K_MAIN, probe[0], probe_len[0],
+	    0, NULL, &r), 0);
+	assert_int_equal(r.status, 500);
+	dh_resp_free(&r);
+	assert_true(daemon_logged("model m-other: its row as the active model "
+	    "does not authenticate"));
+	/* switched back (the old row's MAC holds again): served again */
+	write_file_directly("UPDATE models SET active = 0 WHERE active = 1; "
+	    "UPDATE models SET active = 1 WHERE id = 'm-test-1'");
+	json_decref(decision(0, false, "accept", "p01"));
+}
+
+/* The anchor file follows the log every audit_anchor_s (1 s here) and
+ * holds against the store. */
+static void
+audit_anchor_written(void **state)
+{
+	struct dt_error err = { 0 };
+	struct store_audit_anchor head, *v = NULL;
+	char path[DH_PATH_MAX + 16], buf[512];
+	size_t n = 0, len;
+	FILE *f;
+	int i;
+
+	json_decref(decision(0, false, "accept", "p01"));
+	assert_int_equal(store_audit_head(H.s, &head, &err), 0);
+	snprintf(path, sizeof(path), "%s/audit.anchor", H.dir);
+	for (i = 0; i < 600; i++) {	/* a bounded wait, not a timing test */
+		free(v);
+		v = NULL;
+		if ((f = fopen(path, "r")) != NULL) {
+			len = fread(buf, 1, sizeof(buf) - 1, f);
+			fclose(f);
+			if (store_anchor_parse(path, buf, len, &v, &n, &err) == 0 &&
+			    v[0].count >= head.count)
+				break;
+		}
+		usleep(100 * 1000);
+	}
+	assert_non_null(v);
+	assert_int_equal(n, 1);
+	assert_true(v[0].count >= head.count);
+	assert_int_equal(store_audit_check_anchor(H.s, &v[0], &err), 0);
+	free(v);
+	assert_true(daemon_logged("audit anchor: dt4ecg-audit-anchor 1 count="));
+}
+
 static void
 sigterm_exit_0(void **state)
 {
@@ -1408,6 +1597,8 @@ main(void)
 		cmocka_unit_test(metrics),
 		cmocka_unit_test(queue_full_503),
 		cmocka_unit_test(reload),
+		cmocka_unit_test(forged_rows_refused),
+		cmocka_unit_test(audit_anchor_written),
 		cmocka_unit_test(reload_skew_refused),
 		cmocka_unit_test(second_daemon_refused),
 		cmocka_unit_test(restart_keeps_nonces),
