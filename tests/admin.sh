@@ -150,8 +150,13 @@ run 0 "user show shows the lock" "$A" --db "$S" user show p02
 has "$T/out" "locked until:" "user show: locked until"
 run 0 "user unlock" "$A" --db "$S" user unlock p02
 has "$T/out" "p02 unlocked" "unlock says so"
+# the lock was written into the file without the key: its row failed its MAC
+has "$T/out" "failed its MAC" "unlock says the row was not authentic"
 run 0 "user show --json after unlock" "$A" --db "$S" user show p02 --json
 has "$T/out" '"locked": false' "p02 no longer locked"
+has "$T/out" '"row": "authentic"' "the unlock renewed the row MAC"
+run 0 "audit after unlock" "$A" --db "$S" audit --tail 3
+has "$T/out" '"row_failed_mac":true' "the unlock audited as lifting a forged lock"
 run 1 "user unlock unknown" "$A" --db "$S" user unlock nosuch
 has "$T/err" "nosuch" "unlock names the unknown member"
 sqlite3 "$S" "INSERT INTO kiosk_failures(kiosk, fails, locked_until) VALUES ('lobby-1', 0, strftime('%s','now') + 600)"

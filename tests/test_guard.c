@@ -2,8 +2,9 @@
  * tests/test_guard.c — what guards the door, in the store (store/guard.h):
  * accepted nonces survive a reopen and their horizon holds whatever the
  * skew; member and kiosk failure counters persist, lock once with one
- * audit entry, and staff unlock; display names must be UTF-8 text; a
- * probe is matched only against the templates of the model that made it.
+ * audit entry, and staff unlock, the member row's MAC kept right by
+ * both; display names must be UTF-8 text; a probe is matched only
+ * against the templates of the model that made it.
  */
 #include "config.h"
 
@@ -132,6 +133,8 @@ test_nonces_shared(void **state)
 struct audits {
 	int lock, unlock, klock;
 	char detail[256];
+	char subject[STORE_AUDIT_ID_MAX];	/* of the last member.* entry */
+	char udetail[256];			/* of the last member.unlock */
 };
 
 static int
@@ -144,7 +147,14 @@ count_audit(void *ctx, const struct store_audit_entry *e)
 		snprintf(a->detail, sizeof(a->detail), "%s",
 		    e->detail ? e->detail : "");
 	}
-	a->unlock += strcmp(e->action, "member.unlock") == 0;
+	if (strcmp(e->action, "member.unlock") == 0) {
+		a->unlock++;
+		snprintf(a->udetail, sizeof(a->udetail), "%s",
+		    e->detail ? e->detail : "");
+	}
+	if (strncmp(e->action, "member.", 7) == 0)
+		snprintf(a->subject, sizeof(a->subject), "%s",
+		    e->subject ? e->subject : "");
 	a->klock += strcmp(e->action, "kiosk.lock") == 0;
 	return 0;
 }
@@ -206,6 +216,59 @@ test_member_lockout(void **state)
 	assert_int_equal(store_member_delete(f->s, "ann", &err), 0);
 	assert_int_equal(sqlite3_exec(store_db(f->s), "SELECT 1", NULL, NULL,
 	    NULL), SQLITE_OK);
+}
+
+/*
+ * members.locked_until is covered by the row's MAC (store/rowmac.c): a lock
+ * set by store_member_fail and lifted by store_member_unlock keep the row
+ * authentic, and the audit names the member by audit id, never by id.  A
+ * lock written into the file without the key fails the MAC; staff can
+ * still unlock it, which makes the row authentic again and says so.
+ */
+static void
+test_lock_row_mac(void **state)
+{
+	struct fx *f = *state;
+	struct dt_error err;
+	struct store_member m;
+	struct audits a = { 0 };
+	struct store *s2;
+	bool locked = false;
+	int64_t now = (int64_t)time(NULL), bad = -1, n = 0;
+
+	assert_int_equal(store_member_add(f->s, "bob", NULL, &err), 0);
+	assert_int_equal(store_member_fail(f->s, "bob", "k1", 1, 300, now,
+	    &locked, &err), 0);
+	assert_true(locked);
+	assert_int_equal(store_member_get(f->s, "bob", &m, &err), 0);
+	assert_int_equal(m.row_ok, 1);
+	assert_int_equal(m.locked_until, now + 300);
+	assert_int_equal(store_audit_list(f->s, 0, count_audit, &a, &err), 0);
+	assert_string_equal(a.subject, m.audit_id);
+	assert_int_equal(strncmp(a.subject, "m:", 2), 0);
+	assert_int_equal(store_member_unlock(f->s, "bob", &err), 0);
+	assert_int_equal(store_member_get(f->s, "bob", &m, &err), 0);
+	assert_int_equal(m.row_ok, 1);
+	assert_int_equal(m.locked_until, 0);
+	/* a lock written into the file: refused, then unlocked by staff */
+	assert_int_equal(sqlite3_exec(store_db(f->s), "UPDATE members SET "
+	    "locked_until = 1 WHERE id = 'bob'", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(store_member_get(f->s, "bob", &m, &err), -1);
+	assert_int_equal(err.code, DT_E_CRYPTO);
+	assert_int_equal(store_member_unlock(f->s, "bob", &err), 0);
+	assert_int_equal(store_member_get(f->s, "bob", &m, &err), 0);
+	assert_int_equal(m.row_ok, 1);
+	memset(&a, 0, sizeof(a));
+	assert_int_equal(store_audit_list(f->s, 0, count_audit, &a, &err), 0);
+	assert_int_equal(a.unlock, 2);
+	assert_non_null(strstr(a.udetail, "\"row_failed_mac\":true"));
+	assert_int_equal(store_audit_verify(f->s, &bad, &n, &err), 0);
+	assert_int_equal(bad, 0);
+	/* without the key an unlock is refused: it would break the MAC */
+	assert_int_equal(store_open(f->db, NULL, 0, &s2, &err), 0);
+	assert_int_equal(store_member_unlock(s2, "bob", &err), -1);
+	assert_int_equal(err.code, DT_E_CRYPTO);
+	store_close(s2);
 }
 
 static void
@@ -292,6 +355,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_nonces_shared, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_member_lockout, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_lock_row_mac, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_kiosk_lockout, setup,
 		    teardown),
