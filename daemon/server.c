@@ -502,9 +502,7 @@ access_handler(void *cls, struct MHD_Connection *conn, const char *url,
 		if (r->route == ROUTE_AUTHENTICATE &&
 		    !append_body(r, upload_data, *upload_data_size))
 			return MHD_NO;
-		*upload_data_size = 0;
-		if (r->too_large)
-			return MHD_YES;	/* 413 queued; MHD closes after it */
+		*upload_data_size = 0;	/* past max_body: 413 queued */
 		return MHD_YES;
 	}
 	return dispatch(srv, r);
