@@ -58,9 +58,10 @@ static const char conf_extra[] =
     "replay_window_s = %u\nrate_per_kiosk = 0.2\nrate_burst = 100\n"
     "lockout_failures = 3\nlockout_s = %u\nmax_body = %u\n"
     "timeout_s = 20\nreplay_capacity = 512\nkiosk_lockout_failures = 6\n"
-    "kiosk_lockout_s = 600\nheader_timeout_s = 3\nmax_duration_s = %u\n"
-    "queue_max = %u\n";
+    "kiosk_lockout_s = 600\nheader_timeout_s = 8\nmax_duration_s = %u\n"
+    "queue_max = %u\nbody_timeout_s = %u\n";
 static unsigned skew_s = 60, window_s = 180, queue_max = 64;
+static unsigned body_timeout = 30;
 static unsigned max_body = 262144, max_duration = 60;
 static double threshold = 0.999;
 
@@ -71,7 +72,8 @@ write_conf(double thr, const char *more)
 
 	/* under valgrind a request takes seconds: a longer lock */
 	snprintf(buf, sizeof(buf), conf_extra, thr, skew_s, window_s,
-	    under_valgrind ? 40u : 3u, max_body, max_duration, queue_max);
+	    under_valgrind ? 40u : 3u, max_body, max_duration, queue_max,
+	    body_timeout);
 	if (more != NULL)
 		strncat(buf, more, sizeof(buf) - strlen(buf) - 1);
 	return dh_write_conf(&H, buf);
@@ -102,6 +104,7 @@ group_setup(void **state)
 	if (under_valgrind) {
 		start_timeout = 300;
 		req_slack = 20;
+		body_timeout = 120;
 	}
 	if (getenv("DT4ECG_DATA") == NULL)
 		return -1;
@@ -736,8 +739,10 @@ static void
 unsigned_body_not_read(void **state)
 {
 	bool cut = false;
+	long st = chunked_post(false, (size_t)64 << 20, &cut);
 
-	assert_int_equal(chunked_post(false, (size_t)64 << 20, &cut), 401);
+	/* curl, still sending, may see the reset before the 401 */
+	assert_true(st == 401 || st == 0);
 	assert_true(cut);
 	still_serving();
 }
@@ -1074,7 +1079,9 @@ static void
 queue_full_503(void **state)
 {
 	char *body;
-	size_t len, n = 480 * 250, i;
+	size_t len, i;
+	/* under valgrind inference is slow enough with a minute each */
+	size_t n = (under_valgrind ? 60 : 480) * 250;
 	float *x;
 	int round, n503 = 0;
 
@@ -1176,19 +1183,18 @@ tls_ciphers(void **state)
 	    0);
 }
 
-/* A client trickling its headers a byte at a time (never idle long
- * enough for timeout_s) is cut at header_timeout_s (13.4). */
-static void
-slow_headers_cut(void **state)
+/* A TLS client (gnutls-cli) that sends HEAD at once, then trickles
+ * BODY one byte every 0.5 s (never idle for timeout_s) for at most 40 s.
+ * True if the daemon cut the connection meanwhile. */
+static bool
+trickle(const char *head, const char *body)
 {
 	int in[2];
 	pid_t pid;
 	char port[16];
 	int st = 0, i;
+	size_t n = strlen(body);
 	bool exited = false;
-	static const char line[] = "POST /v1/authenticate HTTP/1.1\r\n"
-	    "Host: 127.0.0.1\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 
 	assert_int_equal(pipe(in), 0);
 	snprintf(port, sizeof(port), "%u", H.port);
@@ -1206,9 +1212,11 @@ slow_headers_cut(void **state)
 	assert_true(pid > 0);
 	close(in[0]);
 	signal(SIGPIPE, SIG_IGN);
-	/* one byte every 0.5 s, for at most 40 s (timeout_s is 20) */
+	if (*head != '\0')
+		assert_int_equal(write(in[1], head, strlen(head)),
+		    (ssize_t)strlen(head));
 	for (i = 0; i < 80 && !exited; i++) {
-		if (write(in[1], line + (size_t)i % (sizeof(line) - 1), 1) != 1)
+		if (write(in[1], body + (size_t)i % n, 1) != 1)
 			break;
 		usleep(500 * 1000);
 		exited = waitpid(pid, &st, WNOHANG) == pid;
@@ -1220,7 +1228,36 @@ slow_headers_cut(void **state)
 	}
 	fprintf(stderr, "slow client: %s after %.1f s\n", exited ? "cut" :
 	    "still connected", i * 0.5);
-	assert_true(exited);
+	return exited;
+}
+
+/* A client trickling its headers a byte at a time (never idle long
+ * enough for timeout_s = 20) is cut at header_timeout_s = 8 (13.4).
+ * (The deadline counts from the accept, so it covers the TLS handshake:
+ * a few seconds are too tight for a loaded machine.) */
+static void
+slow_headers_cut(void **state)
+{
+	assert_true(trickle("", "POST /v1/authenticate HTTP/1.1\r\n"
+	    "Host: 127.0.0.1\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"));
+	still_serving();
+}
+
+/* The same for a body: cut at body_timeout_s (here 4). */
+static void
+slow_body_cut(void **state)
+{
+	body_timeout = 4;
+	assert_int_equal(write_conf(threshold, NULL), 0);
+	assert_int_equal(kill(H.pid, SIGHUP), 0);
+	assert_int_equal(dh_wait_notify(&H, "READY=1", 60 * req_slack), 0);
+	assert_true(trickle("POST /v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+	    "Content-Length: 1000\r\n\r\n", "xxxxxxxxxx"));
+	body_timeout = under_valgrind ? 120 : 30;
+	assert_int_equal(write_conf(threshold, NULL), 0);
+	assert_int_equal(kill(H.pid, SIGHUP), 0);
+	assert_int_equal(dh_wait_notify(&H, "READY=1", 60 * req_slack), 0);
 	still_serving();
 }
 
@@ -1350,10 +1387,10 @@ reload_drain_pings_watchdog(void **state)
 	signal(SIGPIPE, SIG_IGN);
 	assert_int_equal(write(in[1], head, sizeof(head) - 1),
 	    (ssize_t)(sizeof(head) - 1));
-	sleep(2);	/* the handshake and headers are in */
+	sleep(under_valgrind ? 12 : 2);	/* handshake and headers are in */
 	assert_int_equal(kill(H.pid, SIGHUP), 0);
 	/* datagrams until READY=1 (bounded), trickling the body */
-	for (i = 0; i < 600 && !ready; i++) {
+	for (i = 0; i < 1800 && !ready; i++) {
 		struct pollfd p = { H.notify_fd, POLLIN, 0 };
 
 		if (i % 10 == 0 && write(in[1], "x", 1) != 1)
@@ -1427,6 +1464,7 @@ main(void)
 		cmocka_unit_test(tls_versions),
 		cmocka_unit_test(tls_ciphers),
 		cmocka_unit_test(slow_headers_cut),
+		cmocka_unit_test(slow_body_cut),
 		cmocka_unit_test(metrics),
 		cmocka_unit_test(queue_full_503),
 		cmocka_unit_test(reload),
