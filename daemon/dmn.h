@@ -133,6 +133,7 @@ struct dmn_req {
 	/* A reply made on the inference queue: queued by the MHD thread
 	 * when the connection is resumed. */
 	bool deferred;
+	bool suspended;			/* until MHD calls us back */
 	struct MHD_Response *resp;
 	unsigned resp_status;
 };

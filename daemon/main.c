@@ -4,6 +4,9 @@
  *
  *	dt4ecgd [-c FILE] [-f] [-v]
  *
+ * Inference runs on its own threads behind a bounded queue (queue.c),
+ * started before the HTTPS server and stopped after it.
+ *
  * The main thread never serves: it blocks SIGHUP, SIGTERM and SIGINT before
  * any thread starts (so they are delivered to it only) and waits for them
  * with sigtimedwait(), pinging the systemd watchdog in between.
@@ -183,13 +186,13 @@ main(int argc, char **argv)
 		dmn_gen_put(g);
 		goto out;
 	}
+	replay_share(replay, &c);
 	if (server_start(g, NULL, &srv, &err) != 0) {
 		log_warnx("%s", err.msg);
 		dmn_gen_put(g);
 		goto out;
 	}
 	dmn_gen_publish(g);
-	replay_share(replay, &c);
 	log_info("serving https on %s port %u, %u thread(s)", c.listen,
 	    c.port, cfg_threads(&c));
 	sdnotify("READY=1\nSTATUS=serving");

@@ -47,9 +47,11 @@ run(void *arg)
 
 		r->deferred = true;
 		h_auth_run(r);
-		if (r->resp == NULL)	/* no reply could be made */
+		if (r->resp == NULL) {	/* no reply could be made */
 			r->resp = MHD_create_response_from_buffer(0, NULL,
-			    MHD_RESPMEM_PERSISTENT), r->resp_status = 500;
+			    MHD_RESPMEM_PERSISTENT);
+			r->resp_status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+		}
 		/* r belongs to the MHD thread again once resumed. */
 		MHD_resume_connection(r->conn);
 

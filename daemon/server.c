@@ -66,6 +66,7 @@ struct server {
 	struct MHD_Daemon *d;
 	struct dmn_gen *gen;		/* reference: TLS buffers, limits */
 	atomic_int in_flight;
+	atomic_int suspended;		/* connections MHD has not resumed */
 	bool quiesced;
 	pthread_mutex_t clock;		/* conns */
 	struct conn conns;		/* list head */
@@ -451,6 +452,8 @@ dispatch(struct server *srv, struct dmn_req *r)
 			return reply_problem_retry(r, PROBLEM_UNAVAILABLE,
 			    "the inference queue is full (queue_max)", 1);
 		conn_phase(srv, r->conn, true, true);
+		r->suspended = true;
+		atomic_fetch_add(&srv->suspended, 1);
 		MHD_suspend_connection(r->conn);
 		queue_push(r);
 		return MHD_YES;
@@ -483,6 +486,10 @@ access_handler(void *cls, struct MHD_Connection *conn, const char *url,
 
 	if (r == NULL)
 		return first_call(srv, conn, url, method, con_cls);
+	if (r->suspended) {
+		r->suspended = false;
+		atomic_fetch_sub(&srv->suspended, 1);
+	}
 	if (r->resp != NULL) {
 		/* back from the inference queue */
 		r->deferred = false;
@@ -502,9 +509,7 @@ access_handler(void *cls, struct MHD_Connection *conn, const char *url,
 		if (r->route == ROUTE_AUTHENTICATE &&
 		    !append_body(r, upload_data, *upload_data_size))
 			return MHD_NO;
-		*upload_data_size = 0;
-		if (r->too_large)
-			return MHD_YES;	/* 413 queued; MHD closes after it */
+		*upload_data_size = 0;	/* past max_body: 413 queued */
 		return MHD_YES;
 	}
 	return dispatch(srv, r);
@@ -521,6 +526,8 @@ completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (r == NULL)
 		return;
 	*con_cls = NULL;
+	if (r->suspended)
+		atomic_fetch_sub(&srv->suspended, 1);
 	conn_phase(srv, conn, false, false);
 	secs = dmn_now_mono() - r->t0;
 	if (r->status == 0)
@@ -601,6 +608,7 @@ server_start(struct dmn_gen *g, const struct dmn_gen *running,
 	if ((srv = calloc(1, sizeof(*srv))) == NULL)
 		return dt_error_set(err, DT_E_NOMEM, "out of memory");
 	atomic_init(&srv->in_flight, 0);
+	atomic_init(&srv->suspended, 0);
 	atomic_init(&srv->stop_sweep, false);
 	srv->gen = g;
 	srv->conns.next = srv->conns.prev = &srv->conns;
@@ -689,8 +697,16 @@ server_stop(struct server *s, double wait_s)
 		log_warnx("stopping with %d request(s) still in flight",
 		    atomic_load(&s->in_flight));
 	/* A job still on the queue resumes its connection: not on a
-	 * stopped daemon. */
+	 * stopped daemon.  Then MHD must have taken every resumed
+	 * connection back (it aborts when stopped with one suspended):
+	 * that takes one turn of its loop. */
 	queue_wait_idle();
+	until = dmn_now_mono() + 30;
+	while (atomic_load(&s->suspended) > 0 && dmn_now_mono() < until)
+		nanosleep(&ts, NULL);
+	if (atomic_load(&s->suspended) > 0)
+		log_warnx("%d connection(s) still suspended at stop",
+		    atomic_load(&s->suspended));
 	if (s->sweeping) {
 		atomic_store(&s->stop_sweep, true);
 		pthread_join(s->sweeper, NULL);

@@ -57,11 +57,13 @@ static double sig4_fs[4];
 static const char conf_extra[] =
     "threads = 2\nthreshold = %.6f\nclock_skew_s = %u\n"
     "replay_window_s = %u\nrate_per_kiosk = 0.2\nrate_burst = 100\n"
-    "lockout_failures = 3\nlockout_s = %u\nmax_body = 262144\n"
+    "lockout_failures = 3\nlockout_s = %u\nmax_body = %u\n"
     "timeout_s = 20\nreplay_capacity = 512\nkiosk_lockout_failures = 6\n"
-    "kiosk_lockout_s = 600\nheader_timeout_s = 3\nmax_duration_s = 60\n"
-    "queue_max = %u\naudit_anchor_s = 1\n";
+    "kiosk_lockout_s = 600\nheader_timeout_s = %u\nmax_duration_s = %u\n"
+    "queue_max = %u\nbody_timeout_s = %u\naudit_anchor_s = 1\n";
 static unsigned skew_s = 60, window_s = 180, queue_max = 64;
+static unsigned body_timeout = 30, header_timeout = 8;
+static unsigned max_body = 262144, max_duration = 60;
 static double threshold = 0.999;
 
 static int
@@ -71,7 +73,8 @@ write_conf(double thr, const char *more)
 
 	/* under valgrind a request takes seconds: a longer lock */
 	snprintf(buf, sizeof(buf), conf_extra, thr, skew_s, window_s,
-	    under_valgrind ? 40u : 3u, queue_max);
+	    under_valgrind ? 40u : 3u, max_body, header_timeout, max_duration,
+	    queue_max, body_timeout);
 	if (more != NULL)
 		strncat(buf, more, sizeof(buf) - strlen(buf) - 1);
 	return dh_write_conf(&H, buf);
@@ -102,6 +105,10 @@ group_setup(void **state)
 	if (under_valgrind) {
 		start_timeout = 300;
 		req_slack = 20;
+		body_timeout = 120;
+		/* the deadline covers the TLS handshake and MHD's own
+		 * queueing, both many times slower under valgrind */
+		header_timeout = 60;
 	}
 	if (getenv("DT4ECG_DATA") == NULL)
 		return -1;
@@ -815,8 +822,10 @@ static void
 unsigned_body_not_read(void **state)
 {
 	bool cut = false;
+	long st = chunked_post(false, (size_t)64 << 20, &cut);
 
-	assert_int_equal(chunked_post(false, (size_t)64 << 20, &cut), 401);
+	/* curl, still sending, may see the reset before the 401 */
+	assert_true(st == 401 || st == 0);
 	assert_true(cut);
 	still_serving();
 }
@@ -1138,30 +1147,17 @@ busy_post(void *arg)
 	return NULL;
 }
 
-static void
-queue_full_503(void **state)
+/* One round of N requests at once; the number of 503s (each with
+ * Retry-After; every other answer a 200). */
+static int
+queue_round(const char *body, size_t len)
 {
 	enum { N = 8 };
 	struct busy b[N];
 	pthread_t th[N];
 	struct dh_resp r;
-	char *body;
-	size_t len;
-	float *x;
-	size_t n = 60 * 250, i;
 	int k, n503 = 0, n200 = 0;
 
-	queue_max = 1;
-	assert_int_equal(write_conf(threshold, NULL), 0);
-	assert_int_equal(kill(H.pid, SIGHUP), 0);
-	assert_int_equal(dh_wait_notify(&H, "READY=1", 60 * req_slack), 0);
-	/* 60 s of p01's ECG (repeated), 1:N */
-	x = malloc(n * sizeof(float));
-	assert_non_null(x);
-	for (i = 0; i < n; i++)
-		x[i] = sig4[0][i % sig4_n[0]];
-	body = dh_body(x, n, sig4_fs[0], NULL, &len);
-	assert_non_null(body);
 	for (k = 0; k < N; k++) {
 		memset(&b[k], 0, sizeof(b[k]));
 		b[k].body = body;
@@ -1181,17 +1177,53 @@ queue_full_503(void **state)
 			n503++;
 			assert_true(atoi(b[k].retry_after) >= 1);
 		} else {
-			assert_int_equal(b[k].status, 200);
+			if (b[k].status != 200)
+				fail_msg("status %ld", b[k].status);
 			n200++;
 		}
 	}
 	fprintf(stderr, "queue_max 1, %d at once: %d answered, %d 503\n", N,
 	    n200, n503);
 	assert_true(n200 >= 1);
+	return n503;
+}
+
+/* Long inferences at once with queue_max = 1: the queue answers 503 with
+ * Retry-After instead of piling up, health answers, and every admitted
+ * request completes (13.3).  Whether two requests overlap is up to the
+ * scheduler: up to five rounds of eight, each 480 s of ECG. */
+static void
+queue_full_503(void **state)
+{
+	char *body;
+	size_t len, i;
+	/* under valgrind inference is slow enough with a minute each */
+	size_t n = (under_valgrind ? 60 : 480) * 250;
+	float *x;
+	int round, n503 = 0;
+
+	queue_max = 1;
+	max_duration = 480;
+	max_body = 4 << 20;
+	assert_int_equal(write_conf(threshold, NULL), 0);
+	assert_int_equal(kill(H.pid, SIGHUP), 0);
+	assert_int_equal(dh_wait_notify(&H, "READY=1", 60 * req_slack), 0);
+	/* p01's ECG repeated (ECG-ID is 500 Hz: 2 of every 4 samples make
+	 * 250 Hz), 1:N */
+	x = malloc(n * sizeof(float));
+	assert_non_null(x);
+	for (i = 0; i < n; i++)
+		x[i] = sig4[0][(2 * i) % sig4_n[0]];
+	body = dh_body(x, n, sig4_fs[0] / 2, NULL, &len);
+	assert_non_null(body);
+	for (round = 0; round < 5 && n503 == 0; round++)
+		n503 = queue_round(body, len);
 	assert_true(n503 >= 1);
 	free(body);
 	free(x);
 	queue_max = 64;
+	max_duration = 60;
+	max_body = 262144;
 	assert_int_equal(write_conf(threshold, NULL), 0);
 	assert_int_equal(kill(H.pid, SIGHUP), 0);
 	assert_int_equal(dh_wait_notify(&H, "READY=1", 60 * req_slack), 0);
@@ -1268,19 +1300,18 @@ tls_ciphers(void **state)
 	    0);
 }
 
-/* A client trickling its headers a byte at a time (never idle long
- * enough for timeout_s) is cut at header_timeout_s (13.4). */
-static void
-slow_headers_cut(void **state)
+/* A TLS client (gnutls-cli) that sends HEAD at once, then trickles
+ * BODY one byte every 0.5 s (never idle for timeout_s) for at most 100 s.
+ * True if the daemon cut the connection meanwhile. */
+static bool
+trickle(const char *head, const char *body)
 {
 	int in[2];
 	pid_t pid;
 	char port[16];
 	int st = 0, i;
+	size_t n = strlen(body);
 	bool exited = false;
-	static const char line[] = "POST /v1/authenticate HTTP/1.1\r\n"
-	    "Host: 127.0.0.1\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 
 	assert_int_equal(pipe(in), 0);
 	snprintf(port, sizeof(port), "%u", H.port);
@@ -1298,9 +1329,11 @@ slow_headers_cut(void **state)
 	assert_true(pid > 0);
 	close(in[0]);
 	signal(SIGPIPE, SIG_IGN);
-	/* one byte every 0.5 s, for at most 40 s (timeout_s is 20) */
-	for (i = 0; i < 80 && !exited; i++) {
-		if (write(in[1], line + (size_t)i % (sizeof(line) - 1), 1) != 1)
+	if (*head != '\0')
+		assert_int_equal(write(in[1], head, strlen(head)),
+		    (ssize_t)strlen(head));
+	for (i = 0; i < 200 && !exited; i++) {
+		if (write(in[1], body + (size_t)i % n, 1) != 1)
 			break;
 		usleep(500 * 1000);
 		exited = waitpid(pid, &st, WNOHANG) == pid;
@@ -1312,7 +1345,37 @@ slow_headers_cut(void **state)
 	}
 	fprintf(stderr, "slow client: %s after %.1f s\n", exited ? "cut" :
 	    "still connected", i * 0.5);
-	assert_true(exited);
+	return exited;
+}
+
+/* A client trickling its headers a byte at a time (never idle long
+ * enough for timeout_s = 20) is cut at header_timeout_s = 8 (60 under
+ * valgrind) (13.4).
+ * (The deadline counts from the accept, so it covers the TLS handshake:
+ * a few seconds are too tight for a loaded machine.) */
+static void
+slow_headers_cut(void **state)
+{
+	assert_true(trickle("", "POST /v1/authenticate HTTP/1.1\r\n"
+	    "Host: 127.0.0.1\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"));
+	still_serving();
+}
+
+/* The same for a body: cut at body_timeout_s (here 4). */
+static void
+slow_body_cut(void **state)
+{
+	body_timeout = 4;
+	assert_int_equal(write_conf(threshold, NULL), 0);
+	assert_int_equal(kill(H.pid, SIGHUP), 0);
+	assert_int_equal(dh_wait_notify(&H, "READY=1", 60 * req_slack), 0);
+	assert_true(trickle("POST /v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+	    "Content-Length: 1000\r\n\r\n", "xxxxxxxxxx"));
+	body_timeout = under_valgrind ? 120 : 30;
+	assert_int_equal(write_conf(threshold, NULL), 0);
+	assert_int_equal(kill(H.pid, SIGHUP), 0);
+	assert_int_equal(dh_wait_notify(&H, "READY=1", 60 * req_slack), 0);
 	still_serving();
 }
 
@@ -1442,10 +1505,10 @@ reload_drain_pings_watchdog(void **state)
 	signal(SIGPIPE, SIG_IGN);
 	assert_int_equal(write(in[1], head, sizeof(head) - 1),
 	    (ssize_t)(sizeof(head) - 1));
-	sleep(2);	/* the handshake and headers are in */
+	sleep(under_valgrind ? 12 : 2);	/* handshake and headers are in */
 	assert_int_equal(kill(H.pid, SIGHUP), 0);
 	/* datagrams until READY=1 (bounded), trickling the body */
-	for (i = 0; i < 600 && !ready; i++) {
+	for (i = 0; i < 1800 && !ready; i++) {
 		struct pollfd p = { H.notify_fd, POLLIN, 0 };
 
 		if (i % 10 == 0 && write(in[1], "x", 1) != 1)
@@ -1594,6 +1657,7 @@ main(void)
 		cmocka_unit_test(tls_versions),
 		cmocka_unit_test(tls_ciphers),
 		cmocka_unit_test(slow_headers_cut),
+		cmocka_unit_test(slow_body_cut),
 		cmocka_unit_test(metrics),
 		cmocka_unit_test(queue_full_503),
 		cmocka_unit_test(reload),
