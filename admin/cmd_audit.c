@@ -23,7 +23,8 @@ static const char audit_usage[] =
     "  Prints the audit log, one line per entry, or with --json one JSON\n"
     "  object per line: entries after id N, about member ID (the log names\n"
     "  members by their audit id; an erased member cannot be found), from\n"
-    "  kiosk ID, since T (unix seconds, YYYY-MM-DD[THH:MM[:SS]] UTC, or Nd,\n"
+    "  or about kiosk ID (its decisions, kiosk.* entries, member locks it\n"
+    "  caused), since T (unix seconds, YYYY-MM-DD[THH:MM[:SS]] UTC, or Nd,\n"
     "  Nh, Nm ago), only the last N that match.  \"verify\" checks the keyed\n"
     "  hash chain (needs the store key) and, with --anchor, that the log\n"
     "  still holds every anchor line of FILE (entries deleted or rewritten\n"
@@ -140,7 +141,9 @@ struct kept {
 struct walk {
 	char member[STORE_AUDIT_ID_MAX + 24];	/* "nearest_member":"<aid>" */
 	const char *aid;
-	char actor[STORE_ID_MAX + 8];
+	char actor[STORE_ID_MAX + 8];		/* "kiosk:<id>" */
+	const char *kiosk;			/* its id, or NULL */
+	char kdetail[STORE_ID_MAX + 16];	/* "kiosk":"<id>" */
 	const char *prefix;			/* action prefix, or NULL */
 	int64_t since;
 	long tail;
@@ -155,7 +158,12 @@ walk_match(const struct walk *w, const struct store_audit_entry *e)
 {
 	if (e->ts < w->since)
 		return 0;
-	if (w->actor[0] != '\0' && strcmp(e->actor, w->actor) != 0)
+	/* a kiosk's entries: its decisions, what was done to it (kiosk.add,
+	 * kiosk.revoke, kiosk.lock) and the member locks it caused */
+	if (w->kiosk != NULL && strcmp(e->actor, w->actor) != 0 &&
+	    (strncmp(e->action, "kiosk.", 6) != 0 || e->subject == NULL ||
+	    strcmp(e->subject, w->kiosk) != 0) &&
+	    (e->detail == NULL || strstr(e->detail, w->kdetail) == NULL))
 		return 0;
 	if (w->prefix != NULL && strncmp(e->action, w->prefix,
 	    strlen(w->prefix)) != 0)
@@ -492,8 +500,12 @@ cmd_audit(struct admin_ctx *ctx, int argc, char **argv)
 		return ADMIN_EXIT_FAIL;
 	rc = ADMIN_EXIT_FAIL;
 	memset(&w, 0, sizeof(w));
-	if (o.kiosk != NULL)
+	if (o.kiosk != NULL) {
+		w.kiosk = o.kiosk;
 		snprintf(w.actor, sizeof(w.actor), "kiosk:%s", o.kiosk);
+		snprintf(w.kdetail, sizeof(w.kdetail), "\"kiosk\":\"%s\"",
+		    o.kiosk);
+	}
 	w.since = o.since;
 	w.tail = o.tail;
 	w.fn = print_entry;

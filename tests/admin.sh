@@ -200,6 +200,9 @@ run 0 "audit" "$A" --db "$S" audit
 has "$T/out" "admin:" "audit actor is admin:<user>"
 has "$T/out" "model.activate" "activation audited"
 has "$T/out" "member.unlock" "unlock audited"
+run 0 "audit --kiosk" "$A" --db "$S" audit --kiosk lobby-1
+has "$T/out" "kiosk.add" "audit --kiosk: the entries about the kiosk too"
+hasnt "$T/out" "member.add" "audit --kiosk: not the others"
 run 0 "audit --json --after 3" "$A" --db "$S" audit --json --after 3
 hasnt "$T/out" '"id":3,' "--after skips entries"
 run 0 "audit verify" "$A" --db "$S" audit verify
