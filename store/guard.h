@@ -3,7 +3,10 @@
  * survives a restart and is shared by every daemon on one store (schema
  * migration 3): accepted request nonces (store/nonce.c), consecutive
  * failure counters of members and kiosks and the kiosk lock
- * (store/lockout.c).
+ * (store/lockout.c).  These tables carry no row MAC and their writes are
+ * not audited, so they are written without the store key; a member lock
+ * or unlock is audited and renews the member row's MAC (rowmac.c), so it
+ * needs the key, and so does the audited kiosk lock.
  */
 #ifndef STORE_GUARD_H
 #define STORE_GUARD_H

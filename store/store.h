@@ -42,9 +42,11 @@ struct store;
 /*
  * Opens PATH.  KEY may be NULL: then the store can be read (kiosks, models,
  * members and the audit log, their row MACs unchecked: row_ok -1) but
- * nothing can be written (every write appends to the keyed audit chain) and
- * sealing/opening fails with DT_E_CRYPTO.  The store keeps its own copy of the key.  With a key, a
- * store whose key check does not open with it is refused (DT_E_CRYPTO).
+ * nothing audited can be written (every such write appends to the keyed
+ * audit chain; only the unaudited guard tables of store/guard.h, nonces
+ * and failure counters, are written without it) and sealing/opening fails
+ * with DT_E_CRYPTO.  The store keeps its own copy of the key.  With a key,
+ * a store whose key check does not open with it is refused (DT_E_CRYPTO).
  * A store written by a newer version is refused (DT_E_VERSION), as is an
  * older one unless STORE_MIGRATE (or STORE_OLD_OK) is given.
  */
