@@ -18,7 +18,7 @@ static const struct command {
 	{ "init", cmd_init, "create a store and its key file" },
 	{ "migrate", cmd_migrate, "apply pending schema migrations" },
 	{ "kiosk", cmd_kiosk, "add|list|revoke kiosks (Ed25519 keys)" },
-	{ "user", cmd_user, "add|enroll|list|show|delete members" },
+	{ "user", cmd_user, "add|enroll|list|show|unlock|delete members" },
 	{ "model", cmd_model, "import|list|show|activate|export models" },
 	{ "audit", cmd_audit, "print the audit log, or verify its hash chain" },
 	{ "backup", cmd_backup, "online backup of the store to a new file" },

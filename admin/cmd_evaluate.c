@@ -1126,6 +1126,25 @@ eval_model(const struct eopts *o, const char *model, struct eval_run *r,
 	if (eo_protocol_parse(o->proto, &which) == 0) {
 		struct eo_scores sc = { 0 };
 
+		/* the hold-out people these protocols probe must not be among
+		 * the model's training subjects */
+		if (which & (EO_P2_PTBXL | EO_P4 | EO_REST_OTHER | EO_ADAPT)) {
+			int *probes = malloc(sizeof(int) *
+			    ((size_t)r->c->n_subjects + 1)), np = 0, rc2;
+
+			if (probes == NULL)
+				return dt_error_set(err, DT_E_NOMEM,
+				    "out of memory");
+			for (i = 0; i < r->c->n_subjects; i++)
+				if (data_subject_held_out(r->c->subjects[i]))
+					probes[np++] = i;
+			rc2 = eval_contamination(o->proto, model, r->c, e->rows,
+			    probes, np, o->contaminated, e->out, err);
+			free(probes);
+			if (rc2 != 0)
+				return -1;
+		}
+
 		if (eo_evaluate(e->m, e->c, &e->pp, which, e->progress,
 		    &o->adapt, e->out, &sc, err) != 0) {
 			eo_scores_free(&sc);
@@ -1417,9 +1436,11 @@ cmd_evaluate(struct admin_ctx *ctx, int argc, char **argv)
 	if (o.save_metrics) {
 		json_t *fig;
 
-		if (nm != 1 || strcmp(o.proto, "p2") != 0) {
-			dt_error_set(&err, DT_E_INVALID, "--save-metrics: P2 "
-			    "of one model only");
+		if (nm != 1 || (strcmp(o.proto, "p2") != 0 &&
+		    strcmp(o.proto, "p2+ptbxl") != 0 &&
+		    strcmp(o.proto, "p4") != 0)) {
+			dt_error_set(&err, DT_E_INVALID, "--save-metrics: P2, "
+			    "P2+PTB-XL or P4 of one model only");
 			goto fail;
 		}
 		if (json_is_true(json_object_get(result, "contaminated"))) {
@@ -1431,10 +1452,10 @@ cmd_evaluate(struct admin_ctx *ctx, int argc, char **argv)
 		    run.e.ni, json_object_get(result, "data"), &err)) == NULL)
 			goto fail;
 		json_object_set_new(result, "open_set", fig);
-		if (openset_save(models[0], "p2", fig, &err) != 0)
+		if (openset_save(models[0], o.proto, fig, &err) != 0)
 			goto fail;
 		fprintf(stderr, "evaluate: open-set figures saved in %s "
-		    "(metadata metrics.open_set.p2)\n", models[0]);
+		    "(metadata metrics.open_set.%s)\n", models[0], o.proto);
 	}
 	json_object_set_new(result, "seconds", json_real(admin_now() - t0));
 	dump = json_dumps(result, (compact ? JSON_COMPACT : JSON_INDENT(2)) |

@@ -11,11 +11,13 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
 
 #include "admin/common.h"
+#include "store/guard.h"
 
 #define PK_B64_LEN sodium_base64_ENCODED_LEN(crypto_sign_PUBLICKEYBYTES, \
     sodium_base64_VARIANT_ORIGINAL)
@@ -30,7 +32,9 @@ static const char add_usage[] =
     "  copy.  KIOSK_ID: 1-64 characters of A-Z a-z 0-9 . _ @ : -\n";
 static const char list_usage[] =
     "usage: dt4ecg-admin --db STORE kiosk list [--json]\n"
-    "  Lists the registered kiosks, active and revoked.\n";
+    "  Lists the registered kiosks, active and revoked, with their failed\n"
+    "  decisions in a row and, when dt4ecgd locked one after\n"
+    "  kiosk_lockout_failures of them, until when.\n";
 static const char revoke_usage[] =
     "usage: dt4ecg-admin --db STORE kiosk revoke KIOSK_ID\n"
     "  Revokes a kiosk: dt4ecgd refuses its requests from then on (401).\n"
@@ -82,7 +86,7 @@ kiosk_add(struct admin_ctx *ctx, int argc, char **argv)
 		return ADMIN_EXIT_USAGE;
 	}
 	id = argv[optind];
-	if (adm_open(ctx, "kiosk add", NULL, ADM_KEY_NONE, 0, &s) != 0)
+	if (adm_open(ctx, "kiosk add", NULL, ADM_KEY_REQUIRED, 0, &s) != 0)
 		return ADMIN_EXIT_FAIL;
 	rc = ADMIN_EXIT_FAIL;
 	/* refuse early, before a key file is written */
@@ -126,34 +130,59 @@ out:
 	return rc;
 }
 
+static struct store *list_store;	/* for the lock state of each row */
+
+/* "refused": the row fails its MAC (added or changed outside dt4ecg), so
+ * dt4ecgd answers 401 to it whatever the row says; "locked": after too
+ * many failed decisions. */
+static const char *
+status(const struct store_kiosk *k, bool locked)
+{
+	if (k->row_ok == 0)
+		return "refused";
+	return k->revoked_at ? "revoked" : locked ? "locked" : "active";
+}
+
 static int
 list_one(void *vctx, const struct store_kiosk *k)
 {
+	struct dt_error err = { 0 };
 	struct adm_list *l = vctx;
-	char pk[PK_B64_LEN], t1[32], t2[32];
+	struct store_kiosk_guard kg = { 0 };
+	char pk[PK_B64_LEN], t1[32], t2[32], t3[32];
+	bool locked;
 
+	if (store_kiosk_guard_get(list_store, k->id, &kg, &err) != 0)
+		return -1;
+	locked = kg.locked_until > (int64_t)time(NULL);
 	sodium_bin2base64(pk, sizeof(pk), k->public_key, sizeof(k->public_key),
 	    sodium_base64_VARIANT_ORIGINAL);
 	l->n++;
 	if (l->json)
 		return json_array_append_new(l->arr, json_pack("{s:s, s:s, s:s, "
-		    "s:I, s:o}", "id", k->id, "status", k->revoked_at ?
-		    "revoked" : "active", "public_key", pk, "created",
-		    (json_int_t)k->created, "revoked_at", k->revoked_at ?
-		    json_integer(k->revoked_at) : json_null())) ? -1 : 0;
+		    "s:I, s:o, s:i, s:o}", "id", k->id, "status",
+		    status(k, locked),
+		    "public_key", pk, "created", (json_int_t)k->created,
+		    "revoked_at", k->revoked_at ?
+		    json_integer(k->revoked_at) : json_null(),
+		    "failed_decisions", (int)kg.fails, "locked_until", locked ?
+		    json_integer(kg.locked_until) : json_null())) ? -1 : 0;
 	if (l->n == 1)
-		printf("%-24s %-8s %-20s %-20s %s\n", "KIOSK", "STATUS",
-		    "CREATED", "REVOKED", "PUBLIC KEY");
-	printf("%-24s %-8s %-20s %-20s %s\n", k->id,
-	    k->revoked_at ? "revoked" : "active",
+		printf("%-24s %-8s %-20s %-20s %5s %-20s %s\n", "KIOSK",
+		    "STATUS", "CREATED", "REVOKED", "FAILS", "LOCKED UNTIL",
+		    "PUBLIC KEY");
+	printf("%-24s %-8s %-20s %-20s %5u %-20s %s\n", k->id,
+	    status(k, locked),
 	    adm_time(k->created, t1, sizeof(t1)),
-	    adm_time(k->revoked_at, t2, sizeof(t2)), pk);
+	    adm_time(k->revoked_at, t2, sizeof(t2)), kg.fails,
+	    adm_time(locked ? kg.locked_until : 0, t3, sizeof(t3)), pk);
 	return 0;
 }
 
 static int
 list_rows(struct store *s, struct adm_list *l, struct dt_error *err)
 {
+	list_store = s;
 	return store_kiosk_list(s, list_one, l, err);
 }
 
@@ -187,7 +216,7 @@ kiosk_revoke(struct admin_ctx *ctx, int argc, char **argv)
 	if ((rc = adm_opts(argc, argv, &options, revoke_usage, "", &o, 1,
 	    1)) >= 0)
 		return rc;
-	if (adm_open(ctx, "kiosk revoke", NULL, ADM_KEY_NONE, 0, &s) != 0)
+	if (adm_open(ctx, "kiosk revoke", NULL, ADM_KEY_REQUIRED, 0, &s) != 0)
 		return ADMIN_EXIT_FAIL;
 	if (store_kiosk_revoke(s, argv[optind], &err) != 0) {
 		adm_error("kiosk revoke", &err);

@@ -390,8 +390,8 @@ model_import(struct admin_ctx *ctx, int argc, char **argv)
 	    !json_is_object(mj)))
 		metrics = NULL;
 	json_decref(mj);
-	if (adm_open(ctx, "model import", o.key_file, o.activate ?
-	    ADM_KEY_REQUIRED : ADM_KEY_NONE, 0, &s) != 0)
+	if (adm_open(ctx, "model import", o.key_file, ADM_KEY_REQUIRED, 0,
+	    &s) != 0)
 		goto out;
 	if (store_model_add(s, id, buf, len, m->hp.embedding_dim, metrics,
 	    &err) != 0) {
@@ -618,7 +618,7 @@ model_show(struct admin_ctx *ctx, int argc, char **argv)
 	if ((rc = adm_opts(argc, argv, &options, show_usage, "j", &o, 1,
 	    1)) >= 0)
 		return rc;
-	if (adm_open(ctx, "model show", NULL, ADM_KEY_NONE, 0, &s) != 0)
+	if (adm_open(ctx, "model show", NULL, ADM_KEY_OPTIONAL, 0, &s) != 0)
 		return ADMIN_EXIT_FAIL;
 	rc = ADMIN_EXIT_FAIL;
 	if (store_model_get(s, argv[optind], &sm, &err) != 0)
@@ -757,7 +757,7 @@ model_export(struct admin_ctx *ctx, int argc, char **argv)
 	if ((rc = adm_opts(argc, argv, &options, export_usage, "", &o, 2,
 	    2)) >= 0)
 		return rc;
-	if (adm_open(ctx, "model export", NULL, ADM_KEY_NONE, 0, &s) != 0)
+	if (adm_open(ctx, "model export", NULL, ADM_KEY_OPTIONAL, 0, &s) != 0)
 		return ADMIN_EXIT_FAIL;
 	rc = ADMIN_EXIT_FAIL;
 	if (store_model_get(s, argv[optind], &sm, &err) != 0 ||

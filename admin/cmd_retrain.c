@@ -627,8 +627,10 @@ cmd_retrain(struct admin_ctx *ctx, int argc, char **argv)
 			break;
 		}
 	if (use_store || (o.init != NULL && strcmp(o.init, "active") == 0)) {
-		if (adm_need_db(ctx, "retrain") != 0)
-			return ADMIN_EXIT_USAGE;
+		if (adm_need_db(ctx, "retrain") != 0) {
+			rc = ADMIN_EXIT_USAGE;
+			goto out;
+		}
 		if (adm_open(ctx, "retrain", NULL, use_store ?
 		    ADM_KEY_REQUIRED : ADM_KEY_OPTIONAL, 0, &store) != 0) {
 			rc = ADMIN_EXIT_FAIL;

@@ -41,9 +41,12 @@ static const struct adm_options options = { longopts, set };
 static const char init_usage[] =
     "usage: dt4ecg-admin --db STORE init [--key-file FILE]\n"
     "  Creates the store STORE (mode 0600) and a new random store key in\n"
-    "  FILE (default STORE.key, mode 0600).  The key encrypts the biometric\n"
-    "  data; keep a copy of it apart from the store's backups.  Refuses to\n"
-    "  overwrite either file.\n";
+    "  FILE (default $DT4ECG_KEY_FILE, else STORE.key; mode 0600).  The key\n"
+    "  encrypts the biometric data; keep a copy of it apart from the\n"
+    "  store's backups, and for dt4ecgd install it root-owned outside the\n"
+    "  state directory (/etc/dt4ecgd/store.key; the unit passes it with\n"
+    "  LoadCredential=).  Later commands find it through --key-file,\n"
+    "  $DT4ECG_KEY_FILE or STORE.key.  Refuses to overwrite either file.\n";
 
 int
 cmd_init(struct admin_ctx *ctx, int argc, char **argv)
@@ -60,6 +63,9 @@ cmd_init(struct admin_ctx *ctx, int argc, char **argv)
 		return rc;
 	if (adm_need_db(ctx, "init") != 0)
 		return ADMIN_EXIT_USAGE;
+	if (key_file == NULL && getenv(ADM_KEY_ENV) != NULL &&
+	    *getenv(ADM_KEY_ENV) != '\0')
+		key_file = getenv(ADM_KEY_ENV);
 	if (key_file == NULL) {
 		if (adm_default_key_path(ctx->db, defkey, sizeof(defkey))) {
 			adm_errx("init", "%s: path too long", ctx->db);
@@ -104,7 +110,16 @@ cmd_init(struct admin_ctx *ctx, int argc, char **argv)
 	}
 	printf("created store %s (schema version %d)\n"
 	    "created store key %s (mode 0600): keep a copy of it apart from "
-	    "the store's backups\n", ctx->db, STORE_SCHEMA_VERSION, key_file);
+	    "the store's backups\n"
+	    "for dt4ecgd, install the key root-owned outside the state "
+	    "directory:\n"
+	    "  install -o root -g root -m 0600 %s /etc/dt4ecgd/store.key\n"
+	    "  (the unit passes it with LoadCredential=store.key:...; or "
+	    "encrypt it with systemd-creds and LoadCredentialEncrypted=)\n"
+	    "later dt4ecg-admin commands find it with --key-file FILE or "
+	    "%s=FILE%s\n", ctx->db, STORE_SCHEMA_VERSION, key_file, key_file,
+	    ADM_KEY_ENV, key_file == defkey ? " (or here, beside the store)" :
+	    "");
 	rc = ADMIN_EXIT_OK;
 out:
 	store_close(s);
@@ -143,7 +158,7 @@ cmd_migrate(struct admin_ctx *ctx, int argc, char **argv)
 		return rc;
 	if (adm_need_db(ctx, "migrate") != 0)
 		return ADMIN_EXIT_USAGE;
-	if (adm_open(ctx, "migrate", NULL, ADM_KEY_NONE, STORE_OLD_OK, &s))
+	if (adm_open(ctx, "migrate", NULL, ADM_KEY_OPTIONAL, STORE_OLD_OK, &s))
 		return ADMIN_EXIT_FAIL;
 	rc = ADMIN_EXIT_FAIL;
 	if (store_schema_version(s, &before, &err) != 0)

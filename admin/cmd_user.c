@@ -1,5 +1,5 @@
 /*
- * admin/cmd_user.c — `dt4ecg-admin user add|enroll|list|show|delete`.
+ * admin/cmd_user.c — `dt4ecg-admin user add|enroll|list|show|unlock|delete`.
  *
  * Enrollment reads each recording (WFDB or CSV), runs it through the same
  * pipeline as dt4ecgd (pipeline/embed.h) with the ACTIVE model, and only when
@@ -13,11 +13,13 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sodium.h>
 
 #include "admin/common.h"
 #include "admin/enroll_check.h"
+#include "store/guard.h"
 #include "ecg/load.h"
 #include "nn/model.h"
 #include "pipeline/embed.h"
@@ -43,11 +45,17 @@ static const char enroll_usage[] =
     "  stored in one transaction.\n";
 static const char list_usage[] =
     "usage: dt4ecg-admin --db STORE user list [--json]\n"
-    "  Lists the members with their number of recordings and templates.\n";
+    "  Lists the members with their number of recordings and templates,\n"
+    "  and until when a locked member is locked.\n";
 static const char show_usage[] =
     "usage: dt4ecg-admin --db STORE user show USER_ID [--json] [--key-file FILE]\n"
     "  Shows a member and, when the store key is available, the duration\n"
     "  and sample rate of each enrollment recording.\n";
+static const char unlock_usage[] =
+    "usage: dt4ecg-admin --db STORE user unlock USER_ID\n"
+    "  Lifts a member's lock (set by dt4ecgd after lockout_failures\n"
+    "  rejections in a row) and resets the count; audited as\n"
+    "  member.unlock.\n";
 static const char delete_usage[] =
     "usage: dt4ecg-admin --db STORE user delete USER_ID [--key-file FILE]\n"
     "  Erases a member completely: the member, every recording and every\n"
@@ -149,7 +157,7 @@ user_add(struct admin_ctx *ctx, int argc, char **argv)
 	if ((rc = adm_opts(argc, argv, &options, add_usage, "n", &o, 1,
 	    1)) >= 0)
 		return rc;
-	if (adm_open(ctx, "user add", NULL, ADM_KEY_NONE, 0, &s) != 0)
+	if (adm_open(ctx, "user add", NULL, ADM_KEY_REQUIRED, 0, &s) != 0)
 		return ADMIN_EXIT_FAIL;
 	if (store_member_add(s, argv[optind], o.name, &err) != 0) {
 		adm_error("user add", &err);
@@ -413,16 +421,26 @@ out:
 	return rc;
 }
 
+static bool
+is_locked(const struct store_member *m)
+{
+	return m->locked_until > (int64_t)time(NULL);
+}
+
 static json_t *
 member_json(const struct store_member *m)
 {
-	return json_pack("{s:s, s:o, s:I, s:o, s:i, s:i}", "id", m->id,
+	return json_pack("{s:s, s:o, s:I, s:o, s:b, s:i, s:i, s:s, s:s}",
+	    "id", m->id,
 	    "display_name", m->display_name[0] ?
 	    json_string(m->display_name) : json_null(),
 	    "created", (json_int_t)m->created,
 	    "locked_until", m->locked_until ?
 	    json_integer(m->locked_until) : json_null(),
-	    "recordings", m->n_recordings, "templates", m->n_templates);
+	    "locked", is_locked(m),
+	    "recordings", m->n_recordings, "templates", m->n_templates,
+	    "audit_id", m->audit_id, "row", m->row_ok == 1 ? "authentic" :
+	    m->row_ok == 0 ? "fails its MAC" : "unchecked (no key)");
 }
 
 static int
@@ -434,12 +452,15 @@ list_one(void *vctx, const struct store_member *m)
 	l->n++;
 	if (l->json)
 		return json_array_append_new(l->arr, member_json(m)) ? -1 : 0;
+	char lk[32];
+
 	if (l->n == 1)
-		printf("%-24s %-24s %4s %4s %-20s\n", "MEMBER", "NAME", "RECS",
-		    "TPLS", "CREATED");
-	printf("%-24s %-24s %4d %4d %-20s\n", m->id,
+		printf("%-24s %-24s %4s %4s %-20s %-20s\n", "MEMBER", "NAME",
+		    "RECS", "TPLS", "CREATED", "LOCKED UNTIL");
+	printf("%-24s %-24s %4d %4d %-20s %-20s\n", m->id,
 	    m->display_name[0] ? m->display_name : "-", m->n_recordings,
-	    m->n_templates, adm_time(m->created, t, sizeof(t)));
+	    m->n_templates, adm_time(m->created, t, sizeof(t)),
+	    adm_time(is_locked(m) ? m->locked_until : 0, lk, sizeof(lk)));
 	return 0;
 }
 
@@ -478,6 +499,34 @@ show_recording(void *vctx, const struct store_recording *r)
 	    r->fs_hz, "created", (json_int_t)r->created)) ? -1 : 0;
 }
 
+#define USER_SHOW_DECISIONS 10
+
+static const char *
+jstr(json_t *o, const char *key)
+{
+	const char *v = json_string_value(json_object_get(o, key));
+
+	return v ? v : "";
+}
+
+/* One line of `user show`'s last decisions. */
+static void
+print_decision(json_t *e)
+{
+	json_t *d = json_object_get(e, "detail");
+	json_t *sc = json_object_get(d, "score");
+	char t[32], score[16] = "-";
+
+	if (json_is_number(sc))
+		snprintf(score, sizeof(score), "%.4f", json_number_value(sc));
+	printf("  %s %-11s %-20s score %-6s %s%s%s%s\n", adm_time(
+	    json_integer_value(json_object_get(e, "ts")), t, sizeof(t)),
+	    jstr(e, "action"), jstr(e, "actor"), score, jstr(d, "request_id"),
+	    *jstr(d, "reason") ? " " : "", jstr(d, "reason"),
+	    json_is_null(json_object_get(e, "subject")) ?
+	    " (as the nearest member of a 1:N reject)" : "");
+}
+
 static int
 user_show(struct admin_ctx *ctx, int argc, char **argv)
 {
@@ -485,8 +534,9 @@ user_show(struct admin_ctx *ctx, int argc, char **argv)
 	struct store_member m;
 	struct user_opts o = { .signal = -1 };
 	struct store *s = NULL;
-	json_t *j = NULL, *recs = NULL;
+	json_t *j = NULL, *recs = NULL, *dec = NULL;
 	char t[32];
+	unsigned fails = 0;
 	size_t i;
 	int rc;
 
@@ -497,10 +547,15 @@ user_show(struct admin_ctx *ctx, int argc, char **argv)
 	    ADM_KEY_REQUIRED : ADM_KEY_OPTIONAL, 0, &s) != 0)
 		return ADMIN_EXIT_FAIL;
 	rc = ADMIN_EXIT_FAIL;
-	if (store_member_get(s, argv[optind], &m, &err) != 0)
+	/* a row that fails its MAC is shown, marked: dt4ecgd refuses it */
+	if (store_member_get(s, argv[optind], &m, &err) != 0 &&
+	    err.code != DT_E_CRYPTO)
 		goto fail;
 	if ((j = member_json(&m)) == NULL)
 		goto nomem;
+	if (store_member_failures(s, m.id, &fails, &err) != 0)
+		goto fail;
+	json_object_set_new(j, "failures", json_integer(fails));
 	if (store_key(s) != NULL) {
 		if ((recs = json_array()) == NULL)
 			goto nomem;
@@ -512,6 +567,9 @@ user_show(struct admin_ctx *ctx, int argc, char **argv)
 		}
 		json_object_set(j, "recording_list", recs);
 	}
+	if (adm_audit_decisions(s, m.id, USER_SHOW_DECISIONS, &dec, &err) != 0)
+		goto fail;
+	json_object_set(j, "last_decisions", dec);
 	if (o.json) {
 		json_t *x = j;
 
@@ -523,8 +581,16 @@ user_show(struct admin_ctx *ctx, int argc, char **argv)
 		printf("name:         %s\n", m.display_name[0] ?
 		    m.display_name : "-");
 		printf("created:      %s\n", adm_time(m.created, t, sizeof(t)));
-		printf("locked until: %s\n", adm_time(m.locked_until, t,
-		    sizeof(t)));
+		if (is_locked(&m))
+			printf("locked until: %s (dt4ecg-admin user unlock "
+			    "%s lifts it)\n", adm_time(m.locked_until, t,
+			    sizeof(t)), m.id);
+		else
+			printf("locked:       no\n");
+		printf("rejections:   %u in a row\n", fails);
+		if (m.row_ok == 0)
+			printf("row:          FAILS ITS MAC (changed outside "
+			    "dt4ecg): dt4ecgd rejects this member\n");
 		printf("recordings:   %d\n", m.n_recordings);
 		printf("templates:    %d (all models)\n", m.n_templates);
 		for (i = 0; recs != NULL && i < json_array_size(recs); i++) {
@@ -540,6 +606,10 @@ user_show(struct admin_ctx *ctx, int argc, char **argv)
 		}
 		if (recs == NULL)
 			printf("(recording details need the store key)\n");
+		printf("last decisions (audit log, audit id %s):%s\n",
+		    m.audit_id, json_array_size(dec) ? "" : " none");
+		for (i = 0; i < json_array_size(dec); i++)
+			print_decision(json_array_get(dec, i));
 	}
 	rc = adm_flush_stdout("user show") ? ADMIN_EXIT_FAIL : ADMIN_EXIT_OK;
 	goto out;
@@ -548,6 +618,7 @@ nomem:
 fail:
 	adm_error("user show", &err);
 out:
+	json_decref(dec);
 	json_decref(recs);
 	json_decref(j);
 	store_close(s);
@@ -566,11 +637,13 @@ user_delete(struct admin_ctx *ctx, int argc, char **argv)
 	if ((rc = adm_opts(argc, argv, &options, delete_usage, "k", &o, 1,
 	    1)) >= 0)
 		return rc;
-	if (adm_open(ctx, "user delete", o.key_file, o.key_file ?
-	    ADM_KEY_REQUIRED : ADM_KEY_OPTIONAL, 0, &s) != 0)
+	if (adm_open(ctx, "user delete", o.key_file, ADM_KEY_REQUIRED, 0,
+	    &s) != 0)
 		return ADMIN_EXIT_FAIL;
 	rc = ADMIN_EXIT_FAIL;
-	if (store_member_get(s, argv[optind], &m, &err) != 0 ||
+	/* a member whose row fails its MAC can still be erased */
+	if ((store_member_get(s, argv[optind], &m, &err) != 0 &&
+	    err.code != DT_E_CRYPTO) ||
 	    store_member_delete(s, argv[optind], &err) != 0) {
 		adm_error("user delete", &err);
 		goto out;
@@ -578,6 +651,40 @@ user_delete(struct admin_ctx *ctx, int argc, char **argv)
 	printf("member %s erased (%d recording%s, %d template%s)\n", m.id,
 	    m.n_recordings, m.n_recordings == 1 ? "" : "s", m.n_templates,
 	    m.n_templates == 1 ? "" : "s");
+	rc = ADMIN_EXIT_OK;
+out:
+	store_close(s);
+	return rc;
+}
+
+static int
+user_unlock(struct admin_ctx *ctx, int argc, char **argv)
+{
+	struct dt_error err = { 0 };
+	struct store_member m;
+	struct user_opts o = { .signal = -1 };
+	struct store *s = NULL;
+	int rc;
+
+	if ((rc = adm_opts(argc, argv, &options, unlock_usage, "", &o, 1,
+	    1)) >= 0)
+		return rc;
+	/* the unlock is audited in the keyed chain and renews the row MAC */
+	if (adm_open(ctx, "user unlock", NULL, ADM_KEY_REQUIRED, 0, &s) != 0)
+		return ADMIN_EXIT_FAIL;
+	rc = ADMIN_EXIT_FAIL;
+	/* a row that fails its MAC (a lock written into the file) can be
+	 * unlocked: that is the staff's remedy, and it is audited as such */
+	if ((store_member_get(s, argv[optind], &m, &err) != 0 &&
+	    err.code != DT_E_CRYPTO) ||
+	    store_member_unlock(s, argv[optind], &err) != 0) {
+		adm_error("user unlock", &err);
+		goto out;
+	}
+	printf("member %s unlocked%s%s\n", m.id, is_locked(&m) ? "" :
+	    " (was not locked; its rejection count is reset)",
+	    m.row_ok == 0 ? " (its row failed its MAC: changed outside "
+	    "dt4ecg; authentic again)" : "");
 	rc = ADMIN_EXIT_OK;
 out:
 	store_close(s);
@@ -593,6 +700,7 @@ cmd_user(struct admin_ctx *ctx, int argc, char **argv)
 		    "[--format wfdb|csv] [--fs HZ] [--signal N]" },
 		{ "list", user_list, "list [--json]" },
 		{ "show", user_show, "show USER_ID [--json]" },
+		{ "unlock", user_unlock, "unlock USER_ID" },
 		{ "delete", user_delete, "delete USER_ID" },
 	};
 

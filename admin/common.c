@@ -98,6 +98,7 @@ adm_open(struct admin_ctx *ctx, const char *cmd, const char *key_file,
 	struct store_key *key = NULL;
 	char path[ADM_PATH_MAX];
 	const char *cred = getenv("CREDENTIALS_DIRECTORY");
+	const char *env = getenv(ADM_KEY_ENV);
 	struct stat sb;
 	int rc = -1;
 
@@ -105,6 +106,9 @@ adm_open(struct admin_ctx *ctx, const char *cmd, const char *key_file,
 		return -1;
 	if (keymode == ADM_KEY_NONE)
 		goto open;
+	/* --key-file, then $DT4ECG_KEY_FILE, the credential, STORE.key */
+	if (key_file == NULL && env != NULL && *env != '\0')
+		key_file = env;
 	if (key_file != NULL) {
 		if (store_key_load_file(key_file, &key, &err) != 0)
 			goto fail;
@@ -138,9 +142,12 @@ adm_open(struct admin_ctx *ctx, const char *cmd, const char *key_file,
 			goto open;
 		if (store_missing(ctx, cmd))
 			return -1;
-		adm_errx(cmd, "store key %s: not found (give --key-file FILE, "
-		    "or run under systemd with the credential %s)", path,
-		    ADM_CREDENTIAL);
+		adm_errx(cmd, "store key not found: looked for --key-file "
+		    "(not given), $%s (not set), $CREDENTIALS_DIRECTORY/%s "
+		    "(%s) and %s (no such file); name the key with "
+		    "--key-file FILE or %s=FILE", ADM_KEY_ENV, ADM_CREDENTIAL,
+		    cred != NULL && *cred != '\0' ? "no such file" : "not set",
+		    path, ADM_KEY_ENV);
 		return -1;
 	}
 	if (store_key_load_file(path, &key, &err) != 0)
@@ -356,7 +363,7 @@ adm_list(struct admin_ctx *ctx, const char *cmd, int json,
 	json_t *a;
 	int rc = ADMIN_EXIT_FAIL;
 
-	if (adm_open(ctx, cmd, NULL, ADM_KEY_NONE, 0, &s) != 0)
+	if (adm_open(ctx, cmd, NULL, ADM_KEY_OPTIONAL, 0, &s) != 0)
 		return ADMIN_EXIT_FAIL;
 	if (l.json && (l.arr = json_array()) == NULL)
 		goto out;

@@ -21,12 +21,14 @@
 
 /* Name of the systemd credential holding the store key. */
 #define ADM_CREDENTIAL "store.key"	/* as dt4ecgd and its unit */
+/* The store key file when --key-file is not given (before STORE.key). */
+#define ADM_KEY_ENV "DT4ECG_KEY_FILE"
 #define ADM_PATH_MAX 4096
 
 enum adm_key {
 	ADM_KEY_NONE,		/* open without the key */
 	ADM_KEY_OPTIONAL,	/* use the key if one is found */
-	ADM_KEY_REQUIRED,	/* biometric data is read or written */
+	ADM_KEY_REQUIRED,	/* biometric data, or any change */
 };
 
 /* Prints "dt4ecg-admin CMD: msg" to stderr. */
@@ -132,6 +134,12 @@ struct adm_sub {
 	int (*fn)(struct admin_ctx *, int, char **);
 	const char *synopsis;
 };
+/* The member's last N decisions (auth.* entries naming their audit id, or
+ * naming them as the nearest member of a 1:N reject), oldest first, as a
+ * JSON array of audit entries (cmd_audit.c). */
+int adm_audit_decisions(struct store *s, const char *member, long n,
+    json_t **out, struct dt_error *err);
+
 int adm_dispatch(struct admin_ctx *ctx, const char *group,
     const struct adm_sub *subs, size_t n, int argc, char **argv);
 

@@ -166,7 +166,8 @@ int
 openset_recommend(const char *metrics_json, double target,
     struct openset_pick *out, struct dt_error *err)
 {
-	static const char *const protos[] = { "p4", "p2" };
+	/* cross-session with the most impostors first: what a gym sees */
+	static const char *const protos[] = { "p2+ptbxl", "p2", "p4" };
 	json_t *mj = NULL, *fig = NULL, *row;
 	size_t i;
 	int rc = -1, k;
@@ -174,7 +175,7 @@ openset_recommend(const char *metrics_json, double target,
 	memset(out, 0, sizeof(*out));
 	if (metrics_json != NULL)
 		mj = json_loads(metrics_json, 0, NULL);
-	for (k = 0; k < 2 && fig == NULL; k++) {
+	for (k = 0; k < 3 && fig == NULL; k++) {
 		fig = json_object_get(json_object_get(mj, "open_set"),
 		    protos[k]);
 		if (!json_is_object(fig))

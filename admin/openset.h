@@ -2,9 +2,9 @@
  * admin/openset.h — the open-set figures an operator chooses a threshold
  * from, kept in a model's metadata.
  *
- * `evaluate --protocol p2 --save-metrics` writes, into the model file's
- * "metrics" metadata (a JSON object; `model import` copies it into the
- * store, `model show` prints it), under "open_set"."p2":
+ * `evaluate --protocol p2|p2+ptbxl|p4 --save-metrics` writes, into the
+ * model file's "metrics" metadata (a JSON object; `model import` copies it
+ * into the store, `model show` prints it), under "open_set".<protocol>:
  *
  *   {"scores": "8 s probes against enrolment templates (cosine), as
  *    dt4ecgd compares", "data": [...], "n_genuine", "n_impostor",
@@ -48,7 +48,8 @@ int openset_save(const char *file, const char *protocol, json_t *figures,
 
 /*
  * The recommendation for FAR target from a model's metrics JSON text:
- * the protocol used (p4 when present, else p2), the threshold, the FAR and
+ * the protocol used (p2+ptbxl when present, else p2, else p4: cross-session
+ * and the most impostor pairs first), the threshold, the FAR and
  * FRR measured there, n_impostor, and whether the target is measurable.
  * DT_E_NOTFOUND when the metrics hold no open-set figures.
  */

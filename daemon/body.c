@@ -3,6 +3,8 @@
 
 #include <float.h>
 #include <math.h>
+#include <malloc.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -216,6 +218,29 @@ body_free(struct body_auth *b)
 	}
 	sodium_memzero(b, sizeof(*b));
 	free(b);
+}
+
+/* Plain malloc blocks (so that json_dumps' strings can still be given to
+ * free()), wiped over their usable size when jansson frees them. */
+void *
+body_wipe_malloc(size_t n)
+{
+	return malloc(n);
+}
+
+void
+body_wipe_free(void *p)
+{
+	if (p == NULL)
+		return;
+	sodium_memzero(p, malloc_usable_size(p));
+	free(p);
+}
+
+void
+body_wipe_json_allocs(void)
+{
+	json_set_alloc_funcs(body_wipe_malloc, body_wipe_free);
 }
 
 /* end of body.c */

@@ -47,4 +47,14 @@ enum problem_kind body_parse(const void *buf, size_t len,
 /* Wipes the samples and frees; accepts NULL. */
 void body_free(struct body_auth *b);
 
+/*
+ * Makes jansson wipe every block it frees (json_set_alloc_funcs): the
+ * parsed body holds ECG samples as JSON reals and strings.  Call once,
+ * before any thread uses jansson.  body_wipe_malloc/free are the pair
+ * (plain malloc blocks, wiped over malloc_usable_size before free).
+ */
+void body_wipe_json_allocs(void);
+void *body_wipe_malloc(size_t n);
+void body_wipe_free(void *p);
+
 #endif /* DT_DAEMON_BODY_H */

@@ -40,7 +40,7 @@ static const struct cfg_def defs[] = {
 	STR(tls_cert, "/etc/dt4ecgd/tls.crt"),
 	STR(tls_key, "/etc/dt4ecgd/tls.key"),
 	STR(store, "/var/lib/dt4ecg/dt4ecg.db"),
-	STR(store_key, "/var/lib/dt4ecg/dt4ecg.key"),
+	STR(store_key, "/etc/dt4ecgd/store.key"),
 	UINT(threads, "0", 0, 1024),
 	DBL(threshold, "0.7", -1, 1),
 	UINT(max_body, "1048576", 1024, 64 * 1024 * 1024),
@@ -54,6 +54,14 @@ static const struct cfg_def defs[] = {
 	UINT(connection_limit, "256", 1, 65536),
 	UINT(per_ip_limit, "32", 0, 65536),
 	UINT(timeout_s, "15", 1, 3600),
+	UINT(max_duration_s, "60", 1, 2400),
+	UINT(queue_max, "64", 1, 65536),
+	UINT(kiosk_lockout_failures, "20", 1, 100000),
+	UINT(kiosk_lockout_s, "600", 1, 7 * 86400),
+	UINT(header_timeout_s, "10", 1, 3600),
+	UINT(body_timeout_s, "30", 1, 3600),
+	UINT(audit_anchor_s, "300", 0, 86400),
+	STR(audit_anchor_file, "/var/lib/dt4ecg/audit.anchor"),
 };
 
 #undef STR
@@ -191,9 +199,9 @@ cfg_parse(const char *name, const char *text, size_t len, struct cfg *out,
 			return -1;
 		}
 	}
-	if (c.replay_window_s < 2 * c.clock_skew_s)
+	if (c.replay_window_s <= 2 * c.clock_skew_s)
 		return dt_error_set(err, DT_E_INVALID, "%s: replay_window_s (%u) "
-		    "must be at least twice clock_skew_s (%u), or a nonce "
+		    "must be more than twice clock_skew_s (%u), or a nonce "
 		    "could be replayed while its signature is still accepted",
 		    name, c.replay_window_s, c.clock_skew_s);
 	*out = c;

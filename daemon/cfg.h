@@ -40,6 +40,14 @@ struct cfg {
 	unsigned connection_limit;
 	unsigned per_ip_limit;
 	unsigned timeout_s;
+	unsigned max_duration_s;	/* seconds of ECG in one request */
+	unsigned queue_max;		/* requests waiting for inference */
+	unsigned kiosk_lockout_failures;
+	unsigned kiosk_lockout_s;
+	unsigned header_timeout_s;	/* connection to end of headers */
+	unsigned body_timeout_s;	/* connection to end of body */
+	unsigned audit_anchor_s;	/* 0: no anchors */
+	char audit_anchor_file[CFG_STR_MAX];
 };
 
 /* The built-in defaults (those of etc/dt4ecgd.conf). */

@@ -22,6 +22,8 @@
 #include "util/error.h"
 
 struct MHD_Connection;
+struct MHD_Response;
+struct body_auth;
 struct match_index;
 struct ratelimit;
 struct replay;
@@ -93,6 +95,10 @@ const char *worker_model_id(const struct worker *w);
 int worker_embedding_dim(const struct worker *w);
 int worker_n_activities(const struct worker *w);
 const char *worker_activity_name(const struct worker *w, int i);
+/* The answer's activity label: the top calibrated class, or "unknown" below
+ * the model's activity.unknown_below (pipeline/activity.h). */
+const char *worker_activity_label(const struct worker *w,
+    const float *activity);
 /* Stops the pthread key (after every server thread has exited). */
 void worker_shutdown(void);
 int worker_init(struct dt_error *err);
@@ -120,12 +126,28 @@ struct dmn_req {
 	char request_id[DMN_REQUEST_ID_LEN + 1];
 	int status;			/* for the log line and metrics */
 	double t0;			/* monotonic seconds */
+	double t_conn;			/* when the connection was accepted */
 	char peer[64];
+	/* POST /v1/authenticate, filled on the way */
+	bool sig_checked;		/* signature verified from the headers */
+	char kiosk[256];
+	char nonce[256];
+	int64_t created;
+	struct body_auth *auth;		/* parsed body, for the queue */
+	/* A reply made on the inference queue: queued by the MHD thread
+	 * when the connection is resumed. */
+	bool deferred;
+	bool suspended;			/* until MHD calls us back */
+	struct MHD_Response *resp;
+	unsigned resp_status;
 };
 
 struct server;
-/* Starts an MHD daemon for G (TLS, limits, thread pool).  0 / -1. */
-int server_start(struct dmn_gen *g, struct server **out, struct dt_error *err);
+/* Starts an MHD daemon for G (TLS, limits, thread pool).  RUNNING: the
+ * generation of the server being replaced by a reload (NULL at start-up):
+ * only then, and on the same address, may the port be shared.  0 / -1. */
+int server_start(struct dmn_gen *g, const struct dmn_gen *running,
+    struct server **out, struct dt_error *err);
 /* Stops accepting (the listening socket is closed) but keeps serving the
  * requests in flight. */
 void server_quiesce(struct server *s);
@@ -144,7 +166,15 @@ int reply_text(struct dmn_req *r, int status, const char *ctype,
 double dmn_now_mono(void);
 
 /* --- handlers ------------------------------------------------------------- */
+#define H_AUTH_QUEUE 0x7fff	/* h_authenticate: run r on the queue */
+/* On the headers, before the body is read: the signature (401s).
+ * MHD_YES to go on reading the body, else the reply's result. */
+int h_auth_headers(struct dmn_req *r);
+/* Once the body is in: the checks up to the inference; H_AUTH_QUEUE to
+ * run h_auth_run() on the inference queue, else the reply's result. */
 int h_authenticate(struct dmn_req *r);
+/* On an inference thread: network, decision, audit, reply (deferred). */
+int h_auth_run(struct dmn_req *r);
 int h_health(struct dmn_req *r);
 int h_ready(struct dmn_req *r);
 int h_metrics(struct dmn_req *r);
@@ -153,17 +183,36 @@ int h_metrics(struct dmn_req *r);
 void metrics_request(enum dmn_route route, int status, double seconds);
 void metrics_inference(double seconds);
 void metrics_decision(bool accept);
+void metrics_kiosk_failure(bool one_to_n);
+void metrics_kiosk_lock(void);
 /* Prometheus text exposition into a malloc'd buffer; NULL if out of memory. */
 char *metrics_render(struct dmn_gen *g, size_t *len);
 const char *metrics_route_name(enum dmn_route route);
 
-/* --- lockout.c ------------------------------------------------------------ */
-/* The member's consecutive rejections: reset on accept; at the threshold
- * the member is locked until now + lockout_s in the store (so the admin
- * tool sees it).  Returns true when this rejection locked the member. */
-bool lockout_record(struct store *s, const struct dmn_gen *g,
-    const char *member, bool accepted, int64_t now);
-void lockout_shutdown(void);
+/* --- queue.c: the bounded inference queue -------------------------------- */
+/*
+ * NTHREADS threads run h_auth_run() for at most CAPACITY requests at once
+ * (waiting or running).  queue_reserve() takes a place (false when full:
+ * answer 503 with Retry-After); the caller then suspends the connection
+ * and calls queue_push(), which cannot fail.  When a job is done its
+ * connection is resumed.  Process-wide: it outlives reloads.
+ */
+int queue_start(unsigned nthreads, unsigned capacity, struct dt_error *err);
+void queue_set_capacity(unsigned capacity);
+bool queue_reserve(void);
+void queue_push(struct dmn_req *r);
+/* Waits until no job is waiting or running. */
+void queue_wait_idle(void);
+/* Stops the threads once every job is done. */
+void queue_stop(void);
+size_t queue_length(void);
+
+/* --- anchor.c ------------------------------------------------------------- */
+/* Writes the audit anchor (file and log line) when audit_anchor_s has
+ * passed and the log grew, or now with FORCE. */
+void anchor_tick(bool force);
+/* STEP, or audit_anchor_s when that is shorter (the main loop's wake-up). */
+double anchor_step(double step);
 
 /* --- sdnotify.c ----------------------------------------------------------- */
 /* Sends STATE to $NOTIFY_SOCKET; a no-op (0) when not set.  0 / -1. */

@@ -17,6 +17,7 @@
 
 #include "daemon/dmn.h"
 #include "daemon/ratelimit.h"
+#include "daemon/replay.h"
 #include "nn/model.h"
 #include "store/crypto.h"
 #include "store/match.h"
@@ -189,10 +190,16 @@ dmn_gen_build(const char *conf_path, const struct dmn_gen *prev,
 	g->replay = replay;
 	if (cfg_load(conf_path, &g->cfg, err) != 0)
 		goto fail;
-	if (g->cfg.replay_window_s < 2 * g->cfg.clock_skew_s) {
-		dt_error_set(err, DT_E_INVALID, "%s: replay_window_s (%u) must "
-		    "be at least 2 * clock_skew_s (%u)", conf_path,
-		    g->cfg.replay_window_s, g->cfg.clock_skew_s);
+	/* The live cache keeps the window it started with (a reload does
+	 * not forget nonces): a skew it does not cover would reopen a
+	 * replay window, so such a reload is refused. */
+	if (replay != NULL &&
+	    2 * (int64_t)g->cfg.clock_skew_s >= replay_window(replay)) {
+		dt_error_set(err, DT_E_INVALID, "%s: clock_skew_s %u needs a "
+		    "nonce window over %u s, the running nonce cache keeps "
+		    "%lld s (replay_window_s takes effect at a restart)",
+		    conf_path, g->cfg.clock_skew_s, 2 * g->cfg.clock_skew_s,
+		    (long long)replay_window(replay));
 		goto fail;
 	}
 	g->lockout_failures = g->cfg.lockout_failures;

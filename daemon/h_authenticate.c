@@ -3,20 +3,29 @@
  *
  * Order of the checks, cheapest and least trusting first:
  *   415 Content-Type and 413 size (server.c, before the body is read),
- *   401 Content-Digest against the body,
- *   401 RFC 9421 signature: parse, policy (components, parameters, alg,
- *       created within clock_skew_s), kiosk lookup (unknown), Ed25519
+ *   401 RFC 9421 signature, from the headers alone (h_auth_headers, before
+ *       any body is read: the signature covers the Content-Digest header):
+ *       parse, policy (components, parameters, alg, created within
+ *       clock_skew_s), kiosk lookup (unknown or malformed keyid), Ed25519
  *       verification, then revocation (so only the key holder learns it),
- *   409 replayed nonce (only once the signature verifies, so nobody can
- *       burn a kiosk's nonces),
- *   429 per-kiosk token bucket (Retry-After),
- *   400 body, 503 no active model, 422 unusable signal,
+ *   401 Content-Digest against the body,
+ *   429 per-kiosk token bucket, and a kiosk locked after too many failed
+ *       decisions (Retry-After) — before any nonce is stored, so requests
+ *       refused here cost the replay cache nothing,
+ *   409 replayed nonce: the process-wide cache (each kiosk at most its
+ *       share) and the store (survives restarts, shared by daemons),
+ *   400 body, ECG longer than max_duration_s,
+ *   503 inference queue full (Retry-After), no active model, or the
+ *       active model changed between inference and matching,
+ *   422 unusable signal,
  *   200 the decision, audited before it is answered (an audit failure
  *       answers 500/503, never an unaudited decision).
+ * The network runs on the inference queue (daemon/queue.c), never on the
+ * libmicrohttpd threads: the connection is suspended meanwhile.
  *
  * Decisions (docs/dt4ecgd.md):
  *   1:N  the best member over all templates of the active model; accept
- *        when its score >= threshold.
+ *        when its score >= threshold (a NaN score never accepts).
  *   1:1  claimed_user only.  Every 1:1 reject answers the same to the
  *        kiosk: "user": null, "score": null, "reason": "no-match" — whether
  *        the score was below the threshold, the member does not exist, has
@@ -25,10 +34,26 @@
  *        are locked.  The network runs first in every case, so the time is
  *        alike too.  The audit entry keeps the precise reason and score.
  *   1:N  rejects say "below-threshold", "no-members" or "member-locked"
- *        (the best match's own lock: it names no one).
- *   After lockout_failures consecutive below-threshold rejections of the
- *   same claimed member, that member is locked for lockout_s (persisted in
- *   the store, audited as member.lock).
+ *        (the best match's own lock: it names no one).  Their audit entry
+ *        has no subject: the nearest member is kept only as such, by audit
+ *        id, in the detail's "nearest_member".
+ *   No reject carries a score (no similarity oracle to hill-climb a
+ *   forged ECG with); the audit log keeps it.
+ * Lockouts, counted in the store after the decision is audited (so the
+ * lock's own entry follows the decision's):
+ *   after lockout_failures consecutive below-threshold 1:1 rejections of
+ *   the same claimed member, that member is locked for lockout_s
+ *   (audited once, member.lock; the member row's MAC is updated with the
+ *   lock); after kiosk_lockout_failures consecutive failed decisions of a
+ *   kiosk (1:N and 1:1 rejects other than a locked member or a member row
+ *   that fails its MAC), that kiosk is locked for kiosk_lockout_s
+ *   (kiosk.lock).  Only decisions count, i.e. signals that passed the
+ *   identity gate: junk answers 422 and counts for nothing.
+ * A kiosk row that fails its MAC (added or changed by writing the store
+ * file) answers 401 as an unknown kiosk, a member row that fails its MAC
+ * (a lock lifted that way) is rejected ("member-row-invalid" in the
+ * audit), an active model row that fails its MAC answers 500; each with
+ * a log line.
  */
 #include "config.h"
 
@@ -49,6 +74,7 @@
 #include "daemon/ratelimit.h"
 #include "daemon/replay.h"
 #include "pipeline/embed.h"
+#include "store/guard.h"
 #include "store/match.h"
 #include "store/store.h"
 #include "util/log.h"
@@ -61,6 +87,7 @@ struct decision {
 	bool has_user;
 	struct store_member user;
 	char subject[STORE_ID_MAX + 1];	/* audited member, "" = none */
+	char nearest[STORE_ID_MAX + 1];	/* 1:N reject: best match */
 	bool one_to_one;
 };
 
@@ -70,10 +97,10 @@ header(struct dmn_req *r, const char *name)
 	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
 }
 
-/* Steps 401 of the module comment; PROBLEM_OK with the kiosk id in keyid. */
+/* The 401 steps from the headers; PROBLEM_OK with the kiosk, nonce and
+ * created in R. */
 static enum problem_kind
-check_signature(struct dmn_req *r, struct store *s, char *keyid,
-    size_t keyid_size, struct dt_error *err)
+check_signature(struct dmn_req *r, struct store *s, struct dt_error *err)
 {
 	struct httpsig_sig sig;
 	struct httpsig_field field;
@@ -83,8 +110,10 @@ check_signature(struct dmn_req *r, struct store *s, char *keyid,
 	enum problem_kind pk;
 
 	cd = header(r, "Content-Digest");
-	if ((pk = digest_verify(cd, r->body, r->body_len, err)) != PROBLEM_OK)
-		return pk;
+	if (cd == NULL) {
+		dt_error_set(err, DT_E_INVALID, "no Content-Digest header");
+		return PROBLEM_DIGEST_MISSING;
+	}
 	pk = httpsig_parse(header(r, "Signature-Input"),
 	    header(r, "Signature"), HTTPSIG_KIOSK_LABEL, &sig, err);
 	if (pk != PROBLEM_OK)
@@ -94,9 +123,14 @@ check_signature(struct dmn_req *r, struct store *s, char *keyid,
 	if (pk != PROBLEM_OK)
 		return pk;
 	if (store_kiosk_get(s, sig.params.keyid, &k, err) != 0) {
-		if (err->code == DT_E_NOTFOUND) {
-			dt_error_set(err, DT_E_NOTFOUND, "keyid \"%s\" is not "
-			    "a registered kiosk", sig.params.keyid);
+		if (err->code == DT_E_CRYPTO) {
+			log_warnx("%s", err->msg);
+			return PROBLEM_KIOSK_UNKNOWN;
+		}
+		/* A malformed keyid is no kiosk either (a 401, not a 500). */
+		if (err->code == DT_E_NOTFOUND || err->code == DT_E_INVALID) {
+			dt_error_set(err, DT_E_NOTFOUND, "keyid \"%.64s\" is "
+			    "not a registered kiosk", sig.params.keyid);
 			return PROBLEM_KIOSK_UNKNOWN;
 		}
 		return err->code == DT_E_BUSY ? PROBLEM_UNAVAILABLE :
@@ -116,11 +150,9 @@ check_signature(struct dmn_req *r, struct store *s, char *keyid,
 		    k.id);
 		return PROBLEM_KIOSK_REVOKED;
 	}
-	pk = replay_check(r->gen->replay, sig.params.keyid, sig.params.nonce,
-	    (int64_t)time(NULL), err);
-	if (pk != PROBLEM_OK)
-		return pk;
-	snprintf(keyid, keyid_size, "%s", sig.params.keyid);
+	snprintf(r->kiosk, sizeof(r->kiosk), "%s", sig.params.keyid);
+	snprintf(r->nonce, sizeof(r->nonce), "%s", sig.params.nonce);
+	r->created = sig.params.created;
 	return PROBLEM_OK;
 }
 
@@ -133,7 +165,7 @@ decide(struct dmn_req *r, struct worker *w, const struct body_auth *b,
 	struct store *s = worker_store(w);
 	struct match_hit hit;
 	size_t nhits = 0;
-	bool locked = false, exists = true;
+	bool locked = false, exists = true, forged = false;
 	float score = 0;
 	double thr = r->gen->cfg.threshold;
 	int rc;
@@ -144,21 +176,28 @@ decide(struct dmn_req *r, struct worker *w, const struct body_auth *b,
 		snprintf(d->subject, sizeof(d->subject), "%s",
 		    b->claimed_user);
 		if (store_member_get(s, b->claimed_user, &d->user, err) != 0) {
-			if (err->code != DT_E_NOTFOUND)
+			if (err->code == DT_E_CRYPTO) {
+				/* its lock was changed by writing the file */
+				log_warnx("%s", err->msg);
+				forged = true;
+			} else if (err->code != DT_E_NOTFOUND)
 				return problem_from_errc(err->code);
-			exists = false;
+			else
+				exists = false;
 		} else {
 			locked = d->user.locked_until > now;
 		}
 		/* Compare even when the answer is already known. */
-		rc = match_verify(r->gen->index, b->claimed_user, emb, dim,
-		    &score, err);
+		rc = match_verify_as(r->gen->index, worker_model_id(w),
+		    b->claimed_user, emb, dim, &score, err);
 		if (rc != 0 && err->code != DT_E_NOTFOUND)
 			return err->code == DT_E_INVALID ? PROBLEM_UNAVAILABLE :
 			    problem_from_errc(err->code);
 		if (!exists) {
 			d->reason = "unknown-member";
 			d->subject[0] = '\0';	/* not a member id */
+		} else if (forged) {
+			d->reason = "member-row-invalid";
 		} else if (locked) {
 			d->reason = "member-locked";
 		} else if (rc != 0) {
@@ -166,15 +205,15 @@ decide(struct dmn_req *r, struct worker *w, const struct body_auth *b,
 		} else {
 			d->has_score = true;
 			d->score = score;
-			d->accept = score >= thr;
+			d->accept = score >= thr;	/* NaN: false */
 			if (!d->accept)
 				d->reason = "below-threshold";
 		}
 		d->has_user = d->accept;
 		return PROBLEM_OK;
 	}
-	if (match_identify(r->gen->index, emb, dim, 1, &hit, &nhits,
-	    err) != 0) {
+	if (match_identify_as(r->gen->index, worker_model_id(w), emb, dim, 1,
+	    &hit, &nhits, err) != 0) {
 		if (err->code == DT_E_NOTFOUND)
 			return PROBLEM_NO_MODEL;
 		return err->code == DT_E_INVALID ? PROBLEM_UNAVAILABLE :
@@ -186,12 +225,19 @@ decide(struct dmn_req *r, struct worker *w, const struct body_auth *b,
 	}
 	d->has_score = true;
 	d->score = hit.score;
-	snprintf(d->subject, sizeof(d->subject), "%s", hit.member);
-	if (hit.score < thr) {
+	/* a reject names no member: the nearest one only as such */
+	snprintf(d->nearest, sizeof(d->nearest), "%s", hit.member);
+	if (!(hit.score >= thr)) {	/* fail closed on NaN */
 		d->reason = "below-threshold";
 		return PROBLEM_OK;
 	}
 	if (store_member_get(s, hit.member, &d->user, err) != 0) {
+		if (err->code == DT_E_CRYPTO) {
+			log_warnx("%s", err->msg);
+			d->reason = "member-row-invalid";
+			d->has_score = false;
+			return PROBLEM_OK;
+		}
 		if (err->code != DT_E_NOTFOUND)
 			return problem_from_errc(err->code);
 		d->reason = "unknown-member";	/* erased meanwhile */
@@ -204,6 +250,8 @@ decide(struct dmn_req *r, struct worker *w, const struct body_auth *b,
 	}
 	d->accept = true;
 	d->has_user = true;
+	memcpy(d->subject, d->nearest, sizeof(d->subject));
+	d->nearest[0] = '\0';
 	return PROBLEM_OK;
 }
 
@@ -220,6 +268,7 @@ reply_decision(struct dmn_req *r, struct worker *w, const char *kiosk,
 	struct dt_error err = { 0 };
 	json_t *root = NULL, *scores, *audit = NULL;
 	char actor[HTTPSIG_VALUE_MAX + 8], *text = NULL, *adetail = NULL;
+	char aid[STORE_AUDIT_ID_MAX];
 	int i, best = 0, na = worker_n_activities(w), ret;
 
 	for (i = 1; i < na; i++)
@@ -236,10 +285,9 @@ reply_decision(struct dmn_req *r, struct worker *w, const char *kiosk,
 	    "user", d->has_user ?
 	    json_pack("{s:s, s:s}", "id", d->user.id, "display_name",
 	    d->user.display_name) : json_null(),
-	    "score", score_json(d->has_score && !(d->one_to_one && !d->accept),
-	    d->score),
+	    "score", score_json(d->has_score && d->accept, d->score),
 	    "threshold", r->gen->cfg.threshold,
-	    "activity", "label", na > 0 ? worker_activity_name(w, best) : "",
+	    "activity", "label", worker_activity_label(w, er->activity),
 	    "probability", na > 0 ? (double)er->activity[best] : 0.0,
 	    "scores", scores,
 	    "quality", "windows_used", er->windows_used,
@@ -248,7 +296,7 @@ reply_decision(struct dmn_req *r, struct worker *w, const char *kiosk,
 	    "model", "id", worker_model_id(w),
 	    "request_id", r->request_id);
 	if (root == NULL)
-		goto oom;
+		goto encode;
 	if (d->reason != NULL)
 		json_object_set_new(root, "reason",
 		    json_string(d->one_to_one ? "no-match" : d->reason));
@@ -259,14 +307,17 @@ reply_decision(struct dmn_req *r, struct worker *w, const char *kiosk,
 	    "mode", d->one_to_one ? "1:1" : "1:N",
 	    "score", score_json(d->has_score, d->score),
 	    "threshold", r->gen->cfg.threshold,
-	    "activity", na > 0 ? worker_activity_name(w, best) : "",
+	    "activity", worker_activity_label(w, er->activity),
 	    "activity_p", na > 0 ? (double)er->activity[best] : 0.0,
 	    "model", worker_model_id(w),
 	    "windows_used", er->windows_used);
 	if (audit == NULL)
-		goto oom;
+		goto encode;
 	if (d->reason != NULL)
 		json_object_set_new(audit, "reason", json_string(d->reason));
+	if (d->nearest[0] != '\0' && store_member_audit_id(worker_store(w),
+	    d->nearest, aid, NULL) == 0)
+		json_object_set_new(audit, "nearest_member", json_string(aid));
 	if ((adetail = json_dumps(audit, JSON_COMPACT)) == NULL)
 		goto oom;
 	snprintf(actor, sizeof(actor), "kiosk:%s", kiosk);
@@ -285,6 +336,14 @@ reply_decision(struct dmn_req *r, struct worker *w, const char *kiosk,
 		goto oom;
 	ret = reply_json(r, MHD_HTTP_OK, text, strlen(text));
 	goto out;
+encode:
+	/* json_pack fails on what it cannot encode (e.g. a name that is not
+	 * UTF-8), not only when out of memory: say so. */
+	log_warnx("authenticate %s: the decision could not be encoded as "
+	    "JSON (member %s)", r->request_id, d->subject);
+	ret = reply_problem(r, PROBLEM_INTERNAL, "the decision could not be "
+	    "encoded (logged with the request id)");
+	goto out;
 oom:
 	ret = reply_problem(r, PROBLEM_INTERNAL, "out of memory");
 out:
@@ -295,41 +354,190 @@ out:
 	return ret;
 }
 
+static int
+problem_reply(struct dmn_req *r, enum problem_kind pk, struct dt_error *err)
+{
+	if (pk == PROBLEM_INTERNAL)
+		log_warnx("authenticate %s: %s", r->request_id, err->msg);
+	else
+		log_debug("authenticate %s: %s: %s", r->request_id,
+		    problem_slug(pk), err->msg);
+	return reply_problem(r, pk, pk == PROBLEM_INTERNAL ?
+	    "internal error (logged with the request id)" : err->msg);
+}
+
+int
+h_auth_headers(struct dmn_req *r)
+{
+	struct dt_error err = { 0 };
+	enum problem_kind pk;
+	struct worker *w;
+
+	if ((w = worker_self()) == NULL)
+		return reply_problem(r, PROBLEM_INTERNAL, "out of memory");
+	/* The store connection (the index may have no model yet). */
+	pk = worker_prepare(w, r->gen, false, &err);
+	if (pk == PROBLEM_OK || pk == PROBLEM_NO_MODEL)
+		pk = check_signature(r, worker_store(w), &err);
+	if (pk != PROBLEM_OK)
+		return problem_reply(r, pk, &err);
+	r->sig_checked = true;
+	return MHD_YES;
+}
+
+/* 429 while KIOSK is locked after too many failed decisions. */
+static bool
+kiosk_locked(struct store *s, const char *kiosk, int64_t now,
+    unsigned *retry, struct dt_error *err, enum problem_kind *pk)
+{
+	struct store_kiosk_guard kg;
+
+	if (store_kiosk_guard_get(s, kiosk, &kg, err) != 0) {
+		*pk = problem_from_errc(err->code);
+		return true;
+	}
+	if (kg.locked_until <= now)
+		return false;
+	*retry = (unsigned)(kg.locked_until - now);
+	dt_error_set(err, DT_E_BUSY, "kiosk \"%.64s\" is locked for %u s after "
+	    "too many failed decisions", kiosk, *retry);
+	*pk = PROBLEM_RATE_LIMITED;
+	return true;
+}
+
 int
 h_authenticate(struct dmn_req *r)
 {
 	struct dt_error err = { 0 };
-	struct body_auth *b = NULL;
+	enum problem_kind pk;
+	struct worker *w;
+	struct store *s;
+	unsigned retry = 0;
+	int64_t now = (int64_t)time(NULL);
+
+	if (!r->sig_checked)	/* h_auth_headers answered already */
+		return reply_problem(r, PROBLEM_INTERNAL, "unsigned request");
+	if ((w = worker_self()) == NULL)
+		return reply_problem(r, PROBLEM_INTERNAL, "out of memory");
+	pk = worker_prepare(w, r->gen, false, &err);
+	if (pk != PROBLEM_OK && pk != PROBLEM_NO_MODEL)
+		return problem_reply(r, pk, &err);
+	s = worker_store(w);
+	if ((pk = digest_verify(header(r, "Content-Digest"), r->body,
+	    r->body_len, &err)) != PROBLEM_OK)
+		return problem_reply(r, pk, &err);
+	/* Nothing is stored for a request refused by the rate limit. */
+	if (!ratelimit_take(r->gen->rl->rl, r->kiosk, dmn_now_mono(), &retry)) {
+		char detail[160];
+
+		snprintf(detail, sizeof(detail), "kiosk \"%.64s\" exceeds %g "
+		    "requests/s (burst %g)", r->kiosk,
+		    r->gen->cfg.rate_per_kiosk, r->gen->cfg.rate_burst);
+		return reply_problem_retry(r, PROBLEM_RATE_LIMITED, detail,
+		    retry);
+	}
+	if (kiosk_locked(s, r->kiosk, now, &retry, &err, &pk)) {
+		if (pk == PROBLEM_RATE_LIMITED)
+			return reply_problem_retry(r, pk, err.msg, retry);
+		return problem_reply(r, pk, &err);
+	}
+	pk = replay_check(r->gen->replay, r->kiosk, r->nonce,
+	    (int64_t)dmn_now_mono(), &err);
+	if (pk == PROBLEM_RATE_LIMITED)
+		return reply_problem_retry(r, pk, err.msg, 1);
+	if (pk != PROBLEM_OK)
+		return problem_reply(r, pk, &err);
+	if (store_nonce_use(s, r->kiosk, r->nonce, r->created, now,
+	    (int64_t)r->gen->cfg.clock_skew_s, &err) != 0) {
+		pk = err.code == DT_E_EXISTS ? PROBLEM_REPLAY :
+		    err.code == DT_E_INVALID ? PROBLEM_SIG_CREATED :
+		    problem_from_errc(err.code);
+		return problem_reply(r, pk, &err);
+	}
+	if ((pk = body_parse(r->body, r->body_len, &r->auth, &err)) !=
+	    PROBLEM_OK)
+		return problem_reply(r, pk, &err);
+	if ((double)r->auth->nsamples >
+	    r->auth->fs_hz * (double)r->gen->cfg.max_duration_s) {
+		dt_error_set(&err, DT_E_INVALID, "ecg.samples: %.1f s of ECG, "
+		    "at most %u s (max_duration_s)",
+		    (double)r->auth->nsamples / r->auth->fs_hz,
+		    r->gen->cfg.max_duration_s);
+		return problem_reply(r, PROBLEM_BAD_FIELD, &err);
+	}
+	return H_AUTH_QUEUE;
+}
+
+/* Failure counters after the decision (and its audit entry). */
+static void
+count_decision(struct dmn_req *r, struct store *s, const struct decision *d,
+    int64_t now)
+{
+	struct dt_error err = { 0 };
+	bool locked = false, failed;
+
+	failed = !d->accept && d->reason != NULL &&
+	    (strcmp(d->reason, "below-threshold") == 0 ||
+	    strcmp(d->reason, "unknown-member") == 0 ||
+	    strcmp(d->reason, "not-enrolled") == 0);
+	if (d->one_to_one && d->accept) {
+		if (store_member_fail_reset(s, d->subject, &err) != 0)
+			log_warnx("lockout of %s: %s", d->subject, err.msg);
+	} else if (d->one_to_one && d->reason != NULL &&
+	    strcmp(d->reason, "below-threshold") == 0) {
+		if (store_member_fail(s, d->subject, r->kiosk,
+		    r->gen->lockout_failures, r->gen->lockout_s, now, &locked,
+		    &err) != 0)
+			log_warnx("lockout of %s: %s", d->subject, err.msg);
+		else if (locked)
+			log_info("member %s locked for %u s after %u "
+			    "consecutive rejections", d->subject,
+			    r->gen->lockout_s, r->gen->lockout_failures);
+	}
+	if (d->accept) {
+		if (store_kiosk_fail_reset(s, r->kiosk, &err) != 0)
+			log_warnx("kiosk %s: %s", r->kiosk, err.msg);
+	} else if (failed) {
+		metrics_kiosk_failure(!d->one_to_one);
+		if (store_kiosk_fail(s, r->kiosk,
+		    r->gen->cfg.kiosk_lockout_failures,
+		    r->gen->cfg.kiosk_lockout_s, now, &locked, &err) != 0) {
+			log_warnx("kiosk %s: %s", r->kiosk, err.msg);
+		} else if (locked) {
+			metrics_kiosk_lock();
+			log_warnx("kiosk %s locked for %u s after %u failed "
+			    "decisions", r->kiosk, r->gen->cfg.kiosk_lockout_s,
+			    r->gen->cfg.kiosk_lockout_failures);
+		}
+	}
+}
+
+static bool
+all_finite(const float *v, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (!isfinite(v[i]))
+			return false;
+	return true;
+}
+
+int
+h_auth_run(struct dmn_req *r)
+{
+	struct dt_error err = { 0 };
+	const struct body_auth *b = r->auth;
 	struct embed_result er = { 0 };
 	struct decision d;
 	struct worker *w;
 	enum problem_kind pk;
-	char kiosk[HTTPSIG_VALUE_MAX];
-	unsigned retry = 0;
 	int64_t now;
 	double t;
 	int ret, dim = 0;
 
 	if ((w = worker_self()) == NULL)
 		return reply_problem(r, PROBLEM_INTERNAL, "out of memory");
-	/* The store connection (the index may have no model yet). */
-	pk = worker_prepare(w, r->gen, false, &err);
-	if (pk != PROBLEM_OK && pk != PROBLEM_NO_MODEL)
-		goto problem;
-	if ((pk = check_signature(r, worker_store(w), kiosk, sizeof(kiosk),
-	    &err)) != PROBLEM_OK)
-		goto problem;
-	if (!ratelimit_take(r->gen->rl->rl, kiosk, dmn_now_mono(), &retry)) {
-		char detail[160];
-
-		snprintf(detail, sizeof(detail), "kiosk \"%.64s\" exceeds %g "
-		    "requests/s (burst %g)", kiosk, r->gen->cfg.rate_per_kiosk,
-		    r->gen->cfg.rate_burst);
-		return reply_problem_retry(r, PROBLEM_RATE_LIMITED, detail,
-		    retry);
-	}
-	if ((pk = body_parse(r->body, r->body_len, &b, &err)) != PROBLEM_OK)
-		goto problem;
 	if ((pk = worker_prepare(w, r->gen, true, &err)) != PROBLEM_OK)
 		goto problem;
 	dim = worker_embedding_dim(w);
@@ -348,31 +556,28 @@ h_authenticate(struct dmn_req *r)
 		goto problem;
 	}
 	metrics_inference(dmn_now_mono() - t);
+	if (!all_finite(er.embedding, dim)) {
+		dt_error_set(&err, DT_E_INTERNAL, "model %s gave a non-finite "
+		    "embedding: refused", worker_model_id(w));
+		pk = PROBLEM_INTERNAL;
+		goto problem;
+	}
 	now = (int64_t)time(NULL);
 	if ((pk = decide(r, w, b, er.embedding, dim, now, &d, &err)) !=
 	    PROBLEM_OK)
 		goto problem;
-	if (d.one_to_one && d.reason != NULL &&
-	    strcmp(d.reason, "below-threshold") == 0)
-		lockout_record(worker_store(w), r->gen, d.subject, false, now);
-	else if (d.one_to_one && d.accept)
-		lockout_record(worker_store(w), r->gen, d.subject, true, now);
-	ret = reply_decision(r, w, kiosk, &d, &er);
+	ret = reply_decision(r, w, r->kiosk, &d, &er);
+	/* after the decision's own audit entry: the lock it causes follows */
+	if (r->status == MHD_HTTP_OK || r->resp_status == MHD_HTTP_OK)
+		count_decision(r, worker_store(w), &d, now);
 	goto out;
 problem:
-	if (pk == PROBLEM_INTERNAL)
-		log_warnx("authenticate %s: %s", r->request_id, err.msg);
-	else
-		log_debug("authenticate %s: %s: %s", r->request_id,
-		    problem_slug(pk), err.msg);
-	ret = reply_problem(r, pk, pk == PROBLEM_INTERNAL ?
-	    "internal error (logged with the request id)" : err.msg);
+	ret = problem_reply(r, pk, &err);
 out:
 	if (er.embedding != NULL) {
 		sodium_memzero(er.embedding, sizeof(float) * (size_t)dim);
 		free(er.embedding);
 	}
 	free(er.activity);
-	body_free(b);
 	return ret;
 }

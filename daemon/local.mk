@@ -22,7 +22,7 @@ daemon_dt4ecgd_SOURCES = \
 	daemon/main.c daemon/dmn.h \
 	daemon/gen.c daemon/server.c daemon/worker.c \
 	daemon/h_authenticate.c daemon/h_health.c \
-	daemon/metrics.c daemon/lockout.c daemon/sdnotify.c
+	daemon/metrics.c daemon/queue.c daemon/sdnotify.c daemon/anchor.c
 daemon_dt4ecgd_CPPFLAGS = $(AM_CPPFLAGS)
 daemon_dt4ecgd_CFLAGS = $(AM_CFLAGS) $(MHD_CFLAGS) $(JANSSON_CFLAGS) \
 	$(SODIUM_CFLAGS) $(SQLITE_CFLAGS)

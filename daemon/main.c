@@ -4,6 +4,9 @@
  *
  *	dt4ecgd [-c FILE] [-f] [-v]
  *
+ * Inference runs on its own threads behind a bounded queue (queue.c),
+ * started before the HTTPS server and stopped after it.
+ *
  * The main thread never serves: it blocks SIGHUP, SIGTERM and SIGINT before
  * any thread starts (so they are delivered to it only) and waits for them
  * with sigtimedwait(), pinging the systemd watchdog in between.
@@ -21,6 +24,7 @@
 #include <getopt.h>
 
 #include <errno.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +34,7 @@
 
 #include <sodium.h>
 
+#include "daemon/body.h"
 #include "daemon/dmn.h"
 #include "daemon/replay.h"
 #include "util/log.h"
@@ -61,6 +66,18 @@ notify_reloading(void)
 	sdnotify(msg);
 }
 
+/* What the rate limit lets one kiosk send within the nonce window: its
+ * share of the replay cache (at most half of it). */
+static void
+replay_share(struct replay *replay, const struct cfg *c)
+{
+	double n = ceil(c->rate_burst + c->rate_per_kiosk *
+	    (double)replay_window(replay)) + 1;
+	double half = c->replay_capacity / 2.0;
+
+	replay_set_quota(replay, (size_t)(n < half ? n : half));
+}
+
 static void
 reload(const char *conf, struct replay *replay, struct server **srv)
 {
@@ -81,13 +98,15 @@ reload(const char *conf, struct replay *replay, struct server **srv)
 	    g->cfg.replay_window_s != old->cfg.replay_window_s)
 		log_warnx("replay_capacity and replay_window_s take effect at "
 		    "the next restart (the nonce cache is kept across reloads)");
-	if (server_start(g, &ns, &err) != 0) {
+	if (server_start(g, old, &ns, &err) != 0) {
 		log_warnx("reload refused, the running server keeps serving: "
 		    "%s", err.msg);
 		dmn_gen_put(g);
 		goto out;
 	}
 	drain = old->cfg.timeout_s;
+	replay_share(replay, &g->cfg);
+	queue_set_capacity(g->cfg.queue_max);
 	dmn_gen_publish(g);
 	*srv = ns;
 	server_stop(os, drain);
@@ -152,6 +171,7 @@ main(int argc, char **argv)
 	log_setverbose(verbose);
 	if (sodium_init() < 0)
 		fatalx("sodium_init failed");
+	body_wipe_json_allocs();
 
 	/* Before any thread exists: they all inherit the mask. */
 	sigemptyset(&set);
@@ -173,7 +193,13 @@ main(int argc, char **argv)
 		log_warnx("%s", err.msg);
 		goto out;
 	}
-	if (server_start(g, &srv, &err) != 0) {
+	if (queue_start(cfg_threads(&c), c.queue_max, &err) != 0) {
+		log_warnx("%s", err.msg);
+		dmn_gen_put(g);
+		goto out;
+	}
+	replay_share(replay, &c);
+	if (server_start(g, NULL, &srv, &err) != 0) {
 		log_warnx("%s", err.msg);
 		dmn_gen_put(g);
 		goto out;
@@ -182,10 +208,11 @@ main(int argc, char **argv)
 	log_info("serving https on %s port %u, %u thread(s)", c.listen,
 	    c.port, cfg_threads(&c));
 	sdnotify("READY=1\nSTATUS=serving");
+	anchor_tick(true);
 
 	wd = sdnotify_watchdog_interval();
 	for (;;) {
-		double step = wd > 0 ? wd : 3600;
+		double step = anchor_step(wd > 0 ? wd : 3600);
 
 		tmo.tv_sec = (time_t)step;
 		tmo.tv_nsec = (long)((step - (double)tmo.tv_sec) * 1e9);
@@ -193,6 +220,7 @@ main(int argc, char **argv)
 		if (sig == -1) {
 			if (errno == EAGAIN && wd > 0)
 				sdnotify("WATCHDOG=1");
+			anchor_tick(false);
 			continue;
 		}
 		if (sig == SIGHUP) {
@@ -206,12 +234,13 @@ main(int argc, char **argv)
 	g = dmn_gen_get();
 	server_stop(srv, g->cfg.timeout_s);
 	dmn_gen_put(g);
+	anchor_tick(true);	/* the last entries of this run */
 	rc = 0;
 	log_info("stopped");
 out:
+	queue_stop();
 	dmn_gen_publish(NULL);
 	replay_free(replay);
-	lockout_shutdown();
 	worker_shutdown();
 	return rc;
 }

@@ -32,6 +32,8 @@ static uint64_t requests[ROUTE_COUNT][STATUS_MAX];
 static struct histo latency[ROUTE_COUNT];
 static struct histo inference;
 static uint64_t decisions[2];	/* reject, accept */
+static uint64_t kiosk_failures[2];	/* 1:1, 1:N */
+static uint64_t kiosk_locks;
 
 static const char *const route_names[ROUTE_COUNT] = {
 	"authenticate", "health", "ready", "metrics", "other"
@@ -67,6 +69,22 @@ metrics_request(enum dmn_route route, int status, double seconds)
 	pthread_mutex_lock(&mlock);
 	requests[route][status]++;
 	histo_add(&latency[route], seconds);
+	pthread_mutex_unlock(&mlock);
+}
+
+void
+metrics_kiosk_failure(bool one_to_n)
+{
+	pthread_mutex_lock(&mlock);
+	kiosk_failures[one_to_n ? 1 : 0]++;
+	pthread_mutex_unlock(&mlock);
+}
+
+void
+metrics_kiosk_lock(void)
+{
+	pthread_mutex_lock(&mlock);
+	kiosk_locks++;
 	pthread_mutex_unlock(&mlock);
 }
 
@@ -193,6 +211,17 @@ metrics_render(struct dmn_gen *g, size_t *len)
 	    "dt4ecg_decisions_total{decision=\"accept\"} %llu\n"
 	    "dt4ecg_decisions_total{decision=\"reject\"} %llu\n",
 	    (unsigned long long)decisions[1], (unsigned long long)decisions[0]);
+	bprintf(&b, "# HELP dt4ecg_kiosk_failed_decisions_total Rejects that "
+	    "count towards a kiosk's lock.\n"
+	    "# TYPE dt4ecg_kiosk_failed_decisions_total counter\n"
+	    "dt4ecg_kiosk_failed_decisions_total{mode=\"1:1\"} %llu\n"
+	    "dt4ecg_kiosk_failed_decisions_total{mode=\"1:N\"} %llu\n",
+	    (unsigned long long)kiosk_failures[0],
+	    (unsigned long long)kiosk_failures[1]);
+	bprintf(&b, "# HELP dt4ecg_kiosk_locks_total Kiosks locked after "
+	    "kiosk_lockout_failures failed decisions.\n"
+	    "# TYPE dt4ecg_kiosk_locks_total counter\n"
+	    "dt4ecg_kiosk_locks_total %llu\n", (unsigned long long)kiosk_locks);
 	pthread_mutex_unlock(&mlock);
 
 	bprintf(&b, "# HELP dt4ecg_enrolled_members Members with a template "
@@ -208,6 +237,9 @@ metrics_render(struct dmn_gen *g, size_t *len)
 	bprintf(&b, "# HELP dt4ecg_replay_cache_entries Nonces remembered.\n"
 	    "# TYPE dt4ecg_replay_cache_entries gauge\n"
 	    "dt4ecg_replay_cache_entries %zu\n", replay_count(g->replay));
+	bprintf(&b, "# HELP dt4ecg_inference_queue Requests waiting for or "
+	    "in inference.\n# TYPE dt4ecg_inference_queue gauge\n"
+	    "dt4ecg_inference_queue %zu\n", queue_length());
 	bprintf(&b, "# HELP dt4ecg_config_generation Configuration "
 	    "generation (1 + successful reloads).\n"
 	    "# TYPE dt4ecg_config_generation gauge\n"

@@ -9,8 +9,16 @@
  * (PROBLEM_UNAVAILABLE) rather than forget one.  Thread-safe.
  *
  * The window must cover the signature clock skew on both sides
- * (window_s >= 2 * clock_skew_s), or an old nonce could come back while its
- * `created` is still accepted.
+ * (window_s > 2 * clock_skew_s: a pair seen at t is forgotten at
+ * t + window_s, while its `created` is accepted from t - skew to
+ * t + skew... up to t + 2 * skew inclusive), or an old nonce could come
+ * back while its `created` is still accepted.  Time is the caller's
+ * monotonic clock in whole seconds (never the wall clock, which can jump).
+ *
+ * Each keyid may hold at most `quota` live pairs (replay_set_quota; the
+ * daemon sets what its rate limit lets one kiosk send within the window),
+ * so one kiosk key cannot fill the cache for everyone: past its share it
+ * is refused with PROBLEM_RATE_LIMITED and nothing is stored.
  */
 #ifndef DT_DAEMON_REPLAY_H
 #define DT_DAEMON_REPLAY_H
@@ -29,11 +37,16 @@ struct replay;
 int replay_create(size_t capacity, int64_t window_s, struct replay **out,
     struct dt_error *err);
 void replay_free(struct replay *r);
+/* At most PER_KEY live pairs per keyid (1..capacity; default capacity). */
+void replay_set_quota(struct replay *r, size_t per_key);
+/* The window the cache was created with. */
+int64_t replay_window(const struct replay *r);
 
 /*
- * Records (keyid, nonce) seen at `now` (unix seconds).  PROBLEM_OK if it was
- * not seen within the window, PROBLEM_REPLAY if it was, PROBLEM_UNAVAILABLE
- * if the cache is full.
+ * Records (keyid, nonce) seen at `now` (monotonic seconds).  PROBLEM_OK if
+ * it was not seen within the window, PROBLEM_REPLAY if it was,
+ * PROBLEM_RATE_LIMITED if keyid holds its quota, PROBLEM_UNAVAILABLE if the
+ * cache is full.
  */
 enum problem_kind replay_check(struct replay *r, const char *keyid,
     const char *nonce, int64_t now, struct dt_error *err);

@@ -8,7 +8,17 @@
  * MHD daemon on the same address with SO_REUSEPORT
  * (MHD_OPTION_LISTENING_ADDRESS_REUSE), then quiesces the old one (its
  * listening socket closes; requests in flight finish) and stops it once its
- * in-flight count is zero.
+ * in-flight count is zero.  Only that overlap shares the port: at start-up
+ * (and when a reload moves to another address) the address is first bound
+ * without SO_REUSEPORT, so a port that another process holds fails with
+ * "address already in use".
+ *
+ * POST /v1/authenticate: the signature is verified from the headers before
+ * any body is read; the body is read within body_timeout_s of the
+ * connection (headers within header_timeout_s: a sweeper thread per server
+ * shuts down connections past their deadline, whatever their idle time);
+ * a chunked body past max_body is answered 413 and the connection closed
+ * at once; then the request is suspended and runs on the inference queue.
  */
 #include "config.h"
 
@@ -16,6 +26,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -29,18 +40,39 @@
 #include <microhttpd.h>
 #include <sodium.h>
 
+#include "daemon/body.h"
 #include "daemon/dmn.h"
 #include "util/log.h"
 
-#define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+/* TLS 1.3, and TLS 1.2 with ECDHE and AEAD ciphers only: no CBC, no
+ * SHA-1 MACs, no static RSA or finite-field DHE key exchange. */
+#define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:" \
+	"-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:-CIPHER-ALL:+AES-256-GCM:" \
+	"+AES-128-GCM:+CHACHA20-POLY1305:-MAC-ALL:+AEAD"
 #define CONN_MEMORY_LIMIT (64 * 1024)	/* headers; the body is ours */
 #define MAX_OPTS 16
+
+/* One accepted connection, for the deadlines. */
+struct conn {
+	struct conn *prev, *next;
+	int fd;
+	double t;		/* accepted, or the last request's end */
+	bool in_request;	/* headers in: the body deadline applies */
+	bool idle;		/* suspended or answered: no deadline */
+	bool cut;		/* shut down by the sweeper */
+};
 
 struct server {
 	struct MHD_Daemon *d;
 	struct dmn_gen *gen;		/* reference: TLS buffers, limits */
 	atomic_int in_flight;
+	atomic_int suspended;		/* connections MHD has not resumed */
 	bool quiesced;
+	pthread_mutex_t clock;		/* conns */
+	struct conn conns;		/* list head */
+	pthread_t sweeper;
+	bool sweeping;
+	atomic_bool stop_sweep;
 };
 
 double
@@ -75,6 +107,14 @@ queue(struct dmn_req *r, int status, struct MHD_Response *resp)
 		return MHD_NO;
 	MHD_add_response_header(resp, "Cache-Control", "no-store");
 	MHD_add_response_header(resp, "X-Request-Id", r->request_id);
+	if (r->deferred) {
+		/* on the inference queue: the MHD thread queues it */
+		if (r->resp != NULL)
+			MHD_destroy_response(r->resp);
+		r->resp = resp;
+		r->resp_status = (unsigned)status;
+		return MHD_YES;
+	}
 	ret = MHD_queue_response(r->conn, (unsigned)status, resp);
 	MHD_destroy_response(resp);
 	if (ret == MHD_YES)
@@ -209,6 +249,99 @@ content_length(struct MHD_Connection *conn)
 	return n;
 }
 
+/* The deadline state of CONN (NULL if none). */
+static struct conn *
+conn_of(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci;
+
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	return ci != NULL ? ci->socket_context : NULL;
+}
+
+static void
+conn_phase(struct server *srv, struct MHD_Connection *conn, bool in_request,
+    bool idle)
+{
+	struct conn *c = conn_of(conn);
+
+	if (c == NULL)
+		return;
+	pthread_mutex_lock(&srv->clock);
+	c->in_request = in_request;
+	c->idle = idle;
+	if (!in_request && !idle)	/* between requests: a new deadline */
+		c->t = dmn_now_mono();
+	pthread_mutex_unlock(&srv->clock);
+}
+
+static void
+notify_connection(void *cls, struct MHD_Connection *conn, void **socket_ctx,
+    enum MHD_ConnectionNotificationCode toe)
+{
+	struct server *srv = cls;
+	const union MHD_ConnectionInfo *ci;
+	struct conn *c;
+
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		if ((c = calloc(1, sizeof(*c))) == NULL)
+			return;
+		ci = MHD_get_connection_info(conn,
+		    MHD_CONNECTION_INFO_CONNECTION_FD);
+		c->fd = ci != NULL ? ci->connect_fd : -1;
+		c->t = dmn_now_mono();
+		pthread_mutex_lock(&srv->clock);
+		c->next = srv->conns.next;
+		c->prev = &srv->conns;
+		c->next->prev = c;
+		srv->conns.next = c;
+		pthread_mutex_unlock(&srv->clock);
+		*socket_ctx = c;
+		return;
+	}
+	if ((c = *socket_ctx) == NULL)
+		return;
+	/* Before MHD closes the socket: the sweeper no longer sees it. */
+	pthread_mutex_lock(&srv->clock);
+	c->prev->next = c->next;
+	c->next->prev = c->prev;
+	pthread_mutex_unlock(&srv->clock);
+	free(c);
+	*socket_ctx = NULL;
+}
+
+/* Shuts down connections past their header or body deadline (an idle
+ * timeout alone lets a client trickle a byte at a time for ever). */
+static void *
+sweeper(void *arg)
+{
+	struct server *srv = arg;
+	struct timespec ts = { 0, 200 * 1000 * 1000 };
+	struct conn *c;
+	double now, hdr, body;
+
+	while (!atomic_load(&srv->stop_sweep)) {
+		nanosleep(&ts, NULL);
+		now = dmn_now_mono();
+		hdr = srv->gen->cfg.header_timeout_s;
+		body = srv->gen->cfg.body_timeout_s;
+		pthread_mutex_lock(&srv->clock);
+		for (c = srv->conns.next; c != &srv->conns; c = c->next) {
+			if (c->idle || c->cut || c->fd < 0)
+				continue;
+			if (now - c->t > (c->in_request ? body : hdr)) {
+				shutdown(c->fd, SHUT_RDWR);
+				c->cut = true;
+				log_info("connection cut: %s not complete within "
+				    "%.0f s", c->in_request ? "body" :
+				    "headers", c->in_request ? body : hdr);
+			}
+		}
+		pthread_mutex_unlock(&srv->clock);
+	}
+	return NULL;
+}
+
 static enum MHD_Result
 first_call(struct server *srv, struct MHD_Connection *conn, const char *url,
     const char *method, void **con_cls)
@@ -231,6 +364,7 @@ first_call(struct server *srv, struct MHD_Connection *conn, const char *url,
 	    sizeof(rnd));
 	atomic_fetch_add(&srv->in_flight, 1);
 	*con_cls = r;
+	conn_phase(srv, conn, true, false);
 
 	/* Answers known before the body: refuse to read it. */
 	if (r->route == ROUTE_AUTHENTICATE && strcmp(method, "POST") == 0) {
@@ -246,12 +380,17 @@ first_call(struct server *srv, struct MHD_Connection *conn, const char *url,
 			    "the limit of %u bytes", cl, r->gen->cfg.max_body);
 			return reply_problem(r, PROBLEM_TOO_LARGE, d);
 		}
+		/* The signature covers Content-Digest, not the body: check
+		 * it before reading a byte of the body. */
+		if (h_auth_headers(r) != MHD_YES || r->status != 0)
+			return MHD_YES;
 		if (cl > 0 && (r->body = malloc((size_t)cl + 1)) == NULL)
 			return MHD_NO;
 	}
 	return MHD_YES;
 }
 
+/* false: close the connection at once. */
 static bool
 append_body(struct dmn_req *r, const char *data, size_t n)
 {
@@ -260,20 +399,32 @@ append_body(struct dmn_req *r, const char *data, size_t n)
 	char *nb;
 
 	if (r->too_large)
-		return true;
+		return false;
 	if (n > cap - r->body_len) {
+		char d[96];
+
+		/* chunked (a Content-Length over the cap was refused
+		 * before): answer and cut, do not read on */
 		r->too_large = true;
-		return true;
+		snprintf(d, sizeof(d), "the body exceeds the limit of %zu bytes",
+		    cap);
+		return reply_problem(r, PROBLEM_TOO_LARGE, d) == MHD_YES;
 	}
 	cl = content_length(r->conn);
 	if (cl < 0 || r->body == NULL) {
-		/* chunked: grow geometrically, bounded by max_body */
+		/* chunked: grow geometrically, bounded by max_body; the old
+		 * buffer holds ECG, so it is wiped, not realloc'd */
 		size_t want = r->body_len + n + 1, sz = 4096;
 
 		while (sz < want)
 			sz *= 2;
-		if ((nb = realloc(r->body, sz)) == NULL)
+		if ((nb = malloc(sz)) == NULL)
 			return false;
+		if (r->body != NULL) {
+			memcpy(nb, r->body, r->body_len);
+			sodium_memzero(r->body, r->body_len);
+			free(r->body);
+		}
 		r->body = nb;
 	} else if (r->body_len + n > (size_t)cl) {
 		return false;	/* MHD enforces Content-Length */
@@ -285,23 +436,27 @@ append_body(struct dmn_req *r, const char *data, size_t n)
 }
 
 static enum MHD_Result
-dispatch(struct dmn_req *r)
+dispatch(struct server *srv, struct dmn_req *r)
 {
 	bool get = strcmp(r->method, "GET") == 0 ||
 	    strcmp(r->method, "HEAD") == 0;
+	int ret;
 
 	switch (r->route) {
 	case ROUTE_AUTHENTICATE:
 		if (strcmp(r->method, "POST") != 0)
 			break;
-		if (r->too_large) {
-			char d[96];
-
-			snprintf(d, sizeof(d), "the body exceeds the limit of "
-			    "%u bytes", r->gen->cfg.max_body);
-			return reply_problem(r, PROBLEM_TOO_LARGE, d);
-		}
-		return h_authenticate(r);
+		if ((ret = h_authenticate(r)) != H_AUTH_QUEUE)
+			return ret;
+		if (!queue_reserve())
+			return reply_problem_retry(r, PROBLEM_UNAVAILABLE,
+			    "the inference queue is full (queue_max)", 1);
+		conn_phase(srv, r->conn, true, true);
+		r->suspended = true;
+		atomic_fetch_add(&srv->suspended, 1);
+		MHD_suspend_connection(r->conn);
+		queue_push(r);
+		return MHD_YES;
 	case ROUTE_HEALTH:
 		if (get)
 			return h_health(r);
@@ -327,9 +482,24 @@ access_handler(void *cls, struct MHD_Connection *conn, const char *url,
 {
 	struct server *srv = cls;
 	struct dmn_req *r = *con_cls;
+	enum MHD_Result ret;
 
 	if (r == NULL)
 		return first_call(srv, conn, url, method, con_cls);
+	if (r->suspended) {
+		r->suspended = false;
+		atomic_fetch_sub(&srv->suspended, 1);
+	}
+	if (r->resp != NULL) {
+		/* back from the inference queue */
+		r->deferred = false;
+		ret = MHD_queue_response(conn, r->resp_status, r->resp);
+		MHD_destroy_response(r->resp);
+		r->resp = NULL;
+		if (ret == MHD_YES)
+			r->status = (int)r->resp_status;
+		return ret;
+	}
 	if (r->status != 0) {
 		/* answered early: drop whatever comes */
 		*upload_data_size = 0;
@@ -339,10 +509,10 @@ access_handler(void *cls, struct MHD_Connection *conn, const char *url,
 		if (r->route == ROUTE_AUTHENTICATE &&
 		    !append_body(r, upload_data, *upload_data_size))
 			return MHD_NO;
-		*upload_data_size = 0;
+		*upload_data_size = 0;	/* past max_body: 413 queued */
 		return MHD_YES;
 	}
-	return dispatch(r);
+	return dispatch(srv, r);
 }
 
 static void
@@ -356,6 +526,9 @@ completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (r == NULL)
 		return;
 	*con_cls = NULL;
+	if (r->suspended)
+		atomic_fetch_sub(&srv->suspended, 1);
+	conn_phase(srv, conn, false, false);
 	secs = dmn_now_mono() - r->t0;
 	if (r->status == 0)
 		log_info("%s %s aborted (%d) %.1f ms %s", r->method, r->path,
@@ -368,14 +541,42 @@ completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		sodium_memzero(r->body, r->body_len);	/* holds ECG */
 		free(r->body);
 	}
+	if (r->resp != NULL)
+		MHD_destroy_response(r->resp);
+	body_free(r->auth);
 	dmn_gen_put(r->gen);
 	free(r);
 	atomic_fetch_sub(&srv->in_flight, 1);
 }
 
+/* Binds the address once without SO_REUSEPORT: EADDRINUSE means another
+ * process (another dt4ecgd?) serves this port. */
+static int
+port_free(const struct sockaddr_storage *ss, const struct cfg *c,
+    struct dt_error *err)
+{
+	socklen_t len = ss->ss_family == AF_INET6 ?
+	    sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+	int fd, one = 1, rc = 0, e;
+
+	if ((fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return 0;	/* MHD will say */
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (const struct sockaddr *)ss, len) != 0) {
+		e = errno;
+		rc = dt_error_set(err, e == EADDRINUSE ? DT_E_BUSY : DT_E_IO,
+		    "cannot listen on %s port %u: %s%s", c->listen, c->port,
+		    e == EADDRINUSE ? "address already in use" : strerror(e),
+		    e == EADDRINUSE ? " (is another dt4ecgd running?)" : "");
+	}
+	close(fd);
+	return rc;
+}
+
 /* --- the MHD daemon ------------------------------------------------------- */
 int
-server_start(struct dmn_gen *g, struct server **out, struct dt_error *err)
+server_start(struct dmn_gen *g, const struct dmn_gen *running,
+    struct server **out, struct dt_error *err)
 {
 	struct MHD_OptionItem opts[MAX_OPTS];
 	struct sockaddr_storage ss;
@@ -398,14 +599,24 @@ server_start(struct dmn_gen *g, struct server **out, struct dt_error *err)
 	memset(&ss, 0, sizeof(ss));
 	memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
 	freeaddrinfo(ai);
+	/* Only our own reload on the same address may share the port. */
+	if ((running == NULL || running->cfg.port != g->cfg.port ||
+	    strcmp(running->cfg.listen, g->cfg.listen) != 0) &&
+	    port_free(&ss, &g->cfg, err) != 0)
+		return -1;
 
 	if ((srv = calloc(1, sizeof(*srv))) == NULL)
 		return dt_error_set(err, DT_E_NOMEM, "out of memory");
 	atomic_init(&srv->in_flight, 0);
+	atomic_init(&srv->suspended, 0);
+	atomic_init(&srv->stop_sweep, false);
 	srv->gen = g;
+	srv->conns.next = srv->conns.prev = &srv->conns;
+	pthread_mutex_init(&srv->clock, NULL);
 
 	flags = MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD |
-	    MHD_USE_ERROR_LOG | MHD_USE_ITC | MHD_USE_EPOLL;
+	    MHD_USE_ERROR_LOG | MHD_USE_ITC | MHD_USE_EPOLL |
+	    MHD_ALLOW_SUSPEND_RESUME;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	threads = cfg_threads(&g->cfg);
@@ -425,6 +636,8 @@ server_start(struct dmn_gen *g, struct server **out, struct dt_error *err)
 		OPT(MHD_OPTION_THREAD_POOL_SIZE, threads, NULL);
 	OPT(MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)(void (*)(void))completed,
 	    srv);
+	OPT(MHD_OPTION_NOTIFY_CONNECTION,
+	    (intptr_t)(void (*)(void))notify_connection, srv);
 	OPT(MHD_OPTION_END, 0, NULL);
 #undef OPT
 	/* the logger first of all options, or MHD warns that it is not */
@@ -432,11 +645,16 @@ server_start(struct dmn_gen *g, struct server **out, struct dt_error *err)
 	    access_handler, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
 	    MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
 	if (srv->d == NULL) {
+		pthread_mutex_destroy(&srv->clock);
 		free(srv);
 		return dt_error_set(err, DT_E_IO, "cannot start the HTTPS "
 		    "server on %s port %u (see the libmicrohttpd message "
 		    "above)", g->cfg.listen, g->cfg.port);
 	}
+	if (pthread_create(&srv->sweeper, NULL, sweeper, srv) == 0)
+		srv->sweeping = true;
+	else
+		log_warnx("no sweeper thread: only the idle timeout applies");
 	dmn_gen_ref(g);
 	*out = srv;
 	return 0;
@@ -458,19 +676,42 @@ server_quiesce(struct server *s)
 void
 server_stop(struct server *s, double wait_s)
 {
-	double until;
+	double until, wd = sdnotify_watchdog_interval(), ping;
 	struct timespec ts = { 0, 20 * 1000 * 1000 };
 
 	if (s == NULL)
 		return;
 	server_quiesce(s);
 	until = dmn_now_mono() + wait_s;
-	while (atomic_load(&s->in_flight) > 0 && dmn_now_mono() < until)
+	ping = dmn_now_mono() + wd;
+	while (atomic_load(&s->in_flight) > 0 && dmn_now_mono() < until) {
 		nanosleep(&ts, NULL);
+		/* draining may take up to timeout_s: keep the watchdog fed */
+		if (wd > 0 && dmn_now_mono() >= ping) {
+			sdnotify("WATCHDOG=1");
+			ping = dmn_now_mono() + wd;
+		}
+	}
 	if (atomic_load(&s->in_flight) > 0)
 		log_warnx("stopping with %d request(s) still in flight",
 		    atomic_load(&s->in_flight));
+	/* A job still on the queue resumes its connection: not on a
+	 * stopped daemon.  Then MHD must have taken every resumed
+	 * connection back (it aborts when stopped with one suspended):
+	 * that takes one turn of its loop. */
+	queue_wait_idle();
+	until = dmn_now_mono() + 30;
+	while (atomic_load(&s->suspended) > 0 && dmn_now_mono() < until)
+		nanosleep(&ts, NULL);
+	if (atomic_load(&s->suspended) > 0)
+		log_warnx("%d connection(s) still suspended at stop",
+		    atomic_load(&s->suspended));
+	if (s->sweeping) {
+		atomic_store(&s->stop_sweep, true);
+		pthread_join(s->sweeper, NULL);
+	}
 	MHD_stop_daemon(s->d);
+	pthread_mutex_destroy(&s->clock);
 	dmn_gen_put(s->gen);
 	free(s);
 }

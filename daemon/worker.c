@@ -17,6 +17,7 @@
 #include "daemon/dmn.h"
 #include "nn/model.h"
 #include "nn/net.h"
+#include "pipeline/activity.h"
 #include "pipeline/embed.h"
 #include "store/match.h"
 #include "store/store.h"
@@ -193,6 +194,15 @@ int
 worker_n_activities(const struct worker *w)
 {
 	return w->model != NULL ? w->model->n_activities : 0;
+}
+
+const char *
+worker_activity_label(const struct worker *w, const float *activity)
+{
+	if (w->model == NULL || w->emb == NULL || w->model->n_activities < 1)
+		return "";
+	return act_label_name(w->model, embedder_activity_label(w->emb,
+	    activity));
 }
 
 const char *

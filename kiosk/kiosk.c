@@ -235,6 +235,9 @@ print_decision(const char *rec, json_t *j)
 		    "windows_used")), json_integer_value(json_object_get(q,
 		    "windows_used")) == 1 ? "" : "s",
 		    num(q, "heart_rate_bpm"));
+	/* what staff quote to find the decision in the audit log */
+	if (json_is_string(json_object_get(j, "request_id")))
+		printf(", request %s", str(j, "request_id"));
 	printf("\n");
 	return accept ? EXIT_ACCEPT : EXIT_REJECT;
 }

@@ -11,44 +11,56 @@
 #include "store/store_int.h"
 
 #define HASH_BYTES 32
+#define CHAIN_CONTEXT "dtaudit1"	/* crypto_kdf context of the chain key */
 
+/* BLAKE2b-256 of PREV and E's fields, keyed with KEY (NULL: the unkeyed
+ * chain of stores before migration 4). */
 static void
-put_u64(crypto_generichash_state *h, uint64_t v)
-{
-	uint8_t b[8];
-	int i;
-
-	for (i = 0; i < 8; i++)
-		b[i] = (uint8_t)(v >> (8 * i));
-	crypto_generichash_update(h, b, sizeof(b));
-}
-
-static void
-put_str(crypto_generichash_state *h, const char *str)
-{
-	if (str == NULL) {
-		put_u64(h, UINT64_MAX);
-		return;
-	}
-	put_u64(h, strlen(str));
-	crypto_generichash_update(h, (const uint8_t *)str, strlen(str));
-}
-
-static void
-entry_hash(const uint8_t prev[HASH_BYTES], const struct store_audit_entry *e,
-    uint8_t out[HASH_BYTES])
+entry_hash(const uint8_t *key, const uint8_t prev[HASH_BYTES],
+    const struct store_audit_entry *e, uint8_t out[HASH_BYTES])
 {
 	crypto_generichash_state h;
 
-	crypto_generichash_init(&h, NULL, 0, HASH_BYTES);
+	crypto_generichash_init(&h, key, key ? 32 : 0, HASH_BYTES);
 	crypto_generichash_update(&h, prev, HASH_BYTES);
-	put_u64(&h, (uint64_t)e->id);
-	put_u64(&h, (uint64_t)e->ts);
-	put_str(&h, e->actor);
-	put_str(&h, e->action);
-	put_str(&h, e->subject);
-	put_str(&h, e->detail);
+	store_hash_u64(&h, (uint64_t)e->id);
+	store_hash_u64(&h, (uint64_t)e->ts);
+	store_hash_str(&h, e->actor);
+	store_hash_str(&h, e->action);
+	store_hash_str(&h, e->subject);
+	store_hash_str(&h, e->detail);
 	crypto_generichash_final(&h, out, HASH_BYTES);
+}
+
+int
+store_audit_hash(struct store *s, const uint8_t prev[HASH_BYTES],
+    const struct store_audit_entry *e, uint8_t out[HASH_BYTES],
+    struct dt_error *err)
+{
+	uint8_t key[32];
+
+	if (s->key == NULL)
+		return dt_error_set(err, DT_E_CRYPTO, "%s: opened without the "
+		    "store key, which every change needs (each is audited in a "
+		    "chain keyed by it)", s->path);
+	if (store_key_derive(s->key, CHAIN_CONTEXT, key, err) == -1)
+		return -1;
+	entry_hash(key, prev, e, out);
+	sodium_memzero(key, sizeof(key));
+	return 0;
+}
+
+int
+store_audit_member_action(const char *action)
+{
+	static const char *const prefixes[] = { "member.", "recording.",
+	    "template.", "auth." };
+	size_t i;
+
+	for (i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
+		if (strncmp(action, prefixes[i], strlen(prefixes[i])) == 0)
+			return 1;
+	return 0;
 }
 
 int
@@ -58,6 +70,7 @@ store_audit_append_tx(struct store *s, const char *actor, const char *action,
 	struct store_audit_entry e;
 	sqlite3_stmt *st = NULL;
 	uint8_t prev[HASH_BYTES] = { 0 }, hash[HASH_BYTES];
+	char aid[STORE_AUDIT_ID_MAX];
 	int rc = -1, q;
 
 	if (actor == NULL || action == NULL)
@@ -80,9 +93,14 @@ store_audit_append_tx(struct store *s, const char *actor, const char *action,
 	e.ts = (int64_t)time(NULL);
 	e.actor = actor;
 	e.action = action;
+	/* a member is named by their audit id, never by their id */
+	if (subject != NULL && store_audit_member_action(action))
+		subject = store_member_audit_id(s, subject, aid, NULL) == 0 ?
+		    aid : NULL;
 	e.subject = subject;
 	e.detail = detail;
-	entry_hash(prev, &e, hash);
+	if (store_audit_hash(s, prev, &e, hash, err) == -1)
+		goto out;
 	if (store_prepare(s, "INSERT INTO audit(id, ts, actor, action, subject, "
 	    "detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", &st,
 	    err) == -1)
@@ -158,9 +176,11 @@ store_audit_list(struct store *s, int64_t after_id, store_audit_fn fn,
 	return rc;
 }
 
-int
-store_audit_verify(struct store *s, int64_t *first_bad, int64_t *n,
-    struct dt_error *err)
+/* Walks the chain (keyed with KEY, or unkeyed when NULL) in one read
+ * snapshot. */
+static int
+verify_chain(struct store *s, const uint8_t *key, int64_t *first_bad,
+    int64_t *n, struct dt_error *err)
 {
 	struct store_audit_entry e;
 	sqlite3_stmt *st;
@@ -180,7 +200,7 @@ store_audit_verify(struct store *s, int64_t *first_bad, int64_t *n,
 	while ((q = sqlite3_step(st)) == SQLITE_ROW) {
 		audit_row(st, &e);
 		count++;
-		entry_hash(prev, &e, hash);
+		entry_hash(key, prev, &e, hash);
 		if (e.id != last + 1 || e.actor == NULL || e.action == NULL ||
 		    sqlite3_column_bytes(st, 6) != HASH_BYTES ||
 		    sqlite3_column_bytes(st, 7) != HASH_BYTES ||
@@ -201,4 +221,83 @@ store_audit_verify(struct store *s, int64_t *first_bad, int64_t *n,
 	if (n)
 		*n = count;
 	return 0;
+}
+
+int
+store_audit_verify(struct store *s, int64_t *first_bad, int64_t *n,
+    struct dt_error *err)
+{
+	uint8_t key[32];
+	int rc;
+
+	if (store_key_derive(s->key, CHAIN_CONTEXT, key, err) == -1)
+		return dt_error_set(err, DT_E_CRYPTO, "%s: the audit chain is "
+		    "keyed: verifying it needs the store key", s->path);
+	rc = verify_chain(s, key, first_bad, n, err);
+	sodium_memzero(key, sizeof(key));
+	return rc;
+}
+
+int
+store_audit_verify_unkeyed(struct store *s, int64_t *first_bad,
+    struct dt_error *err)
+{
+	return verify_chain(s, NULL, first_bad, NULL, err);
+}
+
+int
+store_audit_head(struct store *s, struct store_audit_anchor *out,
+    struct dt_error *err)
+{
+	sqlite3_stmt *st;
+	int q;
+
+	if (store_prepare(s, "SELECT id, hash FROM audit ORDER BY id DESC "
+	    "LIMIT 1", &st, err) == -1)
+		return -1;
+	memset(out, 0, sizeof(*out));
+	out->ts = (int64_t)time(NULL);
+	if ((q = sqlite3_step(st)) == SQLITE_ROW) {
+		out->count = sqlite3_column_int64(st, 0);
+		if (sqlite3_column_bytes(st, 1) == HASH_BYTES)
+			memcpy(out->head, sqlite3_column_blob(st, 1), HASH_BYTES);
+	}
+	sqlite3_finalize(st);
+	if (q != SQLITE_ROW && q != SQLITE_DONE)
+		return store_sql_error(s, err, "audit head");
+	return 0;
+}
+
+int
+store_audit_check_anchor(struct store *s, const struct store_audit_anchor *a,
+    struct dt_error *err)
+{
+	sqlite3_stmt *st;
+	int q, rc = -1;
+
+	if (a->count == 0)
+		return 0;
+	if (store_prepare(s, "SELECT hash, (SELECT max(id) FROM audit) FROM "
+	    "audit WHERE id = ?", &st, err) == -1)
+		return -1;
+	sqlite3_bind_int64(st, 1, a->count);
+	q = sqlite3_step(st);
+	if (q == SQLITE_ROW) {
+		if (sqlite3_column_bytes(st, 0) == HASH_BYTES &&
+		    sodium_memcmp(sqlite3_column_blob(st, 0), a->head,
+		    HASH_BYTES) == 0)
+			rc = 0;
+		else
+			dt_error_set(err, DT_E_CRYPTO, "%s: entry %lld is not "
+			    "the one the anchor of %lld recorded: the log up to "
+			    "it was rewritten", s->path, (long long)a->count,
+			    (long long)a->ts);
+	} else if (q == SQLITE_DONE)
+		dt_error_set(err, DT_E_CRYPTO, "%s: the anchor of %lld "
+		    "recorded %lld entries, the log has fewer: entries were "
+		    "deleted", s->path, (long long)a->ts, (long long)a->count);
+	else
+		store_sql_error(s, err, "audit anchor");
+	sqlite3_finalize(st);
+	return rc;
 }

@@ -236,6 +236,17 @@ store_unseal(const struct store_key *key, const char *ad, const uint8_t *sealed,
 }
 
 int
+store_key_derive(const struct store_key *key, const char *context,
+    uint8_t out[32], struct dt_error *err)
+{
+	if (key == NULL)
+		return dt_error_set(err, DT_E_CRYPTO,
+		    "%.8s: the store was opened without its key", context);
+	crypto_kdf_derive_from_key(out, 32, 1, context, key->bytes);
+	return 0;
+}
+
+int
 store_key_hash(const struct store_key *key, const char *context,
     const void *msg, size_t len, uint8_t out[32], struct dt_error *err)
 {

@@ -54,6 +54,10 @@ int store_seal(const struct store_key *key, const char *ad, const void *plain,
 int store_unseal(const struct store_key *key, const char *ad,
     const uint8_t *sealed, size_t sealedlen, uint8_t **out, size_t *outlen,
     struct dt_error *err);
+/* A 32-byte subkey of KEY for CONTEXT (8 chars; crypto_kdf): the caller
+ * wipes it (sodium_memzero). */
+int store_key_derive(const struct store_key *key, const char *context,
+    uint8_t out[32], struct dt_error *err);
 /* Keyed BLAKE2b-256 of MSG under a subkey derived from KEY for CONTEXT (8 chars). */
 int store_key_hash(const struct store_key *key, const char *context,
     const void *msg, size_t len, uint8_t out[32], struct dt_error *err);

@@ -947,13 +947,25 @@ match_index_refresh(struct match_index *ix, struct store *s, int *changed,
 		store_sql_error(s, err, "match: begin");
 		goto out;
 	}
-	if (store_prepare(s, "SELECT rid, id, embedding_dim FROM models WHERE "
-	    "active = 1", &st, err) == -1)
+	if (store_prepare(s, "SELECT rid, id, embedding_dim, digest, mac FROM "
+	    "models WHERE active = 1", &st, err) == -1)
 		goto tx;
 	if ((q = sqlite3_step(st)) == SQLITE_ROW) {
 		modrid = sqlite3_column_int64(st, 0);
 		snprintf(model, sizeof(model), "%s", sqlite3_column_text(st, 1));
 		dim = sqlite3_column_int(st, 2);
+		/* a model made active by writing the file is refused */
+		if (store_rowmac_model_ok(s, modrid, model, dim, 1,
+		    sqlite3_column_blob(st, 3), sqlite3_column_bytes(st, 3),
+		    sqlite3_column_blob(st, 4), sqlite3_column_bytes(st, 4))
+		    == 0) {
+			dt_error_set(err, DT_E_CRYPTO, "model %s: its row as the "
+			    "active model does not authenticate under the store "
+			    "key (changed outside dt4ecg?): refused", model);
+			sqlite3_finalize(st);
+			st = NULL;
+			goto tx;
+		}
 	}
 	sqlite3_finalize(st);
 	st = NULL;
@@ -1093,11 +1105,14 @@ topk_push(float *hs, uint32_t *hslot, size_t *cnt, size_t k, float sc,
 }
 
 static int
-check_query(struct match_index *ix, const float *q, int dim, float *qb,
-    struct dt_error *err)
+check_query(struct match_index *ix, const char *model, const float *q,
+    int dim, float *qb, struct dt_error *err)
 {
 	if (ix->d == NULL)
 		return dt_error_set(err, DT_E_NOTFOUND, "no active model");
+	if (model != NULL && strcmp(model, ix->model) != 0)
+		return dt_error_set(err, DT_E_INVALID, "query made by model %s, "
+		    "the index holds model %s", model, ix->model);
 	if (dim != ix->d->dim)
 		return dt_error_set(err, DT_E_INVALID, "query of dim %d, model %s "
 		    "has %d", dim, ix->model, ix->d->dim);
@@ -1380,6 +1395,14 @@ int
 match_identify(struct match_index *ix, const float *q, int dim, size_t k,
     struct match_hit *hits, size_t *n_hits, struct dt_error *err)
 {
+	return match_identify_as(ix, NULL, q, dim, k, hits, n_hits, err);
+}
+
+int
+match_identify_as(struct match_index *ix, const char *model, const float *q,
+    int dim, size_t k, struct match_hit *hits, size_t *n_hits,
+    struct dt_error *err)
+{
 	_Alignas(ALIGN) float qb[MATCH_DIM_MAX];
 	float hs[MATCH_K_MAX];
 	uint32_t hslot[MATCH_K_MAX];
@@ -1390,7 +1413,7 @@ match_identify(struct match_index *ix, const float *q, int dim, size_t k,
 		return dt_error_set(err, DT_E_INVALID, "match: k = %zu (1..%d)",
 		    k, MATCH_K_MAX);
 	pthread_rwlock_rdlock(&ix->lock);
-	if (check_query(ix, q, dim, qb, err) == -1) {
+	if (check_query(ix, model, q, dim, qb, err) == -1) {
 		pthread_rwlock_unlock(&ix->lock);
 		return -1;
 	}
@@ -1413,6 +1436,14 @@ int
 match_verify(struct match_index *ix, const char *member, const float *q,
     int dim, float *score, struct dt_error *err)
 {
+	return match_verify_as(ix, NULL, member, q, dim, score, err);
+}
+
+int
+match_verify_as(struct match_index *ix, const char *model,
+    const char *member, const float *q, int dim, float *score,
+    struct dt_error *err)
+{
 	_Alignas(ALIGN) float qb[MATCH_DIM_MAX];
 	const struct mdata *d;
 	const struct slot *sl;
@@ -1421,7 +1452,7 @@ match_verify(struct match_index *ix, const char *member, const float *q,
 	uint32_t i;
 
 	pthread_rwlock_rdlock(&ix->lock);
-	if (check_query(ix, q, dim, qb, err) == -1) {
+	if (check_query(ix, model, q, dim, qb, err) == -1) {
 		pthread_rwlock_unlock(&ix->lock);
 		return -1;
 	}

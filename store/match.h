@@ -90,6 +90,16 @@ int match_identify(struct match_index *ix, const float *q, int dim, size_t k,
 int match_verify(struct match_index *ix, const char *member, const float *q,
     int dim, float *score, struct dt_error *err);
 
+/* The same, refused (DT_E_INVALID) unless the index holds the templates of
+ * MODEL, the model that made Q (NULL: any): a probe is never compared with
+ * the templates of another model, even of the same dimension. */
+int match_identify_as(struct match_index *ix, const char *model,
+    const float *q, int dim, size_t k, struct match_hit *hits,
+    size_t *n_hits, struct dt_error *err);
+int match_verify_as(struct match_index *ix, const char *model,
+    const char *member, const float *q, int dim, float *score,
+    struct dt_error *err);
+
 void match_index_stats(struct match_index *ix, struct match_stats *st);
 
 /* For benchmarks and tests: an index not backed by a store.  DIM is fixed by

@@ -13,6 +13,7 @@
 
 #include "store/store.h"
 #include "store/store_int.h"
+#include "util/text.h"
 
 /* Migration N brings the schema from version N-1 to N.  Append only. */
 static const char *const migrations[] = {
@@ -96,10 +97,37 @@ static const char *const migrations[] = {
 	CHG(members, DELETE, "old.rid")
 #undef CHG
 	,
-	/* 3 and 4: taken by other branches (lockout, audit); empty here so
-	 * that the models' SHA-256 is migration 5 on every branch. */
-	"SELECT 1;",
-	"SELECT 1;",
+
+	/* 3: what guards the door across restarts and daemons sharing the
+	 * store (store/guard.h): accepted nonces (hashed) with the horizon
+	 * in meta, consecutive failures per member (by row id: erasure
+	 * takes them) and per kiosk, and the kiosk lock. */
+	"CREATE TABLE nonces(h BLOB PRIMARY KEY, created INTEGER NOT NULL)"
+	"  WITHOUT ROWID;"
+	"CREATE INDEX nonces_created ON nonces(created);"
+	"CREATE TABLE member_failures("
+	"  member INTEGER PRIMARY KEY REFERENCES members(rid) ON DELETE CASCADE,"
+	"  fails INTEGER NOT NULL);"
+	"CREATE TABLE kiosk_failures("
+	"  kiosk TEXT PRIMARY KEY,"
+	"  fails INTEGER NOT NULL DEFAULT 0,"
+	"  locked_until INTEGER NOT NULL DEFAULT 0);",
+
+	/* 4: row MACs and member audit ids (issue 13 point 7, issue 14
+	 * point 5).  store_migrate_c() (rowmac.c) then computes the MACs,
+	 * gives every member an audit id, re-keys the audit chain with
+	 * pseudonymous subjects and puts audit_no_update back. */
+	"ALTER TABLE members ADD COLUMN audit_id TEXT;"
+	"ALTER TABLE members ADD COLUMN mac BLOB;"
+	"CREATE UNIQUE INDEX members_audit_id ON members(audit_id);"
+	"ALTER TABLE kiosks ADD COLUMN mac BLOB;"
+	"ALTER TABLE models ADD COLUMN digest BLOB;"
+	"ALTER TABLE models ADD COLUMN mac BLOB;"
+	"DROP TRIGGER kiosks_stay_revoked;"
+	"CREATE TRIGGER kiosks_stay_revoked BEFORE UPDATE OF id, public_key,"
+	"  created, revoked_at ON kiosks WHEN old.revoked_at IS NOT NULL BEGIN"
+	"  SELECT RAISE(ABORT, 'a revoked kiosk stays revoked'); END;"
+	"DROP TRIGGER audit_no_update;",
 
 	/* 5: a model's SHA-256, recorded at import and checked at every
 	 * load (store_model_get), and the release key that signed it */
@@ -508,10 +536,17 @@ store_migrate(struct store *s, int target, struct dt_error *err)
 			    "%s was written by a newer dt4ecg (schema version %d, "
 			    "this program knows up to %d)", s->path, v, n);
 		}
-		if (v >= target)
-			return store_tx_end(s, 1, err);
+		if (v >= target) {
+			if (store_tx_end(s, 1, err) == -1)
+				return -1;
+			if (s->depth == 0)	/* no old subject left in the WAL */
+				(void)store_checkpoint(s, NULL);
+			return 0;
+		}
 		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", v + 1);
-		if (exec(s, migrations[v], err) == -1 || exec(s, sql, err) == -1) {
+		if (exec(s, migrations[v], err) == -1 ||
+		    store_migrate_c(s, v + 1, err) == -1 ||
+		    exec(s, sql, err) == -1) {
 			dt_error_prefix(err, "migration %d", v + 1);
 			store_tx_end(s, 0, NULL);
 			return -1;
@@ -737,6 +772,12 @@ store_member_add(struct store *s, const char *id, const char *display_name,
 	if (display_name != NULL && strlen(display_name) > STORE_NAME_MAX)
 		return dt_error_set(err, DT_E_INVALID, "member %s: display name "
 		    "longer than %d bytes", id, STORE_NAME_MAX);
+	/* It is sent to kiosks as JSON: UTF-8 without control characters. */
+	if (display_name != NULL && (!dt_utf8_valid(display_name,
+	    strlen(display_name)) || dt_has_control(display_name)))
+		return dt_error_set(err, DT_E_INVALID, "member %s: display name "
+		    "is not UTF-8 text (invalid byte sequence or control "
+		    "character)", id);
 	if (store_tx_begin(s, err) == -1)
 		return -1;
 	if (store_prepare(s, "INSERT INTO members(id, display_name, created) "
@@ -745,7 +786,8 @@ store_member_add(struct store *s, const char *id, const char *display_name,
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, display_name, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, now());
-	if (step_insert(s, st, "member", id, SQLITE_CONSTRAINT_UNIQUE, err))
+	if (step_insert(s, st, "member", id, SQLITE_CONSTRAINT_UNIQUE, err) ||
+	    store_rowmac_member_update(s, id, err))
 		goto out;
 	rc = store_audit_append_tx(s, s->actor, "member.add", id, NULL, err);
 out:
@@ -755,10 +797,11 @@ out:
 
 #define MEMBER_COLS "m.id, m.display_name, m.created, m.locked_until, " \
 	"(SELECT count(*) FROM recordings WHERE member = m.rid), " \
-	"(SELECT count(*) FROM templates WHERE member = m.rid) FROM members m "
+	"(SELECT count(*) FROM templates WHERE member = m.rid), m.audit_id, " \
+	"m.mac FROM members m "
 
 static void
-member_row(sqlite3_stmt *st, struct store_member *m)
+member_row(struct store *s, sqlite3_stmt *st, struct store_member *m)
 {
 	memset(m, 0, sizeof(*m));
 	copy_text(m->id, sizeof(m->id), sqlite3_column_text(st, 0));
@@ -768,6 +811,10 @@ member_row(sqlite3_stmt *st, struct store_member *m)
 	m->locked_until = sqlite3_column_int64(st, 3);
 	m->n_recordings = sqlite3_column_int(st, 4);
 	m->n_templates = sqlite3_column_int(st, 5);
+	copy_text(m->audit_id, sizeof(m->audit_id), sqlite3_column_text(st, 6));
+	m->row_ok = store_rowmac_member_ok(s, m->id, m->locked_until,
+	    sqlite3_column_type(st, 6) == SQLITE_NULL ? NULL : m->audit_id,
+	    sqlite3_column_blob(st, 7), sqlite3_column_bytes(st, 7));
 }
 
 int
@@ -780,8 +827,12 @@ store_member_get(struct store *s, const char *id, struct store_member *out,
 	    get_row(s, "SELECT " MEMBER_COLS "WHERE m.id = ?", "member", id,
 	    &st, err) == -1)
 		return -1;
-	member_row(st, out);
+	member_row(s, st, out);
 	sqlite3_finalize(st);
+	if (out->row_ok == 0)
+		return dt_error_set(err, DT_E_CRYPTO, "member %s: the row does "
+		    "not authenticate under the store key (changed outside "
+		    "dt4ecg?): refused", id);
 	return 0;
 }
 
@@ -796,7 +847,7 @@ store_member_list(struct store *s, store_member_fn fn, void *ctx,
 	if (store_prepare(s, "SELECT " MEMBER_COLS "ORDER BY m.id", &st, err))
 		return -1;
 	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-		member_row(st, &m);
+		member_row(s, st, &m);
 		if ((rc = fn(ctx, &m)) != 0)
 			break;
 	}
@@ -820,7 +871,8 @@ store_member_set_locked(struct store *s, const char *id, int64_t locked_until,
 		goto out;
 	sqlite3_bind_int64(st, 1, locked_until);
 	sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
-	if (step_done(s, st, "member lock", err) == -1)
+	if (step_done(s, st, "member lock", err) == -1 ||
+	    store_rowmac_member_update(s, id, err) == -1)
 		goto out;
 	snprintf(detail, sizeof(detail), "{\"locked_until\":%lld}",
 	    (long long)locked_until);
@@ -850,8 +902,7 @@ int
 store_member_delete(struct store *s, const char *id, struct dt_error *err)
 {
 	sqlite3_stmt *st = NULL;
-	uint8_t h[32];
-	char hex[65], detail[256];
+	char detail[96];
 	int64_t rid, nrec = 0, ntpl = 0;
 	int rc = -1, outer = s->depth == 0;
 
@@ -874,16 +925,9 @@ store_member_delete(struct store *s, const char *id, struct dt_error *err)
 		store_sql_error(s, err, "erase member");
 		goto out;
 	}
-	if (s->key != NULL) {
-		if (store_key_hash(s->key, "dtmember", id, strlen(id), h, err))
-			goto out;
-	} else
-		crypto_generichash(h, sizeof(h), (const uint8_t *)id, strlen(id),
-		    NULL, 0);
-	sodium_bin2hex(hex, sizeof(hex), h, sizeof(h));
-	snprintf(detail, sizeof(detail), "{\"member_hash\":\"%s\",\"keyed\":%s,"
-	    "\"recordings\":%lld,\"templates\":%lld}", hex,
-	    s->key ? "true" : "false", (long long)nrec, (long long)ntpl);
+	/* nothing that names or links to the member: no subject, no hash */
+	snprintf(detail, sizeof(detail), "{\"recordings\":%lld,"
+	    "\"templates\":%lld}", (long long)nrec, (long long)ntpl);
 	rc = store_audit_append_tx(s, s->actor, "member.erase", NULL, detail, err);
 out:
 	sqlite3_finalize(st);
@@ -1261,7 +1305,8 @@ store_kiosk_add(struct store *s, const char *id, const uint8_t pk[32],
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 2, pk, 32, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, now());
-	if (step_insert(s, st, "kiosk", id, SQLITE_CONSTRAINT_PRIMARYKEY, err))
+	if (step_insert(s, st, "kiosk", id, SQLITE_CONSTRAINT_PRIMARYKEY, err) ||
+	    store_rowmac_kiosk_update(s, id, err))
 		goto out;
 	sodium_bin2hex(hex, sizeof(hex), pk, 32);
 	snprintf(detail, sizeof(detail), "{\"public_key\":\"%s\"}", hex);
@@ -1272,7 +1317,7 @@ out:
 }
 
 static void
-kiosk_row(sqlite3_stmt *st, struct store_kiosk *k)
+kiosk_row(struct store *s, sqlite3_stmt *st, struct store_kiosk *k)
 {
 	memset(k, 0, sizeof(*k));
 	copy_text(k->id, sizeof(k->id), sqlite3_column_text(st, 0));
@@ -1280,6 +1325,8 @@ kiosk_row(sqlite3_stmt *st, struct store_kiosk *k)
 		memcpy(k->public_key, sqlite3_column_blob(st, 1), 32);
 	k->created = sqlite3_column_int64(st, 2);
 	k->revoked_at = sqlite3_column_int64(st, 3);
+	k->row_ok = store_rowmac_kiosk_ok(s, k, sqlite3_column_blob(st, 4),
+	    sqlite3_column_bytes(st, 4));
 }
 
 int
@@ -1289,11 +1336,15 @@ store_kiosk_get(struct store *s, const char *id, struct store_kiosk *out,
 	sqlite3_stmt *st;
 
 	if (check_id("kiosk", id, err) == -1 ||
-	    get_row(s, "SELECT id, public_key, created, revoked_at FROM kiosks "
-	    "WHERE id = ?", "kiosk", id, &st, err) == -1)
+	    get_row(s, "SELECT id, public_key, created, revoked_at, mac FROM "
+	    "kiosks WHERE id = ?", "kiosk", id, &st, err) == -1)
 		return -1;
-	kiosk_row(st, out);
+	kiosk_row(s, st, out);
 	sqlite3_finalize(st);
+	if (out->row_ok == 0)
+		return dt_error_set(err, DT_E_CRYPTO, "kiosk %s: the row does "
+		    "not authenticate under the store key (added or changed "
+		    "outside dt4ecg?): refused", id);
 	return 0;
 }
 
@@ -1317,7 +1368,8 @@ store_kiosk_revoke(struct store *s, const char *id, struct dt_error *err)
 		goto out;
 	sqlite3_bind_int64(st, 1, now() > 0 ? now() : 1);
 	sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
-	if (step_done(s, st, "kiosk revoke", err) == -1)
+	if (step_done(s, st, "kiosk revoke", err) == -1 ||
+	    store_rowmac_kiosk_update(s, id, err) == -1)
 		goto out;
 	rc = store_audit_append_tx(s, s->actor, "kiosk.revoke", id, NULL, err);
 out:
@@ -1333,11 +1385,11 @@ store_kiosk_list(struct store *s, store_kiosk_fn fn, void *ctx,
 	sqlite3_stmt *st;
 	int rc = 0, q;
 
-	if (store_prepare(s, "SELECT id, public_key, created, revoked_at FROM "
-	    "kiosks ORDER BY id", &st, err) == -1)
+	if (store_prepare(s, "SELECT id, public_key, created, revoked_at, mac "
+	    "FROM kiosks ORDER BY id", &st, err) == -1)
 		return -1;
 	while ((q = sqlite3_step(st)) == SQLITE_ROW) {
-		kiosk_row(st, &k);
+		kiosk_row(s, st, &k);
 		if ((rc = fn(ctx, &k)) != 0)
 			break;
 	}
@@ -1374,7 +1426,8 @@ store_model_add(struct store *s, const char *id, const void *bytes,
 	sqlite3_bind_int(st, 3, embedding_dim);
 	sqlite3_bind_text(st, 4, metrics_json, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 5, now());
-	if (step_insert(s, st, "model", id, SQLITE_CONSTRAINT_UNIQUE, err))
+	if (step_insert(s, st, "model", id, SQLITE_CONSTRAINT_UNIQUE, err) ||
+	    store_rowmac_models_update(s, err))
 		goto out;
 	snprintf(detail, sizeof(detail), "{\"bytes\":%zu,\"embedding_dim\":%d}",
 	    n_bytes, embedding_dim);
@@ -1396,10 +1449,11 @@ store_model_free(struct store_model *m)
 
 #define MODEL_COLS "SELECT o.id, o.embedding_dim, o.active, o.created, " \
 	"(SELECT count(*) FROM templates WHERE model = o.rid), o.metrics, " \
-	"o.sha256, o.signer "
+	"o.rid, o.digest, o.mac, o.sha256, o.signer "
 
 static int
-model_row(sqlite3_stmt *st, struct store_model *m, int with_bytes)
+model_row(struct store *s, sqlite3_stmt *st, struct store_model *m,
+    int with_bytes)
 {
 	const unsigned char *t;
 
@@ -1409,21 +1463,29 @@ model_row(sqlite3_stmt *st, struct store_model *m, int with_bytes)
 	m->active = sqlite3_column_int(st, 2);
 	m->created = sqlite3_column_int64(st, 3);
 	m->n_templates = sqlite3_column_int64(st, 4);
+	m->row_ok = store_rowmac_model_ok(s, sqlite3_column_int64(st, 6),
+	    m->id, m->embedding_dim, m->active, sqlite3_column_blob(st, 7),
+	    sqlite3_column_bytes(st, 7), sqlite3_column_blob(st, 8),
+	    sqlite3_column_bytes(st, 8));
 	if ((t = sqlite3_column_text(st, 5)) != NULL &&
 	    (m->metrics_json = strdup((const char *)t)) == NULL)
 		return -1;
-	if (sqlite3_column_bytes(st, 6) == (int)sizeof(m->sha256)) {
-		memcpy(m->sha256, sqlite3_column_blob(st, 6),
+	if (sqlite3_column_bytes(st, 9) == (int)sizeof(m->sha256)) {
+		memcpy(m->sha256, sqlite3_column_blob(st, 9),
 		    sizeof(m->sha256));
 		m->has_sha256 = 1;
 	}
-	copy_text(m->signer, sizeof(m->signer), sqlite3_column_text(st, 7));
+	copy_text(m->signer, sizeof(m->signer), sqlite3_column_text(st, 10));
 	if (with_bytes) {
-		m->n_bytes = (size_t)sqlite3_column_bytes(st, 8);
+		m->n_bytes = (size_t)sqlite3_column_bytes(st, 11);
 		if ((m->bytes = malloc(m->n_bytes ? m->n_bytes : 1)) == NULL)
 			return -1;
 		if (m->n_bytes)
-			memcpy(m->bytes, sqlite3_column_blob(st, 8), m->n_bytes);
+			memcpy(m->bytes, sqlite3_column_blob(st, 11), m->n_bytes);
+		if (m->row_ok == 1 && !store_rowmac_model_bytes_ok(
+		    sqlite3_column_blob(st, 7), sqlite3_column_bytes(st, 7),
+		    m->bytes, m->n_bytes))
+			m->row_ok = 0;
 	}
 	return 0;
 }
@@ -1446,8 +1508,12 @@ store_model_get(struct store *s, const char *id, struct store_model **out,
 		store_model_free(m);
 		return -1;
 	}
-	if (model_row(st, m, 1) == -1)
+	if (model_row(s, st, m, 1) == -1)
 		dt_error_set(err, DT_E_NOMEM, "model: out of memory");
+	else if (m->row_ok == 0)
+		dt_error_set(err, DT_E_CRYPTO, "model %s: the row or its bytes do "
+		    "not authenticate under the store key (changed outside "
+		    "dt4ecg?): refused", m->id);
 	else if (m->has_sha256) {
 		unsigned char h[crypto_hash_sha256_BYTES];
 
@@ -1512,7 +1578,7 @@ store_model_list(struct store *s, store_model_fn fn, void *ctx,
 	    &st, err) == -1)
 		return -1;
 	while ((q = sqlite3_step(st)) == SQLITE_ROW) {
-		if (model_row(st, &m, 0) == -1) {
+		if (model_row(s, st, &m, 0) == -1) {
 			rc = dt_error_set(err, DT_E_NOMEM, "model: out of memory");
 			break;
 		}
@@ -1754,7 +1820,7 @@ store_model_activate(struct store *s, const char *model,
 	if (exec(s, "UPDATE models SET active = 0 WHERE active = 1", err) == -1)
 		goto tx;
 	if (exec_rid(s, "UPDATE models SET active = 1 WHERE rid = ?", modrid,
-	    "activate", err) == -1)
+	    "activate", err) == -1 || store_rowmac_models_update(s, err) == -1)
 		goto tx;
 	snprintf(detail, sizeof(detail), "{\"templates\":%zu,\"previous\":\"%s\"}",
 	    ntpl, prev);

@@ -30,6 +30,7 @@
 #define STORE_ID_MAX 64		/* member, kiosk, model ids: [A-Za-z0-9._@:-]{1,64} */
 #define STORE_NAME_MAX 128	/* display names, bytes */
 #define STORE_BUSY_TIMEOUT_MS 5000
+#define STORE_AUDIT_ID_MAX 40	/* a member's audit id "m:<32 hex>" + NUL */
 
 struct store;
 
@@ -39,10 +40,13 @@ struct store;
 #define STORE_OLD_OK	0x4	/* open an older store as is (only for store_migrate) */
 
 /*
- * Opens PATH.  KEY may be NULL: then everything but the biometric data works
- * (kiosks, models, audit, member list and erasure) and sealing/opening fails
- * with DT_E_CRYPTO.  The store keeps its own copy of the key.  With a key, a
- * store whose key check does not open with it is refused (DT_E_CRYPTO).
+ * Opens PATH.  KEY may be NULL: then the store can be read (kiosks, models,
+ * members and the audit log, their row MACs unchecked: row_ok -1) but
+ * nothing audited can be written (every such write appends to the keyed
+ * audit chain; only the unaudited guard tables of store/guard.h, nonces
+ * and failure counters, are written without it) and sealing/opening fails
+ * with DT_E_CRYPTO.  The store keeps its own copy of the key.  With a key,
+ * a store whose key check does not open with it is refused (DT_E_CRYPTO).
  * A store written by a newer version is refused (DT_E_VERSION), as is an
  * older one unless STORE_MIGRATE (or STORE_OLD_OK) is given.
  */
@@ -74,26 +78,32 @@ struct store_member {
 	int64_t locked_until;	/* unix seconds, 0 = not locked */
 	int n_recordings;
 	int n_templates;	/* all models */
+	char audit_id[STORE_AUDIT_ID_MAX];	/* the member in the audit log */
+	int row_ok;		/* MAC: 1 authentic, 0 not, -1 not checked */
 };
 typedef int (*store_member_fn)(void *ctx, const struct store_member *m);
 
 int store_member_add(struct store *s, const char *id, const char *display_name,
     struct dt_error *err);			/* DT_E_EXISTS */
+/* DT_E_NOTFOUND; DT_E_CRYPTO when the row (its lock) does not authenticate. */
 int store_member_get(struct store *s, const char *id, struct store_member *out,
-    struct dt_error *err);			/* DT_E_NOTFOUND */
+    struct dt_error *err);
 /* Calls FN for every member in id order; a non-zero return stops the walk
  * and is returned. */
 int store_member_list(struct store *s, store_member_fn fn, void *ctx,
     struct dt_error *err);
 int store_member_set_locked(struct store *s, const char *id,
     int64_t locked_until, struct dt_error *err);
+/* The member's audit id (what the audit log names them by; DT_E_NOTFOUND). */
+int store_member_audit_id(struct store *s, const char *id,
+    char out[STORE_AUDIT_ID_MAX], struct dt_error *err);
 /*
  * Erasure: removes the member, every recording and every template of theirs
- * in one transaction, then checkpoints.  The audit entry records only that an
- * erasure happened, with a keyed BLAKE2b of the id (so whoever holds the key
- * and the id can confirm it; the log alone does not name them).  Entries
- * written earlier (enrollment, decisions) keep the pseudonymous id: the log is
- * append-only; display names never enter the audit log.
+ * in one transaction, then checkpoints.  The audit log never holds a member
+ * id: its entries name the member by a random audit id kept only in the
+ * member's row, so once the row is erased (secure_delete, checkpointed)
+ * nothing in the file or its WAL links the log to the person.  The erasure's
+ * own entry has no subject; display names never enter the audit log.
  */
 int store_member_delete(struct store *s, const char *id, struct dt_error *err);
 
@@ -137,13 +147,15 @@ struct store_kiosk {
 	uint8_t public_key[32];	/* Ed25519 */
 	int64_t created;
 	int64_t revoked_at;	/* 0 = active */
+	int row_ok;		/* MAC: 1 authentic, 0 not, -1 not checked */
 };
 typedef int (*store_kiosk_fn)(void *ctx, const struct store_kiosk *k);
 
 int store_kiosk_add(struct store *s, const char *id, const uint8_t pk[32],
     struct dt_error *err);			/* DT_E_EXISTS */
+/* DT_E_NOTFOUND; DT_E_CRYPTO when the row does not authenticate. */
 int store_kiosk_get(struct store *s, const char *id, struct store_kiosk *out,
-    struct dt_error *err);			/* DT_E_NOTFOUND */
+    struct dt_error *err);
 /* DT_E_NOTFOUND, or DT_E_INVALID when already revoked.  Irreversible. */
 int store_kiosk_revoke(struct store *s, const char *id, struct dt_error *err);
 int store_kiosk_list(struct store *s, store_kiosk_fn fn, void *ctx,
@@ -162,6 +174,7 @@ struct store_model {
 	char signer[96];	/* release key that signed it, "" if none */
 	uint8_t *bytes;		/* the safetensors file; NULL in lists */
 	size_t n_bytes;
+	int row_ok;		/* MAC: 1 authentic, 0 not, -1 not checked */
 };
 typedef int (*store_model_fn)(void *ctx, const struct store_model *m);
 
@@ -173,8 +186,9 @@ int store_model_add(struct store *s, const char *id, const void *bytes,
  * at import. */
 int store_model_set_signer(struct store *s, const char *id,
     const char *signer, struct dt_error *err);
-/* ID NULL = the active model (DT_E_NOTFOUND if none).  The bytes are checked
- * against the SHA-256 recorded at import: DT_E_CRYPTO when they differ. */
+/* ID NULL = the active model (DT_E_NOTFOUND if none).  DT_E_CRYPTO when
+ * the row (its active flag) or the bytes do not authenticate under the
+ * store key, or the bytes differ from the SHA-256 recorded at import. */
 int store_model_get(struct store *s, const char *id, struct store_model **out,
     struct dt_error *err);
 void store_model_free(struct store_model *m);
@@ -211,7 +225,15 @@ int store_model_activate(struct store *s, const char *model,
 /*
  * Entry i stores hash_i = BLAKE2b-256(hash_{i-1} || id || ts || actor ||
  * action || subject || detail) (each field length-prefixed, hash_0 = 32 zero
- * bytes).  Triggers abort any UPDATE or DELETE on the table.
+ * bytes), keyed with the subkey "dtaudit1" of the store key (migration 4
+ * re-keyed older chains): whoever has the file but not the key cannot
+ * rewrite an entry and recompute the chain.  Triggers abort any UPDATE or
+ * DELETE on the table.  Deleting the newest entries is seen only against an
+ * anchor (the count and the head hash, kept outside the store).
+ *
+ * For member.*, recording.*, template.* and auth.* entries SUBJECT is given
+ * as the member id and recorded as the member's audit id (NULL when no such
+ * member exists).
  */
 struct store_audit_entry {
 	int64_t id;
@@ -224,14 +246,40 @@ struct store_audit_entry {
 typedef int (*store_audit_fn)(void *ctx, const struct store_audit_entry *e);
 
 /* E.g. actor "kiosk:lobby-1", action "auth.accept", subject member id,
- * detail "{\"score\":0.91}".  Used by the daemon for every decision. */
+ * detail "{\"score\":0.91}".  Used by the daemon for every decision.  Needs
+ * the key (DT_E_CRYPTO without). */
 int store_audit_append(struct store *s, const char *actor, const char *action,
     const char *subject, const char *detail, struct dt_error *err);
 int store_audit_list(struct store *s, int64_t after_id, store_audit_fn fn,
     void *ctx, struct dt_error *err);
-/* *FIRST_BAD = id of the first entry whose hash or link is wrong, 0 if the
- * whole chain verifies; *N = entries checked. */
+/* *FIRST_BAD = id of the first entry whose hash or link is wrong (or the
+ * first id missing), 0 if the whole chain verifies; *N = entries checked.
+ * Needs the key. */
 int store_audit_verify(struct store *s, int64_t *first_bad, int64_t *n,
     struct dt_error *err);
+
+/* An anchor: the number of entries and the hash of the newest one. */
+struct store_audit_anchor {
+	int64_t count;
+	uint8_t head[32];
+	int64_t ts;		/* when it was taken, unix seconds */
+};
+#define STORE_ANCHOR_LINE_MAX 160
+/* The log's anchor now. */
+int store_audit_head(struct store *s, struct store_audit_anchor *out,
+    struct dt_error *err);
+/* 0 when entry A->count exists with hash A->head; DT_E_CRYPTO when entries
+ * were deleted or rewritten since A was taken. */
+int store_audit_check_anchor(struct store *s,
+    const struct store_audit_anchor *a, struct dt_error *err);
+/* "dt4ecg-audit-anchor 1 count=N head=<64 hex> time=T" (no newline). */
+void store_anchor_format(const struct store_audit_anchor *a, char *buf,
+    size_t len);
+/* Parses every anchor line of TEXT (a file of one or more; text before
+ * "dt4ecg-audit-anchor" on a line, as in a journal excerpt, is ignored;
+ * blank lines are skipped): a malloc'd array in *OUT, *N >= 1.  NAME
+ * prefixes errors ("NAME:LINE: ..."). */
+int store_anchor_parse(const char *name, const char *text, size_t len,
+    struct store_audit_anchor **out, size_t *n, struct dt_error *err);
 
 #endif /* STORE_STORE_H */

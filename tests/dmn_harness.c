@@ -81,8 +81,10 @@ dh_write_conf(struct dh *h, const char *extra)
 	fprintf(f, "# written by tests/dmn_harness.c\n"
 	    "listen = 127.0.0.1\nport = %u\n"
 	    "tls_cert = %s/tls.crt\ntls_key = %s/tls.key\n"
-	    "store = %s/store.db\nstore_key = %s/store.key\n%s",
-	    h->port, h->dir, h->dir, h->dir, h->dir, extra ? extra : "");
+	    "store = %s/store.db\nstore_key = %s/store.key\n"
+	    "audit_anchor_file = %s/audit.anchor\n%s",
+	    h->port, h->dir, h->dir, h->dir, h->dir, h->dir,
+	    extra ? extra : "");
 	return fclose(f) == 0 ? 0 : -1;
 }
 
@@ -198,6 +200,11 @@ dh_model(struct dh *h, const char *id, uint64_t seed)
 	if (nn_model_create(&hp, 8, 3, acts, seed, &m, &err) != 0)
 		goto fail;
 	decollapse(m);
+	/* A random network's activity probabilities are near 1/3 each: with
+	 * this threshold (pipeline/activity.h) every answer's label reads
+	 * "unknown", as DESIGN.md section 5 allows. */
+	if (nn_model_set_meta(m, "activity.unknown_below", "0.9", &err) != 0)
+		goto fail;
 	if (nn_model_save_buffer(m, &h->model_bytes, &h->model_len, &err) != 0)
 		goto fail;
 	nn_model_free(m);

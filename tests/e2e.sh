@@ -114,6 +114,8 @@ threads = 2
 threshold = ${THRESHOLD:-0.7}
 rate_per_kiosk = 1000
 rate_burst = 1000
+audit_anchor_s = 1
+audit_anchor_file = $T/audit.anchor
 CONF
 	"$D" -c "$T/dt4ecgd.conf" -f 2>"$T/dt4ecgd.log" &
 	pid=$!
@@ -152,6 +154,15 @@ grep -q "EXTERNAL_LOGGER" "$T/dt4ecgd.log" &&
 # the enrollment recording itself, sent whole: the same embedding
 kiosk 0 "accepted as p61" "1:1 on the enrollment recording" \
     --claimed p61 --seconds 0 "$ID/Person_61/rec_1"
+# the request id printed by the kiosk finds the decision in the audit log
+rid=$(sed -n 's/.*, request \([0-9a-f]*\)$/\1/p' "$T/out")
+[ -n "$rid" ] && ok "dt4ecg-kiosk prints the request id ($rid)" || bad "no request id in: $(cat "$T/out")"
+"$A" --db "$S" audit --kiosk lobby --member p61 --since 1h --tail 1 > "$T/audit" 2>&1
+grep -q "auth.accept.*$rid" "$T/audit" && [ "$(wc -l < "$T/audit")" -eq 1 ] &&
+    ok "audit --kiosk --member --since --tail finds it" || { bad "audit filters"; cat "$T/audit"; }
+"$A" --db "$S" user show p61 > "$T/show" 2>&1
+grep -q "auth.accept *kiosk:lobby.*$rid" "$T/show" && ok "user show lists the decision" ||
+    { bad "user show decisions"; cat "$T/show"; }
 "$A" --db "$S" user add noname >/dev/null 2>&1 &&
 "$A" --db "$S" user enroll noname "$ID/Person_09/rec_1" >/dev/null 2>&1 ||
     bad "enrolling a member without a display name"
@@ -279,12 +290,39 @@ if [ "$trained" -eq 1 ]; then
 	    { bad "active model changed"; cat "$T/out"; }
 fi
 
-# every decision audited, chain intact
+# every decision audited, chain intact, no member id in the log
 "$A" --db "$S" audit > "$T/audit" 2>&1
 grep -q "kiosk:lobby *auth.accept" "$T/audit" && ok "decisions audited" || bad "no audited decision"
+grep -q "p6[1-5]" "$T/audit" && bad "a member id in the audit log" || ok "members named by audit id only"
 "$A" --db "$S" audit verify >/dev/null 2>&1 && ok "audit chain verifies" || bad "audit verify"
+
+# rows written into the file with sqlite3 (no key) are refused, logged
+sqlite3 "$S" "PRAGMA busy_timeout = 5000; INSERT INTO kiosks(id, public_key, created, mac) SELECT 'evil', public_key, created, mac FROM kiosks WHERE id = 'lobby'; DROP TRIGGER kiosks_stay_revoked; UPDATE kiosks SET revoked_at = NULL WHERE id = 'old';" >/dev/null || bad "sqlite3"
+cp "$T/lobby.key" "$T/evil.key"
+for k in evil old; do
+	"$K" --url "https://localhost:$PORT" --cacert "$T/tls.crt" --key "$T/$k.key" \
+	    --kiosk-id $k "$ID/Person_61/rec_2" >"$T/out" 2>"$T/err"
+	[ $? -eq 1 ] && grep -q "HTTP 401" "$T/err" && grep -q "kiosk $k: the row does not authenticate" "$T/dt4ecgd.log" &&
+	    ok "kiosk $k written with sqlite3: 401, logged" || { bad "forged kiosk $k"; cat "$T/err"; }
+done
+"$A" --db "$S" kiosk list > "$T/kiosks" 2>&1
+grep -q "^evil *refused" "$T/kiosks" && ok "kiosk list marks it refused" || { bad "kiosk list"; cat "$T/kiosks"; }
 
 kill "$pid"; wait "$pid"; st=$?; pid=
 [ "$st" -eq 0 ] && ok "dt4ecgd stops cleanly on SIGTERM" || bad "dt4ecgd exit $st"
+
+# the anchor written at shutdown holds the whole log; once entries are
+# deleted (and the chain recomputed by whoever has the key), it says so
+grep -q "audit anchor: dt4ecg-audit-anchor 1 count=" "$T/dt4ecgd.log" && ok "anchor logged" || bad "no anchor in the log"
+"$A" --db "$S" audit verify --anchor "$T/audit.anchor" > "$T/out" 2>&1 &&
+    ok "audit verify --anchor: $(cat "$T/out")" || { bad "audit verify --anchor"; cat "$T/out"; }
+"$A" --db "$S" audit anchor --out "$T/a2" >/dev/null &&
+    [ "$(cut -d' ' -f1-4 "$T/audit.anchor")" = "$(cut -d' ' -f1-4 "$T/a2")" ] &&
+    ok "audit anchor exports the same head" || bad "audit anchor differs from the daemon's"
+sqlite3 "$S" "DROP TRIGGER audit_no_delete; DELETE FROM audit WHERE id = (SELECT max(id) FROM audit);"
+"$A" --db "$S" audit verify >/dev/null 2>&1 && ok "a deleted last entry: the chain alone cannot tell" || bad "verify"
+"$A" --db "$S" audit verify --anchor "$T/audit.anchor" > "$T/out" 2>&1
+[ $? -eq 1 ] && grep -q "entries were deleted" "$T/out" && ok "the anchor shows the deletion" ||
+    { bad "anchor missed the deletion"; cat "$T/out"; }
 echo "1..$n"
 [ "$fails" -eq 0 ]

@@ -4,7 +4,7 @@
 # The commands between .EX and .EE in the EXAMPLES section are taken from
 # the man page itself (roff escapes undone, line continuations kept) and
 # run in a temporary folder; only what cannot be used on a test machine is
-# replaced: the absolute folders /var/lib/dt4ecg and /backup by folders in
+# replaced: the absolute folders /var/lib/dt4ecg, /etc/dt4ecgd and /backup by folders in
 # it, dt4ecg-default.safetensors by the shipped model, rec/alice_1 and
 # rec/alice_2 by two ECG-ID recordings of one person, dt4ecg-admin by the
 # built binary.  Every command must succeed.
@@ -21,7 +21,7 @@ B=$(cd "$B" && pwd)
 [ -f "$MODEL" ] || { echo "SKIP: no shipped model"; exit 77; }
 T=$(mktemp -d "${TMPDIR:-/tmp}/dt4ecg-man.XXXXXX") || exit 99
 trap 'rm -rf "$T"' EXIT INT TERM
-mkdir -p "$T/var" "$T/backup" "$T/rec"
+mkdir -p "$T/var" "$T/backup" "$T/rec" "$T/etc"
 ln -s "$(cd "$DATA/ecg-id/Person_01" && pwd)/rec_1.hea" "$T/rec/alice_1.hea"
 ln -s "$(cd "$DATA/ecg-id/Person_01" && pwd)/rec_1.dat" "$T/rec/rec_1.dat"
 ln -s "$(cd "$DATA/ecg-id/Person_01" && pwd)/rec_2.hea" "$T/rec/alice_2.hea"
@@ -33,6 +33,7 @@ awk '/^\.SH EXAMPLES/ { e = 1; next } /^\.SH / { e = 0 }
     e && /^\.EE/ { x = 0 } e && x { print } e && /^\.EX/ { x = 1 }' "$MAN" |
     sed -e 's/\\-/-/g' -e 's/\\e$/\\/' -e 's/\\e/\\/g' \
 	-e "s|/var/lib/dt4ecg/|$T/var/|g" -e "s|/backup/|$T/backup/|g" \
+	-e "s|/etc/dt4ecgd/|$T/etc/|g" \
 	-e "s|^dt4ecg-admin |$B/admin/dt4ecg-admin |" > "$T/examples.sh"
 n=$(grep -c 'dt4ecg-admin ' "$T/examples.sh")
 [ "$n" -ge 6 ] || { echo "Bail out! only $n commands in $MAN's EXAMPLES"; exit 99; }

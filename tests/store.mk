@@ -11,3 +11,18 @@ tests_test_match_LDADD = $(STORE_LIBS) $(CMOCKA_LIBS)
 tests_test_crash_SOURCES = tests/test_crash.c
 tests_test_crash_CFLAGS = $(TEST_CFLAGS) $(SQLITE_CFLAGS) $(SODIUM_CFLAGS)
 tests_test_crash_LDADD = $(STORE_LIBS) $(CMOCKA_LIBS)
+
+# what guards the door (store/guard.h): nonces, lockouts, unlock
+check_PROGRAMS += tests/test_guard
+TESTS += tests/test_guard
+tests_test_guard_SOURCES = tests/test_guard.c
+tests_test_guard_CFLAGS = $(TEST_CFLAGS) $(SQLITE_CFLAGS) $(SODIUM_CFLAGS)
+tests_test_guard_LDADD = $(STORE_LIBS) $(CMOCKA_LIBS)
+
+# the audit anchor parser (dt4ecg-admin audit verify --anchor FILE)
+check_PROGRAMS += fuzz/fuzz_anchor
+TESTS += tests/fuzz-anchor.sh
+EXTRA_DIST += tests/fuzz-anchor.sh fuzz/corpus/anchor
+fuzz_fuzz_anchor_SOURCES = fuzz/fuzz_anchor.c $(FUZZ_DRIVER)
+fuzz_fuzz_anchor_CFLAGS = $(TEST_CFLAGS) $(SODIUM_CFLAGS)
+fuzz_fuzz_anchor_LDADD = $(STORE_LIBS)

@@ -82,8 +82,13 @@ test_errors(void **state)
 		{ "max_body = 100", "max_body: 100 outside" },
 		{ "listen = ", "t.conf:1: listen: must be 1" },
 		{ "rate_per_kiosk = 0", "rate_per_kiosk: 0 outside" },
-		{ "clock_skew_s = 120", "replay_window_s (180) must be at least "
-		    "twice clock_skew_s (120)" },
+		{ "clock_skew_s = 120", "replay_window_s (180) must be more "
+		    "than twice clock_skew_s (120)" },
+		/* equal leaves a one-second hole (issue 13.2c) */
+		{ "clock_skew_s = 90", "replay_window_s (180) must be more "
+		    "than twice clock_skew_s (90)" },
+		{ "max_duration_s = 0", "max_duration_s: 0 outside" },
+		{ "queue_max = 0", "queue_max: 0 outside" },
 		{ "a\0b", "NUL" },
 	};
 	struct cfg c;

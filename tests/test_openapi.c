@@ -947,6 +947,13 @@ validator_negative(void **state)
 	    "\"windows_rejected\":2,\"heart_rate_bpm\":0},\"model\":{\"id\":"
 	    "\"m1\"},\"request_id\":\"0123456789abcdef0123456789abcdef\","
 	    "\"reason\":\"no-match\"}", true);
+	/* a reject with a score (no oracle: 13.5a) */
+	must(dec, "{\"decision\":\"reject\",\"user\":null,\"score\":0.1,"
+	    "\"threshold\":0.7,\"activity\":{\"label\":\"\",\"probability\":0,"
+	    "\"scores\":{}},\"quality\":{\"windows_used\":1,"
+	    "\"windows_rejected\":2,\"heart_rate_bpm\":0},\"model\":{\"id\":"
+	    "\"m1\"},\"request_id\":\"0123456789abcdef0123456789abcdef\","
+	    "\"reason\":\"below-threshold\"}", false);
 	/* reject without reason; reject with a user; unknown reason */
 	must(dec, "{\"decision\":\"reject\",\"user\":null,\"score\":0.1,"
 	    "\"threshold\":0.7,\"activity\":{\"label\":\"\",\"probability\":0,"
@@ -1320,10 +1327,19 @@ unauthorized_401(void **state)
 	    sizeof(other), &err), 0);
 	sign_as(H.kiosk_id[K_MAIN], H.sk[K_MAIN], digest, now, si, sg);
 	raw("application/json", NULL, si, sg, b, len, 401, "digest-missing");
+	/* the signature covers Content-Digest: a header other than the
+	 * signed one fails the signature; a bad one signed as it is, the
+	 * digest check */
+	raw("application/json", "sha-256=:!!!:", si, sg, b, len, 401,
+	    "signature-invalid");
+	sign_as(H.kiosk_id[K_MAIN], H.sk[K_MAIN], "sha-256=:!!!:", now, si,
+	    sg);
 	raw("application/json", "sha-256=:!!!:", si, sg, b, len, 401,
 	    "digest-malformed");
+	sign_as(H.kiosk_id[K_MAIN], H.sk[K_MAIN], "md5=:AAAA:", now, si, sg);
 	raw("application/json", "md5=:AAAA:", si, sg, b, len, 401,
 	    "digest-unsupported");
+	sign_as(H.kiosk_id[K_MAIN], H.sk[K_MAIN], digest, now, si, sg);
 	raw("application/json", digest, NULL, NULL, b, len, 401,
 	    "signature-missing");
 	raw("application/json", digest, "sig1=(", sg, b, len, 401,

@@ -160,6 +160,47 @@ test_replay_threads(void **state)
 	replay_free(r);
 }
 
+/* One keyid cannot hold more than its quota: past it, it is refused and
+ * stores nothing, while other keyids still get in (issue 13.1). */
+static void
+test_replay_quota(void **state)
+{
+	struct replay *r;
+	struct dt_error err;
+	char n[32];
+	int i;
+
+	assert_int_equal(replay_create(64, 10, &r, &err), 0);
+	replay_set_quota(r, 8);
+	for (i = 0; i < 8; i++) {
+		snprintf(n, sizeof(n), "a%d", i);
+		assert_int_equal(replay_check(r, "flood", n, 100, &err),
+		    PROBLEM_OK);
+	}
+	for (i = 8; i < 200; i++) {
+		snprintf(n, sizeof(n), "a%d", i);
+		assert_int_equal(replay_check(r, "flood", n, 100, &err),
+		    PROBLEM_RATE_LIMITED);
+	}
+	assert_non_null(strstr(err.msg, "share"));
+	/* a replay is still a replay */
+	assert_int_equal(replay_check(r, "flood", "a3", 100, &err),
+	    PROBLEM_REPLAY);
+	assert_int_equal(replay_count(r), 8);
+	/* everyone else has room */
+	for (i = 0; i < 56; i++) {
+		char k[16];
+
+		snprintf(k, sizeof(k), "k%d", i % 7);
+		snprintf(n, sizeof(n), "b%d", i);
+		assert_int_equal(replay_check(r, k, n, 101, &err), PROBLEM_OK);
+	}
+	/* once the flood's nonces expire, it has its share again */
+	assert_int_equal(replay_check(r, "flood", "late", 110, &err),
+	    PROBLEM_OK);
+	replay_free(r);
+}
+
 static void
 test_ratelimit(void **state)
 {
@@ -222,6 +263,7 @@ main(void)
 		cmocka_unit_test(test_replay_full),
 		cmocka_unit_test(test_replay_churn),
 		cmocka_unit_test(test_replay_threads),
+		cmocka_unit_test(test_replay_quota),
 		cmocka_unit_test(test_ratelimit),
 		cmocka_unit_test(test_ratelimit_table),
 	};

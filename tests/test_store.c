@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -557,6 +558,8 @@ test_key_files(void **state)
 static int
 find_erase(void *ctx, const struct store_audit_entry *e)
 {
+	if (e->subject != NULL)
+		assert_null(strstr(e->subject, "zelda"));
 	if (strcmp(e->action, "member.erase") == 0) {
 		assert_null(e->subject);
 		assert_null(strstr(e->detail, "zelda"));
@@ -627,6 +630,9 @@ test_erasure(void **state)
 	snprintf(wal, sizeof(wal), "%s-wal", f->db);
 	assert_false(file_contains(f->db, name, strlen(name)));
 	assert_false(file_contains(wal, name, strlen(name)));
+	/* nor her id (issue 14: the audit log named her in the clear) */
+	assert_false(file_contains(f->db, "zelda", 5));
+	assert_false(file_contains(wal, "zelda", 5));
 	for (i = 0; i < nb; i++) {
 		/* any 32-byte piece of any of her ciphertexts */
 		size_t off;
@@ -843,6 +849,411 @@ test_incremental_reload(void **state)
 	match_index_free(ix);
 }
 
+
+/* ---- keyed chain, anchors, row MACs, migration 4 (issue 13 point 7) ---- */
+
+static void
+h_u64(crypto_generichash_state *h, uint64_t v)
+{
+	uint8_t b[8];
+	int i;
+
+	for (i = 0; i < 8; i++)
+		b[i] = (uint8_t)(v >> (8 * i));
+	crypto_generichash_update(h, b, 8);
+}
+
+static void
+h_str(crypto_generichash_state *h, const unsigned char *str)
+{
+	if (str == NULL) {
+		h_u64(h, UINT64_MAX);
+		return;
+	}
+	h_u64(h, strlen((const char *)str));
+	crypto_generichash_update(h, str, strlen((const char *)str));
+}
+
+/*
+ * What an attacker with write access to the file does after editing the
+ * log: renumber the entries 1..n and recompute every link and hash, with
+ * the chain key KEY (32 bytes: a malicious operator) or without (NULL: the
+ * unkeyed chain of before).
+ */
+static void
+rechain(const char *path, const uint8_t *key)
+{
+	sqlite3 *db = raw_open(path);
+	sqlite3_stmt *st, *up;
+	uint8_t prev[32] = { 0 }, hash[32];
+	int64_t n = 0;
+
+	assert_int_equal(sqlite3_exec(db, "DROP TRIGGER IF EXISTS "
+	    "audit_no_update; DROP TRIGGER IF EXISTS audit_no_delete; "
+	    "CREATE TEMP TABLE a2 AS SELECT * FROM audit ORDER BY id; "
+	    "DELETE FROM audit; BEGIN", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT ts, actor, action, "
+	    "subject, detail FROM a2 ORDER BY id", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "INSERT INTO audit(id, ts, "
+	    "actor, action, subject, detail, prev_hash, hash) VALUES "
+	    "(?, ?, ?, ?, ?, ?, ?, ?)", -1, &up, NULL), SQLITE_OK);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		crypto_generichash_state h;
+		int c;
+
+		n++;
+		crypto_generichash_init(&h, key, key ? 32 : 0, 32);
+		crypto_generichash_update(&h, prev, 32);
+		h_u64(&h, (uint64_t)n);
+		h_u64(&h, (uint64_t)sqlite3_column_int64(st, 0));
+		for (c = 1; c <= 4; c++)
+			h_str(&h, sqlite3_column_text(st, c));
+		crypto_generichash_final(&h, hash, 32);
+		sqlite3_reset(up);
+		sqlite3_bind_int64(up, 1, n);
+		sqlite3_bind_int64(up, 2, sqlite3_column_int64(st, 0));
+		for (c = 1; c <= 4; c++)
+			sqlite3_bind_value(up, c + 2, sqlite3_column_value(st, c));
+		sqlite3_bind_blob(up, 7, prev, 32, SQLITE_TRANSIENT);
+		sqlite3_bind_blob(up, 8, hash, 32, SQLITE_TRANSIENT);
+		assert_int_equal(sqlite3_step(up), SQLITE_DONE);
+		memcpy(prev, hash, 32);
+	}
+	sqlite3_finalize(st);
+	sqlite3_finalize(up);
+	assert_int_equal(sqlite3_exec(db, "COMMIT; DROP TABLE a2", NULL, NULL,
+	    NULL), SQLITE_OK);
+	sqlite3_close(db);
+}
+
+static void
+raw_exec(const char *path, const char *sql)
+{
+	sqlite3 *db = raw_open(path);
+
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+}
+
+/* A store of 30 entries, a copy of its file, and its anchor. */
+static void
+thirty(struct fx *f, char *copy, size_t len, struct store_audit_anchor *a)
+{
+	struct dt_error err;
+	char cmd[800], id[16];
+	int i;
+
+	for (i = 0; i < 30; i++) {
+		snprintf(id, sizeof(id), "p%02d", i);
+		assert_int_equal(i % 2 ? store_audit_append(f->s, "kiosk:k1",
+		    "auth.reject", NULL, "{\"score\":0.1}", &err) :
+		    store_member_add(f->s, id, NULL, &err), 0);
+	}
+	assert_int_equal(store_audit_head(f->s, a, &err), 0);
+	assert_int_equal(a->count, 30);
+	assert_int_equal(store_audit_check_anchor(f->s, a, &err), 0);
+	assert_int_equal(store_checkpoint(f->s, &err), 0);
+	store_close(f->s);
+	f->s = NULL;
+	snprintf(copy, len, "%s/copy.db", f->dir);
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", f->db, copy);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* Reopens F's store and returns the first bad entry of the chain. */
+static int64_t
+first_bad(struct fx *f)
+{
+	struct dt_error err;
+	int64_t bad = -1, n;
+
+	store_close(f->s);
+	assert_int_equal(store_open(f->db, f->key, 0, &f->s, &err), 0);
+	assert_int_equal(store_audit_verify(f->s, &bad, &n, &err), 0);
+	return bad;
+}
+
+static void
+restore(struct fx *f, const char *copy)
+{
+	char cmd[800];
+
+	store_close(f->s);
+	f->s = NULL;
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s' && rm -f '%s-wal' '%s-shm'",
+	    copy, f->db, f->db, f->db);
+	assert_int_equal(system(cmd), 0);
+}
+
+static void
+test_audit_keyed(void **state)
+{
+	struct fx *f = *state;
+	struct store_audit_anchor a;
+	struct dt_error err;
+	char copy[160];
+	uint8_t chain_key[32];
+
+	thirty(f, copy, sizeof(copy), &a);
+
+	/* deleting entries 21-27 and recomputing the chain: detected */
+	raw_exec(f->db, "DROP TRIGGER audit_no_delete; "
+	    "DELETE FROM audit WHERE id BETWEEN 21 AND 27");
+	rechain(f->db, NULL);
+	assert_int_equal(first_bad(f), 1);
+
+	/* rewriting entry 5 and recomputing the chain: detected */
+	restore(f, copy);
+	raw_exec(f->db, "DROP TRIGGER audit_no_update; UPDATE audit SET "
+	    "actor = 'kiosk:elsewhere' WHERE id = 5");
+	rechain(f->db, NULL);
+	assert_int_equal(first_bad(f), 1);
+
+	/* whoever holds the key can recompute the chain: the anchor, kept
+	 * outside the store, still shows both edits */
+	assert_int_equal(store_key_derive(f->key, "dtaudit1", chain_key, &err),
+	    0);
+	restore(f, copy);
+	raw_exec(f->db, "DROP TRIGGER audit_no_delete; "
+	    "DELETE FROM audit WHERE id BETWEEN 21 AND 27");
+	rechain(f->db, chain_key);
+	assert_int_equal(first_bad(f), 0);
+	assert_int_equal(store_audit_check_anchor(f->s, &a, &err), -1);
+	assert_int_equal(err.code, DT_E_CRYPTO);
+	assert_non_null(strstr(err.msg, "deleted"));
+
+	restore(f, copy);
+	raw_exec(f->db, "DROP TRIGGER audit_no_update; UPDATE audit SET "
+	    "actor = 'kiosk:elsewhere' WHERE id = 5");
+	rechain(f->db, chain_key);
+	assert_int_equal(first_bad(f), 0);
+	assert_int_equal(store_audit_check_anchor(f->s, &a, &err), -1);
+	assert_non_null(strstr(err.msg, "rewritten"));
+	sodium_memzero(chain_key, sizeof(chain_key));
+
+	/* the untouched copy verifies against its anchor */
+	restore(f, copy);
+	assert_int_equal(first_bad(f), 0);
+	assert_int_equal(store_audit_check_anchor(f->s, &a, &err), 0);
+
+	/* without the key the keyed chain cannot be checked (nor written) */
+	{
+		struct store *s2;
+		int64_t bad, n;
+
+		assert_int_equal(store_open(f->db, NULL, 0, &s2, &err), 0);
+		assert_int_equal(store_audit_verify(s2, &bad, &n, &err), -1);
+		assert_int_equal(err.code, DT_E_CRYPTO);
+		assert_int_equal(store_member_add(s2, "x", NULL, &err), -1);
+		assert_int_equal(err.code, DT_E_CRYPTO);
+		store_close(s2);
+	}
+}
+
+static void
+test_anchor_text(void **state)
+{
+	struct store_audit_anchor a, *v = NULL;
+	struct dt_error err;
+	char line[STORE_ANCHOR_LINE_MAX], text[600];
+	size_t n = 0;
+	int i;
+
+	(void)state;
+	memset(&a, 0, sizeof(a));
+	a.count = 1234;
+	a.ts = 1700000000;
+	for (i = 0; i < 32; i++)
+		a.head[i] = (uint8_t)(i * 7);
+	store_anchor_format(&a, line, sizeof(line));
+	assert_int_equal(strncmp(line, "dt4ecg-audit-anchor 1 count=1234 head=",
+	    38), 0);
+	/* a file of shipped journal lines, blank lines between */
+	snprintf(text, sizeof(text), "Dec 01 10:00:00 host dt4ecgd[42]: audit "
+	    "anchor: %s\n\n%s\r\n", line, line);
+	assert_int_equal(store_anchor_parse("f", text, strlen(text), &v, &n,
+	    &err), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(v[1].count, 1234);
+	assert_int_equal(v[0].ts, 1700000000);
+	assert_memory_equal(v[0].head, a.head, 32);
+	free(v);
+	/* refused: junk, a short head, trailing junk, empty */
+	assert_int_equal(store_anchor_parse("f", "hello\n", 6, &v, &n, &err), -1);
+	assert_non_null(strstr(err.msg, "f:1"));
+	snprintf(text, sizeof(text), "%s\n%.60s\n", line, line);
+	assert_int_equal(store_anchor_parse("f", text, strlen(text), &v, &n,
+	    &err), -1);
+	assert_non_null(strstr(err.msg, "f:2"));
+	snprintf(text, sizeof(text), "%s x\n", line);
+	assert_int_equal(store_anchor_parse("f", text, strlen(text), &v, &n,
+	    &err), -1);
+	assert_int_equal(store_anchor_parse("f", "\n\n", 2, &v, &n, &err), -1);
+	assert_int_equal(err.code, DT_E_FORMAT);
+}
+
+static void
+test_row_macs(void **state)
+{
+	struct fx *f = *state;
+	struct dt_error err;
+	struct store_kiosk k;
+	struct store_member m;
+	struct store_model *sm;
+	struct match_index *ix;
+	uint8_t pk[32] = { 1, 2, 3 };
+	char sql[512];
+
+	assert_int_equal(store_kiosk_add(f->s, "good", pk, &err), 0);
+	assert_int_equal(store_kiosk_add(f->s, "gone", pk, &err), 0);
+	assert_int_equal(store_kiosk_revoke(f->s, "gone", &err), 0);
+	assert_int_equal(store_member_add(f->s, "locked", NULL, &err), 0);
+	assert_int_equal(store_member_set_locked(f->s, "locked",
+	    (int64_t)time(NULL) + 3600, &err), 0);
+	add_model(f->s, "m1");
+	add_model(f->s, "m2");
+	assert_int_equal(store_model_activate(f->s, "m1", recompute_cb,
+	    &(struct recomp){ 0 }, &err), 0);
+	assert_int_equal(store_kiosk_get(f->s, "good", &k, &err), 0);
+	assert_int_equal(k.row_ok, 1);
+	assert_int_equal(store_member_get(f->s, "locked", &m, &err), 0);
+	assert_int_equal(m.row_ok, 1);
+	assert_int_equal(store_model_get(f->s, NULL, &sm, &err), 0);
+	assert_int_equal(sm->row_ok, 1);
+	store_model_free(sm);
+
+	/* a kiosk added by writing the file, even with a real row's MAC */
+	raw_exec(f->db, "INSERT INTO kiosks(id, public_key, created, mac) "
+	    "SELECT 'evil', public_key, created, mac FROM kiosks "
+	    "WHERE id = 'good'");
+	assert_int_equal(store_kiosk_get(f->s, "evil", &k, &err), -1);
+	assert_int_equal(err.code, DT_E_CRYPTO);
+	assert_non_null(strstr(err.msg, "kiosk evil"));
+	/* a revocation lifted by writing the file */
+	raw_exec(f->db, "DROP TRIGGER kiosks_stay_revoked; UPDATE kiosks SET "
+	    "revoked_at = NULL WHERE id = 'gone'");
+	assert_int_equal(store_kiosk_get(f->s, "gone", &k, &err), -1);
+	assert_int_equal(err.code, DT_E_CRYPTO);
+	/* a member unlocked by writing the file */
+	raw_exec(f->db, "UPDATE members SET locked_until = 0 WHERE id = "
+	    "'locked'");
+	assert_int_equal(store_member_get(f->s, "locked", &m, &err), -1);
+	assert_int_equal(err.code, DT_E_CRYPTO);
+	/* the active model switched by writing the file */
+	raw_exec(f->db, "UPDATE models SET active = 0 WHERE id = 'm1'; "
+	    "UPDATE models SET active = 1 WHERE id = 'm2'");
+	assert_int_equal(store_model_get(f->s, NULL, &sm, &err), -1);
+	assert_int_equal(err.code, DT_E_CRYPTO);
+	assert_int_equal(match_index_create(&ix, &err), 0);
+	assert_int_equal(match_index_refresh(ix, f->s, NULL, &err), -1);
+	assert_int_equal(err.code, DT_E_CRYPTO);
+	match_index_free(ix);
+	/* the active model's weights replaced by writing the file */
+	raw_exec(f->db, "UPDATE models SET active = 0 WHERE id = 'm2'; "
+	    "UPDATE models SET active = 1 WHERE id = 'm1'");
+	assert_int_equal(store_model_get(f->s, NULL, &sm, &err), 0);
+	store_model_free(sm);
+	snprintf(sql, sizeof(sql), "UPDATE models SET bytes = x'00112233' "
+	    "WHERE id = 'm1'");
+	raw_exec(f->db, sql);
+	assert_int_equal(store_model_get(f->s, "m1", &sm, &err), -1);
+	assert_int_equal(err.code, DT_E_CRYPTO);
+	/* the lists still show every row, marked */
+	assert_int_equal(store_kiosk_get(f->s, "good", &k, &err), 0);
+}
+
+/* Entry rows of an older (schema 3) store, written as its code did. */
+static void
+test_migration4(void **state)
+{
+	struct fx *f = *state;
+	struct dt_error err;
+	struct store *s;
+	struct store_member m;
+	struct store_kiosk k;
+	struct store_model *sm;
+	char path[160], wal[170], aid[STORE_AUDIT_ID_MAX];
+	int64_t bad = -1, n = 0;
+	int v;
+	sqlite3 *db;
+
+	snprintf(path, sizeof(path), "%s/v3.db", f->dir);
+	assert_int_equal(store_open(path, f->key, STORE_CREATE | STORE_OLD_OK,
+	    &s, &err), 0);
+	assert_int_equal(store_migrate(s, 3, &err), 0);
+	store_close(s);
+	raw_exec(path, "INSERT INTO members(id, display_name, created) VALUES "
+	    "('alice', 'Alice', 1);"
+	    "INSERT INTO kiosks(id, public_key, created) VALUES ('lobby', "
+	    "zeroblob(32), 1);"
+	    "INSERT INTO models(id, bytes, embedding_dim, created, active) "
+	    "VALUES ('m1', x'0102', 16, 1, 1);"
+	    "INSERT INTO audit VALUES (1, 1, 'admin', 'member.add', 'alice', "
+	    "NULL, x'', x'');"
+	    "INSERT INTO audit VALUES (2, 1, 'admin', 'member.add', "
+	    "'bobby-erased', NULL, x'', x'');"
+	    "INSERT INTO audit VALUES (3, 2, 'kiosk:lobby', 'auth.accept', "
+	    "'bobby-erased', '{}', x'', x'');"
+	    "INSERT INTO audit VALUES (4, 3, 'admin', 'kiosk.add', 'lobby', "
+	    "NULL, x'', x'');"
+	    "INSERT INTO audit VALUES (5, 4, 'admin', 'member.erase', NULL, "
+	    "'{\"member_hash\":\"0a0b\",\"keyed\":false,\"recordings\":1,"
+	    "\"templates\":2}', x'', x'');");
+	rechain(path, NULL);	/* the unkeyed chain of schema 3 */
+	raw_exec(path, "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit "
+	    "BEGIN SELECT RAISE(ABORT, 'x'); END; CREATE TRIGGER "
+	    "audit_no_delete BEFORE DELETE ON audit BEGIN SELECT "
+	    "RAISE(ABORT, 'x'); END;");
+
+	/* without the key migration 4 cannot authenticate anything */
+	assert_int_equal(store_open(path, NULL, STORE_MIGRATE, &s, &err), -1);
+	assert_int_equal(err.code, DT_E_CRYPTO);
+	assert_non_null(strstr(err.msg, "migration 4"));
+
+	assert_int_equal(store_open(path, f->key, STORE_MIGRATE, &s, &err), 0);
+	assert_int_equal(store_schema_version(s, &v, &err), 0);
+	assert_int_equal(v, STORE_SCHEMA_VERSION);
+	assert_int_equal(store_audit_verify(s, &bad, &n, &err), 0);
+	assert_int_equal(bad, 0);
+	assert_int_equal(n, 6);	/* + store.migrate */
+	assert_int_equal(store_member_get(s, "alice", &m, &err), 0);
+	assert_int_equal(m.row_ok, 1);
+	assert_int_equal(store_kiosk_get(s, "lobby", &k, &err), 0);
+	assert_int_equal(store_model_get(s, NULL, &sm, &err), 0);
+	store_model_free(sm);
+	assert_int_equal(store_member_audit_id(s, "alice", aid, &err), 0);
+	db = store_db(s);
+	{
+		sqlite3_stmt *st;
+
+		assert_int_equal(sqlite3_prepare_v2(db, "SELECT subject FROM "
+		    "audit ORDER BY id", -1, &st, NULL), SQLITE_OK);
+		assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+		assert_string_equal(sqlite3_column_text(st, 0), aid);
+		assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+		assert_null(sqlite3_column_text(st, 0));	/* erased */
+		assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+		assert_null(sqlite3_column_text(st, 0));
+		assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+		assert_string_equal(sqlite3_column_text(st, 0), "lobby");
+		sqlite3_finalize(st);
+		/* an old erasure keeps its counts, not the hash of the id */
+		assert_int_equal(sqlite3_prepare_v2(db, "SELECT detail FROM "
+		    "audit WHERE id = 5", -1, &st, NULL), SQLITE_OK);
+		assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+		assert_string_equal(sqlite3_column_text(st, 0),
+		    "{\"recordings\":1,\"templates\":2}");
+		sqlite3_finalize(st);
+	}
+	/* the triggers are back */
+	assert_int_not_equal(sqlite3_exec(db, "UPDATE audit SET ts = 0", NULL,
+	    NULL, NULL), SQLITE_OK);
+	store_close(s);
+	snprintf(wal, sizeof(wal), "%s-wal", path);
+	assert_false(file_contains(path, "bobby-erased", 12));
+	assert_false(file_contains(wal, "bobby-erased", 12));
+}
+
 int
 main(void)
 {
@@ -857,6 +1268,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_key_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_erasure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_audit_keyed, setup, teardown),
+		cmocka_unit_test(test_anchor_text),
+		cmocka_unit_test_setup_teardown(test_row_macs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migration4, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_activation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_incremental_reload, setup,
 		    teardown),

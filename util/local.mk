@@ -1,2 +1,3 @@
 noinst_LIBRARIES += libdtutil.a
-libdtutil_a_SOURCES = util/error.c util/error.h util/log.c util/log.h
+libdtutil_a_SOURCES = util/error.c util/error.h util/log.c util/log.h \
+	util/text.c util/text.h
