@@ -279,12 +279,15 @@ user_enroll(struct admin_ctx *ctx, int argc, char **argv)
 	if (ecg_format_parse(o.format, &fmt) != 0) {
 		fprintf(stderr, "dt4ecg-admin user enroll: --format %s: "
 		    "expected wfdb or csv\n", o.format);
+		free(fsv);
 		return ADMIN_EXIT_USAGE;
 	}
 	id = argv[optind];
 	n = argc - optind - 1;
-	if (adm_open(ctx, "user enroll", o.key_file, ADM_KEY_REQUIRED, 0, &s))
+	if (adm_open(ctx, "user enroll", o.key_file, ADM_KEY_REQUIRED, 0, &s)) {
+		free(fsv);
 		return ADMIN_EXIT_FAIL;
+	}
 	rc = ADMIN_EXIT_FAIL;
 	if (store_member_get(s, id, &mem, &err) != 0) {
 		if (err.code == DT_E_NOTFOUND) {
