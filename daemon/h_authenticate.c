@@ -64,6 +64,7 @@
 #include "daemon/httpsig.h"
 #include "daemon/ratelimit.h"
 #include "daemon/replay.h"
+#include "daemon/verdict.h"
 #include "pipeline/embed.h"
 #include "store/guard.h"
 #include "store/match.h"
@@ -184,7 +185,7 @@ decide(struct dmn_req *r, struct worker *w, const struct body_auth *b,
 		} else {
 			d->has_score = true;
 			d->score = score;
-			d->accept = score >= thr;	/* NaN: false */
+			d->accept = verdict_accepts(score, thr);
 			if (!d->accept)
 				d->reason = "below-threshold";
 		}
@@ -205,7 +206,7 @@ decide(struct dmn_req *r, struct worker *w, const struct body_auth *b,
 	d->has_score = true;
 	d->score = hit.score;
 	snprintf(d->subject, sizeof(d->subject), "%s", hit.member);
-	if (!(hit.score >= thr)) {	/* fail closed on NaN */
+	if (!verdict_accepts(hit.score, thr)) {	/* NaN: closed */
 		d->reason = "below-threshold";
 		return PROBLEM_OK;
 	}
@@ -478,17 +479,6 @@ count_decision(struct dmn_req *r, struct store *s, const struct decision *d,
 	}
 }
 
-static bool
-all_finite(const float *v, int n)
-{
-	int i;
-
-	for (i = 0; i < n; i++)
-		if (!isfinite(v[i]))
-			return false;
-	return true;
-}
-
 int
 h_auth_run(struct dmn_req *r)
 {
@@ -522,7 +512,7 @@ h_auth_run(struct dmn_req *r)
 		goto problem;
 	}
 	metrics_inference(dmn_now_mono() - t);
-	if (!all_finite(er.embedding, dim)) {
+	if (!verdict_finite(er.embedding, dim)) {
 		dt_error_set(&err, DT_E_INTERNAL, "model %s gave a non-finite "
 		    "embedding: refused", worker_model_id(w));
 		pk = PROBLEM_INTERNAL;
