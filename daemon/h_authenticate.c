@@ -73,6 +73,7 @@
 #include "daemon/httpsig.h"
 #include "daemon/ratelimit.h"
 #include "daemon/replay.h"
+#include "daemon/verdict.h"
 #include "pipeline/embed.h"
 #include "store/guard.h"
 #include "store/match.h"
@@ -205,7 +206,7 @@ decide(struct dmn_req *r, struct worker *w, const struct body_auth *b,
 		} else {
 			d->has_score = true;
 			d->score = score;
-			d->accept = score >= thr;	/* NaN: false */
+			d->accept = verdict_accepts(score, thr);
 			if (!d->accept)
 				d->reason = "below-threshold";
 		}
@@ -227,7 +228,7 @@ decide(struct dmn_req *r, struct worker *w, const struct body_auth *b,
 	d->score = hit.score;
 	/* a reject names no member: the nearest one only as such */
 	snprintf(d->nearest, sizeof(d->nearest), "%s", hit.member);
-	if (!(hit.score >= thr)) {	/* fail closed on NaN */
+	if (!verdict_accepts(hit.score, thr)) {	/* NaN: closed */
 		d->reason = "below-threshold";
 		return PROBLEM_OK;
 	}
@@ -512,17 +513,6 @@ count_decision(struct dmn_req *r, struct store *s, const struct decision *d,
 	}
 }
 
-static bool
-all_finite(const float *v, int n)
-{
-	int i;
-
-	for (i = 0; i < n; i++)
-		if (!isfinite(v[i]))
-			return false;
-	return true;
-}
-
 int
 h_auth_run(struct dmn_req *r)
 {
@@ -556,7 +546,7 @@ h_auth_run(struct dmn_req *r)
 		goto problem;
 	}
 	metrics_inference(dmn_now_mono() - t);
-	if (!all_finite(er.embedding, dim)) {
+	if (!verdict_finite(er.embedding, dim)) {
 		dt_error_set(&err, DT_E_INTERNAL, "model %s gave a non-finite "
 		    "embedding: refused", worker_model_id(w));
 		pk = PROBLEM_INTERNAL;

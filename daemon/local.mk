@@ -10,7 +10,8 @@ libdaemon_a_SOURCES = \
 	daemon/body.c daemon/body.h \
 	daemon/replay.c daemon/replay.h \
 	daemon/ratelimit.c daemon/ratelimit.h \
-	daemon/cfg.c daemon/cfg.h
+	daemon/cfg.c daemon/cfg.h \
+	daemon/verdict.c daemon/verdict.h
 libdaemon_a_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(SODIUM_CFLAGS)
 DAEMON_LIBS = libdaemon.a libdtutil.a $(JANSSON_LIBS) $(SODIUM_LIBS) -lm
 

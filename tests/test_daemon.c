@@ -1559,7 +1559,7 @@ reload_drain_pings_watchdog(void **state)
 	for (i = 0; i < 1800 && !ready; i++) {
 		struct pollfd p = { H.notify_fd, POLLIN, 0 };
 
-		if (i % 10 == 0 && write(in[1], "x", 1) != 1)
+		if (in[1] != -1 && i % 10 == 0 && write(in[1], "x", 1) != 1)
 			break;
 		if (poll(&p, 1, 100) <= 0)
 			continue;

@@ -1,6 +1,7 @@
 /* tests/test_replay.c — nonce replay cache and per-kiosk rate limits. */
 #include "config.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 
 #include "daemon/ratelimit.h"
 #include "daemon/replay.h"
+#include "daemon/verdict.h"
 
 static int
 setup(void **state)
@@ -201,6 +203,26 @@ test_replay_quota(void **state)
 	replay_free(r);
 }
 
+/* A NaN score never accepts (the old "score < threshold" test let it
+ * through in 1:N); non-finite embeddings are refused (13.8). */
+static void
+test_verdict(void **state)
+{
+	float v[3] = { 0.5f, -0.5f, 0 };
+
+	assert_true(verdict_accepts(0.8f, 0.7));
+	assert_true(verdict_accepts(0.7f, 0.7f));
+	assert_false(verdict_accepts(0.69f, 0.7));
+	assert_false(verdict_accepts(NAN, 0.7));
+	assert_false(verdict_accepts(NAN, -1));
+	assert_false(verdict_accepts(INFINITY, 0.7));
+	assert_true(verdict_finite(v, 3));
+	v[2] = NAN;
+	assert_false(verdict_finite(v, 3));
+	v[2] = -INFINITY;
+	assert_false(verdict_finite(v, 3));
+}
+
 static void
 test_ratelimit(void **state)
 {
@@ -264,6 +286,7 @@ main(void)
 		cmocka_unit_test(test_replay_churn),
 		cmocka_unit_test(test_replay_threads),
 		cmocka_unit_test(test_replay_quota),
+		cmocka_unit_test(test_verdict),
 		cmocka_unit_test(test_ratelimit),
 		cmocka_unit_test(test_ratelimit_table),
 	};
