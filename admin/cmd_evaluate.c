@@ -1451,6 +1451,15 @@ cmd_evaluate(struct admin_ctx *ctx, int argc, char **argv)
 		if ((fig = openset_json(run.e.gen, run.e.ng, run.e.imp,
 		    run.e.ni, json_object_get(result, "data"), &err)) == NULL)
 			goto fail;
+		if (strcmp(o.proto, "p4") == 0)
+			json_object_set_new(fig, "scores", json_string("the "
+			    "last 4 s of a PTB-XL hold-out record against the "
+			    "templates of the first 6 s (cosine)"));
+		else if (strcmp(o.proto, "p2+ptbxl") == 0)
+			json_object_set_new(fig, "scores", json_string("8 s "
+			    "ECG-ID probes and 4 s PTB-XL probes against "
+			    "enrolment templates (cosine), impostor pairs of "
+			    "PTB-XL only"));
 		json_object_set_new(result, "open_set", fig);
 		if (openset_save(models[0], o.proto, fig, &err) != 0)
 			goto fail;
