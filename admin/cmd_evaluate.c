@@ -64,53 +64,14 @@ struct ev {
 	char *motion;		/* P1 8 s probes by activity, a text table */
 };
 
-static int
-push(float **v, size_t *n, size_t *cap, float x)
-{
-	if (*n == *cap) {
-		size_t nc = *cap ? *cap * 2 : 4096;
-		float *nv = realloc(*v, nc * sizeof(float));
-
-		if (nv == NULL)
-			return -1;
-		*v = nv;
-		*cap = nc;
-	}
-	(*v)[(*n)++] = x;
-	return 0;
-}
-
-static double
-dot(const float *a, const float *b, int n)
-{
-	double s = 0;
-	int i;
-
-	for (i = 0; i < n; i++)
-		s += (double)a[i] * b[i];
-	return s;
-}
-
 static void
 l2n(float *v, int n)
 {
-	double s = sqrt(dot(v, v, n)) + 1e-12;
+	double s = sqrt(admin_dot(v, v, n)) + 1e-12;
 	int i;
 
 	for (i = 0; i < n; i++)
 		v[i] = (float)(v[i] / s);
-}
-
-static json_t *
-jreal(double v)
-{
-	return isfinite(v) ? json_real(v) : json_null();
-}
-
-static json_t *
-jacc(size_t ok, size_t n)
-{
-	return n ? json_real((double)ok / (double)n) : json_null();
 }
 
 /* Runs the network; emb and act malloc'd (n x E, n x A). */
@@ -157,7 +118,7 @@ act_summary(const struct ev *e, const long *cm)
 		json_object_set_new(rec, e->m->activities[i], rt ?
 		    json_real((double)cm[i * K + i] / (double)rt) : json_null());
 	}
-	json_object_set_new(o, "acc", jacc((size_t)ok, (size_t)tot));
+	json_object_set_new(o, "acc", admin_jfrac((size_t)ok, (size_t)tot));
 	json_object_set_new(o, "n", json_integer(tot));
 	json_object_set_new(o, "recall", rec);
 	json_object_set_new(o, "confusion", conf);
@@ -182,7 +143,7 @@ cosines(const struct ev *e, const float *emb, float *cos)
 	int E = e->m->hp.embedding_dim, r;
 
 	for (r = 0; r < e->m->n_subjects; r++)
-		cos[r] = (float)dot(emb, e->cls + (size_t)r * E, E);
+		cos[r] = (float)admin_dot(emb, e->cls + (size_t)r * E, E);
 }
 
 /* 8 s segments of the given ranges: activity and identity per segment. */
@@ -283,7 +244,7 @@ segments(struct ev *e, const struct data_ranges *parts, double step_s,
 			}
 		}
 		json_object_set_new(o, "n_segments", json_integer((long)n_seg));
-		json_object_set_new(o, "identity_acc", jacc(ok_id, n_id));
+		json_object_set_new(o, "identity_acc", admin_jfrac(ok_id, n_id));
 		json_object_set_new(o, "identity_n", json_integer((long)n_id));
 		json_object_set_new(o, "identity_422_no_gated_window",
 		    json_integer((long)n422));
@@ -298,15 +259,15 @@ segments(struct ev *e, const struct data_ranges *parts, double step_s,
 				json_object_set_new(x, "n", json_integer(
 				    (long)tot[i]));
 				json_object_set_new(x, "answered_frac",
-				    jacc(ans[i], tot[i]));
+				    admin_jfrac(ans[i], tot[i]));
 				/* rank-1 of the answered probes whose
 				 * subject the model knows */
 				json_object_set_new(x, "identity_acc",
-				    jacc(idok[i], idn[i]));
+				    admin_jfrac(idok[i], idn[i]));
 				json_object_set_new(x, "identity_n", json_integer(
 				    (long)idn[i]));
 				json_object_set_new(x, "window_gate_pass_frac",
-				    jacc(wok[i], wn[i]));
+				    admin_jfrac(wok[i], wn[i]));
 				json_object_set_new(x, "n_windows", json_integer(
 				    (long)wn[i]));
 				json_object_set_new(pa, e->m->activities[i], x);
@@ -410,13 +371,13 @@ verif_json(const struct data_verif *v)
 {
 	json_t *o = json_object();
 
-	json_object_set_new(o, "eer", jreal(v->eer));
-	json_object_set_new(o, "threshold_at_eer", jreal(v->eer_threshold));
-	json_object_set_new(o, "frr_at_far_1pct", jreal(v->frr_at_far1));
-	json_object_set_new(o, "threshold_at_far_1pct", jreal(v->thr_far1));
-	json_object_set_new(o, "frr_at_far_0.1pct", jreal(v->frr_at_far01));
+	json_object_set_new(o, "eer", admin_jnum(v->eer));
+	json_object_set_new(o, "threshold_at_eer", admin_jnum(v->eer_threshold));
+	json_object_set_new(o, "frr_at_far_1pct", admin_jnum(v->frr_at_far1));
+	json_object_set_new(o, "threshold_at_far_1pct", admin_jnum(v->thr_far1));
+	json_object_set_new(o, "frr_at_far_0.1pct", admin_jnum(v->frr_at_far01));
 	json_object_set_new(o, "threshold_at_far_0.1pct",
-	    jreal(v->thr_far01));
+	    admin_jnum(v->thr_far01));
 	json_object_set_new(o, "n_genuine", json_integer((long)v->n_genuine));
 	json_object_set_new(o, "n_impostor", json_integer((long)v->n_impostor));
 	return o;
@@ -471,9 +432,9 @@ eval_p1(struct ev *e, struct dt_error *err)
 				pcos[(size_t)s->parts[wi->part].rec * R + k] +=
 				    cos[k];
 				if (k == row) {
-					if (push(&gen, &ngen, &gc, cos[k]))
+					if (admin_push(&gen, &ngen, &gc, cos[k]))
 						goto nomem2;
-				} else if (push(&imp, &nimp, &ic, cos[k]))
+				} else if (admin_push(&imp, &nimp, &ic, cos[k]))
 					goto nomem2;
 			}
 			pcnt[s->parts[wi->part].rec]++;
@@ -495,11 +456,11 @@ eval_p1(struct ev *e, struct dt_error *err)
 		if (n + fail == 0)
 			continue;
 		o = json_object();
-		json_object_set_new(o, "acc_window", jacc(ok, n));
+		json_object_set_new(o, "acc_window", admin_jfrac(ok, n));
 		json_object_set_new(o, "n_windows", json_integer((long)n));
 		json_object_set_new(o, "n_windows_failing_gate",
 		    json_integer((long)fail));
-		json_object_set_new(o, "acc_test_part", jacc(pok, pn));
+		json_object_set_new(o, "acc_test_part", admin_jfrac(pok, pn));
 		json_object_set_new(o, "n_test_parts", json_integer((long)pn));
 		json_object_set_new(o, "n_test_parts_without_gated_window",
 		    json_integer((long)pnone));
@@ -513,9 +474,9 @@ nomem2:
 		free(pcnt);
 		goto nomem;
 	}
-	json_object_set_new(e->out, "identity_acc_window", jacc(all_ok, all_n));
+	json_object_set_new(e->out, "identity_acc_window", admin_jfrac(all_ok, all_n));
 	json_object_set_new(e->out, "identity_acc_test_part",
-	    jacc(part_ok, part_n));
+	    admin_jfrac(part_ok, part_n));
 	json_object_set_new(e->out, "identity", id);
 	id = NULL;
 	if (ngen > 0 && nimp > 0) {
@@ -627,12 +588,12 @@ open_set(struct ev *e, const float *pe, const int *pid, int P,
 		return dt_error_set(err, DT_E_NOMEM, "out of memory");
 	for (p = 0; p < P; p++)
 		for (t = 0; t < T; t++) {
-			float sc = (float)dot(pe + (size_t)p * E,
+			float sc = (float)admin_dot(pe + (size_t)p * E,
 			    te + (size_t)t * E, E);
 
 			S[(size_t)p * T + t] = sc;
-			if (pid[p] == tid[t] ? push(&gen, &ng, &gc, sc) :
-			    push(&imp, &ni, &ic, sc)) {
+			if (pid[p] == tid[t] ? admin_push(&gen, &ng, &gc, sc) :
+			    admin_push(&imp, &ni, &ic, sc)) {
 				free(S);
 				free(gen);
 				free(imp);

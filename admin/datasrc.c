@@ -487,3 +487,42 @@ admin_noise_load(const struct ecg_prep_params *pp, struct data_noise **out,
 	snprintf(p1, sizeof(p1), "%s/nstdb/ma", admin_data_dir());
 	return data_noise_load(recs, 2, pp, out, err);
 }
+
+int
+admin_push(float **v, size_t *n, size_t *cap, float x)
+{
+	if (*n == *cap) {
+		size_t nc = *cap ? *cap * 2 : 4096;
+		float *nv = realloc(*v, nc * sizeof(float));
+
+		if (nv == NULL)
+			return -1;
+		*v = nv;
+		*cap = nc;
+	}
+	(*v)[(*n)++] = x;
+	return 0;
+}
+
+double
+admin_dot(const float *a, const float *b, int n)
+{
+	double s = 0;
+	int i;
+
+	for (i = 0; i < n; i++)
+		s += (double)a[i] * b[i];
+	return s;
+}
+
+json_t *
+admin_jnum(double v)
+{
+	return isfinite(v) ? json_real(v) : json_null();
+}
+
+json_t *
+admin_jfrac(size_t k, size_t n)
+{
+	return n ? json_real((double)k / (double)n) : json_null();
+}

@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include <jansson.h>
+
 #include "data/dataset.h"
 #include "nn/model.h"
 #include "util/error.h"
@@ -39,6 +41,14 @@ int admin_parse_aug(const char *s, struct data_aug *a);
 /* The electrode noise of the augmentation: nstdb bw and ma. */
 int admin_noise_load(const struct ecg_prep_params *pp, struct data_noise **out,
     struct dt_error *err);
+
+/* Small helpers of evaluate's protocols: append to a growing float array
+ * (-1 out of memory); dot product; a number or null when not finite; k/n
+ * or null when n is 0. */
+int admin_push(float **v, size_t *n, size_t *cap, float x);
+double admin_dot(const float *a, const float *b, int n);
+json_t *admin_jnum(double v);
+json_t *admin_jfrac(size_t k, size_t n);
 
 /* Normalised classifier rows (n_subjects x E), malloc'd. */
 float *admin_classifier(const struct nn_model *m);

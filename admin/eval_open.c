@@ -126,45 +126,6 @@ out:
 	return rc;
 }
 
-static double
-cosine(const float *a, const float *b, int n)
-{
-	double s = 0;
-	int i;
-
-	for (i = 0; i < n; i++)
-		s += (double)a[i] * b[i];
-	return s;
-}
-
-static int
-push(float **v, size_t *n, size_t *cap, float x)
-{
-	if (*n == *cap) {
-		size_t nc = *cap ? *cap * 2 : 4096;
-		float *nv = realloc(*v, nc * sizeof(float));
-
-		if (nv == NULL)
-			return -1;
-		*v = nv;
-		*cap = nc;
-	}
-	(*v)[(*n)++] = x;
-	return 0;
-}
-
-static json_t *
-jnum(double v)
-{
-	return isfinite(v) ? json_real(v) : json_null();
-}
-
-static json_t *
-jfrac(size_t k, size_t n)
-{
-	return n ? json_real((double)k / (double)n) : json_null();
-}
-
 /*
  * Verification and rank-1 of probes (pid: identity; answered probes only)
  * against templates (tid).  Genuine pairs of a probe with gen_counts[p]
@@ -193,17 +154,17 @@ verify(const struct ctx *x, const struct probes *pr, const int *pid,
 
 			if (tp->n_id[t] == 0)
 				continue;
-			sc = cosine(pr->emb + (size_t)p * x->E, tp->emb +
+			sc = admin_dot(pr->emb + (size_t)p * x->E, tp->emb +
 			    (size_t)t * x->E, x->E);
 			if (sc > bs) {
 				bs = sc;
 				best = t;
 			}
 			if (pid[p] == tid[t]) {
-				if (gen_counts[p] && push(&gen, &ng, &gc,
+				if (gen_counts[p] && admin_push(&gen, &ng, &gc,
 				    (float)sc) != 0)
 					goto nomem;
-			} else if (push(&imp, &ni, &ic, (float)sc) != 0)
+			} else if (admin_push(&imp, &ni, &ic, (float)sc) != 0)
 				goto nomem;
 		}
 		if (gen_counts[p] && best >= 0) {
@@ -213,18 +174,18 @@ verify(const struct ctx *x, const struct probes *pr, const int *pid,
 	}
 	if (data_verif_metrics(gen, ng, imp, ni, &v, err) != 0)
 		goto fail;
-	json_object_set_new(o, "eer", jnum(v.eer));
-	json_object_set_new(o, "threshold_at_eer", jnum(v.eer_threshold));
-	json_object_set_new(o, "frr_at_far_1pct", jnum(v.frr_at_far1));
-	json_object_set_new(o, "threshold_at_far_1pct", jnum(v.thr_far1));
-	json_object_set_new(o, "frr_at_far_0.1pct", jnum(v.frr_at_far01));
-	json_object_set_new(o, "threshold_at_far_0.1pct", jnum(v.thr_far01));
+	json_object_set_new(o, "eer", admin_jnum(v.eer));
+	json_object_set_new(o, "threshold_at_eer", admin_jnum(v.eer_threshold));
+	json_object_set_new(o, "frr_at_far_1pct", admin_jnum(v.frr_at_far1));
+	json_object_set_new(o, "threshold_at_far_1pct", admin_jnum(v.thr_far1));
+	json_object_set_new(o, "frr_at_far_0.1pct", admin_jnum(v.frr_at_far01));
+	json_object_set_new(o, "threshold_at_far_0.1pct", admin_jnum(v.thr_far01));
 	json_object_set_new(o, "n_genuine", json_integer((json_int_t)ng));
 	json_object_set_new(o, "n_impostor", json_integer((json_int_t)ni));
-	json_object_set_new(o, "rank1", jfrac(ok_r1, n_r1));
+	json_object_set_new(o, "rank1", admin_jfrac(ok_r1, n_r1));
 	json_object_set_new(o, "rank1_n", json_integer((json_int_t)n_r1));
 	json_object_set_new(o, "n_probes", json_integer(pr->n));
-	json_object_set_new(o, "probes_answered", jfrac(n_ans,
+	json_object_set_new(o, "probes_answered", admin_jfrac(n_ans,
 	    (size_t)pr->n));
 	json_object_set_new(o, "n_templates", json_integer(tp->n));
 	if (keep != NULL) {
@@ -545,7 +506,7 @@ wearable(const struct ctx *x, int enrol, int probe, const char *key,
 			continue;
 		ans[a]++;
 		for (t = 0; t < tp.n; t++) {
-			double sc = cosine(pp.emb + (size_t)i * x->E, tp.emb +
+			double sc = admin_dot(pp.emb + (size_t)i * x->E, tp.emb +
 			    (size_t)t * x->E, x->E);
 
 			if (tp.n_id[t] > 0 && sc > bs) {
@@ -567,13 +528,13 @@ wearable(const struct ctx *x, int enrol, int probe, const char *key,
 			}
 			json_object_set_new(e, "n_probes", json_integer(
 			    (json_int_t)n[k]));
-			json_object_set_new(e, "answered", jfrac(ans[k], n[k]));
-			json_object_set_new(e, "rank1", jfrac(ok[k], ans[k]));
+			json_object_set_new(e, "answered", admin_jfrac(ans[k], n[k]));
+			json_object_set_new(e, "rank1", admin_jfrac(ok[k], ans[k]));
 			if (has_act) {
 				json_object_set_new(e, "activity_acc",
-				    jfrac(aok[k], n[k]));
+				    admin_jfrac(aok[k], n[k]));
 				json_object_set_new(e, "activity_unknown",
-				    jfrac(unk[k], n[k]));
+				    admin_jfrac(unk[k], n[k]));
 			}
 			json_object_set_new(by, x->c->activities[k], e);
 			tn += n[k];
@@ -582,10 +543,10 @@ wearable(const struct ctx *x, int enrol, int probe, const char *key,
 			taok += aok[k];
 		}
 		json_object_set_new(o, "n_probes", json_integer((json_int_t)tn));
-		json_object_set_new(o, "answered", jfrac(ta, tn));
-		json_object_set_new(o, "rank1", jfrac(tok, ta));
+		json_object_set_new(o, "answered", admin_jfrac(ta, tn));
+		json_object_set_new(o, "rank1", admin_jfrac(tok, ta));
 		if (has_act)
-			json_object_set_new(o, "activity_acc", jfrac(taok, tn));
+			json_object_set_new(o, "activity_acc", admin_jfrac(taok, tn));
 	}
 	json_object_set_new(o, "n_templates", json_integer(n_t));
 	json_object_set_new(o, "what", json_string(enrol != probe ?
@@ -693,10 +654,10 @@ rest_other(const struct ctx *x, json_t *out, bool alone, struct dt_error *err)
 		}
 		e = json_object();
 		json_object_set_new(e, "n_probes", json_integer((json_int_t)n));
-		json_object_set_new(e, "rest", jfrac(nr, n));
-		json_object_set_new(e, "unknown", jfrac(nu, n));
-		json_object_set_new(e, "wrong", jfrac(nw, n));
-		json_object_set_new(e, "wrong_p_ge_0.9", jfrac(nw9, n));
+		json_object_set_new(e, "rest", admin_jfrac(nr, n));
+		json_object_set_new(e, "unknown", admin_jfrac(nu, n));
+		json_object_set_new(e, "wrong", admin_jfrac(nw, n));
+		json_object_set_new(e, "wrong_p_ge_0.9", admin_jfrac(nw9, n));
 		json_object_set_new(o, key[s], e);
 		T[0] += n;
 		T[1] += nr;
@@ -710,10 +671,10 @@ rest_other(const struct ctx *x, json_t *out, bool alone, struct dt_error *err)
 		    "(needs --data ecg-id or --data ptbxl-lead1)");
 		goto out;
 	}
-	json_object_set_new(o, "rest", jfrac(T[1], T[0]));
-	json_object_set_new(o, "unknown", jfrac(T[2], T[0]));
-	json_object_set_new(o, "wrong", jfrac(T[0] - T[1] - T[2], T[0]));
-	json_object_set_new(o, "wrong_p_ge_0.9", jfrac(T[3], T[0]));
+	json_object_set_new(o, "rest", admin_jfrac(T[1], T[0]));
+	json_object_set_new(o, "unknown", admin_jfrac(T[2], T[0]));
+	json_object_set_new(o, "wrong", admin_jfrac(T[0] - T[1] - T[2], T[0]));
+	json_object_set_new(o, "wrong_p_ge_0.9", admin_jfrac(T[3], T[0]));
 	json_object_set_new(o, "n_probes", json_integer((json_int_t)T[0]));
 	json_object_set(out, "rest-other", o);
 	rc = 0;
@@ -732,7 +693,7 @@ score_people(const float *e, int E, const float *tmpl, const int *owner,
 	for (q = 0; q < n_people; q++)
 		out[q] = -2;
 	for (t = 0; t < n_tmpl; t++) {
-		float sc = (float)cosine(e, tmpl + (size_t)t * E, E);
+		float sc = (float)admin_dot(e, tmpl + (size_t)t * E, E);
 
 		if (sc > out[owner[t]])
 			out[owner[t]] = sc;
@@ -889,8 +850,8 @@ adapt(const struct ctx *x, double thr, double margin, int cap, json_t *out,
 			for (j = 0; j < n_p; j++) {
 				if (sc[j] > sc[b])
 					b = j;
-				if (j == who ? push(&gen, &ng, &gcap, sc[j]) :
-				    push(&imp, &ni, &icap, sc[j])) {
+				if (j == who ? admin_push(&gen, &ng, &gcap, sc[j]) :
+				    admin_push(&imp, &ni, &icap, sc[j])) {
 					json_decref(v);
 					goto nomem;
 				}
@@ -902,9 +863,9 @@ adapt(const struct ctx *x, double thr, double margin, int cap, json_t *out,
 			json_decref(v);
 			goto out;
 		}
-		json_object_set_new(v, "eer", jnum(vm.eer));
-		json_object_set_new(v, "frr_at_far_1pct", jnum(vm.frr_at_far1));
-		json_object_set_new(v, "rank1", jfrac(r1, r1n));
+		json_object_set_new(v, "eer", admin_jnum(vm.eer));
+		json_object_set_new(v, "frr_at_far_1pct", admin_jnum(vm.frr_at_far1));
+		json_object_set_new(v, "rank1", admin_jfrac(r1, r1n));
 		json_object_set_new(v, "n_genuine", json_integer((json_int_t)ng));
 		json_object_set_new(v, "n_impostor", json_integer((json_int_t)ni));
 		json_object_set_new(v, "n_templates", json_integer(n_tmpl));
