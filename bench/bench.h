@@ -88,6 +88,7 @@ int bench_parse_int_list(const char *opt, const char *s, int *out, int max,
 int bench_infer_main(int argc, char **argv);
 int bench_match_main(int argc, char **argv);
 int bench_load_main(int argc, char **argv);
+int bench_soak_main(int argc, char **argv);
 int bench_train_main(int argc, char **argv);
 
 #endif /* BENCH_BENCH_H */

@@ -19,6 +19,7 @@ static const struct {
 	{ "match", bench_match_main, "1:N matching latency and memory (index vs naive loop)" },
 	{ "train", bench_train_main, "training throughput (windows/s, GFLOP/s), with and without GradNorm" },
 	{ "load", bench_load_main, "signed requests against dt4ecgd vs raw inference" },
+	{ "soak", bench_soak_main, "a long mixed valid/malformed/replayed load on dt4ecgd (run it under ASan)" },
 };
 
 static void

@@ -49,8 +49,8 @@ fuzz_fuzz_config_LDADD = $(DAEMON_LIBS)
 # (tests/dmn_harness.c) and drives it with libcurl; daemon-valgrind.sh runs
 # the same test with the daemon under valgrind when valgrind is installed.
 check_PROGRAMS += tests/test_daemon
-TESTS += tests/test_daemon tests/daemon-valgrind.sh
-EXTRA_DIST += tests/daemon-valgrind.sh
+TESTS += tests/test_daemon tests/daemon-valgrind.sh tests/daemon-soak.sh
+EXTRA_DIST += tests/daemon-valgrind.sh tests/daemon-soak.sh
 tests_test_daemon_SOURCES = tests/test_daemon.c \
 	tests/dmn_harness.c tests/dmn_harness.h tests/nonecg.c tests/nonecg.h
 tests_test_daemon_CFLAGS = $(DAEMON_TEST_CFLAGS) $(CURL_CFLAGS) \
