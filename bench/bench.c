@@ -137,21 +137,33 @@ out:
 }
 
 double
-bench_rss_mb(void)
+bench_rss_mb_of(long pid)
 {
-	char line[256];
-	double kb = 0.0;
-	FILE *f = fopen("/proc/self/status", "r");
+	char path[64], line[256];
+	double mb = -1;
+	FILE *f;
 
-	if (f == NULL)
-		return 0.0;
+	if (pid > 0)
+		snprintf(path, sizeof(path), "/proc/%ld/status", pid);
+	else
+		snprintf(path, sizeof(path), "/proc/self/status");
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
 	while (fgets(line, sizeof(line), f) != NULL)
 		if (strncmp(line, "VmRSS:", 6) == 0) {
-			kb = strtod(line + 6, NULL);
+			mb = strtod(line + 6, NULL) / 1024.0;
 			break;
 		}
 	fclose(f);
-	return kb / 1024.0;
+	return mb;
+}
+
+double
+bench_rss_mb(void)
+{
+	double mb = bench_rss_mb_of(0);
+
+	return mb < 0 ? 0.0 : mb;
 }
 
 bool

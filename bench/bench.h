@@ -73,6 +73,8 @@ void bench_samples_free(struct bench_samples *s);
 double bench_percentile(double *v, size_t n, double p);
 
 double bench_rss_mb(void);	/* VmRSS of this process */
+/* VmRSS of process PID (this one when 0), -1 when unreadable. */
+double bench_rss_mb_of(long pid);
 bool bench_file_exists(const char *path);
 
 /* Option values: on a bad one, say so on stderr naming the option `opt`

@@ -140,27 +140,6 @@ client_main(void *arg)
 	return NULL;
 }
 
-static double
-rss_mb_of(long pid)
-{
-	char path[64], line[256];
-	double mb = -1;
-	FILE *f;
-
-	if (pid <= 0)
-		return -1;
-	snprintf(path, sizeof(path), "/proc/%ld/status", pid);
-	if ((f = fopen(path, "r")) == NULL)
-		return -1;
-	while (fgets(line, sizeof(line), f) != NULL)
-		if (strncmp(line, "VmRSS:", 6) == 0) {
-			mb = strtod(line + 6, NULL) / 1024.0;
-			break;
-		}
-	fclose(f);
-	return mb;
-}
-
 /* --- raw inference --------------------------------------------------------- */
 struct raw {
 	const struct nn_model *m;
@@ -471,7 +450,7 @@ bench_load_main(int argc, char **argv)
 
 		bench_samples_init(&L.lat);
 		L.requests = L.errors = L.windows = 0;
-		rss0 = rss_mb_of(pid);
+		rss0 = pid > 0 ? bench_rss_mb_of(pid) : -1;
 		t0 = bench_now();
 		L.deadline = t0 + seconds;
 		for (i = 0; i < conc[c]; i++) {
@@ -481,7 +460,7 @@ bench_load_main(int argc, char **argv)
 		for (i = 0; i < conc[c]; i++)
 			pthread_join(th[i], NULL);
 		el = bench_now() - t0;
-		rss1 = rss_mb_of(pid);
+		rss1 = pid > 0 ? bench_rss_mb_of(pid) : -1;
 		bench_samples_stats(&L.lat, &st);
 		rps = (double)L.requests / el;
 		wps = (double)L.windows / el;

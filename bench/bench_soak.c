@@ -300,25 +300,6 @@ soak_client_main(void *arg)
 	return NULL;
 }
 
-static double
-soak_rss_mb(pid_t pid)
-{
-	char path[64], line[256];
-	double mb = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
-	if ((f = fopen(path, "r")) == NULL)
-		return -1;
-	while (fgets(line, sizeof(line), f) != NULL)
-		if (strncmp(line, "VmRSS:", 6) == 0) {
-			mb = strtod(line + 6, NULL) / 1024.0;
-			break;
-		}
-	fclose(f);
-	return mb;
-}
-
 /* Least-squares slope of V over T for T >= FROM, in units per minute. */
 static double
 soak_slope_per_min(const double *t, const double *v, int n, double from)
@@ -519,7 +500,7 @@ bench_soak_main(int argc, char **argv)
 		started++;
 	}
 	while ((el = bench_now() - t0) < seconds) {
-		double mb = soak_rss_mb(H.pid);
+		double mb = bench_rss_mb_of(H.pid);
 		long done;
 
 		pthread_mutex_lock(&S.lock);
@@ -541,7 +522,7 @@ bench_soak_main(int argc, char **argv)
 	}
 	for (i = 0; i < started; i++)
 		pthread_join(th[i], NULL);
-	rss_end = soak_rss_mb(H.pid);
+	rss_end = bench_rss_mb_of(H.pid);
 	if (rss_end > rss_max)
 		rss_max = rss_end;
 	el = bench_now() - t0;
