@@ -17,6 +17,7 @@
  */
 #include "config.h"
 
+#include <getopt.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -411,42 +412,58 @@ bench_soak_main(int argc, char **argv)
 	struct bench_stats st;
 	enum soak_kind k;
 
-	for (i = 1; i < argc; i++) {
-		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+	static const struct option longopts[] = {
+		{ "seconds", required_argument, NULL, 's' },
+		{ "warmup", required_argument, NULL, 'w' },
+		{ "concurrency", required_argument, NULL, 'c' },
+		{ "members", required_argument, NULL, 'm' },
+		{ "tiny", no_argument, NULL, 't' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	int ch;
 
-		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		const char *name = ch == 's' ? "--seconds" : ch == 'w' ?
+		    "--warmup" : ch == 'c' ? "--concurrency" : "--members";
+
+		switch (ch) {
+		case 's':
+			if (bench_parse_int(name, optarg, 1, 86400, &seconds))
+				return 2;
+			break;
+		case 'w':
+			if (bench_parse_int(name, optarg, 0, 3600, &warmup))
+				return 2;
+			break;
+		case 'c':
+			if (bench_parse_int(name, optarg, 1, SOAK_MAX_CONC,
+			    &conc))
+				return 2;
+			break;
+		case 'm':
+			if (bench_parse_int(name, optarg, 1, 30, &members))
+				return 2;
+			break;
+		case 't':
+			tiny = true;
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 'h':
 			usage_to(stdout);
 			return 0;
-		}
-		if (strcmp(a, "--json") == 0) {
-			json = true;
-			continue;
-		}
-		if (strcmp(a, "--tiny") == 0) {
-			tiny = true;
-			continue;
-		}
-		if (v == NULL) {
+		default:
 			usage_to(stderr);
 			return 2;
 		}
-		i++;
-		if (strcmp(a, "--seconds") == 0) {
-			if (bench_parse_int(a, v, 1, 86400, &seconds) != 0)
-				return 2;
-		} else if (strcmp(a, "--warmup") == 0) {
-			if (bench_parse_int(a, v, 0, 3600, &warmup) != 0)
-				return 2;
-		} else if (strcmp(a, "--concurrency") == 0) {
-			if (bench_parse_int(a, v, 1, SOAK_MAX_CONC, &conc) != 0)
-				return 2;
-		} else if (strcmp(a, "--members") == 0) {
-			if (bench_parse_int(a, v, 1, 30, &members) != 0)
-				return 2;
-		} else {
-			usage_to(stderr);
-			return 2;
-		}
+	}
+	if (optind < argc) {
+		usage_to(stderr);
+		return 2;
 	}
 	if (warmup >= seconds)
 		warmup = seconds / 2;
