@@ -85,7 +85,8 @@ static int
 set(void *vo, int ch, const char *arg)
 {
 	struct audit_opts *o = vo;
-	char *end;
+	int64_t after;
+	int tail;
 
 	switch (ch) {
 	case 'j':
@@ -111,19 +112,18 @@ set(void *vo, int ch, const char *arg)
 		    "ago\n", arg);
 		return ADMIN_EXIT_USAGE;
 	case 't':
-		errno = 0;
-		o->tail = strtol(arg, &end, 10);
-		if (errno || end == arg || *end || o->tail < 1 ||
-		    o->tail > 1000000) {
+		if (dt_parse_int(arg, 1, 1000000, &tail) == 0)
+			o->tail = tail;
+		else {
 			fprintf(stderr, "dt4ecg-admin audit: --tail %s: expected "
 			    "1..1000000 entries\n", arg);
 			return ADMIN_EXIT_USAGE;
 		}
 		return -1;
 	}
-	errno = 0;
-	o->after = strtoll(arg, &end, 10);
-	if (errno || end == arg || *end || o->after < 0) {
+	if (dt_parse_i64(arg, 0, INT64_MAX, &after) == 0)
+		o->after = (long long)after;
+	else {
 		fprintf(stderr, "dt4ecg-admin audit: --after %s: expected an "
 		    "entry id >= 0\n", arg);
 		return ADMIN_EXIT_USAGE;
@@ -436,7 +436,7 @@ anchor(struct admin_ctx *ctx, const struct audit_opts *o)
 	store_anchor_format(&a, line, sizeof(line) - 1);
 	strcat(line, "\n");
 	if (o->out != NULL) {
-		if (adm_write_new_file(o->out, 0644, line, strlen(line),
+		if (dt_file_create(o->out, line, strlen(line), 0644,
 		    &err) != 0)
 			goto fail;
 		printf("%s: anchor of %lld entries written\n", o->out,

@@ -17,6 +17,7 @@
 #include <jansson.h>
 
 #include "admin/admin.h"
+#include "admin/common.h"
 #include "admin/datasrc.h"
 #include "data/split.h"
 #include "nn/net.h"
@@ -57,17 +58,11 @@ usage(FILE *f)
 static int
 dbl(const char *opt, const char *s, double lo, double hi, double *out)
 {
-	char *e;
-	double v;
-
-	errno = 0;
-	v = strtod(s, &e);
-	if (errno || e == s || *e || !(v >= lo && v <= hi)) {
+	if (dt_parse_double(s, lo, hi, out) != 0) {
 		fprintf(stderr, "dt4ecg-admin calibrate: %s %s: expected a "
 		    "number in [%g, %g]\n", opt, s, lo, hi);
 		return -1;
 	}
-	*out = v;
 	return 0;
 }
 
@@ -116,12 +111,12 @@ run_twice(const struct nn_model *m, const struct data_set *s,
     const struct data_aug *aug, float *act, struct dt_error *err)
 {
 	struct nn_net *net = NULL;
-	struct data_rng rng;
+	struct dt_rng rng;
 	size_t *idx = NULL, done;
 	float *x = NULL;
 	int W = m->hp.window, A = m->n_activities, k, pass, rc = -1, b = 64;
 
-	data_rng_seed(&rng, 1);
+	dt_rng_seed(&rng, 1 ^ DATA_SEED_SALT);
 	if ((x = malloc(sizeof(float) * (size_t)b * W)) == NULL ||
 	    (idx = malloc(sizeof(size_t) * (size_t)b)) == NULL) {
 		dt_error_set(err, DT_E_NOMEM, "out of memory");

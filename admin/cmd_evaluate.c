@@ -33,6 +33,7 @@
 #include <jansson.h>
 
 #include "admin/admin.h"
+#include "admin/common.h"
 #include "admin/contamination.h"
 #include "admin/openset.h"
 #include "admin/report_summary.h"
@@ -894,23 +895,6 @@ model_data(const struct nn_model *m, char ***names, int *n)
 	return 0;
 }
 
-static int
-eint(const char *opt, const char *s, long lo, long hi, int *out)
-{
-	char *e;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &e, 10);
-	if (errno || e == s || *e || v < lo || v > hi) {
-		fprintf(stderr, "dt4ecg-admin evaluate: %s %s: expected an "
-		    "integer %ld..%ld\n", opt, s, lo, hi);
-		return -1;
-	}
-	*out = (int)v;
-	return 0;
-}
-
 /* The P3 fold and number of folds a model was trained on, from its
  * metadata (train.fold, train.folds; older models: train.protocol "p3 fold
  * K of N"); -1 and 0 when it does not say. */
@@ -1307,34 +1291,30 @@ cmd_evaluate(struct admin_ctx *ctx, int argc, char **argv)
 			break;
 		case 'p': o.proto = optarg; break;
 		case 'k':
-			if (eint("--fold", optarg, 0, 99, &o.fold) != 0)
+			if (adm_int("evaluate", "--fold", optarg, 0, 99, &o.fold) != 0)
 				return ADMIN_EXIT_USAGE;
 			break;
 		case 'K':
-			if (eint("--folds", optarg, 2, 100, &o.folds) != 0)
+			if (adm_int("evaluate", "--folds", optarg, 2, 100, &o.folds) != 0)
 				return ADMIN_EXIT_USAGE;
 			o.folds_given = true;
 			break;
 		case 'r': report = optarg; break;
 		case 'j': compact = 1; break;
 		case 't':
-			if (eint("--threads", optarg, 1, 256, &o.threads) != 0)
+			if (adm_int("evaluate", "--threads", optarg, 1, 256, &o.threads) != 0)
 				return ADMIN_EXIT_USAGE;
 			break;
 		case 'T':
-			if (eint("--train-max", optarg, 1, 1000000,
+			if (adm_int("evaluate", "--train-max", optarg, 1, 1000000,
 			    &o.train_max) != 0)
 				return ADMIN_EXIT_USAGE;
 			break;
 		case 'g': o.gate = optarg; break;
 		case 'C': o.contaminated = true; break;
 		case 'S': o.save_metrics = true; break;
-		case 'H': {
-			char *end;
-
-			o.threshold = strtod(optarg, &end);
-			if (end == optarg || *end || !(o.threshold >= -1 &&
-			    o.threshold <= 1)) {
+		case 'H':
+			if (dt_parse_double(optarg, -1, 1, &o.threshold) != 0) {
 				fprintf(stderr, "dt4ecg-admin evaluate: "
 				    "--threshold %s: -1..1\n", optarg);
 				return ADMIN_EXIT_USAGE;
@@ -1342,20 +1322,14 @@ cmd_evaluate(struct admin_ctx *ctx, int argc, char **argv)
 			o.threshold_given = true;
 			o.adapt.threshold = o.threshold;
 			break;
-		}
-		case 'M': {
-			char *end;
-
-			errno = 0;
-			o.adapt.margin = strtod(optarg, &end);
-			if (errno || end == optarg || *end ||
-			    !(o.adapt.margin >= 0 && o.adapt.margin <= 1)) {
+		case 'M':
+			if (dt_parse_double(optarg, 0, 1, &o.adapt.margin) !=
+			    0) {
 				fprintf(stderr, "dt4ecg-admin evaluate: "
 				    "--adapt-margin %s: 0..1\n", optarg);
 				return ADMIN_EXIT_USAGE;
 			}
 			break;
-		}
 		case 'h': usage(stdout); return ADMIN_EXIT_OK;
 		default: usage(stderr); return ADMIN_EXIT_USAGE;
 		}

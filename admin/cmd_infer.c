@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "admin/admin.h"
+#include "admin/common.h"
 #include "ecg/load.h"
 #include "ecg/prep.h"
 #include "nn/model.h"
@@ -124,23 +125,6 @@ out:
 	free(r.activity);
 	embedder_free(emb);
 	return rc;
-}
-
-static int
-parse_int(const char *opt, const char *s, int lo, int hi, int *out)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < lo || v > hi) {
-		fprintf(stderr, "dt4ecg-admin infer: %s %s: expected an integer "
-		    "%d..%d\n", opt, s, lo, hi);
-		return -1;
-	}
-	*out = (int)v;
-	return 0;
 }
 
 /*
@@ -309,7 +293,6 @@ cmd_infer(struct admin_ctx *ctx, int argc, char **argv)
 	size_t n_mv = 0;
 	double fs_in = 0;
 	int n_win = 0, ch, i, done, rc = ADMIN_EXIT_FAIL;
-	char *end;
 
 	(void)ctx;
 	optind = 1;
@@ -319,27 +302,24 @@ cmd_infer(struct admin_ctx *ctx, int argc, char **argv)
 		case 'i': o.input = optarg; break;
 		case 'F': o.format = optarg; break;
 		case 'f':
-			errno = 0;
-			o.fs = strtod(optarg, &end);
-			if (errno || end == optarg || *end || !(o.fs >= 50 &&
-			    o.fs <= 2000)) {
+			if (dt_parse_double(optarg, 50, 2000, &o.fs) != 0) {
 				fprintf(stderr, "dt4ecg-admin infer: --fs %s: "
 				    "expected a rate of 50..2000 Hz\n", optarg);
 				return ADMIN_EXIT_USAGE;
 			}
 			break;
 		case 's':
-			if (parse_int("--signal", optarg, 0, 1000, &o.signal))
+			if (adm_int("infer", "--signal", optarg, 0, 1000, &o.signal))
 				return ADMIN_EXIT_USAGE;
 			break;
 		case 'P': o.no_preprocess = 1; break;
 		case 'U': o.fuse = 1; break;
 		case 'b':
-			if (parse_int("--batch", optarg, 1, 4096, &o.batch))
+			if (adm_int("infer", "--batch", optarg, 1, 4096, &o.batch))
 				return ADMIN_EXIT_USAGE;
 			break;
 		case 't':
-			if (parse_int("--threads", optarg, 1, 256, &o.threads))
+			if (adm_int("infer", "--threads", optarg, 1, 256, &o.threads))
 				return ADMIN_EXIT_USAGE;
 			break;
 		case 'h':

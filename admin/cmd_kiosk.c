@@ -108,7 +108,7 @@ kiosk_add(struct admin_ctx *ctx, int argc, char **argv)
 	    sodium_base64_VARIANT_ORIGINAL);
 	len = strlen(line);
 	line[len++] = '\n';
-	if (adm_write_new_file(key_out, 0600, line, len, &err) != 0)
+	if (dt_file_create(key_out, line, len, 0600, &err) != 0)
 		goto fail;
 	wrote = 1;
 	if (store_kiosk_add(s, id, pk, &err) != 0)

@@ -456,11 +456,11 @@ model_keygen(struct admin_ctx *ctx, int argc, char **argv)
 	l = strlen(skb);
 	skb[l] = '\n';
 	rc = ADMIN_EXIT_FAIL;
-	if (adm_write_new_file(o.key_out, 0600, skb, l + 1, &err) != 0)
+	if (dt_file_create(o.key_out, skb, l + 1, 0600, &err) != 0)
 		goto fail;
 	l = strlen(pkb);
 	pkb[l] = '\n';
-	if (adm_write_new_file(pub, 0644, pkb, l + 1, &err) != 0) {
+	if (dt_file_create(pub, pkb, l + 1, 0644, &err) != 0) {
 		unlink(o.key_out);
 		goto fail;
 	}
@@ -525,8 +525,8 @@ model_sign(struct admin_ctx *ctx, int argc, char **argv)
 	    sodium_base64_VARIANT_ORIGINAL);
 	l = strlen(line);
 	line[l] = '\n';
-	if (adm_write_new_file(o.signature ? o.signature : sp, 0644, line,
-	    l + 1, &err) != 0)
+	if (dt_file_create(o.signature ? o.signature : sp, line,
+	    l + 1, 0644, &err) != 0)
 		goto fail;
 	printf("%s: signed (%s)\n", path, o.signature ? o.signature : sp);
 	rc = ADMIN_EXIT_OK;
@@ -761,7 +761,7 @@ model_export(struct admin_ctx *ctx, int argc, char **argv)
 		return ADMIN_EXIT_FAIL;
 	rc = ADMIN_EXIT_FAIL;
 	if (store_model_get(s, argv[optind], &sm, &err) != 0 ||
-	    adm_write_new_file(argv[optind + 1], 0644, sm->bytes, sm->n_bytes,
+	    dt_file_create(argv[optind + 1], sm->bytes, sm->n_bytes, 0644,
 	    &err) != 0) {
 		adm_error("model export", &err);
 		goto out;

@@ -93,40 +93,6 @@ usage(FILE *f)
 "  state:     --checkpoint FILE (written every epoch)  --resume FILE\n");
 }
 
-static int
-pint(const char *o, const char *s, long lo, long hi, int *out)
-{
-	char *e;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &e, 10);
-	if (errno || e == s || *e || v < lo || v > hi) {
-		fprintf(stderr, "dt4ecg-admin retrain: %s %s: expected an "
-		    "integer %ld..%ld\n", o, s, lo, hi);
-		return -1;
-	}
-	*out = (int)v;
-	return 0;
-}
-
-static int
-pflt(const char *o, const char *s, double lo, double hi, float *out)
-{
-	char *e;
-	double v;
-
-	errno = 0;
-	v = strtod(s, &e);
-	if (errno || e == s || *e || !(v >= lo && v <= hi)) {
-		fprintf(stderr, "dt4ecg-admin retrain: %s %s: expected a "
-		    "number %g..%g\n", o, s, lo, hi);
-		return -1;
-	}
-	*out = (float)v;
-	return 0;
-}
-
 /* "A,B": two task weights in [0, 10], not both zero */
 static int
 parse_task_weights(const char *s, float w[2])
@@ -165,7 +131,7 @@ win_manifest(const struct data_set *ts, size_t w)
  */
 static void
 balanced_epoch(const struct data_set *ts, const size_t *idx, size_t *ord,
-    size_t n, int n_manifests, struct data_rng *rng)
+    size_t n, int n_manifests, struct dt_rng *rng)
 {
 	size_t *cnt, *start, *pos, i, k, per, out = 0;
 	size_t *tmp;
@@ -178,7 +144,7 @@ balanced_epoch(const struct data_set *ts, const size_t *idx, size_t *ord,
 	if (cnt == NULL || start == NULL || pos == NULL || tmp == NULL) {
 		/* no memory for the balance: an ordinary shuffle */
 		memcpy(ord, idx, sizeof(size_t) * n);
-		data_shuffle(ord, n, rng);
+		dt_rng_shuffle(ord, n, rng);
 		goto out;
 	}
 	for (i = 0; i < n; i++)
@@ -195,13 +161,13 @@ balanced_epoch(const struct data_set *ts, const size_t *idx, size_t *ord,
 	for (m = 0; m < n_manifests && out < n; m++) {
 		if (cnt[m] == 0)
 			continue;
-		data_shuffle(tmp + start[m], cnt[m], rng);
+		dt_rng_shuffle(tmp + start[m], cnt[m], rng);
 		for (k = 0; k < per && out < n; k++)
 			ord[out++] = tmp[start[m] + k % cnt[m]];
 	}
 	while (out < n)		/* the remainder of n / k */
-		ord[out++] = tmp[data_rng_next(rng) % n];
-	data_shuffle(ord, n, rng);
+		ord[out++] = tmp[dt_rng_next(rng) % n];
+	dt_rng_shuffle(ord, n, rng);
 out:
 	free(cnt);
 	free(start);
@@ -320,7 +286,7 @@ set_meta_f(struct nn_model *m, const char *key, double v,
 
 /* Loop state beside the trainer's checkpoint: FILE.loop.json. */
 static int
-save_loop(const char *ck, int epoch, const struct data_rng *rng,
+save_loop(const char *ck, int epoch, const struct dt_rng *rng,
     json_t *curves, double best, int best_epoch, int bad,
     const void *best_buf, size_t best_len, struct dt_error *err)
 {
@@ -418,7 +384,7 @@ cmd_retrain(struct admin_ctx *ctx, int argc, char **argv)
 	struct nn_trainer *t = NULL;
 	struct nn_train_opts to;
 	struct ecg_prep_params pp;
-	struct data_rng rng;
+	struct dt_rng rng;
 	struct data_act_stats *st = NULL;
 	bool *rtr = NULL, *rte = NULL;
 	int *held = NULL, nheld = 0, *rows = NULL, *yid = NULL, *yact = NULL;
@@ -475,10 +441,10 @@ cmd_retrain(struct admin_ctx *ctx, int argc, char **argv)
 			o.data[o.n_data++] = optarg;
 			break;
 		case O_PROTO: o.protocol = optarg; break;
-		case O_FOLD: r = pint("--fold", optarg, 0, 99, &o.fold); break;
-		case O_FOLDS: r = pint("--folds", optarg, 2, 100, &o.folds);
+		case O_FOLD: r = adm_int("retrain", "--fold", optarg, 0, 99, &o.fold); break;
+		case O_FOLDS: r = adm_int("retrain", "--folds", optarg, 2, 100, &o.folds);
 			break;
-		case O_TMAX: r = pint("--train-max", optarg, 1, 1000000,
+		case O_TMAX: r = adm_int("retrain", "--train-max", optarg, 1, 1000000,
 		    &o.train_max); break;
 		case O_P3U: o.p3_with_unlabelled = true; break;
 		case O_UNLAB: o.unlabelled_as = optarg; break;
@@ -493,35 +459,35 @@ cmd_retrain(struct admin_ctx *ctx, int argc, char **argv)
 			}
 			o.gn_features = strcmp(optarg, "features") == 0;
 			break;
-		case O_VAL: r = pflt("--val-frac", optarg, 0, 0.5, &o.val_frac);
+		case O_VAL: r = adm_numf("retrain", "--val-frac", optarg, 0, 0.5, &o.val_frac);
 			break;
-		case O_EPOCHS: r = pint("--epochs", optarg, 1, 10000,
+		case O_EPOCHS: r = adm_int("retrain", "--epochs", optarg, 1, 10000,
 		    &o.epochs); break;
-		case O_BATCH: r = pint("--batch", optarg, 2, 4096, &o.batch);
+		case O_BATCH: r = adm_int("retrain", "--batch", optarg, 2, 4096, &o.batch);
 			break;
-		case O_LR: r = pflt("--lr", optarg, 1e-7, 1, &o.lr); break;
-		case O_WD: r = pflt("--wd", optarg, 0, 1, &o.wd); break;
-		case O_HOP: r = pint("--hop", optarg, 1, 100000, &o.hop); break;
-		case O_WARM: r = pint("--warmup-epochs", optarg, 0, 1000,
+		case O_LR: r = adm_numf("retrain", "--lr", optarg, 1e-7, 1, &o.lr); break;
+		case O_WD: r = adm_numf("retrain", "--wd", optarg, 0, 1, &o.wd); break;
+		case O_HOP: r = adm_int("retrain", "--hop", optarg, 1, 100000, &o.hop); break;
+		case O_WARM: r = adm_int("retrain", "--warmup-epochs", optarg, 0, 1000,
 		    &o.warmup_epochs); break;
-		case O_PAT: r = pint("--patience", optarg, 0, 10000,
+		case O_PAT: r = adm_int("retrain", "--patience", optarg, 0, 10000,
 		    &o.patience); break;
-		case O_MARGIN: r = pflt("--margin", optarg, 0, 1, &o.margin);
+		case O_MARGIN: r = adm_numf("retrain", "--margin", optarg, 0, 1, &o.margin);
 			break;
-		case O_SCALE: r = pflt("--scale", optarg, 1, 100, &o.scale);
+		case O_SCALE: r = adm_numf("retrain", "--scale", optarg, 1, 100, &o.scale);
 			break;
-		case O_SEED: r = pint("--seed", optarg, 0, 2147483647, &seed_i);
+		case O_SEED: r = adm_int("retrain", "--seed", optarg, 0, 2147483647, &seed_i);
 			break;
 		case O_NOGN: o.gradnorm = false; break;
 		case O_TW:
 			r = parse_task_weights(optarg, o.task_w);
 			o.gradnorm = false;
 			break;
-		case O_ALPHA: r = pflt("--alpha", optarg, 0, 10, &o.alpha);
+		case O_ALPHA: r = adm_numf("retrain", "--alpha", optarg, 0, 10, &o.alpha);
 			break;
-		case O_GNLR: r = pflt("--gradnorm-lr", optarg, 0, 10,
+		case O_GNLR: r = adm_numf("retrain", "--gradnorm-lr", optarg, 0, 10,
 		    &o.gn_lr); break;
-		case O_THREADS: r = pint("--threads", optarg, 1, 256,
+		case O_THREADS: r = adm_int("retrain", "--threads", optarg, 1, 256,
 		    &o.threads); break;
 		case O_AUG:
 			o.aug_spec = optarg;
@@ -533,15 +499,15 @@ cmd_retrain(struct admin_ctx *ctx, int argc, char **argv)
 				return ADMIN_EXIT_USAGE;
 			}
 			break;
-		case O_SNR: r = pflt("--snr", optarg, -20, 60, &o.aug.snr_db);
+		case O_SNR: r = adm_numf("retrain", "--snr", optarg, -20, 60, &o.aug.snr_db);
 			break;
 		case O_INIT: o.init = optarg; break;
 		case O_OUT: o.out = optarg; break;
 		case O_CK: o.checkpoint = optarg; break;
 		case O_RES: o.resume = optarg; break;
-		case O_WIN: r = pint("--window", optarg, 64, 8192, &o.hp.window);
+		case O_WIN: r = adm_int("retrain", "--window", optarg, 64, 8192, &o.hp.window);
 			break;
-		case O_STEM: r = pint("--stem-channels", optarg, 1, 1024,
+		case O_STEM: r = adm_int("retrain", "--stem-channels", optarg, 1, 1024,
 		    &o.hp.stem_channels); break;
 		case O_STAGES: {
 			char *p = optarg, *e2;
@@ -566,11 +532,11 @@ cmd_retrain(struct admin_ctx *ctx, int argc, char **argv)
 			o.hp.n_stages = k;
 			break;
 		}
-		case O_EMB: r = pint("--embedding-dim", optarg, 2, 4096,
+		case O_EMB: r = adm_int("retrain", "--embedding-dim", optarg, 2, 4096,
 		    &o.hp.embedding_dim); break;
-		case O_HID: r = pint("--act-hidden", optarg, 1, 4096,
+		case O_HID: r = adm_int("retrain", "--act-hidden", optarg, 1, 4096,
 		    &o.hp.act_hidden); break;
-		case O_KERNEL: r = pint("--kernel", optarg, 1, 63,
+		case O_KERNEL: r = adm_int("retrain", "--kernel", optarg, 1, 63,
 		    &o.hp.kernel); break;
 		case O_GATE:
 			if (ecg_prep_gate_parse(optarg, &o.gate) != 0) {
@@ -579,7 +545,7 @@ cmd_retrain(struct admin_ctx *ctx, int argc, char **argv)
 				return ADMIN_EXIT_USAGE;
 			}
 			break;
-		case O_MAXMIN: r = pflt("--max-minutes", optarg, 0.01, 1e6, &mm);
+		case O_MAXMIN: r = adm_numf("retrain", "--max-minutes", optarg, 0.01, 1e6, &mm);
 			o.max_minutes = mm;
 			break;
 		case 'h': usage(stdout); return ADMIN_EXIT_OK;
@@ -848,7 +814,7 @@ cmd_retrain(struct admin_ctx *ctx, int argc, char **argv)
 	to.seed = o.seed;
 	if (nn_trainer_create(m, &to, &t, &err) != 0)
 		goto fail;
-	data_rng_seed(&rng, o.seed);
+	dt_rng_seed(&rng, o.seed ^ DATA_SEED_SALT);
 	if (o.resume != NULL) {
 		char path[4200];
 		json_t *lj;
@@ -921,7 +887,7 @@ cmd_retrain(struct admin_ctx *ctx, int argc, char **argv)
 			balanced_epoch(ts, idx, ord, n_use, c->n_manifests,
 			    &rng);
 		else
-			data_shuffle(ord, n_use, &rng);
+			dt_rng_shuffle(ord, n_use, &rng);
 		for (s = 0; s < steps_per_epoch; s++) {
 			const size_t *bi = ord + (size_t)s * o.batch;
 			double now, el, rate, eta;

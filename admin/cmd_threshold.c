@@ -37,11 +37,7 @@ struct topts {
 static int
 num(const char *opt, const char *arg, double lo, double hi, double *out)
 {
-	char *end;
-
-	errno = 0;
-	*out = strtod(arg, &end);
-	if (errno || end == arg || *end || !(*out >= lo && *out <= hi)) {
+	if (dt_parse_double(arg, lo, hi, out) != 0) {
 		fprintf(stderr, "dt4ecg-admin threshold: %s %s: expected a "
 		    "number in %g..%g\n", opt, arg, lo, hi);
 		return -1;

@@ -78,8 +78,6 @@ static int
 set(void *vo, int ch, const char *arg)
 {
 	struct user_opts *o = vo;
-	char *end;
-	long v;
 
 	switch (ch) {
 	case 'n':
@@ -90,24 +88,18 @@ set(void *vo, int ch, const char *arg)
 		o->format = arg;
 		break;
 	case 'f':
-		errno = 0;
-		o->fs = strtod(arg, &end);
-		if (errno || end == arg || *end ||
-		    !(o->fs >= 50 && o->fs <= 2000)) {
+		if (dt_parse_double(arg, 50, 2000, &o->fs) != 0) {
 			fprintf(stderr, "dt4ecg-admin user: --fs %s: "
 			    "expected a rate of 50..2000 Hz\n", arg);
 			return ADMIN_EXIT_USAGE;
 		}
 		break;
 	case 's':
-		errno = 0;
-		v = strtol(arg, &end, 10);
-		if (errno || end == arg || *end || v < 0 || v > 1000) {
+		if (dt_parse_int(arg, 0, 1000, &o->signal) != 0) {
 			fprintf(stderr, "dt4ecg-admin user: --signal %s: "
 			    "expected an integer 0..1000\n", arg);
 			return ADMIN_EXIT_USAGE;
 		}
-		o->signal = (int)v;
 		break;
 	case 'j':
 		o->json = 1;
@@ -116,10 +108,7 @@ set(void *vo, int ch, const char *arg)
 		o->skip_unusable = 1;
 		break;
 	case 'A':
-		errno = 0;
-		o->min_agreement = strtod(arg, &end);
-		if (errno || end == arg || *end ||
-		    !(o->min_agreement >= -1 && o->min_agreement <= 1)) {
+		if (dt_parse_double(arg, -1, 1, &o->min_agreement) != 0) {
 			fprintf(stderr, "dt4ecg-admin user: --min-agreement "
 			    "%s: expected a similarity of -1..1\n", arg);
 			return ADMIN_EXIT_USAGE;

@@ -18,6 +18,7 @@
 #include "admin/common.h"
 #include "nn/model.h"
 #include "store/crypto.h"
+#include "util/file.h"
 
 void
 adm_errx(const char *cmd, const char *fmt, ...)
@@ -226,95 +227,51 @@ int
 adm_read_file(const char *path, size_t max, uint8_t **buf, size_t *len,
     struct dt_error *err)
 {
-	struct stat sb;
-	uint8_t *b = NULL;
-	size_t got = 0;
-	ssize_t r;
-	int fd, rc = -1;
+	char *b = NULL;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return dt_error_set(err, DT_E_IO, "%s: %s", path,
-		    strerror(errno));
-	if (fstat(fd, &sb) != 0) {
-		dt_error_set(err, DT_E_IO, "%s: %s", path, strerror(errno));
-		goto out;
+	if (dt_file_read(path, max, NULL, &b, len, NULL, err) != 0)
+		return -1;
+	if (*len == 0) {
+		free(b);
+		return dt_error_set(err, DT_E_FORMAT, "%s: 0 bytes (expected "
+		    "1..%zu)", path, max);
 	}
-	if (!S_ISREG(sb.st_mode)) {
-		dt_error_set(err, DT_E_IO, "%s: not a regular file", path);
-		goto out;
-	}
-	if (sb.st_size <= 0 || (uint64_t)sb.st_size > max) {
-		dt_error_set(err, DT_E_FORMAT, "%s: %lld bytes (expected "
-		    "1..%zu)", path, (long long)sb.st_size, max);
-		goto out;
-	}
-	if ((b = malloc((size_t)sb.st_size)) == NULL) {
-		dt_error_set(err, DT_E_NOMEM, "%s: out of memory", path);
-		goto out;
-	}
-	while (got < (size_t)sb.st_size) {
-		r = read(fd, b + got, (size_t)sb.st_size - got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			dt_error_set(err, DT_E_IO, "%s: %s", path, r == 0 ?
-			    "file shrank while reading" : strerror(errno));
-			goto out;
-		}
-		got += (size_t)r;
-	}
-	*buf = b;
-	*len = got;
-	b = NULL;
-	rc = 0;
-out:
-	free(b);
-	close(fd);
-	return rc;
+	*buf = (uint8_t *)b;
+	return 0;
 }
 
 int
-adm_write_new_file(const char *path, int mode, const void *buf, size_t len,
-    struct dt_error *err)
+adm_int(const char *cmd, const char *opt, const char *s, int lo, int hi,
+    int *out)
 {
-	const uint8_t *p = buf;
-	size_t done = 0;
-	ssize_t w;
-	int fd;
-
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-	    mode);
-	if (fd == -1) {
-		if (errno == EEXIST)
-			return dt_error_set(err, DT_E_EXISTS, "%s: already "
-			    "exists (refusing to overwrite it)", path);
-		return dt_error_set(err, DT_E_IO, "%s: %s", path,
-		    strerror(errno));
-	}
-	/* the mode asked for, whatever the umask */
-	if (fchmod(fd, (mode_t)mode) != 0)
-		goto fail;
-	while (done < len) {
-		w = write(fd, p + done, len - done);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			goto fail;
-		done += (size_t)w;
-	}
-	if (fsync(fd) != 0)
-		goto fail;
-	if (close(fd) != 0) {
-		fd = -1;
-		goto fail;
-	}
-	return 0;
-fail:
-	dt_error_set(err, DT_E_IO, "%s: %s", path, strerror(errno));
-	if (fd != -1)
-		close(fd);
-	unlink(path);
+	if (dt_parse_int(s, lo, hi, out) == 0)
+		return 0;
+	fprintf(stderr, "dt4ecg-admin %s: %s %s: expected an integer %d..%d\n",
+	    cmd, opt, s, lo, hi);
 	return -1;
+}
+
+int
+adm_num(const char *cmd, const char *opt, const char *s, double lo,
+    double hi, double *out)
+{
+	if (dt_parse_double(s, lo, hi, out) == 0)
+		return 0;
+	fprintf(stderr, "dt4ecg-admin %s: %s %s: expected a number %g..%g\n",
+	    cmd, opt, s, lo, hi);
+	return -1;
+}
+
+int
+adm_numf(const char *cmd, const char *opt, const char *s, double lo,
+    double hi, float *out)
+{
+	double v;
+
+	if (adm_num(cmd, opt, s, lo, hi, &v) != 0)
+		return -1;
+	*out = (float)v;
+	return 0;
 }
 
 int

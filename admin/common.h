@@ -18,6 +18,8 @@
 #include "admin/admin.h"
 #include "store/store.h"
 #include "util/error.h"
+#include "util/file.h"
+#include "util/num.h"
 
 /* Name of the systemd credential holding the store key. */
 #define ADM_CREDENTIAL "store.key"	/* as dt4ecgd and its unit */
@@ -65,14 +67,20 @@ void adm_progress_done(void);
 /* Dumps J (stolen) to stdout with a newline; -1 on a write error. */
 int adm_json_print(json_t *j);
 
-/* Reads a whole file (at most MAX bytes) into a malloc'd buffer. */
+/* Reads a whole non-empty file (at most MAX bytes) into a malloc'd buffer
+ * (util/file.h; an empty file is a DT_E_FORMAT fault here). */
 int adm_read_file(const char *path, size_t max, uint8_t **buf, size_t *len,
     struct dt_error *err);
 
-/* Creates PATH exclusively (never overwrites, never follows a symlink) with
- * MODE and writes LEN bytes, fsyncs; on failure the file is removed. */
-int adm_write_new_file(const char *path, int mode, const void *buf,
-    size_t len, struct dt_error *err);
+/* OPT's value S as an integer or a number in [LO, HI] (util/num.h); else
+ * "dt4ecg-admin CMD: OPT S: expected an integer LO..HI" (or "a number") on
+ * stderr and -1. */
+int adm_int(const char *cmd, const char *opt, const char *s, int lo, int hi,
+    int *out);
+int adm_num(const char *cmd, const char *opt, const char *s, double lo,
+    double hi, double *out);
+int adm_numf(const char *cmd, const char *opt, const char *s, double lo,
+    double hi, float *out);
 
 /* Checks that stdout was written completely. */
 int adm_flush_stdout(const char *cmd);

@@ -37,6 +37,7 @@
 #include <jansson.h>
 
 #include "nn/model.h"
+#include "util/file.h"
 
 #define HEADER_MAX	(100u * 1024 * 1024)	/* JSON header cap */
 #define FILE_MAX	((size_t)1 << 32)	/* whole-file cap for nn_model_load */
@@ -59,46 +60,6 @@ struct span {
 	uint64_t begin, end;
 	const char *name;
 };
-
-/* ------------------------------------------------------------------------ */
-/* Random numbers: splitmix64. */
-
-void
-nn_rng_seed(struct nn_rng *r, uint64_t seed)
-{
-	r->s = seed;
-}
-
-uint64_t
-nn_rng_next(struct nn_rng *r)
-{
-	uint64_t z;
-
-	z = (r->s += UINT64_C(0x9e3779b97f4a7c15));
-	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-	return z ^ (z >> 31);
-}
-
-float
-nn_rng_uniform(struct nn_rng *r, float lo, float hi)
-{
-	double u = (double)(nn_rng_next(r) >> 11) * 0x1.0p-53;	/* [0,1) */
-
-	return (float)(lo + (hi - lo) * u);
-}
-
-float
-nn_rng_normal(struct nn_rng *r)
-{
-	double u1, u2;
-
-	do
-		u1 = (double)(nn_rng_next(r) >> 11) * 0x1.0p-53;
-	while (u1 <= 0.0);
-	u2 = (double)(nn_rng_next(r) >> 11) * 0x1.0p-53;
-	return (float)(sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2));
-}
 
 /* ------------------------------------------------------------------------ */
 /* Hyperparameters. */
@@ -706,7 +667,7 @@ nn_model_create(const struct nn_hparams *hp, int n_subjects,
 {
 	struct spec *specs = NULL;
 	struct nn_model *m = NULL;
-	struct nn_rng rng;
+	struct dt_rng rng;
 	size_t n, i, j;
 	int rc = -1;
 
@@ -749,14 +710,14 @@ nn_model_create(const struct nn_hparams *hp, int n_subjects,
 	n = build_specs(hp, n_subjects, n_activities, specs);
 	if (alloc_tensors(m, specs, n, err) != 0)
 		goto out;
-	nn_rng_seed(&rng, seed);
+	dt_rng_seed(&rng, seed);
 	for (i = 0; i < n; i++) {
 		struct nn_tensor *t = &m->tensors[i];
 
 		for (j = 0; j < t->numel; j++) {
 			switch (specs[i].init) {
 			case INIT_UNIFORM:
-				t->data[j] = nn_rng_uniform(&rng,
+				t->data[j] = dt_rng_uniformf(&rng,
 				    (float)-specs[i].bound,
 				    (float)specs[i].bound);
 				break;
@@ -1134,56 +1095,18 @@ out:
 int
 nn_model_load(const char *path, struct nn_model **out, struct dt_error *err)
 {
-	struct stat st;
-	uint8_t *buf = NULL;
-	size_t got = 0;
-	int fd = -1, rc = -1;
+	char *buf = NULL;
+	size_t len = 0;
+	int rc;
 
 	if (path == NULL || out == NULL)
 		return dt_error_set(err, DT_E_INVALID, "model: NULL argument");
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-		dt_error_set(err, DT_E_IO, "%s: %s", path, strerror(errno));
-		goto out;
-	}
-	if (fstat(fd, &st) != 0) {
-		dt_error_set(err, DT_E_IO, "%s: %s", path, strerror(errno));
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		dt_error_set(err, DT_E_IO, "%s: not a regular file", path);
-		goto out;
-	}
-	if ((uint64_t)st.st_size > FILE_MAX) {
-		dt_error_set(err, DT_E_FORMAT, "%s: %lld bytes is too large "
-		    "for a model", path, (long long)st.st_size);
-		goto out;
-	}
-	if ((buf = malloc(st.st_size > 0 ? (size_t)st.st_size : 1)) == NULL) {
-		dt_error_set(err, DT_E_NOMEM, "%s: out of memory", path);
-		goto out;
-	}
-	while (got < (size_t)st.st_size) {
-		ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			dt_error_set(err, DT_E_IO, "%s: %s", path,
-			    strerror(errno));
-			goto out;
-		}
-		if (r == 0)
-			break;
-		got += (size_t)r;
-	}
-	rc = nn_model_load_buffer(buf, got, path, out, err);
-out:
-	if (fd >= 0)
-		close(fd);
+	if (dt_file_read(path, FILE_MAX, NULL, &buf, &len, NULL, err) != 0)
+		return -1;
+	rc = nn_model_load_buffer((const uint8_t *)buf, len, path, out, err);
 	free(buf);
 	return rc;
 }
-
 /* ------------------------------------------------------------------------ */
 /* Saving. */
 
@@ -1356,83 +1279,18 @@ out:
 	return rc;
 }
 
-static int
-write_all(int fd, const uint8_t *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t w = write(fd, p, len);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -1;
-		p += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
 int
 nn_model_save(const struct nn_model *m, const char *path,
     struct dt_error *err)
 {
 	void *buf = NULL;
 	size_t len = 0;
-	char *tmp = NULL, *dir = NULL, *slash;
-	int fd = -1, dfd, rc = -1;
+	int rc = -1;
 
 	if (path == NULL)
 		return dt_error_set(err, DT_E_INVALID, "model: NULL path");
-	if (nn_model_save_buffer(m, &buf, &len, err) != 0)
-		goto out;
-	if (asprintf(&tmp, "%s.tmp", path) < 0) {
-		tmp = NULL;
-		dt_error_set(err, DT_E_NOMEM, "%s: out of memory", path);
-		goto out;
-	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		dt_error_set(err, DT_E_IO, "%s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	if (write_all(fd, buf, len) != 0 || fsync(fd) != 0) {
-		dt_error_set(err, DT_E_IO, "%s: %s", tmp, strerror(errno));
-		goto out_unlink;
-	}
-	if (close(fd) != 0) {
-		fd = -1;
-		dt_error_set(err, DT_E_IO, "%s: %s", tmp, strerror(errno));
-		goto out_unlink;
-	}
-	fd = -1;
-	if (rename(tmp, path) != 0) {
-		dt_error_set(err, DT_E_IO, "%s: rename: %s", path,
-		    strerror(errno));
-		goto out_unlink;
-	}
-	/* Make the rename durable; failure here is not worth failing for. */
-	if ((dir = strdup(path)) != NULL) {
-		slash = strrchr(dir, '/');
-		if (slash == dir)
-			slash[1] = '\0';
-		else if (slash != NULL)
-			*slash = '\0';
-		dfd = open(slash != NULL ? dir : ".",
-		    O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (dfd >= 0) {
-			(void)fsync(dfd);
-			close(dfd);
-		}
-	}
-	rc = 0;
-	goto out;
-out_unlink:
-	(void)unlink(tmp);
-out:
-	if (fd >= 0)
-		close(fd);
-	free(dir);
-	free(tmp);
+	if (nn_model_save_buffer(m, &buf, &len, err) == 0)
+		rc = dt_file_replace(path, buf, len, 0644, err);
 	free(buf);
 	return rc;
 }

@@ -42,6 +42,7 @@
 
 #include "nn/model.h"
 #include "nn/train.h"
+#include "util/file.h"
 #include "nn/train_internal.h"
 #include "nn/train_layers.h"
 #include "util/error.h"
@@ -115,7 +116,7 @@ struct nn_trainer {
 
 	struct nn_gradnorm gn;
 	int64_t step;
-	struct nn_rng rng;
+	struct dt_rng rng;
 	bool weights_dirty, drop_frozen, drop_ready;
 };
 
@@ -500,7 +501,7 @@ nn_trainer_create(const struct nn_model *m, const struct nn_train_opts *o,
 		t->gn.w[0] = o->fixed_w_id;
 		t->gn.w[1] = o->fixed_w_act;
 	}
-	nn_rng_seed(&t->rng, o->seed);
+	dt_rng_seed(&t->rng, o->seed);
 	if (dnnl_engine_create(&t->eng, dnnl_cpu, 0) != dnnl_success ||
 	    dnnl_stream_create(&t->strm, t->eng,
 	    dnnl_stream_default_flags) != dnnl_success) {
@@ -697,7 +698,7 @@ forward(struct nn_trainer *t, const float *x, int n, bool update_stats,
 		size_t j;
 
 		for (j = 0; j < (size_t)N * t->Hd; j++)
-			t->drop[j] = p > 0 && nn_rng_uniform(&t->rng, 0.0f,
+			t->drop[j] = p > 0 && dt_rng_uniformf(&t->rng, 0.0f,
 			    1.0f) < p ? 0.0f : keep;
 		t->drop_ready = true;
 	}
@@ -1221,38 +1222,25 @@ ck_arch(const struct nn_trainer *t, struct ck_header *h)
 }
 
 static int
-write_all(int fd, const void *p, size_t n, uint64_t *hash)
+ck_write(struct dt_file_out *f, const void *p, size_t n, uint64_t *hash,
+    struct dt_error *err)
 {
-	const char *b = p;
-
 	*hash = fnv(*hash, p, n);
-	while (n > 0) {
-		ssize_t w = write(fd, b, n);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		b += w;
-		n -= (size_t)w;
-	}
-	return 0;
+	return dt_file_write(f, p, n, err);
 }
 
+/* Written to PATH.tmp, fsynced, renamed over PATH, directory fsynced
+ * (util/file.h): after a crash PATH is the old state or the new one. */
 int
 nn_trainer_save_state(const struct nn_trainer *t, const char *path,
     struct dt_error *err)
 {
+	struct dt_file_out f;
 	struct ck_header h;
-	char tmp[4096];
 	uint64_t hash = 1469598103934665603ULL, hcopy;
 	uint32_t ver = CK_VERSION, hb = sizeof(h);
-	int fd, i;
+	int i;
 
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
-		return dt_error_set(err, DT_E_INVALID, "%s: path too long",
-		    path);
 	ck_arch(t, &h);
 	h.step = t->step;
 	for (i = 0; i < 2; i++) {
@@ -1264,40 +1252,25 @@ nn_trainer_save_state(const struct nn_trainer *t, const char *path,
 	}
 	h.gn_t = t->gn.t;
 	h.rng = t->rng.s;
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-	    0600)) < 0)
-		return dt_error_set(err, DT_E_IO, "%s: %s", tmp,
-		    strerror(errno));
-	if (write_all(fd, CK_MAGIC, 8, &hash) != 0 ||
-	    write_all(fd, &ver, 4, &hash) != 0 ||
-	    write_all(fd, &hb, 4, &hash) != 0 ||
-	    write_all(fd, &h, sizeof(h), &hash) != 0 ||
-	    write_all(fd, t->P, sizeof(float) * t->n_floats, &hash) != 0 ||
-	    write_all(fd, t->M, sizeof(float) * t->n_floats, &hash) != 0 ||
-	    write_all(fd, t->V, sizeof(float) * t->n_floats, &hash) != 0 ||
-	    write_all(fd, t->pstep, sizeof(int64_t) * (size_t)t->n_prm,
-	    &hash) != 0 ||
-	    write_all(fd, t->R, sizeof(float) * t->n_rfloats, &hash) != 0)
-		goto io;
-	hcopy = hash;
-	if (write_all(fd, &hcopy, sizeof(hcopy), &hash) != 0 ||
-	    fsync(fd) != 0)
-		goto io;
-	if (close(fd) != 0) {
-		fd = -1;
-		goto io;
-	}
-	if (rename(tmp, path) != 0) {
-		dt_error_set(err, DT_E_IO, "%s: %s", path, strerror(errno));
-		unlink(tmp);
+	if (dt_file_open(&f, path, DT_FILE_REPLACE, 0600, err) != 0)
 		return -1;
-	}
-	return 0;
-io:
-	dt_error_set(err, DT_E_IO, "%s: %s", tmp, strerror(errno));
-	if (fd >= 0)
-		close(fd);
-	unlink(tmp);
+	if (ck_write(&f, CK_MAGIC, 8, &hash, err) != 0 ||
+	    ck_write(&f, &ver, 4, &hash, err) != 0 ||
+	    ck_write(&f, &hb, 4, &hash, err) != 0 ||
+	    ck_write(&f, &h, sizeof(h), &hash, err) != 0 ||
+	    ck_write(&f, t->P, sizeof(float) * t->n_floats, &hash, err) != 0 ||
+	    ck_write(&f, t->M, sizeof(float) * t->n_floats, &hash, err) != 0 ||
+	    ck_write(&f, t->V, sizeof(float) * t->n_floats, &hash, err) != 0 ||
+	    ck_write(&f, t->pstep, sizeof(int64_t) * (size_t)t->n_prm, &hash,
+	    err) != 0 ||
+	    ck_write(&f, t->R, sizeof(float) * t->n_rfloats, &hash, err) != 0)
+		goto fail;
+	hcopy = hash;
+	if (ck_write(&f, &hcopy, sizeof(hcopy), &hash, err) != 0)
+		goto fail;
+	return dt_file_commit(&f, err);
+fail:
+	dt_file_abort(&f);
 	return -1;
 }
 
