@@ -24,6 +24,7 @@
 #include "admin/admin.h"
 #include "admin/common.h"
 #include "admin/datasrc.h"
+#include "admin/retrain_ckpt.h"
 #include "admin/storedata.h"
 #include "data/split.h"
 #include "nn/model.h"
@@ -284,44 +285,6 @@ set_meta_f(struct nn_model *m, const char *key, double v,
 	return nn_model_set_meta(m, key, b, err);
 }
 
-/* Loop state beside the trainer's checkpoint: FILE.loop.json. */
-static int
-save_loop(const char *ck, int epoch, const struct dt_rng *rng,
-    json_t *curves, double best, int best_epoch, int bad,
-    const void *best_buf, size_t best_len, struct dt_error *err)
-{
-	char path[4200], bpath[4200];
-	json_t *o = json_object();
-	FILE *f;
-	int rc;
-
-	snprintf(path, sizeof(path), "%s.loop.json", ck);
-	snprintf(bpath, sizeof(bpath), "%s.best.safetensors", ck);
-	json_object_set_new(o, "epoch", json_integer(epoch));
-	json_object_set_new(o, "rng", json_integer((json_int_t)rng->s));
-	json_object_set(o, "curves", curves);
-	json_object_set_new(o, "best", json_real(best));
-	json_object_set_new(o, "best_epoch", json_integer(best_epoch));
-	json_object_set_new(o, "bad_epochs", json_integer(bad));
-	rc = json_dump_file(o, path, JSON_COMPACT);
-	json_decref(o);
-	if (rc != 0)
-		return dt_error_set(err, DT_E_IO, "%s: write error", path);
-	if (best_buf != NULL) {
-		if ((f = fopen(bpath, "wb")) == NULL ||
-		    fwrite(best_buf, 1, best_len, f) != best_len) {
-			if (f)
-				fclose(f);
-			return dt_error_set(err, DT_E_IO, "%s: write error",
-			    bpath);
-		}
-		if (fclose(f) != 0)
-			return dt_error_set(err, DT_E_IO, "%s: write error",
-			    bpath);
-	}
-	return 0;
-}
-
 int
 cmd_retrain(struct admin_ctx *ctx, int argc, char **argv)
 {
@@ -392,7 +355,8 @@ cmd_retrain(struct admin_ctx *ctx, int argc, char **argv)
 	float *x = NULL;
 	char **subj_names = NULL, **act_names = NULL, *stop;
 	int n_rows = 0, n_act = 0, ch, i, ep, start_ep = 0, best_epoch = 0,
-	    bad = 0, steps_per_epoch, rc = ADMIN_EXIT_FAIL, tty, seed_i = 1;
+	    bad = 0, steps_per_epoch, rc = ADMIN_EXIT_FAIL, tty, seed_i = 1,
+	    best_changed, ck_saved = 0;
 	void *best_buf = NULL;
 	size_t best_len = 0;
 	double best = -1, t_start, max_s;
@@ -816,42 +780,18 @@ cmd_retrain(struct admin_ctx *ctx, int argc, char **argv)
 		goto fail;
 	dt_rng_seed(&rng, o.seed ^ DATA_SEED_SALT);
 	if (o.resume != NULL) {
-		char path[4200];
-		json_t *lj;
-		json_error_t je;
+		struct rt_loop rl;
 
-		if (nn_trainer_load_state(t, o.resume, &err) != 0)
+		if (rt_ckpt_load(o.resume, t, &rl, &best_buf, &best_len,
+		    &err) != 0)
 			goto fail;
-		snprintf(path, sizeof(path), "%s.loop.json", o.resume);
-		if ((lj = json_load_file(path, 0, &je)) == NULL) {
-			dt_error_set(&err, DT_E_FORMAT, "%s: %s", path, je.text);
-			goto fail;
-		}
-		start_ep = (int)json_integer_value(json_object_get(lj,
-		    "epoch"));
-		rng.s = (uint64_t)json_integer_value(json_object_get(lj, "rng"));
+		start_ep = rl.epoch;
+		rng = rl.rng;
 		json_decref(curves);
-		curves = json_deep_copy(json_object_get(lj, "curves"));
-		best = json_number_value(json_object_get(lj, "best"));
-		best_epoch = (int)json_integer_value(json_object_get(lj,
-		    "best_epoch"));
-		bad = (int)json_integer_value(json_object_get(lj,
-		    "bad_epochs"));
-		json_decref(lj);
-		if (curves == NULL)
-			curves = json_array();
-		snprintf(path, sizeof(path), "%s.best.safetensors", o.resume);
-		if (best_epoch > 0) {
-			struct nn_model *bm = NULL;
-
-			if (nn_model_load(path, &bm, &err) != 0 ||
-			    nn_model_save_buffer(bm, &best_buf, &best_len,
-			    &err) != 0) {
-				nn_model_free(bm);
-				goto fail;
-			}
-			nn_model_free(bm);
-		}
+		curves = rl.curves;
+		best = rl.best;
+		best_epoch = rl.best_epoch;
+		bad = rl.bad_epochs;
 		/* the checkpoint's weights and task weights, also when no
 		 * epoch is left to run (else a fresh initialisation would be
 		 * written when the last epoch was the best) */
@@ -883,6 +823,7 @@ cmd_retrain(struct admin_ctx *ctx, int argc, char **argv)
 		bool id_val, act_val;
 		int s, b;
 
+		best_changed = 0;
 		if (o.balance)
 			balanced_epoch(ts, idx, ord, n_use, c->n_manifests,
 			    &rng);
@@ -995,6 +936,7 @@ cmd_retrain(struct admin_ctx *ctx, int argc, char **argv)
 				bad = 0;
 				free(best_buf);
 				best_buf = NULL;
+				best_changed = 1;
 				if (nn_model_save_buffer(m, &best_buf,
 				    &best_len, &err) != 0)
 					goto fail;
@@ -1002,11 +944,17 @@ cmd_retrain(struct admin_ctx *ctx, int argc, char **argv)
 				stop = "early stop: validation did not improve";
 			}
 		}
-		if (o.checkpoint != NULL &&
-		    (nn_trainer_save_state(t, o.checkpoint, &err) != 0 ||
-		    save_loop(o.checkpoint, ep + 1, &rng, curves, best,
-		    best_epoch, bad, best_buf, best_len, &err) != 0))
-			goto fail;
+		if (o.checkpoint != NULL) {
+			struct rt_loop rl = { .epoch = ep + 1, .rng = rng,
+			    .curves = curves, .best = best,
+			    .best_epoch = best_epoch, .bad_epochs = bad };
+
+			/* the first save of a run writes its best weights */
+			if (rt_ckpt_save(o.checkpoint, t, &rl, best_buf,
+			    best_len, best_changed || !ck_saved, &err) != 0)
+				goto fail;
+			ck_saved = 1;
+		}
 	}
 	if (stop != NULL)
 		fprintf(stderr, "retrain: %s after epoch %d\n", stop, ep);

@@ -1221,6 +1221,12 @@ ck_arch(const struct nn_trainer *t, struct ck_header *h)
 	h->names_hash = nh;
 }
 
+int64_t
+nn_trainer_steps(const struct nn_trainer *t)
+{
+	return t->step;
+}
+
 static int
 ck_write(struct dt_file_out *f, const void *p, size_t n, uint64_t *hash,
     struct dt_error *err)
