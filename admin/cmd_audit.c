@@ -89,21 +89,6 @@ set(void *vo, int ch, const char *arg)
 	int tail;
 
 	switch (ch) {
-	case 'j':
-		o->json = 1;
-		return -1;
-	case 'm':
-		o->member = arg;
-		return -1;
-	case 'k':
-		o->kiosk = arg;
-		return -1;
-	case 'A':
-		o->anchor = arg;
-		return -1;
-	case 'o':
-		o->out = arg;
-		return -1;
 	case 's':
 		if (parse_since(arg, &o->since) == 0)
 			return -1;
@@ -456,19 +441,18 @@ out:
 int
 cmd_audit(struct admin_ctx *ctx, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "after", required_argument, NULL, 'a' },
-		{ "member", required_argument, NULL, 'm' },
-		{ "kiosk", required_argument, NULL, 'k' },
-		{ "since", required_argument, NULL, 's' },
-		{ "tail", required_argument, NULL, 't' },
-		{ "anchor", required_argument, NULL, 'A' },
-		{ "out", required_argument, NULL, 'o' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	static const struct adm_opt opts[] = {
+		ADM_OPT_FLAG("json", 'j', struct audit_opts, json),
+		ADM_OPT_CALL("after", 'a'),
+		ADM_OPT_STR("member", 'm', struct audit_opts, member),
+		ADM_OPT_STR("kiosk", 'k', struct audit_opts, kiosk),
+		ADM_OPT_CALL("since", 's'),
+		ADM_OPT_CALL("tail", 't'),
+		ADM_OPT_STR("anchor", 'A', struct audit_opts, anchor),
+		ADM_OPT_STR("out", 'o', struct audit_opts, out),
+		ADM_OPT_END,
 	};
-	static const struct adm_options options = { longopts, set };
+	static const struct adm_options options = { "audit", opts, set };
 	struct dt_error err = { 0 };
 	struct audit_opts o = { 0 };
 	struct store *s = NULL;

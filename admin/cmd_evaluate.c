@@ -44,6 +44,7 @@
 #include "nn/net.h"
 #include "pipeline/embed.h"
 #include "admin/eval_open.h"
+#include "data/protocol.h"
 
 #define SEG_S 8.0
 
@@ -64,16 +65,6 @@ struct ev {
 	const char *conf_what;
 	char *motion;		/* P1 8 s probes by activity, a text table */
 };
-
-static void
-l2n(float *v, int n)
-{
-	double s = sqrt(admin_dot(v, v, n)) + 1e-12;
-	int i;
-
-	for (i = 0; i < n; i++)
-		v[i] = (float)(v[i] / s);
-}
 
 /* Runs the network; emb and act malloc'd (n x E, n x A). */
 static int
@@ -124,17 +115,6 @@ act_summary(const struct ev *e, const long *cm)
 	json_object_set_new(o, "recall", rec);
 	json_object_set_new(o, "confusion", conf);
 	return o;
-}
-
-static int
-argmax(const float *v, int n)
-{
-	int i, b = 0;
-
-	for (i = 1; i < n; i++)
-		if (v[i] > v[b])
-			b = i;
-	return b;
 }
 
 /* Identity scores of one embedding against every classifier row. */
@@ -229,7 +209,7 @@ segments(struct ev *e, const struct data_ranges *parts, double step_s,
 			n_seg++;
 			tot[slot]++;
 			if (a >= 0 && a < K)
-				conf[a * K + argmax(pm + (size_t)g * K, K)]++;
+				conf[a * K + data_argmax(pm + (size_t)g * K, K)]++;
 			if (cnt_id[g] == 0) {
 				n422++;
 				continue;
@@ -238,7 +218,7 @@ segments(struct ev *e, const struct data_ranges *parts, double step_s,
 			if (row >= 0) {
 				n_id++;
 				idn[slot]++;
-				if (argmax(cm + (size_t)g * R, R) == row) {
+				if (data_argmax(cm + (size_t)g * R, R) == row) {
 					ok_id++;
 					idok[slot]++;
 				}
@@ -428,7 +408,7 @@ eval_p1(struct ev *e, struct dt_error *err)
 			}
 			cosines(e, emb + w * E, cos);
 			n++;
-			ok += argmax(cos, R) == row;
+			ok += data_argmax(cos, R) == row;
 			for (k = 0; k < R; k++) {
 				pcos[(size_t)s->parts[wi->part].rec * R + k] +=
 				    cos[k];
@@ -450,7 +430,7 @@ eval_p1(struct ev *e, struct dt_error *err)
 				continue;
 			}
 			pn++;
-			pok += argmax(pcos + (size_t)i * R, R) ==
+			pok += data_argmax(pcos + (size_t)i * R, R) ==
 			    e->rows[r->subject];
 		}
 		free(pcnt);
@@ -501,14 +481,7 @@ nomem2:
 
 		if (st == NULL)
 			goto nomem;
-		for (w = 0; w < s->n; w++) {
-			int a = s->w[w].activity;
-
-			if (a >= 0 && a < K) {
-				conf[a * K + argmax(act + w * K, K)]++;
-				has++;
-			}
-		}
+		has = data_confusion_add(s, act, K, conf);
 		data_set_activity_stats(s, st);
 		for (k = 0; k < K && k < e->c->n_activities; k++)
 			if (st[k].n_windows)
@@ -571,60 +544,34 @@ out:
 	return rc;
 }
 
-/* Open-set scores: probes (P x E) against templates (T x E). */
+/* Open-set scores: probes (P x E) against templates (T x E)
+ * (data/protocol.h), as JSON; KEEP: the scores go to the report. */
 static int
 open_set(struct ev *e, const float *pe, const int *pid, int P,
     const float *te, const int *tid, int T, json_t **out, bool keep,
     struct dt_error *err)
 {
-	int E = e->m->hp.embedding_dim, p, t;
-	float *S = NULL, *gen = NULL, *imp = NULL;
-	size_t ng = 0, ni = 0, gc = 0, ic = 0;
-	struct data_verif v;
+	struct data_open_set os;
 	json_t *o;
 
-	if (P == 0)
-		return dt_error_set(err, DT_E_INVALID, "P2: no probes");
-	if ((S = malloc(sizeof(float) * (size_t)P * T)) == NULL)
-		return dt_error_set(err, DT_E_NOMEM, "out of memory");
-	for (p = 0; p < P; p++)
-		for (t = 0; t < T; t++) {
-			float sc = (float)admin_dot(pe + (size_t)p * E,
-			    te + (size_t)t * E, E);
-
-			S[(size_t)p * T + t] = sc;
-			if (pid[p] == tid[t] ? admin_push(&gen, &ng, &gc, sc) :
-			    admin_push(&imp, &ni, &ic, sc)) {
-				free(S);
-				free(gen);
-				free(imp);
-				return dt_error_set(err, DT_E_NOMEM, "oom");
-			}
-		}
-	if (data_verif_metrics(gen, ng, imp, ni, &v, err) != 0) {
-		free(S);
-		free(gen);
-		free(imp);
+	if (data_open_set_score(pe, pid, P, te, tid, T,
+	    e->m->hp.embedding_dim, &os, err) != 0)
 		return -1;
-	}
-	o = verif_json(&v);
-	json_object_set_new(o, "rank1", json_real(data_rank1(S, P, T, pid,
-	    tid)));
+	o = verif_json(&os.v);
+	json_object_set_new(o, "rank1", json_real(os.rank1));
 	json_object_set_new(o, "n_probes", json_integer(P));
 	json_object_set_new(o, "n_enrolled", json_integer(T));
 	*out = o;
 	if (keep) {
 		free(e->gen);
 		free(e->imp);
-		e->gen = gen;
-		e->imp = imp;
-		e->ng = ng;
-		e->ni = ni;
-	} else {
-		free(gen);
-		free(imp);
+		e->gen = os.gen;
+		e->imp = os.imp;
+		e->ng = os.n_gen;
+		e->ni = os.n_imp;
+		os.gen = os.imp = NULL;
 	}
-	free(S);
+	data_open_set_free(&os);
 	return 0;
 }
 
@@ -657,25 +604,10 @@ eval_p2(struct ev *e, int train_max, struct dt_error *err)
 	if (build(e, &p2.enroll, &se, err) != 0 ||
 	    run(e, se, &emb, &act, "evaluate p2 enrolment", err) != 0)
 		goto out;
-	for (i = 0; i < T; i++) {
-		int k, j;
-
-		for (k = 0, w = 0; w < se->n; w++) {
-			if (se->w[w].subject != tid[i] || !se->w[w].id_ok)
-				continue;
-			for (j = 0; j < E; j++)
-				tmpl[(size_t)i * E + j] += emb[w * E + j];
-			k++;
-		}
-		if (k == 0) {	/* no gated window: every window */
-			for (w = 0; w < se->n; w++)
-				if (se->w[w].subject == tid[i])
-					for (j = 0; j < E; j++)
-						tmpl[(size_t)i * E + j] +=
-						    emb[w * E + j];
-		}
-		l2n(tmpl + (size_t)i * E, E);
-	}
+	/* a subject without a gated window: every window of it */
+	if (data_mean_embeddings(se, emb, E, DATA_BY_SUBJECT, tid, T, true,
+	    tmpl, NULL, err) != 0)
+		goto out;
 	free(emb);
 	free(act);
 	emb = act = NULL;
@@ -719,15 +651,9 @@ eval_p2(struct ev *e, int train_max, struct dt_error *err)
 	free(cnt);
 	if ((cnt = calloc((size_t)g + 1, sizeof(int))) == NULL)
 		goto nomem;
-	for (w = 0; w < ss->n; w++) {
-		int j, gr = ss->w[w].group;
-
-		if (!ss->w[w].id_ok)
-			continue;
-		for (j = 0; j < E; j++)
-			pe[(size_t)gr * E + j] += emb[w * E + j];
-		cnt[gr]++;
-	}
+	if (data_mean_embeddings(ss, emb, E, DATA_BY_GROUP, NULL, g, false, pe,
+	    cnt, err) != 0)
+		goto out;
 	for (P = 0, i = 0; i < g; i++) {
 		if (cnt[i] == 0) {
 			nrej++;
@@ -735,7 +661,6 @@ eval_p2(struct ev *e, int train_max, struct dt_error *err)
 		}
 		memmove(pe + (size_t)P * E, pe + (size_t)i * E,
 		    sizeof(float) * E);
-		l2n(pe + (size_t)P * E, E);
 		pid[P++] = e->c->recs[seg.r[i].rec].subject;
 	}
 	if (open_set(e, pe, pid, P, tmpl, tid, T, &o, true, err) != 0)
@@ -777,7 +702,6 @@ eval_p3(struct ev *e, int fold, int n_folds, struct dt_error *err)
 	int *held = NULL, nh = 0, K = e->m->n_activities, i, rc = -1;
 	float *emb = NULL, *act = NULL;
 	long *conf = NULL;
-	size_t w;
 	json_t *hj = json_array(), *sm;
 
 	if (K < 2) {
@@ -798,12 +722,7 @@ eval_p3(struct ev *e, int fold, int n_folds, struct dt_error *err)
 		goto out;
 	if ((conf = calloc((size_t)K * K, sizeof(long))) == NULL)
 		goto nomem;
-	for (w = 0; w < s->n; w++) {
-		int a = s->w[w].activity;
-
-		if (a >= 0 && a < K)
-			conf[a * K + argmax(act + w * K, K)]++;
-	}
+	(void)data_confusion_add(s, act, K, conf);
 	sm = act_summary(e, conf);
 	json_object_set(e->out, "activity_acc_window", json_object_get(sm,
 	    "acc"));
@@ -922,6 +841,7 @@ model_fold(const struct nn_model *m, int *fold, int *folds)
 /* What one evaluation needs besides the model. */
 struct eopts {
 	const char *proto, *gate;
+	enum data_protocol pr;	/* proto's */
 	char *data[16];
 	int nd, fold, folds, threads, train_max;
 	bool folds_given;	/* --folds; else the model's (train.folds) */
@@ -977,7 +897,7 @@ eval_model(const struct eopts *o, const char *model, struct eval_run *r,
 		data[i] = o->data[i];
 	if (nn_model_load(model, &r->m, err) != 0)
 		return -1;
-	if (strcmp(o->proto, "p3") == 0) {
+	if (o->pr == DATA_PROTO_P3) {
 		/* the split the model was trained on (retrain --protocol p3):
 		 * another fold or number of folds would hold out some of its
 		 * training subjects */
@@ -1001,18 +921,18 @@ eval_model(const struct eopts *o, const char *model, struct eval_run *r,
 	if (fold >= folds)
 		return dt_error_set(err, DT_E_INVALID, "%s: fold %d: the "
 		    "folds are 0..%d", model, fold, folds - 1);
-	if (nd == 0 && eo_protocol_parse(o->proto, &which) == 0) {
+	if (nd == 0 && (which = eo_protocol_mask(o->pr)) != 0) {
 		/* people and devices no shipped model trains on */
 		for (i = 0; i < 4; i++)
 			data[nd++] = (char *)eo_data_names[i];
 	} else if (nd == 0) {
 		model_data(r->m, &r->mdata, &r->nmd);
-		if (r->nmd > 0 && strcmp(o->proto, "p2") != 0) {
+		if (r->nmd > 0 && o->pr != DATA_PROTO_P2) {
 			from_model = true;
 			for (i = 0; i < r->nmd && i < 16; i++)
 				data[nd++] = r->mdata[i];
 		} else
-			data[nd++] = strcmp(o->proto, "p3") == 0 ?
+			data[nd++] = o->pr == DATA_PROTO_P3 ?
 			    "ecg-activity" : "ecg-id";
 	}
 	if (admin_corpus(data, nd, r->m->activities, r->m->n_activities,
@@ -1064,11 +984,11 @@ eval_model(const struct eopts *o, const char *model, struct eval_run *r,
 	    json_integer(r->c->n_subjects));
 	json_object_set_new(e->out, "n_subjects_matched_to_model",
 	    json_integer(matched));
-	if (strcmp(o->proto, "p1") == 0)
+	if (o->pr == DATA_PROTO_P1)
 		return eval_p1(e, err);
-	if (strcmp(o->proto, "p2") == 0)
+	if (o->pr == DATA_PROTO_P2)
 		return eval_p2(e, o->train_max, err);
-	if (eo_protocol_parse(o->proto, &which) == 0) {
+	if ((which = eo_protocol_mask(o->pr)) != 0) {
 		struct eo_scores sc = { 0 };
 
 		/* the hold-out people these protocols probe must not be among
@@ -1260,7 +1180,6 @@ cmd_evaluate(struct admin_ctx *ctx, int argc, char **argv)
 	json_t *result = NULL;
 	long *pooled = NULL;
 	int nm = 0, compact = 0, ch, rc = ADMIN_EXIT_FAIL;
-	unsigned eo;
 	double t0 = admin_now();
 
 	(void)ctx;
@@ -1334,8 +1253,8 @@ cmd_evaluate(struct admin_ctx *ctx, int argc, char **argv)
 		default: usage(stderr); return ADMIN_EXIT_USAGE;
 		}
 	}
-	if (o.proto != NULL && strcmp(o.proto, "p1") && strcmp(o.proto, "p2") &&
-	    strcmp(o.proto, "p3") && eo_protocol_parse(o.proto, &eo) != 0) {
+	if (o.proto != NULL && (data_protocol_parse(o.proto, &o.pr) != 0 ||
+	    o.pr == DATA_PROTO_ALL)) {
 		fprintf(stderr, "dt4ecg-admin evaluate: --protocol %s: p1, p2, "
 		    "p3, p4, p2+ptbxl, xelectrode, rest-other, site, adapt or open\n",
 		    o.proto);
@@ -1349,7 +1268,7 @@ cmd_evaluate(struct admin_ctx *ctx, int argc, char **argv)
 		usage(stderr);
 		return ADMIN_EXIT_USAGE;
 	}
-	if (nm > 1 && (strcmp(o.proto, "p3") != 0 || o.fold >= 0)) {
+	if (nm > 1 && (o.pr != DATA_PROTO_P3 || o.fold >= 0)) {
 		fprintf(stderr, "dt4ecg-admin evaluate: several --model only "
 		    "with --protocol p3 and without --fold (one model per "
 		    "fold, each named by its metadata)\n");
@@ -1371,9 +1290,8 @@ cmd_evaluate(struct admin_ctx *ctx, int argc, char **argv)
 	if (o.save_metrics) {
 		json_t *fig;
 
-		if (nm != 1 || (strcmp(o.proto, "p2") != 0 &&
-		    strcmp(o.proto, "p2+ptbxl") != 0 &&
-		    strcmp(o.proto, "p4") != 0)) {
+		if (nm != 1 || (o.pr != DATA_PROTO_P2 &&
+		    o.pr != DATA_PROTO_P2_PTBXL && o.pr != DATA_PROTO_P4)) {
 			dt_error_set(&err, DT_E_INVALID, "--save-metrics: P2, "
 			    "P2+PTB-XL or P4 of one model only");
 			goto fail;
@@ -1386,11 +1304,11 @@ cmd_evaluate(struct admin_ctx *ctx, int argc, char **argv)
 		if ((fig = openset_json(run.e.gen, run.e.ng, run.e.imp,
 		    run.e.ni, json_object_get(result, "data"), &err)) == NULL)
 			goto fail;
-		if (strcmp(o.proto, "p4") == 0)
+		if (o.pr == DATA_PROTO_P4)
 			json_object_set_new(fig, "scores", json_string("the "
 			    "last 4 s of a PTB-XL hold-out record against the "
 			    "templates of the first 6 s (cosine)"));
-		else if (strcmp(o.proto, "p2+ptbxl") == 0)
+		else if (o.pr == DATA_PROTO_P2_PTBXL)
 			json_object_set_new(fig, "scores", json_string("8 s "
 			    "ECG-ID probes and 4 s PTB-XL probes against "
 			    "enrolment templates (cosine), impostor pairs of "
@@ -1434,7 +1352,7 @@ cmd_evaluate(struct admin_ctx *ctx, int argc, char **argv)
 		r.notes_title = "Identity in motion";
 		r.notes_text = run.e.motion;
 		r.threshold = o.threshold;
-		r.has_threshold = strcmp(o.proto, "p3") != 0;
+		r.has_threshold = o.pr != DATA_PROTO_P3;
 		r.score_caption = report_score_caption(result);
 		if ((summary = report_summary_html(result, run.e.gen,
 		    run.e.ng, run.e.imp, run.e.ni, o.threshold,

@@ -82,43 +82,23 @@ struct model_opts {
 	const char *key_out;
 };
 
-static int
-set(void *vo, int ch, const char *arg)
-{
-	struct model_opts *o = vo;
-
-	switch (ch) {
-	case 'i': o->id = arg; break;
-	case 'k': o->key_file = arg; break;
-	case 'a': o->activate = 1; break;
-	case 'j': o->json = 1; break;
-	case 'f': o->force = true; break;
-	case 'n': o->dry_run = true; break;
-	case 'Q': o->require_signed = true; break;
-	case 'R': o->release_key = arg; break;
-	case 'G': o->signature = arg; break;
-	case 'K': o->sign_key = arg; break;
-	case 'O': o->key_out = arg; break;
-	}
-	return -1;
-}
-
-static const struct option longopts[] = {
-	{ "id", required_argument, NULL, 'i' },
-	{ "key-file", required_argument, NULL, 'k' },
-	{ "activate", no_argument, NULL, 'a' },
-	{ "json", no_argument, NULL, 'j' },
-	{ "force", no_argument, NULL, 'f' },
-	{ "dry-run", no_argument, NULL, 'n' },
-	{ "require-signed", no_argument, NULL, 'Q' },
-	{ "release-key", required_argument, NULL, 'R' },
-	{ "signature", required_argument, NULL, 'G' },
-	{ "key", required_argument, NULL, 'K' },
-	{ "key-out", required_argument, NULL, 'O' },
-	{ "help", no_argument, NULL, 'h' },
-	{ NULL, 0, NULL, 0 },
+#define M struct model_opts
+static const struct adm_opt opts[] = {
+	ADM_OPT_STR("id", 'i', M, id),
+	ADM_OPT_STR("key-file", 'k', M, key_file),
+	ADM_OPT_FLAG("activate", 'a', M, activate),
+	ADM_OPT_FLAG("json", 'j', M, json),
+	ADM_OPT_BOOL("force", 'f', M, force),
+	ADM_OPT_BOOL("dry-run", 'n', M, dry_run),
+	ADM_OPT_BOOL("require-signed", 'Q', M, require_signed),
+	ADM_OPT_STR("release-key", 'R', M, release_key),
+	ADM_OPT_STR("signature", 'G', M, signature),
+	ADM_OPT_STR("key", 'K', M, sign_key),
+	ADM_OPT_STR("key-out", 'O', M, key_out),
+	ADM_OPT_END,
 };
-static const struct adm_options options = { longopts, set };
+#undef M
+static const struct adm_options options = { "model", opts, NULL };
 
 /* --- activation ------------------------------------------------------ */
 

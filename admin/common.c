@@ -284,21 +284,92 @@ adm_flush_stdout(const char *cmd)
 	return 0;
 }
 
+#define ADM_OPTS_MAX 64
+
+/* Takes option E with ARG into O: -1 to go on, else the exit status. */
+static int
+opt_take(const struct adm_options *def, const struct adm_opt *e, void *o,
+    const char *arg)
+{
+	char *field = (char *)o + e->off;
+	double v;
+	int iv;
+
+	switch (e->kind) {
+	case ADM_FLAG:
+		*(int *)(void *)field = 1;
+		return -1;
+	case ADM_BOOL:
+		*(bool *)(void *)field = true;
+		return -1;
+	case ADM_STR:
+		*(const char **)(void *)field = arg;
+		return -1;
+	case ADM_INT:
+		if (dt_parse_int(arg, (int)e->lo, (int)e->hi, &iv) != 0)
+			break;
+		*(int *)(void *)field = iv;
+		return -1;
+	case ADM_DBL:
+	case ADM_FLT:
+		if (dt_parse_double(arg, e->lo, e->hi, &v) != 0)
+			break;
+		if (e->kind == ADM_DBL)
+			*(double *)(void *)field = v;
+		else
+			*(float *)(void *)field = (float)v;
+		return -1;
+	case ADM_CALL:
+	case ADM_CALL0:
+		return def->set(o, e->id, arg);
+	}
+	if (e->expect != NULL)
+		fprintf(stderr, "dt4ecg-admin %s: --%s %s: %s\n", def->cmd,
+		    e->name, arg, e->expect);
+	else if (e->kind == ADM_INT)
+		fprintf(stderr, "dt4ecg-admin %s: --%s %s: expected an integer "
+		    "%d..%d\n", def->cmd, e->name, arg, (int)e->lo,
+		    (int)e->hi);
+	else
+		fprintf(stderr, "dt4ecg-admin %s: --%s %s: expected a number "
+		    "%g..%g\n", def->cmd, e->name, arg, e->lo, e->hi);
+	return ADMIN_EXIT_USAGE;
+}
+
 int
 adm_opts(int argc, char **argv, const struct adm_options *def,
     const char *usage_text, const char *allowed, void *o, int min, int max)
 {
-	int ch, rc;
+	struct option lo[ADM_OPTS_MAX + 2];
+	const struct adm_opt *e;
+	int ch, n, rc;
 
+	for (n = 0; def->opts[n].name != NULL; n++) {
+		if (n == ADM_OPTS_MAX)
+			abort();	/* a table too long: a bug */
+		lo[n].name = def->opts[n].name;
+		lo[n].has_arg = def->opts[n].kind == ADM_FLAG ||
+		    def->opts[n].kind == ADM_BOOL ||
+		    def->opts[n].kind == ADM_CALL0 ? no_argument :
+		    required_argument;
+		lo[n].flag = NULL;
+		lo[n].val = def->opts[n].id;
+	}
+	lo[n] = (struct option){ "help", no_argument, NULL, 'h' };
+	lo[n + 1] = (struct option){ NULL, 0, NULL, 0 };
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "", def->longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		if (ch == 'h') {
 			fputs(usage_text, stdout);
 			return ADMIN_EXIT_OK;
 		}
-		if (ch == '?' || strchr(allowed, ch) == NULL)
+		for (e = def->opts; e->name != NULL && e->id != ch; e++)
+			;
+		if (ch == '?' || e->name == NULL ||
+		    (allowed != NULL && (ch > 255 || strchr(allowed, ch) ==
+		    NULL)))
 			goto usage;
-		if ((rc = def->set(o, ch, optarg)) >= 0)
+		if ((rc = opt_take(def, e, o, optarg)) >= 0)
 			return rc;
 	}
 	if (argc - optind < min || (max >= 0 && argc - optind > max))

@@ -919,27 +919,20 @@ out:
 	return rc;
 }
 
-int
-eo_protocol_parse(const char *name, unsigned *out)
+unsigned
+eo_protocol_mask(enum data_protocol p)
 {
-	static const struct {
-		const char *name;
-		unsigned which;
-	} t[] = {
-		{ "open", EO_ALL }, { "p2+ptbxl", EO_P2_PTBXL }, { "p4", EO_P4 },
-		{ "xelectrode", EO_XELECTRODE }, { "rest-other", EO_REST_OTHER },
-		{ "site", EO_SITE }, { "adapt", EO_ADAPT },
-	};
-	size_t i;
-
-	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++)
-		if (strcmp(name, t[i].name) == 0) {
-			*out = t[i].which;
-			return 0;
-		}
-	return -1;
+	switch (p) {
+	case DATA_PROTO_OPEN: return EO_ALL;
+	case DATA_PROTO_P2_PTBXL: return EO_P2_PTBXL;
+	case DATA_PROTO_P4: return EO_P4;
+	case DATA_PROTO_XELECTRODE: return EO_XELECTRODE;
+	case DATA_PROTO_REST_OTHER: return EO_REST_OTHER;
+	case DATA_PROTO_SITE: return EO_SITE;
+	case DATA_PROTO_ADAPT: return EO_ADAPT;
+	default: return 0;
+	}
 }
-
 int
 eo_evaluate(const struct nn_model *m, const struct data_corpus *c,
     const struct ecg_prep_params *pp, unsigned which, bool progress,
