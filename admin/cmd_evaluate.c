@@ -209,7 +209,8 @@ segments(struct ev *e, const struct data_ranges *parts, double step_s,
 			n_seg++;
 			tot[slot]++;
 			if (a >= 0 && a < K)
-				conf[a * K + data_argmax(pm + (size_t)g * K, K)]++;
+				conf[a * K + data_argmax(pm + (size_t)g * K,
+				    K)]++;
 			if (cnt_id[g] == 0) {
 				n422++;
 				continue;
@@ -752,10 +753,7 @@ out:
 	return rc;
 }
 
-static void
-usage(FILE *f)
-{
-	fprintf(f,
+static const char usage[] =
 	    "usage: dt4ecg-admin evaluate --model FILE --protocol PROTOCOL\n"
 	    "  PROTOCOL: p1, p2, p3 (DESIGN.md 8), or on people and devices no\n"
 	    "  shipped model trains on: p2+ptbxl (P2 with the PTB-XL hold-out as\n"
@@ -785,12 +783,11 @@ usage(FILE *f)
 	    "  that trained on probe persons is refused unless --contaminated\n"
 	    "  (the result is then marked \"contaminated\").  --save-metrics\n"
 	    "  (P2): the open-set figures an operator picks a threshold from\n"
-	    "  (EER, FRR and threshold at FAR 1, 0.1, 0.01 %%, a DET grid) into\n"
+	    "  (EER, FRR and threshold at FAR 1, 0.1, 0.01 %, a DET grid) into\n"
 	    "  the model file's metadata (metrics.open_set.p2), for model import,\n"
 	    "  model show and dt4ecg-admin threshold.  The report opens with an\n"
 	    "  operator summary: FAR and FRR at --threshold T (the site's;\n"
-	    "  default dt4ecgd's 0.7), marked on the figures with the EER.\n");
-}
+	    "  default dt4ecgd's 0.7), marked on the figures with the EER.\n";
 
 /* The data names recorded in the model, when there are any. */
 static int
@@ -850,6 +847,10 @@ struct eopts {
 	bool save_metrics;	/* --save-metrics: open-set figures to the file */
 	double threshold;	/* --threshold: the site's, for the report */
 	bool threshold_given;
+	char *models[16];	/* --model */
+	int nm;
+	const char *report;	/* --report DIR */
+	int compact;		/* --json */
 };
 
 /* Everything one model's evaluation owns; eval_free releases it. */
@@ -1151,108 +1152,95 @@ out:
 	return rc;
 }
 
+/* The options with rules of their own (adm_opts' ADM_CALL). */
+static int
+ev_set(void *vo, int id, const char *arg)
+{
+	struct eopts *o = vo;
+
+	switch (id) {
+	case 'm':
+	case 'd':
+		if ((id == 'm' ? o->nm : o->nd) == 16) {
+			fprintf(stderr, "dt4ecg-admin evaluate: at most 16 "
+			    "--%s\n", id == 'm' ? "model" : "data");
+			return ADMIN_EXIT_USAGE;
+		}
+		if (id == 'm')
+			o->models[o->nm++] = (char *)arg;
+		else
+			o->data[o->nd++] = (char *)arg;
+		return -1;
+	case 'H':
+		if (dt_parse_double(arg, -1, 1, &o->threshold) != 0) {
+			fprintf(stderr, "dt4ecg-admin evaluate: --threshold "
+			    "%s: -1..1\n", arg);
+			return ADMIN_EXIT_USAGE;
+		}
+		o->threshold_given = true;
+		o->adapt.threshold = o->threshold;
+		return -1;
+	}
+	return -1;
+}
+
+#define O struct eopts
+static const struct adm_opt ev_table[] = {
+	ADM_OPT_CALL("model", 'm'),
+	ADM_OPT_STR("protocol", 'p', O, proto),
+	ADM_OPT_INT("fold", 'k', O, fold, 0, 99, NULL),
+	ADM_OPT_INT("folds", 'K', O, folds, 2, 100, NULL),
+	ADM_OPT_CALL("data", 'd'),
+	ADM_OPT_STR("report", 'r', O, report),
+	ADM_OPT_FLAG("json", 'j', O, compact),
+	ADM_OPT_INT("threads", 't', O, threads, 1, 256, NULL),
+	ADM_OPT_INT("train-max", 'T', O, train_max, 1, 1000000, NULL),
+	ADM_OPT_STR("gate", 'g', O, gate),
+	ADM_OPT_BOOL("contaminated", 'C', O, contaminated),
+	ADM_OPT_BOOL("save-metrics", 'S', O, save_metrics),
+	ADM_OPT_CALL("threshold", 'H'),
+	ADM_OPT_DBL("adapt-margin", 'M', O, adapt.margin, 0, 1, "0..1"),
+	ADM_OPT_END,
+};
+#undef O
+static const struct adm_options ev_options = { "evaluate", ev_table,
+	ev_set };
+
 int
 cmd_evaluate(struct admin_ctx *ctx, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "model", required_argument, NULL, 'm' },
-		{ "protocol", required_argument, NULL, 'p' },
-		{ "fold", required_argument, NULL, 'k' },
-		{ "folds", required_argument, NULL, 'K' },
-		{ "data", required_argument, NULL, 'd' },
-		{ "report", required_argument, NULL, 'r' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "threads", required_argument, NULL, 't' },
-		{ "train-max", required_argument, NULL, 'T' },
-		{ "gate", required_argument, NULL, 'g' },
-		{ "contaminated", no_argument, NULL, 'C' },
-		{ "save-metrics", no_argument, NULL, 'S' },
-		{ "threshold", required_argument, NULL, 'H' },
-		{ "adapt-margin", required_argument, NULL, 'M' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct eopts o;
 	struct eval_run run;
 	struct dt_error err = { 0 };
-	char *models[16], *dump = NULL, *summary = NULL, title[256];
+	char **models, *dump = NULL, *summary = NULL, title[256];
 	const char *report = NULL;
 	json_t *result = NULL;
 	long *pooled = NULL;
-	int nm = 0, compact = 0, ch, rc = ADMIN_EXIT_FAIL;
+	int nm, compact, rc;
 	double t0 = admin_now();
 
 	(void)ctx;
 	memset(&o, 0, sizeof(o));
 	memset(&run, 0, sizeof(run));
 	o.fold = -1;
-	o.folds = 5;
+	o.folds = 0;	/* not given: 5, or the model's */
 	o.threads = 1;
 	o.train_max = 60;
 	o.threshold = 0.7;	/* dt4ecgd's default (etc/dt4ecgd.conf) */
 	o.adapt.threshold = o.threshold;
 	o.adapt.margin = 0.1;
 	o.adapt.cap = 5;
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'm':
-		case 'd':
-			if ((ch == 'm' ? nm : o.nd) == 16) {
-				fprintf(stderr, "dt4ecg-admin evaluate: at most "
-				    "16 --%s\n", ch == 'm' ? "model" : "data");
-				return ADMIN_EXIT_USAGE;
-			}
-			if (ch == 'm')
-				models[nm++] = optarg;
-			else
-				o.data[o.nd++] = optarg;
-			break;
-		case 'p': o.proto = optarg; break;
-		case 'k':
-			if (adm_int("evaluate", "--fold", optarg, 0, 99, &o.fold) != 0)
-				return ADMIN_EXIT_USAGE;
-			break;
-		case 'K':
-			if (adm_int("evaluate", "--folds", optarg, 2, 100, &o.folds) != 0)
-				return ADMIN_EXIT_USAGE;
-			o.folds_given = true;
-			break;
-		case 'r': report = optarg; break;
-		case 'j': compact = 1; break;
-		case 't':
-			if (adm_int("evaluate", "--threads", optarg, 1, 256, &o.threads) != 0)
-				return ADMIN_EXIT_USAGE;
-			break;
-		case 'T':
-			if (adm_int("evaluate", "--train-max", optarg, 1, 1000000,
-			    &o.train_max) != 0)
-				return ADMIN_EXIT_USAGE;
-			break;
-		case 'g': o.gate = optarg; break;
-		case 'C': o.contaminated = true; break;
-		case 'S': o.save_metrics = true; break;
-		case 'H':
-			if (dt_parse_double(optarg, -1, 1, &o.threshold) != 0) {
-				fprintf(stderr, "dt4ecg-admin evaluate: "
-				    "--threshold %s: -1..1\n", optarg);
-				return ADMIN_EXIT_USAGE;
-			}
-			o.threshold_given = true;
-			o.adapt.threshold = o.threshold;
-			break;
-		case 'M':
-			if (dt_parse_double(optarg, 0, 1, &o.adapt.margin) !=
-			    0) {
-				fprintf(stderr, "dt4ecg-admin evaluate: "
-				    "--adapt-margin %s: 0..1\n", optarg);
-				return ADMIN_EXIT_USAGE;
-			}
-			break;
-		case 'h': usage(stdout); return ADMIN_EXIT_OK;
-		default: usage(stderr); return ADMIN_EXIT_USAGE;
-		}
-	}
+	if ((rc = adm_opts(argc, argv, &ev_options, usage, NULL, &o, 0,
+	    0)) >= 0)
+		return rc;
+	rc = ADMIN_EXIT_FAIL;
+	o.folds_given = o.folds != 0;
+	if (!o.folds_given)
+		o.folds = 5;
+	models = o.models;
+	nm = o.nm;
+	report = o.report;
+	compact = o.compact;
 	if (o.proto != NULL && (data_protocol_parse(o.proto, &o.pr) != 0 ||
 	    o.pr == DATA_PROTO_ALL)) {
 		fprintf(stderr, "dt4ecg-admin evaluate: --protocol %s: p1, p2, "
@@ -1265,7 +1253,7 @@ cmd_evaluate(struct admin_ctx *ctx, int argc, char **argv)
 	    o.folds < 2 || o.folds > 100 || o.train_max < 1 ||
 	    (o.gate != NULL && strcmp(o.gate, "hr-sat") &&
 	    strcmp(o.gate, "sqi"))) {
-		usage(stderr);
+		fputs(usage, stderr);
 		return ADMIN_EXIT_USAGE;
 	}
 	if (nm > 1 && (o.pr != DATA_PROTO_P3 || o.fold >= 0)) {

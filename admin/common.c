@@ -241,40 +241,6 @@ adm_read_file(const char *path, size_t max, uint8_t **buf, size_t *len,
 }
 
 int
-adm_int(const char *cmd, const char *opt, const char *s, int lo, int hi,
-    int *out)
-{
-	if (dt_parse_int(s, lo, hi, out) == 0)
-		return 0;
-	fprintf(stderr, "dt4ecg-admin %s: %s %s: expected an integer %d..%d\n",
-	    cmd, opt, s, lo, hi);
-	return -1;
-}
-
-int
-adm_num(const char *cmd, const char *opt, const char *s, double lo,
-    double hi, double *out)
-{
-	if (dt_parse_double(s, lo, hi, out) == 0)
-		return 0;
-	fprintf(stderr, "dt4ecg-admin %s: %s %s: expected a number %g..%g\n",
-	    cmd, opt, s, lo, hi);
-	return -1;
-}
-
-int
-adm_numf(const char *cmd, const char *opt, const char *s, double lo,
-    double hi, float *out)
-{
-	double v;
-
-	if (adm_num(cmd, opt, s, lo, hi, &v) != 0)
-		return -1;
-	*out = (float)v;
-	return 0;
-}
-
-int
 adm_flush_stdout(const char *cmd)
 {
 	if (fflush(stdout) != 0 || ferror(stdout)) {

@@ -72,16 +72,6 @@ int adm_json_print(json_t *j);
 int adm_read_file(const char *path, size_t max, uint8_t **buf, size_t *len,
     struct dt_error *err);
 
-/* OPT's value S as an integer or a number in [LO, HI] (util/num.h); else
- * "dt4ecg-admin CMD: OPT S: expected an integer LO..HI" (or "a number") on
- * stderr and -1. */
-int adm_int(const char *cmd, const char *opt, const char *s, int lo, int hi,
-    int *out);
-int adm_num(const char *cmd, const char *opt, const char *s, double lo,
-    double hi, double *out);
-int adm_numf(const char *cmd, const char *opt, const char *s, double lo,
-    double hi, float *out);
-
 /* Checks that stdout was written completely. */
 int adm_flush_stdout(const char *cmd);
 
@@ -124,8 +114,10 @@ struct adm_opt {
 	const char *expect;
 };
 
-#define ADM_OPT_FLAG(n, id, T, f) { n, id, ADM_FLAG, offsetof(T, f), 0, 0, NULL }
-#define ADM_OPT_BOOL(n, id, T, f) { n, id, ADM_BOOL, offsetof(T, f), 0, 0, NULL }
+#define ADM_OPT_FLAG(n, id, T, f) \
+	{ n, id, ADM_FLAG, offsetof(T, f), 0, 0, NULL }
+#define ADM_OPT_BOOL(n, id, T, f) \
+	{ n, id, ADM_BOOL, offsetof(T, f), 0, 0, NULL }
 #define ADM_OPT_STR(n, id, T, f) { n, id, ADM_STR, offsetof(T, f), 0, 0, NULL }
 #define ADM_OPT_INT(n, id, T, f, lo, hi, ex) \
 	{ n, id, ADM_INT, offsetof(T, f), lo, hi, ex }

@@ -17,7 +17,6 @@
 #include "util/file.h"
 
 #define CK_NAME_MAX 4200
-#define CK_JSON_MAX (64u << 20)		/* loop state: curves of many epochs */
 #define CK_BEST_MAX ((size_t)1 << 32)	/* a model (nn/model.c's cap) */
 #define HASH_HEX (crypto_generichash_BYTES * 2 + 1)
 
