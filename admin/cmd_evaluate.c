@@ -414,9 +414,9 @@ eval_p1(struct ev *e, struct dt_error *err)
 				pcos[(size_t)s->parts[wi->part].rec * R + k] +=
 				    cos[k];
 				if (k == row) {
-					if (admin_push(&gen, &ngen, &gc, cos[k]))
+					if (data_push(&gen, &ngen, &gc, cos[k]))
 						goto nomem2;
-				} else if (admin_push(&imp, &nimp, &ic, cos[k]))
+				} else if (data_push(&imp, &nimp, &ic, cos[k]))
 					goto nomem2;
 			}
 			pcnt[s->parts[wi->part].rec]++;

@@ -161,10 +161,10 @@ verify(const struct ctx *x, const struct probes *pr, const int *pid,
 				best = t;
 			}
 			if (pid[p] == tid[t]) {
-				if (gen_counts[p] && admin_push(&gen, &ng, &gc,
+				if (gen_counts[p] && data_push(&gen, &ng, &gc,
 				    (float)sc) != 0)
 					goto nomem;
-			} else if (admin_push(&imp, &ni, &ic, (float)sc) != 0)
+			} else if (data_push(&imp, &ni, &ic, (float)sc) != 0)
 				goto nomem;
 		}
 		if (gen_counts[p] && best >= 0) {
@@ -850,8 +850,8 @@ adapt(const struct ctx *x, double thr, double margin, int cap, json_t *out,
 			for (j = 0; j < n_p; j++) {
 				if (sc[j] > sc[b])
 					b = j;
-				if (j == who ? admin_push(&gen, &ng, &gcap, sc[j]) :
-				    admin_push(&imp, &ni, &icap, sc[j])) {
+				if (j == who ? data_push(&gen, &ng, &gcap, sc[j]) :
+				    data_push(&imp, &ni, &icap, sc[j])) {
 					json_decref(v);
 					goto nomem;
 				}

@@ -137,8 +137,8 @@ out:
 	return rc;
 }
 
-static int
-push(float **v, size_t *n, size_t *cap, float x)
+int
+data_push(float **v, size_t *n, size_t *cap, float x)
 {
 	if (*n == *cap) {
 		size_t nc = *cap ? *cap * 2 : 4096;
@@ -177,8 +177,8 @@ data_open_set_score(const float *pe, const int *pid, int P,
 				    te[(size_t)t * E + j];
 			sc = (float)d;
 			S[(size_t)p * T + t] = sc;
-			if (pid[p] == tid[t] ? push(&out->gen, &out->n_gen,
-			    &gc, sc) : push(&out->imp, &out->n_imp, &ic, sc))
+			if (pid[p] == tid[t] ? data_push(&out->gen, &out->n_gen,
+			    &gc, sc) : data_push(&out->imp, &out->n_imp, &ic, sc))
 				goto nomem;
 		}
 	if (data_verif_metrics(out->gen, out->n_gen, out->imp, out->n_imp,

@@ -58,6 +58,10 @@ int data_mean_embeddings(const struct data_set *s, const float *emb, int E,
     enum data_key key, const int *subject_of, int n, bool fallback,
     float *out, int *count, struct dt_error *err);
 
+/* Appends X to the growing array *V (*N used of *CAP): 0, or -1 out of
+ * memory (*V unchanged). */
+int data_push(float **v, size_t *n, size_t *cap, float x);
+
 /* Open-set scores of P probes (PE: P x E, identities PID) against T
  * templates (TE, TID): verification figures and rank-1. */
 struct data_open_set {
