@@ -85,24 +85,10 @@ static int
 set(void *vo, int ch, const char *arg)
 {
 	struct audit_opts *o = vo;
-	char *end;
+	int64_t after;
+	int tail;
 
 	switch (ch) {
-	case 'j':
-		o->json = 1;
-		return -1;
-	case 'm':
-		o->member = arg;
-		return -1;
-	case 'k':
-		o->kiosk = arg;
-		return -1;
-	case 'A':
-		o->anchor = arg;
-		return -1;
-	case 'o':
-		o->out = arg;
-		return -1;
 	case 's':
 		if (parse_since(arg, &o->since) == 0)
 			return -1;
@@ -111,19 +97,18 @@ set(void *vo, int ch, const char *arg)
 		    "ago\n", arg);
 		return ADMIN_EXIT_USAGE;
 	case 't':
-		errno = 0;
-		o->tail = strtol(arg, &end, 10);
-		if (errno || end == arg || *end || o->tail < 1 ||
-		    o->tail > 1000000) {
+		if (dt_parse_int(arg, 1, 1000000, &tail) == 0)
+			o->tail = tail;
+		else {
 			fprintf(stderr, "dt4ecg-admin audit: --tail %s: expected "
 			    "1..1000000 entries\n", arg);
 			return ADMIN_EXIT_USAGE;
 		}
 		return -1;
 	}
-	errno = 0;
-	o->after = strtoll(arg, &end, 10);
-	if (errno || end == arg || *end || o->after < 0) {
+	if (dt_parse_i64(arg, 0, INT64_MAX, &after) == 0)
+		o->after = (long long)after;
+	else {
 		fprintf(stderr, "dt4ecg-admin audit: --after %s: expected an "
 		    "entry id >= 0\n", arg);
 		return ADMIN_EXIT_USAGE;
@@ -436,7 +421,7 @@ anchor(struct admin_ctx *ctx, const struct audit_opts *o)
 	store_anchor_format(&a, line, sizeof(line) - 1);
 	strcat(line, "\n");
 	if (o->out != NULL) {
-		if (adm_write_new_file(o->out, 0644, line, strlen(line),
+		if (dt_file_create(o->out, line, strlen(line), 0644,
 		    &err) != 0)
 			goto fail;
 		printf("%s: anchor of %lld entries written\n", o->out,
@@ -456,19 +441,18 @@ out:
 int
 cmd_audit(struct admin_ctx *ctx, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "after", required_argument, NULL, 'a' },
-		{ "member", required_argument, NULL, 'm' },
-		{ "kiosk", required_argument, NULL, 'k' },
-		{ "since", required_argument, NULL, 's' },
-		{ "tail", required_argument, NULL, 't' },
-		{ "anchor", required_argument, NULL, 'A' },
-		{ "out", required_argument, NULL, 'o' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	static const struct adm_opt opts[] = {
+		ADM_OPT_FLAG("json", 'j', struct audit_opts, json),
+		ADM_OPT_CALL("after", 'a'),
+		ADM_OPT_STR("member", 'm', struct audit_opts, member),
+		ADM_OPT_STR("kiosk", 'k', struct audit_opts, kiosk),
+		ADM_OPT_CALL("since", 's'),
+		ADM_OPT_CALL("tail", 't'),
+		ADM_OPT_STR("anchor", 'A', struct audit_opts, anchor),
+		ADM_OPT_STR("out", 'o', struct audit_opts, out),
+		ADM_OPT_END,
 	};
-	static const struct adm_options options = { longopts, set };
+	static const struct adm_options options = { "audit", opts, set };
 	struct dt_error err = { 0 };
 	struct audit_opts o = { 0 };
 	struct store *s = NULL;

@@ -8,7 +8,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +16,9 @@
 #include <jansson.h>
 
 #include "admin/admin.h"
+#include "admin/common.h"
 #include "admin/datasrc.h"
+#include "data/protocol.h"
 #include "data/split.h"
 #include "nn/net.h"
 #include "pipeline/activity.h"
@@ -27,15 +28,13 @@
 
 struct cal_opts {
 	const char *model, *out, *protocol, *unlabelled_as, *aug;
+	enum data_protocol pr;	/* protocol's: open or p1 */
 	char *data[16];
 	int nd;
 	double val_frac, target_acc;
 };
 
-static void
-usage(FILE *f)
-{
-	fprintf(f,
+static const char usage[] =
 	    "usage: dt4ecg-admin calibrate --model IN --out OUT [--data NAME]...\n"
 	    "           [--protocol open|p1] [--unlabelled-as ACTIVITY]\n"
 	    "           [--val-frac F] [--target-acc A] [--aug LIST]\n"
@@ -51,25 +50,38 @@ usage(FILE *f)
 	    "  train.hyperparameters.augmentation) that imitate other devices,\n"
 	    "  since the training people's own clean tails make a model look\n"
 	    "  surer than it is on anyone else.  Prints the expected\n"
-	    "  calibration error before and after.\n");
-}
+	    "  calibration error before and after.\n";
 
 static int
-dbl(const char *opt, const char *s, double lo, double hi, double *out)
+cal_set(void *vo, int id, const char *arg)
 {
-	char *e;
-	double v;
+	struct cal_opts *o = vo;
 
-	errno = 0;
-	v = strtod(s, &e);
-	if (errno || e == s || *e || !(v >= lo && v <= hi)) {
-		fprintf(stderr, "dt4ecg-admin calibrate: %s %s: expected a "
-		    "number in [%g, %g]\n", opt, s, lo, hi);
-		return -1;
+	if (o->nd == 16) {
+		fprintf(stderr, "dt4ecg-admin calibrate: at most 16 --data\n");
+		return ADMIN_EXIT_USAGE;
 	}
-	*out = v;
-	return 0;
+	o->data[o->nd++] = (char *)arg;
+	return -1;
 }
+
+#define C struct cal_opts
+static const struct adm_opt cal_table[] = {
+	ADM_OPT_STR("model", 'm', C, model),
+	ADM_OPT_STR("out", 'o', C, out),
+	ADM_OPT_CALL("data", 'd'),
+	ADM_OPT_STR("protocol", 'p', C, protocol),
+	ADM_OPT_STR("unlabelled-as", 'u', C, unlabelled_as),
+	ADM_OPT_DBL("val-frac", 'v', C, val_frac, 0.01, 0.5,
+	    "expected a number in [0.01, 0.5]"),
+	ADM_OPT_DBL("target-acc", 'a', C, target_acc, 0.5, 1.0,
+	    "expected a number in [0.5, 1]"),
+	ADM_OPT_STR("aug", 'g', C, aug),
+	ADM_OPT_END,
+};
+#undef C
+static const struct adm_options cal_options = { "calibrate", cal_table,
+	cal_set };
 
 /* Fills what the command line left open from the model's metadata; the
  * strings live in *keep (freed by the caller). */
@@ -116,12 +128,12 @@ run_twice(const struct nn_model *m, const struct data_set *s,
     const struct data_aug *aug, float *act, struct dt_error *err)
 {
 	struct nn_net *net = NULL;
-	struct data_rng rng;
+	struct dt_rng rng;
 	size_t *idx = NULL, done;
 	float *x = NULL;
 	int W = m->hp.window, A = m->n_activities, k, pass, rc = -1, b = 64;
 
-	data_rng_seed(&rng, 1);
+	dt_rng_seed(&rng, 1 ^ DATA_SEED_SALT);
 	if ((x = malloc(sizeof(float) * (size_t)b * W)) == NULL ||
 	    (idx = malloc(sizeof(size_t) * (size_t)b)) == NULL) {
 		dt_error_set(err, DT_E_NOMEM, "out of memory");
@@ -162,18 +174,6 @@ set_meta_num(struct nn_model *m, const char *key, double v,
 int
 cmd_calibrate(struct admin_ctx *ctx, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "model", required_argument, NULL, 'm' },
-		{ "out", required_argument, NULL, 'o' },
-		{ "data", required_argument, NULL, 'd' },
-		{ "protocol", required_argument, NULL, 'p' },
-		{ "unlabelled-as", required_argument, NULL, 'u' },
-		{ "val-frac", required_argument, NULL, 'v' },
-		{ "target-acc", required_argument, NULL, 'a' },
-		{ "aug", required_argument, NULL, 'g' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct cal_opts o = { .val_frac = -1, .target_acc = 0.97 };
 	struct dt_error err = { 0 };
 	struct nn_model *m = NULL;
@@ -186,47 +186,22 @@ cmd_calibrate(struct admin_ctx *ctx, int argc, char **argv)
 	struct data_noise *nz = NULL;
 	json_t *keep = NULL, *rep = NULL;
 	float *act = NULL, *cact = NULL, *fused = NULL;
-	int *y = NULL, *ny = NULL, *fy = NULL, A, ch, i, j, rc = ADMIN_EXIT_FAIL;
+	int *y = NULL, *ny = NULL, *fy = NULL, A, i, j, rc;
 	size_t w, n = 0;
 	double ece0, ece1, nll0, nll1, t, best_t = -1, cov = 0, acc_ans = 0;
 	char *js = NULL;
 
 	(void)ctx;
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'm': o.model = optarg; break;
-		case 'o': o.out = optarg; break;
-		case 'd':
-			if (o.nd == 16) {
-				fprintf(stderr, "dt4ecg-admin calibrate: at most "
-				    "16 --data\n");
-				return ADMIN_EXIT_USAGE;
-			}
-			o.data[o.nd++] = optarg;
-			break;
-		case 'p': o.protocol = optarg; break;
-		case 'u': o.unlabelled_as = optarg; break;
-		case 'v':
-			if (dbl("--val-frac", optarg, 0.01, 0.5, &o.val_frac))
-				return ADMIN_EXIT_USAGE;
-			break;
-		case 'a':
-			if (dbl("--target-acc", optarg, 0.5, 1.0,
-			    &o.target_acc))
-				return ADMIN_EXIT_USAGE;
-			break;
-		case 'g': o.aug = optarg; break;
-		case 'h': usage(stdout); return ADMIN_EXIT_OK;
-		default: usage(stderr); return ADMIN_EXIT_USAGE;
-		}
-	}
-	if (optind != argc || o.model == NULL || o.out == NULL) {
-		usage(stderr);
+	if ((rc = adm_opts(argc, argv, &cal_options, usage, NULL, &o, 0,
+	    0)) >= 0)
+		return rc;
+	rc = ADMIN_EXIT_FAIL;
+	if (o.model == NULL || o.out == NULL) {
+		fputs(usage, stderr);
 		return ADMIN_EXIT_USAGE;
 	}
-	if (o.protocol != NULL && strcmp(o.protocol, "open") &&
-	    strcmp(o.protocol, "p1")) {
+	if (o.protocol != NULL && (data_protocol_parse(o.protocol, &o.pr) !=
+	    0 || (o.pr != DATA_PROTO_OPEN && o.pr != DATA_PROTO_P1))) {
 		fprintf(stderr, "dt4ecg-admin calibrate: --protocol %s: open or "
 		    "p1\n", o.protocol);
 		return ADMIN_EXIT_USAGE;
@@ -237,6 +212,7 @@ cmd_calibrate(struct admin_ctx *ctx, int argc, char **argv)
 	defaults(m, &o, &keep);
 	if (o.protocol == NULL)
 		o.protocol = "open";
+	(void)data_protocol_parse(o.protocol, &o.pr);	/* open or p1 */
 	if (o.val_frac <= 0)
 		o.val_frac = 0.1;
 	data_aug_default(&aug);
@@ -260,7 +236,7 @@ cmd_calibrate(struct admin_ctx *ctx, int argc, char **argv)
 	if (o.unlabelled_as != NULL && data_corpus_label_unlabelled(c,
 	    o.unlabelled_as, &err) != 0)
 		goto fail;
-	if ((strcmp(o.protocol, "open") == 0 ? data_split_open(c, &base,
+	if ((o.pr == DATA_PROTO_OPEN ? data_split_open(c, &base,
 	    &err) : data_split_p1(c, 0.8, 0, NULL, &base, NULL, NULL,
 	    &err)) != 0)
 		goto fail;

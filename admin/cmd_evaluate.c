@@ -33,6 +33,7 @@
 #include <jansson.h>
 
 #include "admin/admin.h"
+#include "admin/common.h"
 #include "admin/contamination.h"
 #include "admin/openset.h"
 #include "admin/report_summary.h"
@@ -43,6 +44,7 @@
 #include "nn/net.h"
 #include "pipeline/embed.h"
 #include "admin/eval_open.h"
+#include "data/protocol.h"
 
 #define SEG_S 8.0
 
@@ -63,16 +65,6 @@ struct ev {
 	const char *conf_what;
 	char *motion;		/* P1 8 s probes by activity, a text table */
 };
-
-static void
-l2n(float *v, int n)
-{
-	double s = sqrt(admin_dot(v, v, n)) + 1e-12;
-	int i;
-
-	for (i = 0; i < n; i++)
-		v[i] = (float)(v[i] / s);
-}
 
 /* Runs the network; emb and act malloc'd (n x E, n x A). */
 static int
@@ -123,17 +115,6 @@ act_summary(const struct ev *e, const long *cm)
 	json_object_set_new(o, "recall", rec);
 	json_object_set_new(o, "confusion", conf);
 	return o;
-}
-
-static int
-argmax(const float *v, int n)
-{
-	int i, b = 0;
-
-	for (i = 1; i < n; i++)
-		if (v[i] > v[b])
-			b = i;
-	return b;
 }
 
 /* Identity scores of one embedding against every classifier row. */
@@ -228,7 +209,8 @@ segments(struct ev *e, const struct data_ranges *parts, double step_s,
 			n_seg++;
 			tot[slot]++;
 			if (a >= 0 && a < K)
-				conf[a * K + argmax(pm + (size_t)g * K, K)]++;
+				conf[a * K + data_argmax(pm + (size_t)g * K,
+				    K)]++;
 			if (cnt_id[g] == 0) {
 				n422++;
 				continue;
@@ -237,7 +219,7 @@ segments(struct ev *e, const struct data_ranges *parts, double step_s,
 			if (row >= 0) {
 				n_id++;
 				idn[slot]++;
-				if (argmax(cm + (size_t)g * R, R) == row) {
+				if (data_argmax(cm + (size_t)g * R, R) == row) {
 					ok_id++;
 					idok[slot]++;
 				}
@@ -427,14 +409,14 @@ eval_p1(struct ev *e, struct dt_error *err)
 			}
 			cosines(e, emb + w * E, cos);
 			n++;
-			ok += argmax(cos, R) == row;
+			ok += data_argmax(cos, R) == row;
 			for (k = 0; k < R; k++) {
 				pcos[(size_t)s->parts[wi->part].rec * R + k] +=
 				    cos[k];
 				if (k == row) {
-					if (admin_push(&gen, &ngen, &gc, cos[k]))
+					if (data_push(&gen, &ngen, &gc, cos[k]))
 						goto nomem2;
-				} else if (admin_push(&imp, &nimp, &ic, cos[k]))
+				} else if (data_push(&imp, &nimp, &ic, cos[k]))
 					goto nomem2;
 			}
 			pcnt[s->parts[wi->part].rec]++;
@@ -449,7 +431,7 @@ eval_p1(struct ev *e, struct dt_error *err)
 				continue;
 			}
 			pn++;
-			pok += argmax(pcos + (size_t)i * R, R) ==
+			pok += data_argmax(pcos + (size_t)i * R, R) ==
 			    e->rows[r->subject];
 		}
 		free(pcnt);
@@ -500,14 +482,7 @@ nomem2:
 
 		if (st == NULL)
 			goto nomem;
-		for (w = 0; w < s->n; w++) {
-			int a = s->w[w].activity;
-
-			if (a >= 0 && a < K) {
-				conf[a * K + argmax(act + w * K, K)]++;
-				has++;
-			}
-		}
+		has = data_confusion_add(s, act, K, conf);
 		data_set_activity_stats(s, st);
 		for (k = 0; k < K && k < e->c->n_activities; k++)
 			if (st[k].n_windows)
@@ -570,60 +545,34 @@ out:
 	return rc;
 }
 
-/* Open-set scores: probes (P x E) against templates (T x E). */
+/* Open-set scores: probes (P x E) against templates (T x E)
+ * (data/protocol.h), as JSON; KEEP: the scores go to the report. */
 static int
 open_set(struct ev *e, const float *pe, const int *pid, int P,
     const float *te, const int *tid, int T, json_t **out, bool keep,
     struct dt_error *err)
 {
-	int E = e->m->hp.embedding_dim, p, t;
-	float *S = NULL, *gen = NULL, *imp = NULL;
-	size_t ng = 0, ni = 0, gc = 0, ic = 0;
-	struct data_verif v;
+	struct data_open_set os;
 	json_t *o;
 
-	if (P == 0)
-		return dt_error_set(err, DT_E_INVALID, "P2: no probes");
-	if ((S = malloc(sizeof(float) * (size_t)P * T)) == NULL)
-		return dt_error_set(err, DT_E_NOMEM, "out of memory");
-	for (p = 0; p < P; p++)
-		for (t = 0; t < T; t++) {
-			float sc = (float)admin_dot(pe + (size_t)p * E,
-			    te + (size_t)t * E, E);
-
-			S[(size_t)p * T + t] = sc;
-			if (pid[p] == tid[t] ? admin_push(&gen, &ng, &gc, sc) :
-			    admin_push(&imp, &ni, &ic, sc)) {
-				free(S);
-				free(gen);
-				free(imp);
-				return dt_error_set(err, DT_E_NOMEM, "oom");
-			}
-		}
-	if (data_verif_metrics(gen, ng, imp, ni, &v, err) != 0) {
-		free(S);
-		free(gen);
-		free(imp);
+	if (data_open_set_score(pe, pid, P, te, tid, T,
+	    e->m->hp.embedding_dim, &os, err) != 0)
 		return -1;
-	}
-	o = verif_json(&v);
-	json_object_set_new(o, "rank1", json_real(data_rank1(S, P, T, pid,
-	    tid)));
+	o = verif_json(&os.v);
+	json_object_set_new(o, "rank1", json_real(os.rank1));
 	json_object_set_new(o, "n_probes", json_integer(P));
 	json_object_set_new(o, "n_enrolled", json_integer(T));
 	*out = o;
 	if (keep) {
 		free(e->gen);
 		free(e->imp);
-		e->gen = gen;
-		e->imp = imp;
-		e->ng = ng;
-		e->ni = ni;
-	} else {
-		free(gen);
-		free(imp);
+		e->gen = os.gen;
+		e->imp = os.imp;
+		e->ng = os.n_gen;
+		e->ni = os.n_imp;
+		os.gen = os.imp = NULL;
 	}
-	free(S);
+	data_open_set_free(&os);
 	return 0;
 }
 
@@ -656,25 +605,10 @@ eval_p2(struct ev *e, int train_max, struct dt_error *err)
 	if (build(e, &p2.enroll, &se, err) != 0 ||
 	    run(e, se, &emb, &act, "evaluate p2 enrolment", err) != 0)
 		goto out;
-	for (i = 0; i < T; i++) {
-		int k, j;
-
-		for (k = 0, w = 0; w < se->n; w++) {
-			if (se->w[w].subject != tid[i] || !se->w[w].id_ok)
-				continue;
-			for (j = 0; j < E; j++)
-				tmpl[(size_t)i * E + j] += emb[w * E + j];
-			k++;
-		}
-		if (k == 0) {	/* no gated window: every window */
-			for (w = 0; w < se->n; w++)
-				if (se->w[w].subject == tid[i])
-					for (j = 0; j < E; j++)
-						tmpl[(size_t)i * E + j] +=
-						    emb[w * E + j];
-		}
-		l2n(tmpl + (size_t)i * E, E);
-	}
+	/* a subject without a gated window: every window of it */
+	if (data_mean_embeddings(se, emb, E, DATA_BY_SUBJECT, tid, T, true,
+	    tmpl, NULL, err) != 0)
+		goto out;
 	free(emb);
 	free(act);
 	emb = act = NULL;
@@ -718,15 +652,9 @@ eval_p2(struct ev *e, int train_max, struct dt_error *err)
 	free(cnt);
 	if ((cnt = calloc((size_t)g + 1, sizeof(int))) == NULL)
 		goto nomem;
-	for (w = 0; w < ss->n; w++) {
-		int j, gr = ss->w[w].group;
-
-		if (!ss->w[w].id_ok)
-			continue;
-		for (j = 0; j < E; j++)
-			pe[(size_t)gr * E + j] += emb[w * E + j];
-		cnt[gr]++;
-	}
+	if (data_mean_embeddings(ss, emb, E, DATA_BY_GROUP, NULL, g, false, pe,
+	    cnt, err) != 0)
+		goto out;
 	for (P = 0, i = 0; i < g; i++) {
 		if (cnt[i] == 0) {
 			nrej++;
@@ -734,7 +662,6 @@ eval_p2(struct ev *e, int train_max, struct dt_error *err)
 		}
 		memmove(pe + (size_t)P * E, pe + (size_t)i * E,
 		    sizeof(float) * E);
-		l2n(pe + (size_t)P * E, E);
 		pid[P++] = e->c->recs[seg.r[i].rec].subject;
 	}
 	if (open_set(e, pe, pid, P, tmpl, tid, T, &o, true, err) != 0)
@@ -776,7 +703,6 @@ eval_p3(struct ev *e, int fold, int n_folds, struct dt_error *err)
 	int *held = NULL, nh = 0, K = e->m->n_activities, i, rc = -1;
 	float *emb = NULL, *act = NULL;
 	long *conf = NULL;
-	size_t w;
 	json_t *hj = json_array(), *sm;
 
 	if (K < 2) {
@@ -797,12 +723,7 @@ eval_p3(struct ev *e, int fold, int n_folds, struct dt_error *err)
 		goto out;
 	if ((conf = calloc((size_t)K * K, sizeof(long))) == NULL)
 		goto nomem;
-	for (w = 0; w < s->n; w++) {
-		int a = s->w[w].activity;
-
-		if (a >= 0 && a < K)
-			conf[a * K + argmax(act + w * K, K)]++;
-	}
+	(void)data_confusion_add(s, act, K, conf);
 	sm = act_summary(e, conf);
 	json_object_set(e->out, "activity_acc_window", json_object_get(sm,
 	    "acc"));
@@ -832,10 +753,7 @@ out:
 	return rc;
 }
 
-static void
-usage(FILE *f)
-{
-	fprintf(f,
+static const char usage[] =
 	    "usage: dt4ecg-admin evaluate --model FILE --protocol PROTOCOL\n"
 	    "  PROTOCOL: p1, p2, p3 (DESIGN.md 8), or on people and devices no\n"
 	    "  shipped model trains on: p2+ptbxl (P2 with the PTB-XL hold-out as\n"
@@ -865,12 +783,11 @@ usage(FILE *f)
 	    "  that trained on probe persons is refused unless --contaminated\n"
 	    "  (the result is then marked \"contaminated\").  --save-metrics\n"
 	    "  (P2): the open-set figures an operator picks a threshold from\n"
-	    "  (EER, FRR and threshold at FAR 1, 0.1, 0.01 %%, a DET grid) into\n"
+	    "  (EER, FRR and threshold at FAR 1, 0.1, 0.01 %, a DET grid) into\n"
 	    "  the model file's metadata (metrics.open_set.p2), for model import,\n"
 	    "  model show and dt4ecg-admin threshold.  The report opens with an\n"
 	    "  operator summary: FAR and FRR at --threshold T (the site's;\n"
-	    "  default dt4ecgd's 0.7), marked on the figures with the EER.\n");
-}
+	    "  default dt4ecgd's 0.7), marked on the figures with the EER.\n";
 
 /* The data names recorded in the model, when there are any. */
 static int
@@ -891,23 +808,6 @@ model_data(const struct nn_model *m, char ***names, int *n)
 				(*names)[(*n)++] = strdup(json_string_value(
 				    json_array_get(a, i)));
 	json_decref(a);
-	return 0;
-}
-
-static int
-eint(const char *opt, const char *s, long lo, long hi, int *out)
-{
-	char *e;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &e, 10);
-	if (errno || e == s || *e || v < lo || v > hi) {
-		fprintf(stderr, "dt4ecg-admin evaluate: %s %s: expected an "
-		    "integer %ld..%ld\n", opt, s, lo, hi);
-		return -1;
-	}
-	*out = (int)v;
 	return 0;
 }
 
@@ -938,6 +838,7 @@ model_fold(const struct nn_model *m, int *fold, int *folds)
 /* What one evaluation needs besides the model. */
 struct eopts {
 	const char *proto, *gate;
+	enum data_protocol pr;	/* proto's */
 	char *data[16];
 	int nd, fold, folds, threads, train_max;
 	bool folds_given;	/* --folds; else the model's (train.folds) */
@@ -946,6 +847,10 @@ struct eopts {
 	bool save_metrics;	/* --save-metrics: open-set figures to the file */
 	double threshold;	/* --threshold: the site's, for the report */
 	bool threshold_given;
+	char *models[16];	/* --model */
+	int nm;
+	const char *report;	/* --report DIR */
+	int compact;		/* --json */
 };
 
 /* Everything one model's evaluation owns; eval_free releases it. */
@@ -993,7 +898,7 @@ eval_model(const struct eopts *o, const char *model, struct eval_run *r,
 		data[i] = o->data[i];
 	if (nn_model_load(model, &r->m, err) != 0)
 		return -1;
-	if (strcmp(o->proto, "p3") == 0) {
+	if (o->pr == DATA_PROTO_P3) {
 		/* the split the model was trained on (retrain --protocol p3):
 		 * another fold or number of folds would hold out some of its
 		 * training subjects */
@@ -1017,18 +922,18 @@ eval_model(const struct eopts *o, const char *model, struct eval_run *r,
 	if (fold >= folds)
 		return dt_error_set(err, DT_E_INVALID, "%s: fold %d: the "
 		    "folds are 0..%d", model, fold, folds - 1);
-	if (nd == 0 && eo_protocol_parse(o->proto, &which) == 0) {
+	if (nd == 0 && (which = eo_protocol_mask(o->pr)) != 0) {
 		/* people and devices no shipped model trains on */
 		for (i = 0; i < 4; i++)
 			data[nd++] = (char *)eo_data_names[i];
 	} else if (nd == 0) {
 		model_data(r->m, &r->mdata, &r->nmd);
-		if (r->nmd > 0 && strcmp(o->proto, "p2") != 0) {
+		if (r->nmd > 0 && o->pr != DATA_PROTO_P2) {
 			from_model = true;
 			for (i = 0; i < r->nmd && i < 16; i++)
 				data[nd++] = r->mdata[i];
 		} else
-			data[nd++] = strcmp(o->proto, "p3") == 0 ?
+			data[nd++] = o->pr == DATA_PROTO_P3 ?
 			    "ecg-activity" : "ecg-id";
 	}
 	if (admin_corpus(data, nd, r->m->activities, r->m->n_activities,
@@ -1080,11 +985,11 @@ eval_model(const struct eopts *o, const char *model, struct eval_run *r,
 	    json_integer(r->c->n_subjects));
 	json_object_set_new(e->out, "n_subjects_matched_to_model",
 	    json_integer(matched));
-	if (strcmp(o->proto, "p1") == 0)
+	if (o->pr == DATA_PROTO_P1)
 		return eval_p1(e, err);
-	if (strcmp(o->proto, "p2") == 0)
+	if (o->pr == DATA_PROTO_P2)
 		return eval_p2(e, o->train_max, err);
-	if (eo_protocol_parse(o->proto, &which) == 0) {
+	if ((which = eo_protocol_mask(o->pr)) != 0) {
 		struct eo_scores sc = { 0 };
 
 		/* the hold-out people these protocols probe must not be among
@@ -1247,121 +1152,97 @@ out:
 	return rc;
 }
 
+/* The options with rules of their own (adm_opts' ADM_CALL). */
+static int
+ev_set(void *vo, int id, const char *arg)
+{
+	struct eopts *o = vo;
+
+	switch (id) {
+	case 'm':
+	case 'd':
+		if ((id == 'm' ? o->nm : o->nd) == 16) {
+			fprintf(stderr, "dt4ecg-admin evaluate: at most 16 "
+			    "--%s\n", id == 'm' ? "model" : "data");
+			return ADMIN_EXIT_USAGE;
+		}
+		if (id == 'm')
+			o->models[o->nm++] = (char *)arg;
+		else
+			o->data[o->nd++] = (char *)arg;
+		return -1;
+	case 'H':
+		if (dt_parse_double(arg, -1, 1, &o->threshold) != 0) {
+			fprintf(stderr, "dt4ecg-admin evaluate: --threshold "
+			    "%s: -1..1\n", arg);
+			return ADMIN_EXIT_USAGE;
+		}
+		o->threshold_given = true;
+		o->adapt.threshold = o->threshold;
+		return -1;
+	}
+	return -1;
+}
+
+#define O struct eopts
+static const struct adm_opt ev_table[] = {
+	ADM_OPT_CALL("model", 'm'),
+	ADM_OPT_STR("protocol", 'p', O, proto),
+	ADM_OPT_INT("fold", 'k', O, fold, 0, 99, NULL),
+	ADM_OPT_INT("folds", 'K', O, folds, 2, 100, NULL),
+	ADM_OPT_CALL("data", 'd'),
+	ADM_OPT_STR("report", 'r', O, report),
+	ADM_OPT_FLAG("json", 'j', O, compact),
+	ADM_OPT_INT("threads", 't', O, threads, 1, 256, NULL),
+	ADM_OPT_INT("train-max", 'T', O, train_max, 1, 1000000, NULL),
+	ADM_OPT_STR("gate", 'g', O, gate),
+	ADM_OPT_BOOL("contaminated", 'C', O, contaminated),
+	ADM_OPT_BOOL("save-metrics", 'S', O, save_metrics),
+	ADM_OPT_CALL("threshold", 'H'),
+	ADM_OPT_DBL("adapt-margin", 'M', O, adapt.margin, 0, 1, "0..1"),
+	ADM_OPT_END,
+};
+#undef O
+static const struct adm_options ev_options = { "evaluate", ev_table,
+	ev_set };
+
 int
 cmd_evaluate(struct admin_ctx *ctx, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "model", required_argument, NULL, 'm' },
-		{ "protocol", required_argument, NULL, 'p' },
-		{ "fold", required_argument, NULL, 'k' },
-		{ "folds", required_argument, NULL, 'K' },
-		{ "data", required_argument, NULL, 'd' },
-		{ "report", required_argument, NULL, 'r' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "threads", required_argument, NULL, 't' },
-		{ "train-max", required_argument, NULL, 'T' },
-		{ "gate", required_argument, NULL, 'g' },
-		{ "contaminated", no_argument, NULL, 'C' },
-		{ "save-metrics", no_argument, NULL, 'S' },
-		{ "threshold", required_argument, NULL, 'H' },
-		{ "adapt-margin", required_argument, NULL, 'M' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct eopts o;
 	struct eval_run run;
 	struct dt_error err = { 0 };
-	char *models[16], *dump = NULL, *summary = NULL, title[256];
+	char **models, *dump = NULL, *summary = NULL, title[256];
 	const char *report = NULL;
 	json_t *result = NULL;
 	long *pooled = NULL;
-	int nm = 0, compact = 0, ch, rc = ADMIN_EXIT_FAIL;
-	unsigned eo;
+	int nm, compact, rc;
 	double t0 = admin_now();
 
 	(void)ctx;
 	memset(&o, 0, sizeof(o));
 	memset(&run, 0, sizeof(run));
 	o.fold = -1;
-	o.folds = 5;
+	o.folds = 0;	/* not given: 5, or the model's */
 	o.threads = 1;
 	o.train_max = 60;
 	o.threshold = 0.7;	/* dt4ecgd's default (etc/dt4ecgd.conf) */
 	o.adapt.threshold = o.threshold;
 	o.adapt.margin = 0.1;
 	o.adapt.cap = 5;
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'm':
-		case 'd':
-			if ((ch == 'm' ? nm : o.nd) == 16) {
-				fprintf(stderr, "dt4ecg-admin evaluate: at most "
-				    "16 --%s\n", ch == 'm' ? "model" : "data");
-				return ADMIN_EXIT_USAGE;
-			}
-			if (ch == 'm')
-				models[nm++] = optarg;
-			else
-				o.data[o.nd++] = optarg;
-			break;
-		case 'p': o.proto = optarg; break;
-		case 'k':
-			if (eint("--fold", optarg, 0, 99, &o.fold) != 0)
-				return ADMIN_EXIT_USAGE;
-			break;
-		case 'K':
-			if (eint("--folds", optarg, 2, 100, &o.folds) != 0)
-				return ADMIN_EXIT_USAGE;
-			o.folds_given = true;
-			break;
-		case 'r': report = optarg; break;
-		case 'j': compact = 1; break;
-		case 't':
-			if (eint("--threads", optarg, 1, 256, &o.threads) != 0)
-				return ADMIN_EXIT_USAGE;
-			break;
-		case 'T':
-			if (eint("--train-max", optarg, 1, 1000000,
-			    &o.train_max) != 0)
-				return ADMIN_EXIT_USAGE;
-			break;
-		case 'g': o.gate = optarg; break;
-		case 'C': o.contaminated = true; break;
-		case 'S': o.save_metrics = true; break;
-		case 'H': {
-			char *end;
-
-			o.threshold = strtod(optarg, &end);
-			if (end == optarg || *end || !(o.threshold >= -1 &&
-			    o.threshold <= 1)) {
-				fprintf(stderr, "dt4ecg-admin evaluate: "
-				    "--threshold %s: -1..1\n", optarg);
-				return ADMIN_EXIT_USAGE;
-			}
-			o.threshold_given = true;
-			o.adapt.threshold = o.threshold;
-			break;
-		}
-		case 'M': {
-			char *end;
-
-			errno = 0;
-			o.adapt.margin = strtod(optarg, &end);
-			if (errno || end == optarg || *end ||
-			    !(o.adapt.margin >= 0 && o.adapt.margin <= 1)) {
-				fprintf(stderr, "dt4ecg-admin evaluate: "
-				    "--adapt-margin %s: 0..1\n", optarg);
-				return ADMIN_EXIT_USAGE;
-			}
-			break;
-		}
-		case 'h': usage(stdout); return ADMIN_EXIT_OK;
-		default: usage(stderr); return ADMIN_EXIT_USAGE;
-		}
-	}
-	if (o.proto != NULL && strcmp(o.proto, "p1") && strcmp(o.proto, "p2") &&
-	    strcmp(o.proto, "p3") && eo_protocol_parse(o.proto, &eo) != 0) {
+	if ((rc = adm_opts(argc, argv, &ev_options, usage, NULL, &o, 0,
+	    0)) >= 0)
+		return rc;
+	rc = ADMIN_EXIT_FAIL;
+	o.folds_given = o.folds != 0;
+	if (!o.folds_given)
+		o.folds = 5;
+	models = o.models;
+	nm = o.nm;
+	report = o.report;
+	compact = o.compact;
+	if (o.proto != NULL && (data_protocol_parse(o.proto, &o.pr) != 0 ||
+	    o.pr == DATA_PROTO_ALL)) {
 		fprintf(stderr, "dt4ecg-admin evaluate: --protocol %s: p1, p2, "
 		    "p3, p4, p2+ptbxl, xelectrode, rest-other, site, adapt or open\n",
 		    o.proto);
@@ -1372,10 +1253,10 @@ cmd_evaluate(struct admin_ctx *ctx, int argc, char **argv)
 	    o.folds < 2 || o.folds > 100 || o.train_max < 1 ||
 	    (o.gate != NULL && strcmp(o.gate, "hr-sat") &&
 	    strcmp(o.gate, "sqi"))) {
-		usage(stderr);
+		fputs(usage, stderr);
 		return ADMIN_EXIT_USAGE;
 	}
-	if (nm > 1 && (strcmp(o.proto, "p3") != 0 || o.fold >= 0)) {
+	if (nm > 1 && (o.pr != DATA_PROTO_P3 || o.fold >= 0)) {
 		fprintf(stderr, "dt4ecg-admin evaluate: several --model only "
 		    "with --protocol p3 and without --fold (one model per "
 		    "fold, each named by its metadata)\n");
@@ -1397,9 +1278,8 @@ cmd_evaluate(struct admin_ctx *ctx, int argc, char **argv)
 	if (o.save_metrics) {
 		json_t *fig;
 
-		if (nm != 1 || (strcmp(o.proto, "p2") != 0 &&
-		    strcmp(o.proto, "p2+ptbxl") != 0 &&
-		    strcmp(o.proto, "p4") != 0)) {
+		if (nm != 1 || (o.pr != DATA_PROTO_P2 &&
+		    o.pr != DATA_PROTO_P2_PTBXL && o.pr != DATA_PROTO_P4)) {
 			dt_error_set(&err, DT_E_INVALID, "--save-metrics: P2, "
 			    "P2+PTB-XL or P4 of one model only");
 			goto fail;
@@ -1412,11 +1292,11 @@ cmd_evaluate(struct admin_ctx *ctx, int argc, char **argv)
 		if ((fig = openset_json(run.e.gen, run.e.ng, run.e.imp,
 		    run.e.ni, json_object_get(result, "data"), &err)) == NULL)
 			goto fail;
-		if (strcmp(o.proto, "p4") == 0)
+		if (o.pr == DATA_PROTO_P4)
 			json_object_set_new(fig, "scores", json_string("the "
 			    "last 4 s of a PTB-XL hold-out record against the "
 			    "templates of the first 6 s (cosine)"));
-		else if (strcmp(o.proto, "p2+ptbxl") == 0)
+		else if (o.pr == DATA_PROTO_P2_PTBXL)
 			json_object_set_new(fig, "scores", json_string("8 s "
 			    "ECG-ID probes and 4 s PTB-XL probes against "
 			    "enrolment templates (cosine), impostor pairs of "
@@ -1460,7 +1340,7 @@ cmd_evaluate(struct admin_ctx *ctx, int argc, char **argv)
 		r.notes_title = "Identity in motion";
 		r.notes_text = run.e.motion;
 		r.threshold = o.threshold;
-		r.has_threshold = strcmp(o.proto, "p3") != 0;
+		r.has_threshold = o.pr != DATA_PROTO_P3;
 		r.score_caption = report_score_caption(result);
 		if ((summary = report_summary_html(result, run.e.gen,
 		    run.e.ng, run.e.imp, run.e.ni, o.threshold,

@@ -8,7 +8,6 @@
 
 #include <errno.h>
 #include <math.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +15,7 @@
 #include <jansson.h>
 
 #include "admin/admin.h"
+#include "admin/common.h"
 #include "ecg/load.h"
 #include "ecg/prep.h"
 #include "nn/model.h"
@@ -35,10 +35,7 @@ struct infer_opts {
 	int fuse;
 };
 
-static void
-usage(FILE *f)
-{
-	fprintf(f,
+static const char usage[] =
 	    "usage: dt4ecg-admin infer --model FILE --input FILE [--format wfdb|csv]\n"
 	    "           [--fs HZ] [--signal N] [--no-preprocess] [--batch N] [--threads N]\n"
 	    "           [--fuse]\n"
@@ -50,8 +47,7 @@ usage(FILE *f)
 	    "  window passes the identity gate, \"activity\": {\"label\",\n"
 	    "  \"probability\", \"scores\"}, \"quality\": {\"windows_used\",\n"
 	    "  \"windows_rejected\", \"heart_rate_bpm\"}} (calibrated activity;\n"
-	    "  label \"unknown\" below the model's activity.unknown_below).\n");
-}
+	    "  label \"unknown\" below the model's activity.unknown_below).\n";
 
 /* --fuse: the recording through the daemon's pipeline, one JSON object. */
 static int
@@ -124,23 +120,6 @@ out:
 	free(r.activity);
 	embedder_free(emb);
 	return rc;
-}
-
-static int
-parse_int(const char *opt, const char *s, int lo, int hi, int *out)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < lo || v > hi) {
-		fprintf(stderr, "dt4ecg-admin infer: %s %s: expected an integer "
-		    "%d..%d\n", opt, s, lo, hi);
-		return -1;
-	}
-	*out = (int)v;
-	return 0;
 }
 
 /*
@@ -282,22 +261,27 @@ print_window(int index, const float *e, int E, const float *a,
 	printf("}\n");
 }
 
+#define I struct infer_opts
+static const struct adm_opt infer_table[] = {
+	ADM_OPT_STR("model", 'm', I, model),
+	ADM_OPT_STR("input", 'i', I, input),
+	ADM_OPT_STR("format", 'F', I, format),
+	ADM_OPT_DBL("fs", 'f', I, fs, 50, 2000,
+	    "expected a rate of 50..2000 Hz"),
+	ADM_OPT_INT("signal", 's', I, signal, 0, 1000, NULL),
+	ADM_OPT_FLAG("no-preprocess", 'P', I, no_preprocess),
+	ADM_OPT_FLAG("fuse", 'U', I, fuse),
+	ADM_OPT_INT("batch", 'b', I, batch, 1, 4096, NULL),
+	ADM_OPT_INT("threads", 't', I, threads, 1, 256, NULL),
+	ADM_OPT_END,
+};
+#undef I
+static const struct adm_options infer_options = { "infer", infer_table,
+	NULL };
+
 int
 cmd_infer(struct admin_ctx *ctx, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "model", required_argument, NULL, 'm' },
-		{ "input", required_argument, NULL, 'i' },
-		{ "format", required_argument, NULL, 'F' },
-		{ "fs", required_argument, NULL, 'f' },
-		{ "signal", required_argument, NULL, 's' },
-		{ "no-preprocess", no_argument, NULL, 'P' },
-		{ "fuse", no_argument, NULL, 'U' },
-		{ "batch", required_argument, NULL, 'b' },
-		{ "threads", required_argument, NULL, 't' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct infer_opts o = { .signal = -1, .batch = 64, .threads = 1 };
 	struct dt_error err = { 0 };
 	struct nn_model *m = NULL;
@@ -308,50 +292,15 @@ cmd_infer(struct admin_ctx *ctx, int argc, char **argv)
 	char **names = NULL;
 	size_t n_mv = 0;
 	double fs_in = 0;
-	int n_win = 0, ch, i, done, rc = ADMIN_EXIT_FAIL;
-	char *end;
+	int n_win = 0, i, done, rc;
 
 	(void)ctx;
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'm': o.model = optarg; break;
-		case 'i': o.input = optarg; break;
-		case 'F': o.format = optarg; break;
-		case 'f':
-			errno = 0;
-			o.fs = strtod(optarg, &end);
-			if (errno || end == optarg || *end || !(o.fs >= 50 &&
-			    o.fs <= 2000)) {
-				fprintf(stderr, "dt4ecg-admin infer: --fs %s: "
-				    "expected a rate of 50..2000 Hz\n", optarg);
-				return ADMIN_EXIT_USAGE;
-			}
-			break;
-		case 's':
-			if (parse_int("--signal", optarg, 0, 1000, &o.signal))
-				return ADMIN_EXIT_USAGE;
-			break;
-		case 'P': o.no_preprocess = 1; break;
-		case 'U': o.fuse = 1; break;
-		case 'b':
-			if (parse_int("--batch", optarg, 1, 4096, &o.batch))
-				return ADMIN_EXIT_USAGE;
-			break;
-		case 't':
-			if (parse_int("--threads", optarg, 1, 256, &o.threads))
-				return ADMIN_EXIT_USAGE;
-			break;
-		case 'h':
-			usage(stdout);
-			return ADMIN_EXIT_OK;
-		default:
-			usage(stderr);
-			return ADMIN_EXIT_USAGE;
-		}
-	}
-	if (optind != argc || o.model == NULL || o.input == NULL) {
-		usage(stderr);
+	if ((rc = adm_opts(argc, argv, &infer_options, usage, NULL, &o, 0,
+	    0)) >= 0)
+		return rc;
+	rc = ADMIN_EXIT_FAIL;
+	if (o.model == NULL || o.input == NULL) {
+		fputs(usage, stderr);
 		return ADMIN_EXIT_USAGE;
 	}
 	if (ecg_format_parse(o.format, &fmt) != 0) {

@@ -45,25 +45,12 @@ struct kiosk_opts {
 	const char *key_out;
 };
 
-static int
-set(void *vo, int ch, const char *arg)
-{
-	struct kiosk_opts *o = vo;
-
-	if (ch == 'j')
-		o->json = 1;
-	else if (ch == 'o')
-		o->key_out = arg;
-	return -1;
-}
-
-static const struct option longopts[] = {
-	{ "json", no_argument, NULL, 'j' },
-	{ "key-out", required_argument, NULL, 'o' },
-	{ "help", no_argument, NULL, 'h' },
-	{ NULL, 0, NULL, 0 },
+static const struct adm_opt opts[] = {
+	ADM_OPT_FLAG("json", 'j', struct kiosk_opts, json),
+	ADM_OPT_STR("key-out", 'o', struct kiosk_opts, key_out),
+	ADM_OPT_END,
 };
-static const struct adm_options options = { longopts, set };
+static const struct adm_options options = { "kiosk", opts, NULL };
 
 static int
 kiosk_add(struct admin_ctx *ctx, int argc, char **argv)
@@ -108,7 +95,7 @@ kiosk_add(struct admin_ctx *ctx, int argc, char **argv)
 	    sodium_base64_VARIANT_ORIGINAL);
 	len = strlen(line);
 	line[len++] = '\n';
-	if (adm_write_new_file(key_out, 0600, line, len, &err) != 0)
+	if (dt_file_create(key_out, line, len, 0600, &err) != 0)
 		goto fail;
 	wrote = 1;
 	if (store_kiosk_add(s, id, pk, &err) != 0)

@@ -82,43 +82,23 @@ struct model_opts {
 	const char *key_out;
 };
 
-static int
-set(void *vo, int ch, const char *arg)
-{
-	struct model_opts *o = vo;
-
-	switch (ch) {
-	case 'i': o->id = arg; break;
-	case 'k': o->key_file = arg; break;
-	case 'a': o->activate = 1; break;
-	case 'j': o->json = 1; break;
-	case 'f': o->force = true; break;
-	case 'n': o->dry_run = true; break;
-	case 'Q': o->require_signed = true; break;
-	case 'R': o->release_key = arg; break;
-	case 'G': o->signature = arg; break;
-	case 'K': o->sign_key = arg; break;
-	case 'O': o->key_out = arg; break;
-	}
-	return -1;
-}
-
-static const struct option longopts[] = {
-	{ "id", required_argument, NULL, 'i' },
-	{ "key-file", required_argument, NULL, 'k' },
-	{ "activate", no_argument, NULL, 'a' },
-	{ "json", no_argument, NULL, 'j' },
-	{ "force", no_argument, NULL, 'f' },
-	{ "dry-run", no_argument, NULL, 'n' },
-	{ "require-signed", no_argument, NULL, 'Q' },
-	{ "release-key", required_argument, NULL, 'R' },
-	{ "signature", required_argument, NULL, 'G' },
-	{ "key", required_argument, NULL, 'K' },
-	{ "key-out", required_argument, NULL, 'O' },
-	{ "help", no_argument, NULL, 'h' },
-	{ NULL, 0, NULL, 0 },
+#define M struct model_opts
+static const struct adm_opt opts[] = {
+	ADM_OPT_STR("id", 'i', M, id),
+	ADM_OPT_STR("key-file", 'k', M, key_file),
+	ADM_OPT_FLAG("activate", 'a', M, activate),
+	ADM_OPT_FLAG("json", 'j', M, json),
+	ADM_OPT_BOOL("force", 'f', M, force),
+	ADM_OPT_BOOL("dry-run", 'n', M, dry_run),
+	ADM_OPT_BOOL("require-signed", 'Q', M, require_signed),
+	ADM_OPT_STR("release-key", 'R', M, release_key),
+	ADM_OPT_STR("signature", 'G', M, signature),
+	ADM_OPT_STR("key", 'K', M, sign_key),
+	ADM_OPT_STR("key-out", 'O', M, key_out),
+	ADM_OPT_END,
 };
-static const struct adm_options options = { longopts, set };
+#undef M
+static const struct adm_options options = { "model", opts, NULL };
 
 /* --- activation ------------------------------------------------------ */
 
@@ -456,11 +436,11 @@ model_keygen(struct admin_ctx *ctx, int argc, char **argv)
 	l = strlen(skb);
 	skb[l] = '\n';
 	rc = ADMIN_EXIT_FAIL;
-	if (adm_write_new_file(o.key_out, 0600, skb, l + 1, &err) != 0)
+	if (dt_file_create(o.key_out, skb, l + 1, 0600, &err) != 0)
 		goto fail;
 	l = strlen(pkb);
 	pkb[l] = '\n';
-	if (adm_write_new_file(pub, 0644, pkb, l + 1, &err) != 0) {
+	if (dt_file_create(pub, pkb, l + 1, 0644, &err) != 0) {
 		unlink(o.key_out);
 		goto fail;
 	}
@@ -525,8 +505,8 @@ model_sign(struct admin_ctx *ctx, int argc, char **argv)
 	    sodium_base64_VARIANT_ORIGINAL);
 	l = strlen(line);
 	line[l] = '\n';
-	if (adm_write_new_file(o.signature ? o.signature : sp, 0644, line,
-	    l + 1, &err) != 0)
+	if (dt_file_create(o.signature ? o.signature : sp, line,
+	    l + 1, 0644, &err) != 0)
 		goto fail;
 	printf("%s: signed (%s)\n", path, o.signature ? o.signature : sp);
 	rc = ADMIN_EXIT_OK;
@@ -761,7 +741,7 @@ model_export(struct admin_ctx *ctx, int argc, char **argv)
 		return ADMIN_EXIT_FAIL;
 	rc = ADMIN_EXIT_FAIL;
 	if (store_model_get(s, argv[optind], &sm, &err) != 0 ||
-	    adm_write_new_file(argv[optind + 1], 0644, sm->bytes, sm->n_bytes,
+	    dt_file_create(argv[optind + 1], sm->bytes, sm->n_bytes, 0644,
 	    &err) != 0) {
 		adm_error("model export", &err);
 		goto out;

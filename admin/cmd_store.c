@@ -24,19 +24,15 @@
 #include "store/crypto.h"
 
 /* --key-file (init only) and --help. */
-static int
-set(void *vo, int ch, const char *arg)
-{
-	*(const char **)vo = arg;
-	return -1;
-}
-
-static const struct option longopts[] = {
-	{ "key-file", required_argument, NULL, 'k' },
-	{ "help", no_argument, NULL, 'h' },
-	{ NULL, 0, NULL, 0 },
+struct store_opts {
+	const char *key_file;
 };
-static const struct adm_options options = { longopts, set };
+
+static const struct adm_opt opts[] = {
+	ADM_OPT_STR("key-file", 'k', struct store_opts, key_file),
+	ADM_OPT_END,
+};
+static const struct adm_options options = { "store", opts, NULL };
 
 static const char init_usage[] =
     "usage: dt4ecg-admin --db STORE init [--key-file FILE]\n"
@@ -54,13 +50,15 @@ cmd_init(struct admin_ctx *ctx, int argc, char **argv)
 	struct dt_error err = { 0 };
 	struct store_key *key = NULL;
 	struct store *s = NULL;
-	const char *key_file = NULL;
+	struct store_opts so = { 0 };
+	const char *key_file;
 	char defkey[ADM_PATH_MAX], detail[32];
 	int fd, rc, made_key = 0, made_db = 0;
 
-	if ((rc = adm_opts(argc, argv, &options, init_usage, "k", &key_file, 0,
+	if ((rc = adm_opts(argc, argv, &options, init_usage, "k", &so, 0,
 	    0)) >= 0)
 		return rc;
+	key_file = so.key_file;
 	if (adm_need_db(ctx, "init") != 0)
 		return ADMIN_EXIT_USAGE;
 	if (key_file == NULL && getenv(ADM_KEY_ENV) != NULL &&

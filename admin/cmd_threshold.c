@@ -37,11 +37,7 @@ struct topts {
 static int
 num(const char *opt, const char *arg, double lo, double hi, double *out)
 {
-	char *end;
-
-	errno = 0;
-	*out = strtod(arg, &end);
-	if (errno || end == arg || *end || !(*out >= lo && *out <= hi)) {
+	if (dt_parse_double(arg, lo, hi, out) != 0) {
 		fprintf(stderr, "dt4ecg-admin threshold: %s %s: expected a "
 		    "number in %g..%g\n", opt, arg, lo, hi);
 		return -1;
@@ -65,23 +61,19 @@ set(void *vo, int ch, const char *arg)
 			return ADMIN_EXIT_USAGE;
 		o->thr_set = true;
 		break;
-	case 'm': o->model = arg; break;
-	case 's': o->site = true; break;
-	case 'k': o->key_file = arg; break;
 	}
 	return -1;
 }
 
-static const struct option longopts[] = {
-	{ "far", required_argument, NULL, 'F' },
-	{ "threshold", required_argument, NULL, 'T' },
-	{ "model", required_argument, NULL, 'm' },
-	{ "site", no_argument, NULL, 's' },
-	{ "key-file", required_argument, NULL, 'k' },
-	{ "help", no_argument, NULL, 'h' },
-	{ NULL, 0, NULL, 0 },
+static const struct adm_opt opts[] = {
+	ADM_OPT_CALL("far", 'F'),
+	ADM_OPT_CALL("threshold", 'T'),
+	ADM_OPT_STR("model", 'm', struct topts, model),
+	ADM_OPT_BOOL("site", 's', struct topts, site),
+	ADM_OPT_STR("key-file", 'k', struct topts, key_file),
+	ADM_OPT_END,
 };
-static const struct adm_options options = { longopts, set };
+static const struct adm_options options = { "threshold", opts, set };
 
 static bool
 is_file(const char *p)

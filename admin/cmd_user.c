@@ -71,80 +71,24 @@ struct user_opts {
 	int signal;
 	int json;
 	int skip_unusable;
-	bool name_set;
 };
 
-static int
-set(void *vo, int ch, const char *arg)
-{
-	struct user_opts *o = vo;
-	char *end;
-	long v;
-
-	switch (ch) {
-	case 'n':
-		o->name = arg;
-		o->name_set = true;
-		break;
-	case 'F':
-		o->format = arg;
-		break;
-	case 'f':
-		errno = 0;
-		o->fs = strtod(arg, &end);
-		if (errno || end == arg || *end ||
-		    !(o->fs >= 50 && o->fs <= 2000)) {
-			fprintf(stderr, "dt4ecg-admin user: --fs %s: "
-			    "expected a rate of 50..2000 Hz\n", arg);
-			return ADMIN_EXIT_USAGE;
-		}
-		break;
-	case 's':
-		errno = 0;
-		v = strtol(arg, &end, 10);
-		if (errno || end == arg || *end || v < 0 || v > 1000) {
-			fprintf(stderr, "dt4ecg-admin user: --signal %s: "
-			    "expected an integer 0..1000\n", arg);
-			return ADMIN_EXIT_USAGE;
-		}
-		o->signal = (int)v;
-		break;
-	case 'j':
-		o->json = 1;
-		break;
-	case 'S':
-		o->skip_unusable = 1;
-		break;
-	case 'A':
-		errno = 0;
-		o->min_agreement = strtod(arg, &end);
-		if (errno || end == arg || *end ||
-		    !(o->min_agreement >= -1 && o->min_agreement <= 1)) {
-			fprintf(stderr, "dt4ecg-admin user: --min-agreement "
-			    "%s: expected a similarity of -1..1\n", arg);
-			return ADMIN_EXIT_USAGE;
-		}
-		break;
-	case 'k':
-		o->key_file = arg;
-		break;
-	}
-	return -1;
-}
-
-static const struct option longopts[] = {
-	{ "name", required_argument, NULL, 'n' },
-	{ "format", required_argument, NULL, 'F' },
-	{ "fs", required_argument, NULL, 'f' },
-	{ "signal", required_argument, NULL, 's' },
-	{ "json", no_argument, NULL, 'j' },
-	{ "skip-unusable", no_argument, NULL, 'S' },
-	{ "min-agreement", required_argument, NULL, 'A' },
-	{ "key-file", required_argument, NULL, 'k' },
-	{ "help", no_argument, NULL, 'h' },
-	{ NULL, 0, NULL, 0 },
+#define U struct user_opts
+static const struct adm_opt opts[] = {
+	ADM_OPT_STR("name", 'n', U, name),
+	ADM_OPT_STR("format", 'F', U, format),
+	ADM_OPT_DBL("fs", 'f', U, fs, 50, 2000,
+	    "expected a rate of 50..2000 Hz"),
+	ADM_OPT_INT("signal", 's', U, signal, 0, 1000, NULL),
+	ADM_OPT_FLAG("json", 'j', U, json),
+	ADM_OPT_FLAG("skip-unusable", 'S', U, skip_unusable),
+	ADM_OPT_DBL("min-agreement", 'A', U, min_agreement, -1, 1,
+	    "expected a similarity of -1..1"),
+	ADM_OPT_STR("key-file", 'k', U, key_file),
+	ADM_OPT_END,
 };
-static const struct adm_options options = { longopts, set };
+#undef U
+static const struct adm_options options = { "user", opts, NULL };
 
 static int
 user_add(struct admin_ctx *ctx, int argc, char **argv)

@@ -18,6 +18,7 @@
 #include "admin/common.h"
 #include "nn/model.h"
 #include "store/crypto.h"
+#include "util/file.h"
 
 void
 adm_errx(const char *cmd, const char *fmt, ...)
@@ -226,95 +227,17 @@ int
 adm_read_file(const char *path, size_t max, uint8_t **buf, size_t *len,
     struct dt_error *err)
 {
-	struct stat sb;
-	uint8_t *b = NULL;
-	size_t got = 0;
-	ssize_t r;
-	int fd, rc = -1;
+	char *b = NULL;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return dt_error_set(err, DT_E_IO, "%s: %s", path,
-		    strerror(errno));
-	if (fstat(fd, &sb) != 0) {
-		dt_error_set(err, DT_E_IO, "%s: %s", path, strerror(errno));
-		goto out;
+	if (dt_file_read(path, max, NULL, &b, len, NULL, err) != 0)
+		return -1;
+	if (*len == 0) {
+		free(b);
+		return dt_error_set(err, DT_E_FORMAT, "%s: 0 bytes (expected "
+		    "1..%zu)", path, max);
 	}
-	if (!S_ISREG(sb.st_mode)) {
-		dt_error_set(err, DT_E_IO, "%s: not a regular file", path);
-		goto out;
-	}
-	if (sb.st_size <= 0 || (uint64_t)sb.st_size > max) {
-		dt_error_set(err, DT_E_FORMAT, "%s: %lld bytes (expected "
-		    "1..%zu)", path, (long long)sb.st_size, max);
-		goto out;
-	}
-	if ((b = malloc((size_t)sb.st_size)) == NULL) {
-		dt_error_set(err, DT_E_NOMEM, "%s: out of memory", path);
-		goto out;
-	}
-	while (got < (size_t)sb.st_size) {
-		r = read(fd, b + got, (size_t)sb.st_size - got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			dt_error_set(err, DT_E_IO, "%s: %s", path, r == 0 ?
-			    "file shrank while reading" : strerror(errno));
-			goto out;
-		}
-		got += (size_t)r;
-	}
-	*buf = b;
-	*len = got;
-	b = NULL;
-	rc = 0;
-out:
-	free(b);
-	close(fd);
-	return rc;
-}
-
-int
-adm_write_new_file(const char *path, int mode, const void *buf, size_t len,
-    struct dt_error *err)
-{
-	const uint8_t *p = buf;
-	size_t done = 0;
-	ssize_t w;
-	int fd;
-
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-	    mode);
-	if (fd == -1) {
-		if (errno == EEXIST)
-			return dt_error_set(err, DT_E_EXISTS, "%s: already "
-			    "exists (refusing to overwrite it)", path);
-		return dt_error_set(err, DT_E_IO, "%s: %s", path,
-		    strerror(errno));
-	}
-	/* the mode asked for, whatever the umask */
-	if (fchmod(fd, (mode_t)mode) != 0)
-		goto fail;
-	while (done < len) {
-		w = write(fd, p + done, len - done);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			goto fail;
-		done += (size_t)w;
-	}
-	if (fsync(fd) != 0)
-		goto fail;
-	if (close(fd) != 0) {
-		fd = -1;
-		goto fail;
-	}
+	*buf = (uint8_t *)b;
 	return 0;
-fail:
-	dt_error_set(err, DT_E_IO, "%s: %s", path, strerror(errno));
-	if (fd != -1)
-		close(fd);
-	unlink(path);
-	return -1;
 }
 
 int
@@ -327,21 +250,92 @@ adm_flush_stdout(const char *cmd)
 	return 0;
 }
 
+#define ADM_OPTS_MAX 64
+
+/* Takes option E with ARG into O: -1 to go on, else the exit status. */
+static int
+opt_take(const struct adm_options *def, const struct adm_opt *e, void *o,
+    const char *arg)
+{
+	char *field = (char *)o + e->off;
+	double v;
+	int iv;
+
+	switch (e->kind) {
+	case ADM_FLAG:
+		*(int *)(void *)field = 1;
+		return -1;
+	case ADM_BOOL:
+		*(bool *)(void *)field = true;
+		return -1;
+	case ADM_STR:
+		*(const char **)(void *)field = arg;
+		return -1;
+	case ADM_INT:
+		if (dt_parse_int(arg, (int)e->lo, (int)e->hi, &iv) != 0)
+			break;
+		*(int *)(void *)field = iv;
+		return -1;
+	case ADM_DBL:
+	case ADM_FLT:
+		if (dt_parse_double(arg, e->lo, e->hi, &v) != 0)
+			break;
+		if (e->kind == ADM_DBL)
+			*(double *)(void *)field = v;
+		else
+			*(float *)(void *)field = (float)v;
+		return -1;
+	case ADM_CALL:
+	case ADM_CALL0:
+		return def->set(o, e->id, arg);
+	}
+	if (e->expect != NULL)
+		fprintf(stderr, "dt4ecg-admin %s: --%s %s: %s\n", def->cmd,
+		    e->name, arg, e->expect);
+	else if (e->kind == ADM_INT)
+		fprintf(stderr, "dt4ecg-admin %s: --%s %s: expected an integer "
+		    "%d..%d\n", def->cmd, e->name, arg, (int)e->lo,
+		    (int)e->hi);
+	else
+		fprintf(stderr, "dt4ecg-admin %s: --%s %s: expected a number "
+		    "%g..%g\n", def->cmd, e->name, arg, e->lo, e->hi);
+	return ADMIN_EXIT_USAGE;
+}
+
 int
 adm_opts(int argc, char **argv, const struct adm_options *def,
     const char *usage_text, const char *allowed, void *o, int min, int max)
 {
-	int ch, rc;
+	struct option lo[ADM_OPTS_MAX + 2];
+	const struct adm_opt *e;
+	int ch, n, rc;
 
+	for (n = 0; def->opts[n].name != NULL; n++) {
+		if (n == ADM_OPTS_MAX)
+			abort();	/* a table too long: a bug */
+		lo[n].name = def->opts[n].name;
+		lo[n].has_arg = def->opts[n].kind == ADM_FLAG ||
+		    def->opts[n].kind == ADM_BOOL ||
+		    def->opts[n].kind == ADM_CALL0 ? no_argument :
+		    required_argument;
+		lo[n].flag = NULL;
+		lo[n].val = def->opts[n].id;
+	}
+	lo[n] = (struct option){ "help", no_argument, NULL, 'h' };
+	lo[n + 1] = (struct option){ NULL, 0, NULL, 0 };
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "", def->longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		if (ch == 'h') {
 			fputs(usage_text, stdout);
 			return ADMIN_EXIT_OK;
 		}
-		if (ch == '?' || strchr(allowed, ch) == NULL)
+		for (e = def->opts; e->name != NULL && e->id != ch; e++)
+			;
+		if (ch == '?' || e->name == NULL ||
+		    (allowed != NULL && (ch > 255 || strchr(allowed, ch) ==
+		    NULL)))
 			goto usage;
-		if ((rc = def->set(o, ch, optarg)) >= 0)
+		if ((rc = opt_take(def, e, o, optarg)) >= 0)
 			return rc;
 	}
 	if (argc - optind < min || (max >= 0 && argc - optind > max))

@@ -18,6 +18,8 @@
 #include "admin/admin.h"
 #include "store/store.h"
 #include "util/error.h"
+#include "util/file.h"
+#include "util/num.h"
 
 /* Name of the systemd credential holding the store key. */
 #define ADM_CREDENTIAL "store.key"	/* as dt4ecgd and its unit */
@@ -65,14 +67,10 @@ void adm_progress_done(void);
 /* Dumps J (stolen) to stdout with a newline; -1 on a write error. */
 int adm_json_print(json_t *j);
 
-/* Reads a whole file (at most MAX bytes) into a malloc'd buffer. */
+/* Reads a whole non-empty file (at most MAX bytes) into a malloc'd buffer
+ * (util/file.h; an empty file is a DT_E_FORMAT fault here). */
 int adm_read_file(const char *path, size_t max, uint8_t **buf, size_t *len,
     struct dt_error *err);
-
-/* Creates PATH exclusively (never overwrites, never follows a symlink) with
- * MODE and writes LEN bytes, fsyncs; on failure the file is removed. */
-int adm_write_new_file(const char *path, int mode, const void *buf,
-    size_t len, struct dt_error *err);
 
 /* Checks that stdout was written completely. */
 int adm_flush_stdout(const char *cmd);
@@ -86,23 +84,64 @@ int adm_load_model(struct store *s, const char *cmd, const char *id,
     struct nn_model **out, char *id_out);
 
 /*
- * The options of a group of sub-commands: LONGOPTS (letter 'h' is --help),
- * and SET, which takes option letter CH with its argument ARG (NULL for a
- * flag) into the options O and returns -1, or an exit status after saying
- * what is wrong with ARG.
+ * The one option mechanism of every command: a declarative table, as
+ * daemon/cfg.c's.  Each entry names a long option, the id that ALLOWED
+ * lists and SET receives, and what it does: sets a flag, keeps the string,
+ * or parses a number into a field of the options struct, range-checked
+ * (util/num.h).  A bad number is told "dt4ecg-admin CMD: --NAME ARG:
+ * EXPECT" (EXPECT NULL: "expected an integer LO..HI" or "expected a number
+ * LO..HI").  ADM_CALL options go to the command's SET, which returns -1 to
+ * go on, or an exit status after saying what is wrong with ARG (NULL for
+ * an option without argument).  --help is always there.
  */
+enum adm_opt_kind {
+	ADM_FLAG,	/* int field = 1 */
+	ADM_BOOL,	/* bool field = true */
+	ADM_STR,	/* const char * field = the argument */
+	ADM_INT,	/* int field */
+	ADM_DBL,	/* double field */
+	ADM_FLT,	/* float field */
+	ADM_CALL,	/* SET(o, id, arg), with an argument */
+	ADM_CALL0,	/* SET(o, id, NULL), without one */
+};
+
+struct adm_opt {
+	const char *name;
+	int id;
+	enum adm_opt_kind kind;
+	size_t off;
+	double lo, hi;
+	const char *expect;
+};
+
+#define ADM_OPT_FLAG(n, id, T, f) \
+	{ n, id, ADM_FLAG, offsetof(T, f), 0, 0, NULL }
+#define ADM_OPT_BOOL(n, id, T, f) \
+	{ n, id, ADM_BOOL, offsetof(T, f), 0, 0, NULL }
+#define ADM_OPT_STR(n, id, T, f) { n, id, ADM_STR, offsetof(T, f), 0, 0, NULL }
+#define ADM_OPT_INT(n, id, T, f, lo, hi, ex) \
+	{ n, id, ADM_INT, offsetof(T, f), lo, hi, ex }
+#define ADM_OPT_DBL(n, id, T, f, lo, hi, ex) \
+	{ n, id, ADM_DBL, offsetof(T, f), lo, hi, ex }
+#define ADM_OPT_FLT(n, id, T, f, lo, hi, ex) \
+	{ n, id, ADM_FLT, offsetof(T, f), lo, hi, ex }
+#define ADM_OPT_CALL(n, id) { n, id, ADM_CALL, 0, 0, 0, NULL }
+#define ADM_OPT_CALL0(n, id) { n, id, ADM_CALL0, 0, 0, 0, NULL }
+#define ADM_OPT_END { NULL, 0, ADM_FLAG, 0, 0, 0, NULL }
+
 struct adm_options {
-	const struct option *longopts;
-	int (*set)(void *o, int ch, const char *arg);
+	const char *cmd;		/* "user": "dt4ecg-admin user: ..." */
+	const struct adm_opt *opts;	/* ends with ADM_OPT_END */
+	int (*set)(void *o, int id, const char *arg);	/* ADM_CALL* */
 };
 
 /*
  * Parses the options of a sub-command (getopt_long from argv[1]) into O,
  * then checks that MIN to MAX operands (MAX -1: any number) follow them.
- * --help prints USAGE_TEXT on stdout; an unknown option, one whose letter is
- * not in ALLOWED or a wrong number of operands prints it on stderr.
- * Returns -1 to go on (the operands start at argv[optind]), else the exit
- * status.
+ * --help prints USAGE_TEXT on stdout; an unknown option, one whose id is
+ * not in ALLOWED (NULL: every one of the table) or a wrong number of
+ * operands prints it on stderr.  Returns -1 to go on (the operands start at
+ * argv[optind]), else the exit status.
  */
 int adm_opts(int argc, char **argv, const struct adm_options *def,
     const char *usage_text, const char *allowed, void *o, int min, int max);

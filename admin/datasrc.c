@@ -488,22 +488,6 @@ admin_noise_load(const struct ecg_prep_params *pp, struct data_noise **out,
 	return data_noise_load(recs, 2, pp, out, err);
 }
 
-int
-admin_push(float **v, size_t *n, size_t *cap, float x)
-{
-	if (*n == *cap) {
-		size_t nc = *cap ? *cap * 2 : 4096;
-		float *nv = realloc(*v, nc * sizeof(float));
-
-		if (nv == NULL)
-			return -1;
-		*v = nv;
-		*cap = nc;
-	}
-	(*v)[(*n)++] = x;
-	return 0;
-}
-
 double
 admin_dot(const float *a, const float *b, int n)
 {

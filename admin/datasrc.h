@@ -42,10 +42,9 @@ int admin_parse_aug(const char *s, struct data_aug *a);
 int admin_noise_load(const struct ecg_prep_params *pp, struct data_noise **out,
     struct dt_error *err);
 
-/* Small helpers of evaluate's protocols: append to a growing float array
- * (-1 out of memory); dot product; a number or null when not finite; k/n
- * or null when n is 0. */
-int admin_push(float **v, size_t *n, size_t *cap, float x);
+/* Small helpers of evaluate's protocols (the growing score array is
+ * data_push, data/protocol.h): dot product; a number or null when not
+ * finite; k/n or null when n is 0. */
 double admin_dot(const float *a, const float *b, int n);
 json_t *admin_jnum(double v);
 json_t *admin_jfrac(size_t k, size_t n);

@@ -161,10 +161,10 @@ verify(const struct ctx *x, const struct probes *pr, const int *pid,
 				best = t;
 			}
 			if (pid[p] == tid[t]) {
-				if (gen_counts[p] && admin_push(&gen, &ng, &gc,
+				if (gen_counts[p] && data_push(&gen, &ng, &gc,
 				    (float)sc) != 0)
 					goto nomem;
-			} else if (admin_push(&imp, &ni, &ic, (float)sc) != 0)
+			} else if (data_push(&imp, &ni, &ic, (float)sc) != 0)
 				goto nomem;
 		}
 		if (gen_counts[p] && best >= 0) {
@@ -850,8 +850,8 @@ adapt(const struct ctx *x, double thr, double margin, int cap, json_t *out,
 			for (j = 0; j < n_p; j++) {
 				if (sc[j] > sc[b])
 					b = j;
-				if (j == who ? admin_push(&gen, &ng, &gcap, sc[j]) :
-				    admin_push(&imp, &ni, &icap, sc[j])) {
+				if (j == who ? data_push(&gen, &ng, &gcap, sc[j]) :
+				    data_push(&imp, &ni, &icap, sc[j])) {
 					json_decref(v);
 					goto nomem;
 				}
@@ -919,27 +919,20 @@ out:
 	return rc;
 }
 
-int
-eo_protocol_parse(const char *name, unsigned *out)
+unsigned
+eo_protocol_mask(enum data_protocol p)
 {
-	static const struct {
-		const char *name;
-		unsigned which;
-	} t[] = {
-		{ "open", EO_ALL }, { "p2+ptbxl", EO_P2_PTBXL }, { "p4", EO_P4 },
-		{ "xelectrode", EO_XELECTRODE }, { "rest-other", EO_REST_OTHER },
-		{ "site", EO_SITE }, { "adapt", EO_ADAPT },
-	};
-	size_t i;
-
-	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++)
-		if (strcmp(name, t[i].name) == 0) {
-			*out = t[i].which;
-			return 0;
-		}
-	return -1;
+	switch (p) {
+	case DATA_PROTO_OPEN: return EO_ALL;
+	case DATA_PROTO_P2_PTBXL: return EO_P2_PTBXL;
+	case DATA_PROTO_P4: return EO_P4;
+	case DATA_PROTO_XELECTRODE: return EO_XELECTRODE;
+	case DATA_PROTO_REST_OTHER: return EO_REST_OTHER;
+	case DATA_PROTO_SITE: return EO_SITE;
+	case DATA_PROTO_ADAPT: return EO_ADAPT;
+	default: return 0;
+	}
 }
-
 int
 eo_evaluate(const struct nn_model *m, const struct data_corpus *c,
     const struct ecg_prep_params *pp, unsigned which, bool progress,

@@ -34,6 +34,7 @@
 #include <jansson.h>
 
 #include "data/dataset.h"
+#include "data/protocol.h"
 #include "ecg/prep.h"
 #include "nn/model.h"
 #include "util/error.h"
@@ -48,9 +49,9 @@ enum eo_protocol {
 	EO_ADAPT = 1 << 5,	/* not part of "open" */
 };
 
-/* "open" (all four), "p2+ptbxl", "p4", "xelectrode", "rest-other",
- * "site"; -1. */
-int eo_protocol_parse(const char *name, unsigned *out);
+/* The protocols of P (data/protocol.h): open (all four), p2+ptbxl, p4,
+ * xelectrode, rest-other, site, adapt; 0 for any other. */
+unsigned eo_protocol_mask(enum data_protocol p);
 
 /* The built-in data sets the protocols need. */
 extern const char *const eo_data_names[4];

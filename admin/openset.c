@@ -119,12 +119,9 @@ openset_save(const char *file, const char *protocol, json_t *figures,
 	struct nn_model *m = NULL;
 	json_t *metrics = NULL, *os;
 	const char *old;
-	char *text = NULL, tmp[4200];
+	char *text = NULL;
 	int rc = -1;
 
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", file) >= (int)sizeof(tmp))
-		return dt_error_set(err, DT_E_INVALID, "%s: name too long",
-		    file);
 	if (nn_model_load(file, &m, err) != 0)
 		return -1;
 	old = nn_model_meta(m, "metrics");
@@ -143,14 +140,10 @@ openset_save(const char *file, const char *protocol, json_t *figures,
 	if ((text = json_dumps(metrics, JSON_COMPACT |
 	    JSON_REAL_PRECISION(6))) == NULL)
 		goto nomem;
+	/* nn_model_save replaces the file atomically */
 	if (nn_model_set_meta(m, "metrics", text, err) != 0 ||
-	    nn_model_save(m, tmp, err) != 0)
+	    nn_model_save(m, file, err) != 0)
 		goto out;
-	if (rename(tmp, file) != 0) {
-		dt_error_set(err, DT_E_IO, "%s: cannot replace it", file);
-		remove(tmp);
-		goto out;
-	}
 	rc = 0;
 	goto out;
 nomem:

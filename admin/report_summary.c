@@ -8,21 +8,26 @@
 #include "admin/openset.h"
 #include "admin/report_summary.h"
 #include "data/eval.h"
+#include "data/protocol.h"
 
 #define esc data_html_esc
 
-static const char *
+/* The protocol a result is of; DATA_PROTO_N when it names none known. */
+static enum data_protocol
 proto(const json_t *r)
 {
-	const char *p = json_string_value(json_object_get(r, "protocol"));
+	enum data_protocol p;
 
-	return p != NULL ? p : "?";
+	if (data_protocol_parse(json_string_value(json_object_get(r,
+	    "protocol")), &p) != 0)
+		return DATA_PROTO_N;
+	return p;
 }
 
 const char *
 report_score_caption(const json_t *result)
 {
-	if (strcmp(proto(result), "p1") == 0)
+	if (proto(result) == DATA_PROTO_P1)
 		return "Scores of P1: cosine similarity of each test window's "
 		    "embedding with the classifier weights of every trained "
 		    "person (genuine: its own person, impostor: the others). "
@@ -65,7 +70,8 @@ char *
 report_summary_html(const json_t *r, const float *gen, size_t ng,
     const float *imp, size_t ni, double thr, bool thr_given)
 {
-	const char *p = proto(r), *dn;
+	enum data_protocol p = proto(r);
+	const char *dn;
 	json_t *data = json_object_get(r, "data"), *x;
 	char *buf = NULL;
 	size_t len = 0, i;
@@ -74,7 +80,7 @@ report_summary_html(const json_t *r, const float *gen, size_t ng,
 	if ((f = open_memstream(&buf, &len)) == NULL)
 		return NULL;
 	fprintf(f, "<section class=\"op\"><h2>Operator summary</h2>\n<p>");
-	if (strcmp(p, "p1") == 0)
+	if (p == DATA_PROTO_P1)
 		fprintf(f, "<b>P1, closed set: the people the model trained "
 		    "on.</b> Each recording's first 80&nbsp;%% trained the "
 		    "model; its last 20&nbsp;%% is tested. These are not new "
@@ -83,7 +89,7 @@ report_summary_html(const json_t *r, const float *gen, size_t ng,
 		    "flatter and do not say what a gym sees. Choose the "
 		    "threshold from P2 (or P4), or with <code>dt4ecg-admin "
 		    "threshold</code>.");
-	else if (strcmp(p, "p2") == 0) {
+	else if (p == DATA_PROTO_P2) {
 		x = json_object_get(r, "probe_8s");
 		fprintf(f, "<b>P2, open set: people the model never trained "
 		    "on.</b> %lld persons enrolled from one recording each, "
@@ -163,7 +169,7 @@ report_summary_html(const json_t *r, const float *gen, size_t ng,
 					pct(f, json_number_value(s));
 					fprintf(f, " of 8&nbsp;s probes");
 				}
-				fprintf(f, " right%s", strcmp(p, "p1") == 0 ?
+				fprintf(f, " right%s", p == DATA_PROTO_P1 ?
 				    " (P1: people it trained on; P3 says what "
 				    "a new member gets)" : "");
 			} else

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "bench/bench.h"
+#include "util/num.h"
 
 #define BENCH_MAX_SAMPLES (1u << 22)
 
@@ -174,24 +175,10 @@ bench_file_exists(const char *path)
 	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-static int
-parse_int(const char *s, int lo, int hi, int *out)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi)
-		return -1;
-	*out = (int)v;
-	return 0;
-}
-
 int
 bench_parse_int(const char *opt, const char *s, int lo, int hi, int *out)
 {
-	if (parse_int(s, lo, hi, out) == 0)
+	if (dt_parse_int(s, lo, hi, out) == 0)
 		return 0;
 	fprintf(stderr, "dt4ecg-bench: %s %s: expected an integer %d..%d\n",
 	    opt, s, lo, hi);
@@ -202,19 +189,11 @@ int
 bench_parse_double(const char *opt, const char *s, double lo, double hi,
     double *out)
 {
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno != 0 || end == s || *end != '\0' || !isfinite(v) || v < lo ||
-	    v > hi) {
-		fprintf(stderr, "dt4ecg-bench: %s %s: expected a number "
-		    "%g..%g\n", opt, s, lo, hi);
-		return -1;
-	}
-	*out = v;
-	return 0;
+	if (dt_parse_double(s, lo, hi, out) == 0)
+		return 0;
+	fprintf(stderr, "dt4ecg-bench: %s %s: expected a number %g..%g\n",
+	    opt, s, lo, hi);
+	return -1;
 }
 
 /* Takes option CH with ARG if it is a run option: 1 taken, 0 not one,
@@ -277,7 +256,7 @@ bench_parse_int_list(const char *opt, const char *s, int *out, int max,
 	strcpy(buf, s);
 	for (tok = strtok_r(buf, ",", &save); tok != NULL;
 	    tok = strtok_r(NULL, ",", &save)) {
-		if (n == max || parse_int(tok, lo, hi, &out[n]) != 0)
+		if (n == max || dt_parse_int(tok, lo, hi, &out[n]) != 0)
 			goto bad;
 		n++;
 	}

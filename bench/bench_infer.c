@@ -144,14 +144,14 @@ bench_infer_main(int argc, char **argv)
 		return 1;
 	flops = nn_hparams_flops(&m->hp, m->n_activities);
 	{
-		struct nn_rng r;
+		struct dt_rng r;
 		size_t n = (size_t)o.r.batch * m->hp.window;
 
 		if ((x = malloc(sizeof(float) * n)) == NULL)
 			goto out;
-		nn_rng_seed(&r, 7);
+		dt_rng_seed(&r, 7);
 		for (size_t k = 0; k < n; k++)
-			x[k] = nn_rng_normal(&r);
+			x[k] = (float)dt_rng_normal(&r);
 	}
 	if (!o.no_reference) {
 		nn_set_threads(1);

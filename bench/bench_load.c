@@ -157,7 +157,7 @@ raw_main(void *arg)
 	struct nn_net *net = NULL;
 	const struct nn_hparams *hp = &r->m->hp;
 	float *x = NULL, *emb = NULL, *act = NULL;
-	struct nn_rng rng;
+	struct dt_rng rng;
 	long done;
 	size_t i, nx = (size_t)DAEMON_BATCH * (size_t)hp->window;
 	double t0;
@@ -173,9 +173,9 @@ raw_main(void *arg)
 		r->fail = 1;
 		goto out;
 	}
-	nn_rng_seed(&rng, 3);
+	dt_rng_seed(&rng, 3);
 	for (i = 0; i < nx; i++)
-		x[i] = nn_rng_normal(&rng);
+		x[i] = (float)dt_rng_normal(&rng);
 	nn_net_run(net, x, r->per_request, emb, act, &err);	/* warm-up */
 	t0 = bench_now();
 	for (done = 0; done < r->windows; done += r->per_request)

@@ -126,7 +126,7 @@ bench_train_main(int argc, char **argv)
 	struct dt_error err = { 0 };
 	struct nn_hparams hp;
 	struct nn_model *m = NULL;
-	struct nn_rng r;
+	struct dt_rng r;
 	float *x = NULL;
 	int *yi = NULL, *ya = NULL;
 	double flops;
@@ -150,12 +150,12 @@ bench_train_main(int argc, char **argv)
 		fprintf(stderr, "dt4ecg-bench: out of memory\n");
 		goto out;
 	}
-	nn_rng_seed(&r, 7);
+	dt_rng_seed(&r, 7);
 	for (i = 0; i < nx * hp.window; i++)
-		x[i] = nn_rng_normal(&r);
+		x[i] = (float)dt_rng_normal(&r);
 	for (i = 0; i < nx; i++) {
-		yi[i] = (int)(nn_rng_next(&r) % N_SUBJECTS);
-		ya[i] = (int)(nn_rng_next(&r) % 6);
+		yi[i] = (int)(dt_rng_next(&r) % N_SUBJECTS);
+		ya[i] = (int)(dt_rng_next(&r) % 6);
 	}
 	if (!o.r.json)
 		printf("train: default network, batch %d, random data, "

@@ -17,6 +17,7 @@
 
 #include "daemon/dmn.h"
 #include "store/store.h"
+#include "util/file.h"
 #include "util/log.h"
 
 static int64_t last_count = -1;
@@ -25,27 +26,8 @@ static double next_due;
 static int
 write_file(const char *path, const char *line, struct dt_error *err)
 {
-	char tmp[CFG_STR_MAX + 8];
-	size_t len = strlen(line);
-	int fd, rc = -1;
-
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
-		return dt_error_set(err, DT_E_INVALID, "%s: path too long", path);
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
-		return dt_error_set(err, DT_E_IO, "%s: %s", tmp, strerror(errno));
-	if (write(fd, line, len) != (ssize_t)len || fsync(fd) != 0)
-		dt_error_set(err, DT_E_IO, "%s: %s", tmp, strerror(errno));
-	else
-		rc = 0;
-	if (close(fd) != 0 && rc == 0)
-		rc = dt_error_set(err, DT_E_IO, "%s: %s", tmp, strerror(errno));
-	if (rc == 0 && rename(tmp, path) != 0)
-		rc = dt_error_set(err, DT_E_IO, "%s: %s", path, strerror(errno));
-	if (rc != 0)
-		(void)unlink(tmp);
-	return rc;
+	return dt_file_replace(path, line, strlen(line), 0644, err);
 }
-
 double
 anchor_step(double step)
 {

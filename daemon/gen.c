@@ -22,6 +22,7 @@
 #include "store/crypto.h"
 #include "store/match.h"
 #include "store/store.h"
+#include "util/file.h"
 #include "util/log.h"
 
 #define PEM_MAX (1024 * 1024)
@@ -31,6 +32,14 @@ static pthread_mutex_t dmn_gen_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct dmn_gen *current;
 static uint64_t next_id = 1;
 
+static void *
+pem_alloc(size_t n)
+{
+	return sodium_malloc(n);
+}
+
+static const struct dt_file_mem pem_secret = { pem_alloc, sodium_free };
+
 /* Reads a whole PEM file into a NUL-terminated buffer; secret ones go into
  * sodium_malloc'd memory. */
 static int
@@ -39,15 +48,12 @@ read_pem(const char *path, bool secret, char **out, size_t *outlen,
 {
 	struct stat st;
 	char *buf = NULL;
-	size_t got = 0;
-	ssize_t n;
-	int fd;
+	size_t len = 0;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return dt_error_set(err, DT_E_IO, "%s: %s", path,
-		    strerror(errno));
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
-	    st.st_size <= 0 || st.st_size > PEM_MAX) {
+	if (dt_file_read(path, PEM_MAX, secret ? &pem_secret : NULL, &buf,
+	    &len, &st, err) != 0)
+		return -1;
+	if (len == 0) {
 		dt_error_set(err, DT_E_IO, "%s: not a regular file of 1..%d "
 		    "bytes", path, PEM_MAX);
 		goto fail;
@@ -59,35 +65,14 @@ read_pem(const char *path, bool secret, char **out, size_t *outlen,
 		    (unsigned)(st.st_mode & 07777));
 		goto fail;
 	}
-	buf = secret ? sodium_malloc((size_t)st.st_size + 1) :
-	    malloc((size_t)st.st_size + 1);
-	if (buf == NULL) {
-		dt_error_set(err, DT_E_NOMEM, "%s: out of memory", path);
-		goto fail;
-	}
-	while (got < (size_t)st.st_size) {
-		n = read(fd, buf + got, (size_t)st.st_size - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			dt_error_set(err, DT_E_IO, "%s: short read", path);
-			goto fail;
-		}
-		got += (size_t)n;
-	}
-	buf[got] = '\0';
-	close(fd);
 	*out = buf;
-	*outlen = got;
+	*outlen = len;
 	return 0;
 fail:
-	if (buf != NULL) {
-		if (secret)
-			sodium_free(buf);
-		else
-			free(buf);
-	}
-	close(fd);
+	if (secret)
+		sodium_free(buf);
+	else
+		free(buf);
 	return -1;
 }
 

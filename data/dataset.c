@@ -735,53 +735,6 @@ data_set_activity_stats(const struct data_set *s, struct data_act_stats *st)
 	}
 }
 
-/* ---------------------------------------------------------- randomness */
-
-void
-data_rng_seed(struct data_rng *r, uint64_t seed)
-{
-	r->s = seed ^ 0x9e3779b97f4a7c15ULL;
-}
-
-uint64_t
-data_rng_next(struct data_rng *r)
-{
-	uint64_t z = (r->s += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-double
-data_rng_uniform(struct data_rng *r)
-{
-	return (double)(data_rng_next(r) >> 11) * (1.0 / 9007199254740992.0);
-}
-
-double
-data_rng_normal(struct data_rng *r)
-{
-	double u1 = data_rng_uniform(r), u2 = data_rng_uniform(r);
-
-	if (u1 < 1e-300)
-		u1 = 1e-300;
-	return sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
-}
-
-void
-data_shuffle(size_t *idx, size_t n, struct data_rng *r)
-{
-	size_t i, j, t;
-
-	for (i = n; i > 1; i--) {
-		j = (size_t)(data_rng_next(r) % i);
-		t = idx[i - 1];
-		idx[i - 1] = idx[j];
-		idx[j] = t;
-	}
-}
-
 /* -------------------------------------------------------- augmentation */
 
 void
@@ -910,12 +863,12 @@ highpass_zero_phase(float *x, int n, double fc, double fs)
 /* Another device's band limits: low-pass and/or high-pass with random
  * corners. */
 static void
-aug_band(float *x, int n, double fs, struct data_rng *rng)
+aug_band(float *x, int n, double fs, struct dt_rng *rng)
 {
-	if (data_rng_uniform(rng) < 0.5)
-		lowpass_zero_phase(x, n, 15 + 25 * data_rng_uniform(rng), fs);
-	if (data_rng_uniform(rng) < 0.5)
-		highpass_zero_phase(x, n, 0.5 + 3.5 * data_rng_uniform(rng),
+	if (dt_rng_uniform(rng) < 0.5)
+		lowpass_zero_phase(x, n, 15 + 25 * dt_rng_uniform(rng), fs);
+	if (dt_rng_uniform(rng) < 0.5)
+		highpass_zero_phase(x, n, 0.5 + 3.5 * dt_rng_uniform(rng),
 		    fs);
 }
 
@@ -945,7 +898,7 @@ aug_stretch(const float *src, size_t len, long st, int W, double f,
 
 void
 data_set_batch(const struct data_set *s, const size_t *idx, int n,
-    const struct data_aug *aug, struct data_rng *rng, float *x)
+    const struct data_aug *aug, struct dt_rng *rng, float *x)
 {
 	int W = s->window, b, i;
 
@@ -961,7 +914,7 @@ data_set_batch(const struct data_set *s, const size_t *idx, int n,
 			continue;
 		}
 		if (aug->shift && aug->shift_max > 0) {
-			long d = (long)(data_rng_next(rng) %
+			long d = (long)(dt_rng_next(rng) %
 			    (uint64_t)(2 * aug->shift_max + 1)) - aug->shift_max;
 
 			st += d;
@@ -971,9 +924,9 @@ data_set_batch(const struct data_set *s, const size_t *idx, int n,
 				st = (long)pt->len - W;
 		}
 		if (aug->stretch && aug->stretch_max > 0 &&
-		    data_rng_uniform(rng) < 0.5) {
+		    dt_rng_uniform(rng) < 0.5) {
 			aug_stretch(pt->filt, pt->len, st, W, 1 +
-			    aug->stretch_max * (2 * data_rng_uniform(rng) - 1),
+			    aug->stretch_max * (2 * dt_rng_uniform(rng) - 1),
 			    dst);
 			zscore(dst, W, dst, NULL);
 		} else
@@ -982,10 +935,10 @@ data_set_batch(const struct data_set *s, const size_t *idx, int n,
 			aug_band(dst, W, s->fs_hz, rng);
 			again = true;
 		}
-		if (aug->hum && data_rng_uniform(rng) < 0.5) {
-			double a = aug->hum_amp * data_rng_uniform(rng);
-			double f = data_rng_uniform(rng) < 0.5 ? 50 : 60;
-			double ph = 2 * M_PI * data_rng_uniform(rng);
+		if (aug->hum && dt_rng_uniform(rng) < 0.5) {
+			double a = aug->hum_amp * dt_rng_uniform(rng);
+			double f = dt_rng_uniform(rng) < 0.5 ? 50 : 60;
+			double ph = 2 * M_PI * dt_rng_uniform(rng);
 
 			for (i = 0; i < W; i++)
 				dst[i] += (float)(a * sin(2 * M_PI * f * i /
@@ -993,9 +946,9 @@ data_set_batch(const struct data_set *s, const size_t *idx, int n,
 			again = true;
 		}
 		if (aug->wander) {
-			double a = aug->wander_amp * data_rng_uniform(rng);
-			double f = 0.05 + 0.45 * data_rng_uniform(rng);
-			double ph = 2 * M_PI * data_rng_uniform(rng);
+			double a = aug->wander_amp * dt_rng_uniform(rng);
+			double f = 0.05 + 0.45 * dt_rng_uniform(rng);
+			double ph = 2 * M_PI * dt_rng_uniform(rng);
 
 			for (i = 0; i < W; i++)
 				dst[i] += (float)(a * sin(2 * M_PI * f * i /
@@ -1003,9 +956,9 @@ data_set_batch(const struct data_set *s, const size_t *idx, int n,
 			again = true;
 		}
 		if (aug->noise && aug->nz != NULL && aug->nz->n > 0 &&
-		    data_rng_uniform(rng) < aug->noise_p) {
-			int k = (int)(data_rng_next(rng) % (uint64_t)aug->nz->n);
-			size_t off = (size_t)(data_rng_next(rng) %
+		    dt_rng_uniform(rng) < aug->noise_p) {
+			int k = (int)(dt_rng_next(rng) % (uint64_t)aug->nz->n);
+			size_t off = (size_t)(dt_rng_next(rng) %
 			    (uint64_t)(aug->nz->len[k] - (size_t)W));
 			const float *ns = aug->nz->sig[k] + off;
 			double mean = 0, var = 0, g;
@@ -1027,7 +980,7 @@ data_set_batch(const struct data_set *s, const size_t *idx, int n,
 			zscore(dst, W, dst, NULL);
 		if (aug->scale) {
 			double g = aug->scale_lo + (aug->scale_hi -
-			    aug->scale_lo) * data_rng_uniform(rng);
+			    aug->scale_lo) * dt_rng_uniform(rng);
 
 			for (i = 0; i < W; i++)
 				dst[i] = (float)(dst[i] * g);

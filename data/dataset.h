@@ -36,6 +36,7 @@
 #include "data/manifest.h"
 #include "ecg/prep.h"
 #include "util/error.h"
+#include "util/rng.h"
 
 #define DATA_ADC_GAIN 200.0	/* assumed counts per mV for adc-ts */
 #define DATA_ADC_FULL 4095
@@ -157,15 +158,9 @@ void data_set_activity_stats(const struct data_set *s,
 
 /* ------------------------------------------------------------ randomness */
 
-struct data_rng {
-	uint64_t s;
-};
-void data_rng_seed(struct data_rng *r, uint64_t seed);
-uint64_t data_rng_next(struct data_rng *r);
-double data_rng_uniform(struct data_rng *r);	/* [0, 1) */
-double data_rng_normal(struct data_rng *r);
-/* Fisher-Yates. */
-void data_shuffle(size_t *idx, size_t n, struct data_rng *r);
+/* The data stream (shuffling, augmentation) of seed S is util/rng.h seeded
+ * with S ^ DATA_SEED_SALT: another stream than the weights' of the same S. */
+#define DATA_SEED_SALT UINT64_C(0x9e3779b97f4a7c15)
 
 /* ----------------------------------------------------------- augmentation */
 
@@ -206,6 +201,6 @@ void data_aug_default(struct data_aug *a);	/* everything off */
 /* Fills x (n x window) with windows idx[0..n-1], augmented; deterministic
  * for a given rng state. */
 void data_set_batch(const struct data_set *s, const size_t *idx, int n,
-    const struct data_aug *aug, struct data_rng *rng, float *x);
+    const struct data_aug *aug, struct dt_rng *rng, float *x);
 
 #endif /* DATA_DATASET_H */

@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "data/eval.h"
+#include "util/file.h"
 
 static int
 cmp_float(const void *a, const void *b)
@@ -665,7 +666,8 @@ int
 data_report_write(const char *dir, const struct data_report *r,
     struct dt_error *err)
 {
-	char *path = NULL, *tmp = NULL;
+	char *path = NULL, *text = NULL;
+	size_t len = 0;
 	FILE *f = NULL;
 	json_t *curves = NULL;
 	int rc = -1;
@@ -673,13 +675,13 @@ data_report_write(const char *dir, const struct data_report *r,
 	if (mkdir(dir, 0777) != 0 && errno != EEXIST)
 		return dt_error_set(err, DT_E_IO, "%s: %s", dir,
 		    strerror(errno));
-	if (asprintf(&path, "%s/report.html", dir) < 0 ||
-	    asprintf(&tmp, "%s/report.html.tmp", dir) < 0) {
-		path = tmp = NULL;
+	if (asprintf(&path, "%s/report.html", dir) < 0) {
+		path = NULL;
 		return dt_error_set(err, DT_E_NOMEM, "out of memory");
 	}
-	if ((f = fopen(tmp, "w")) == NULL) {
-		dt_error_set(err, DT_E_IO, "%s: %s", tmp, strerror(errno));
+	/* built in memory, then replaced atomically (util/file.h) */
+	if ((f = open_memstream(&text, &len)) == NULL) {
+		dt_error_set(err, DT_E_NOMEM, "%s: out of memory", path);
 		goto out;
 	}
 	fprintf(f, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta "
@@ -732,26 +734,22 @@ data_report_write(const char *dir, const struct data_report *r,
 		fprintf(f, "</pre>\n");
 	}
 	fprintf(f, "</body></html>\n");
-	if (fflush(f) != 0 || ferror(f)) {
-		dt_error_set(err, DT_E_IO, "%s: write error", tmp);
+	if (ferror(f)) {
+		dt_error_set(err, DT_E_NOMEM, "%s: out of memory", path);
 		goto out;
 	}
 	if (fclose(f) != 0) {
 		f = NULL;
-		dt_error_set(err, DT_E_IO, "%s: write error", tmp);
+		dt_error_set(err, DT_E_NOMEM, "%s: out of memory", path);
 		goto out;
 	}
 	f = NULL;
-	if (rename(tmp, path) != 0) {
-		dt_error_set(err, DT_E_IO, "%s: %s", path, strerror(errno));
-		goto out;
-	}
-	rc = 0;
+	rc = dt_file_replace(path, text, len, 0644, err);
 out:
 	if (f != NULL)
 		fclose(f);
 	json_decref(curves);
 	free(path);
-	free(tmp);
+	free(text);
 	return rc;
 }

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "ecg/record.h"
+#include "util/file.h"
 
 #define HEA_MAX		(1u << 20)	/* a header larger than 1 MiB is not one */
 #define CSV_MAX		((size_t)1 << 30)
@@ -704,61 +705,8 @@ static int
 read_file(const char *path, size_t max, unsigned char **buf, size_t *len,
     struct dt_error *err)
 {
-	struct stat st;
-	unsigned char *b = NULL;
-	size_t n = 0;
-	ssize_t k;
-	int fd, rc = -1;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return dt_error_set(err, DT_E_IO, "cannot open %s: %s", path,
-		    strerror(errno));
-	if (fstat(fd, &st) != 0) {
-		dt_error_set(err, DT_E_IO, "cannot stat %s: %s", path,
-		    strerror(errno));
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		dt_error_set(err, DT_E_IO, "%s: not a regular file", path);
-		goto out;
-	}
-	if ((uintmax_t)st.st_size > max) {
-		dt_error_set(err, DT_E_FORMAT,
-		    "%s: %jd bytes, more than the limit of %zu", path,
-		    (intmax_t)st.st_size, max);
-		goto out;
-	}
-	if ((b = malloc((size_t)st.st_size + 1)) == NULL) {
-		dt_error_set(err, DT_E_NOMEM, "%s: out of memory", path);
-		goto out;
-	}
-	while (n < (size_t)st.st_size) {
-		k = read(fd, b + n, (size_t)st.st_size - n);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0) {
-			dt_error_set(err, DT_E_IO, "cannot read %s: %s", path,
-			    strerror(errno));
-			goto out;
-		}
-		if (k == 0)
-			break;
-		n += (size_t)k;
-	}
-	b[n] = '\0';
-	*buf = b;
-	*len = n;
-	b = NULL;
-	rc = 0;
-out:
-	if (b != NULL) {
-		explicit_bzero(b, (size_t)st.st_size);
-		free(b);
-	}
-	close(fd);
-	return rc;
+	return dt_file_read(path, max, NULL, (char **)buf, len, NULL, err);
 }
-
 int
 ecg_read_wfdb(const char *record, struct ecg_record **out,
     struct dt_error *err)

@@ -27,6 +27,7 @@
 
 #include "ecg/load.h"
 #include "kiosk/request.h"
+#include "util/num.h"
 
 #define EXIT_ACCEPT 0
 #define EXIT_ERROR 1
@@ -92,18 +93,11 @@ static int
 parse_double(const char *opt, const char *s, double lo, double hi,
     double *out)
 {
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || *end || !(v >= lo && v <= hi)) {
-		fprintf(stderr, "dt4ecg-kiosk: %s %s: expected a number "
-		    "%g..%g\n", opt, s, lo, hi);
-		return -1;
-	}
-	*out = v;
-	return 0;
+	if (dt_parse_double(s, lo, hi, out) == 0)
+		return 0;
+	fprintf(stderr, "dt4ecg-kiosk: %s %s: expected a number %g..%g\n", opt,
+	    s, lo, hi);
+	return -1;
 }
 
 static size_t

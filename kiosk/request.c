@@ -16,6 +16,15 @@
 #include <sodium.h>
 
 #include "kiosk/request.h"
+#include "util/file.h"
+
+static void *
+key_alloc(size_t n)
+{
+	return sodium_malloc(n);
+}
+
+static const struct dt_file_mem key_mem = { key_alloc, sodium_free };
 
 int
 kiosk_key_load(const char *path, unsigned char **sk, bool *loose_mode,
@@ -27,47 +36,27 @@ kiosk_key_load(const char *path, unsigned char **sk, bool *loose_mode,
 	struct stat sb;
 	size_t got = 0, binlen = 0;
 	const char *end;
-	ssize_t r;
-	int fd, rc = -1;
+	int rc = -1;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return dt_error_set(err, DT_E_IO, "key file %s: %s", path,
-		    strerror(errno));
-	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-		dt_error_set(err, DT_E_IO, "key file %s: not a regular file",
-		    path);
-		goto out;
-	}
-	if (sb.st_size > KIOSK_KEY_FILE_MAX) {
-		dt_error_set(err, DT_E_FORMAT, "key file %s: %lld bytes, "
-		    "expected one line of base64", path,
-		    (long long)sb.st_size);
-		goto out;
+	if (dt_file_read(path, KIOSK_KEY_FILE_MAX, &key_mem, &text, &got,
+	    &sb, err) != 0) {
+		if (err != NULL) {
+			char m[DT_ERROR_MSG_MAX];
+
+			memcpy(m, err->msg, sizeof(m));
+			dt_error_set(err, err->code, "key file %s", m);
+		}
+		return -1;
 	}
 	*loose_mode = (sb.st_mode & (S_IRWXG | S_IRWXO)) != 0;
-	text = sodium_malloc(KIOSK_KEY_FILE_MAX + 1);
 	key = sodium_malloc(crypto_sign_SECRETKEYBYTES);
 	seed = sodium_malloc(crypto_sign_SEEDBYTES);
 	check = sodium_malloc(crypto_sign_SECRETKEYBYTES);
-	if (text == NULL || key == NULL || seed == NULL || check == NULL) {
+	if (key == NULL || seed == NULL || check == NULL) {
 		dt_error_set(err, DT_E_NOMEM, "key file %s: out of memory",
 		    path);
 		goto out;
 	}
-	while (got < KIOSK_KEY_FILE_MAX) {
-		r = read(fd, text + got, KIOSK_KEY_FILE_MAX - got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			dt_error_set(err, DT_E_IO, "key file %s: %s", path,
-			    strerror(errno));
-			goto out;
-		}
-		if (r == 0)
-			break;
-		got += (size_t)r;
-	}
-	text[got] = '\0';
 	if (sodium_base642bin(key, crypto_sign_SECRETKEYBYTES, text, got,
 	    " \t\r\n", &binlen, &end, sodium_base64_VARIANT_ORIGINAL) != 0 ||
 	    binlen != crypto_sign_SECRETKEYBYTES || *end != '\0') {
@@ -88,7 +77,6 @@ kiosk_key_load(const char *path, unsigned char **sk, bool *loose_mode,
 	key = NULL;
 	rc = 0;
 out:
-	close(fd);
 	sodium_free(text);
 	sodium_free(seed);
 	sodium_free(check);

@@ -37,6 +37,7 @@
 #include <jansson.h>
 
 #include "nn/model.h"
+#include "util/file.h"
 
 #define HEADER_MAX	(100u * 1024 * 1024)	/* JSON header cap */
 #define FILE_MAX	((size_t)1 << 32)	/* whole-file cap for nn_model_load */
@@ -59,194 +60,6 @@ struct span {
 	uint64_t begin, end;
 	const char *name;
 };
-
-/* ------------------------------------------------------------------------ */
-/* Random numbers: splitmix64. */
-
-void
-nn_rng_seed(struct nn_rng *r, uint64_t seed)
-{
-	r->s = seed;
-}
-
-uint64_t
-nn_rng_next(struct nn_rng *r)
-{
-	uint64_t z;
-
-	z = (r->s += UINT64_C(0x9e3779b97f4a7c15));
-	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-	return z ^ (z >> 31);
-}
-
-float
-nn_rng_uniform(struct nn_rng *r, float lo, float hi)
-{
-	double u = (double)(nn_rng_next(r) >> 11) * 0x1.0p-53;	/* [0,1) */
-
-	return (float)(lo + (hi - lo) * u);
-}
-
-float
-nn_rng_normal(struct nn_rng *r)
-{
-	double u1, u2;
-
-	do
-		u1 = (double)(nn_rng_next(r) >> 11) * 0x1.0p-53;
-	while (u1 <= 0.0);
-	u2 = (double)(nn_rng_next(r) >> 11) * 0x1.0p-53;
-	return (float)(sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2));
-}
-
-/* ------------------------------------------------------------------------ */
-/* Hyperparameters. */
-
-void
-nn_hparams_default(struct nn_hparams *hp)
-{
-	memset(hp, 0, sizeof(*hp));
-	hp->fs_hz = 250;
-	hp->window = 512;
-	hp->stem_channels = 64;
-	hp->stem_kernel = 15;
-	hp->n_stages = 3;
-	hp->stage_channels[0] = 64;
-	hp->stage_channels[1] = 128;
-	hp->stage_channels[2] = 256;
-	hp->kernel = 7;
-	hp->sca_reduction = 8;
-	hp->seq_kernel = 7;
-	hp->embedding_dim = 128;
-	hp->act_hidden = 64;
-}
-
-/* PyTorch's output length of a conv or pool, or 0 if it would be < 1. */
-static int
-out_len(int len, int k, int stride, int pad)
-{
-	long v = (long)len + 2L * pad - k;
-
-	if (v < 0)
-		return 0;
-	return (int)(v / stride + 1);
-}
-
-static int
-check_pos(const char *field, int v, int max, struct dt_error *err)
-{
-	if (v < 1 || v > max)
-		return dt_error_set(err, DT_E_INVALID,
-		    "hyperparameter %s: %d is out of range 1..%d", field, v,
-		    max);
-	return 0;
-}
-
-static int
-check_odd(const char *field, int v, int max, struct dt_error *err)
-{
-	if (check_pos(field, v, max, err) != 0)
-		return -1;
-	if (v % 2 == 0)
-		return dt_error_set(err, DT_E_INVALID,
-		    "hyperparameter %s: kernel size %d is not odd", field, v);
-	return 0;
-}
-
-int
-nn_hparams_check(const struct nn_hparams *hp, struct dt_error *err)
-{
-	int i, len;
-
-	if (hp == NULL)
-		return dt_error_set(err, DT_E_INVALID, "no hyperparameters");
-	if (check_pos("fs_hz", hp->fs_hz, 100000, err) != 0 ||
-	    check_pos("window", hp->window, 1 << 20, err) != 0 ||
-	    check_pos("stem_channels", hp->stem_channels, 16384, err) != 0 ||
-	    check_odd("stem_kernel", hp->stem_kernel, 4095, err) != 0 ||
-	    check_odd("kernel", hp->kernel, 4095, err) != 0 ||
-	    check_odd("seq_kernel", hp->seq_kernel, 4095, err) != 0 ||
-	    check_pos("sca_reduction", hp->sca_reduction, 16384, err) != 0 ||
-	    check_pos("embedding_dim", hp->embedding_dim, 16384, err) != 0 ||
-	    check_pos("act_hidden", hp->act_hidden, 16384, err) != 0)
-		return -1;
-	if (hp->n_stages < 1 || hp->n_stages > NN_MAX_STAGES)
-		return dt_error_set(err, DT_E_INVALID,
-		    "hyperparameter stage_channels: %d stages, expected 1..%d",
-		    hp->n_stages, NN_MAX_STAGES);
-	for (i = 0; i < hp->n_stages; i++) {
-		int c = hp->stage_channels[i];
-
-		if (c < 1 || c > 16384)
-			return dt_error_set(err, DT_E_INVALID,
-			    "hyperparameter stage_channels: stage %d has %d "
-			    "channels, expected 1..16384", i, c);
-		if (c % hp->sca_reduction != 0)
-			return dt_error_set(err, DT_E_INVALID,
-			    "hyperparameter stage_channels: stage %d has %d "
-			    "channels, not divisible by sca_reduction %d", i, c,
-			    hp->sca_reduction);
-	}
-	len = out_len(hp->window, 2, 2, 0);
-	if (len < 1)
-		return dt_error_set(err, DT_E_INVALID,
-		    "hyperparameter window: %d is too short for the stem",
-		    hp->window);
-	for (i = 0; i < hp->n_stages; i++) {
-		len = out_len(len, hp->kernel, 2, hp->kernel / 2);
-		if (len < 1)
-			return dt_error_set(err, DT_E_INVALID,
-			    "hyperparameter window: %d is too short for stage %d",
-			    hp->window, i);
-	}
-	return 0;
-}
-
-int
-nn_hparams_stem_len(const struct nn_hparams *hp)
-{
-	int len = out_len(hp->window, hp->stem_kernel, 1, hp->stem_kernel / 2);
-
-	return out_len(len, 2, 2, 0);
-}
-
-int
-nn_hparams_stage_len(const struct nn_hparams *hp, int stage)
-{
-	int i, len = nn_hparams_stem_len(hp);
-
-	for (i = 0; i <= stage && i < hp->n_stages; i++)
-		len = out_len(len, hp->kernel, 2, hp->kernel / 2);
-	return len;
-}
-
-double
-nn_hparams_flops(const struct nn_hparams *hp, int n_activities)
-{
-	double macs = 0;
-	int i, cin = hp->stem_channels, len;
-
-	/* stem conv at full length (pool afterwards) */
-	len = out_len(hp->window, hp->stem_kernel, 1, hp->stem_kernel / 2);
-	macs += (double)hp->stem_channels * len * hp->stem_kernel;
-	for (i = 0; i < hp->n_stages; i++) {
-		int c = hp->stage_channels[i];
-		int l = nn_hparams_stage_len(hp, i);
-		int h = c / hp->sca_reduction;
-
-		macs += (double)c * l * cin * hp->kernel;	/* conv1 */
-		macs += (double)c * l * c * hp->kernel;		/* conv2 */
-		macs += (double)c * l * cin;			/* down */
-		macs += 2.0 * ((double)h * c + (double)c * h);	/* SCA MLP x2 */
-		macs += (double)l * 2 * hp->seq_kernel;		/* SCA seq */
-		cin = c;
-	}
-	macs += (double)hp->embedding_dim * cin;		/* id fc */
-	macs += (double)hp->act_hidden * cin;			/* act fc1 */
-	macs += (double)n_activities * hp->act_hidden;		/* act fc2 */
-	return 2.0 * macs;
-}
 
 /* ------------------------------------------------------------------------ */
 /* The tensors the hyperparameters call for. */
@@ -706,7 +519,7 @@ nn_model_create(const struct nn_hparams *hp, int n_subjects,
 {
 	struct spec *specs = NULL;
 	struct nn_model *m = NULL;
-	struct nn_rng rng;
+	struct dt_rng rng;
 	size_t n, i, j;
 	int rc = -1;
 
@@ -749,14 +562,14 @@ nn_model_create(const struct nn_hparams *hp, int n_subjects,
 	n = build_specs(hp, n_subjects, n_activities, specs);
 	if (alloc_tensors(m, specs, n, err) != 0)
 		goto out;
-	nn_rng_seed(&rng, seed);
+	dt_rng_seed(&rng, seed);
 	for (i = 0; i < n; i++) {
 		struct nn_tensor *t = &m->tensors[i];
 
 		for (j = 0; j < t->numel; j++) {
 			switch (specs[i].init) {
 			case INIT_UNIFORM:
-				t->data[j] = nn_rng_uniform(&rng,
+				t->data[j] = dt_rng_uniformf(&rng,
 				    (float)-specs[i].bound,
 				    (float)specs[i].bound);
 				break;
@@ -1134,56 +947,18 @@ out:
 int
 nn_model_load(const char *path, struct nn_model **out, struct dt_error *err)
 {
-	struct stat st;
-	uint8_t *buf = NULL;
-	size_t got = 0;
-	int fd = -1, rc = -1;
+	char *buf = NULL;
+	size_t len = 0;
+	int rc;
 
 	if (path == NULL || out == NULL)
 		return dt_error_set(err, DT_E_INVALID, "model: NULL argument");
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-		dt_error_set(err, DT_E_IO, "%s: %s", path, strerror(errno));
-		goto out;
-	}
-	if (fstat(fd, &st) != 0) {
-		dt_error_set(err, DT_E_IO, "%s: %s", path, strerror(errno));
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		dt_error_set(err, DT_E_IO, "%s: not a regular file", path);
-		goto out;
-	}
-	if ((uint64_t)st.st_size > FILE_MAX) {
-		dt_error_set(err, DT_E_FORMAT, "%s: %lld bytes is too large "
-		    "for a model", path, (long long)st.st_size);
-		goto out;
-	}
-	if ((buf = malloc(st.st_size > 0 ? (size_t)st.st_size : 1)) == NULL) {
-		dt_error_set(err, DT_E_NOMEM, "%s: out of memory", path);
-		goto out;
-	}
-	while (got < (size_t)st.st_size) {
-		ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			dt_error_set(err, DT_E_IO, "%s: %s", path,
-			    strerror(errno));
-			goto out;
-		}
-		if (r == 0)
-			break;
-		got += (size_t)r;
-	}
-	rc = nn_model_load_buffer(buf, got, path, out, err);
-out:
-	if (fd >= 0)
-		close(fd);
+	if (dt_file_read(path, FILE_MAX, NULL, &buf, &len, NULL, err) != 0)
+		return -1;
+	rc = nn_model_load_buffer((const uint8_t *)buf, len, path, out, err);
 	free(buf);
 	return rc;
 }
-
 /* ------------------------------------------------------------------------ */
 /* Saving. */
 
@@ -1356,83 +1131,18 @@ out:
 	return rc;
 }
 
-static int
-write_all(int fd, const uint8_t *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t w = write(fd, p, len);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -1;
-		p += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
 int
 nn_model_save(const struct nn_model *m, const char *path,
     struct dt_error *err)
 {
 	void *buf = NULL;
 	size_t len = 0;
-	char *tmp = NULL, *dir = NULL, *slash;
-	int fd = -1, dfd, rc = -1;
+	int rc = -1;
 
 	if (path == NULL)
 		return dt_error_set(err, DT_E_INVALID, "model: NULL path");
-	if (nn_model_save_buffer(m, &buf, &len, err) != 0)
-		goto out;
-	if (asprintf(&tmp, "%s.tmp", path) < 0) {
-		tmp = NULL;
-		dt_error_set(err, DT_E_NOMEM, "%s: out of memory", path);
-		goto out;
-	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		dt_error_set(err, DT_E_IO, "%s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	if (write_all(fd, buf, len) != 0 || fsync(fd) != 0) {
-		dt_error_set(err, DT_E_IO, "%s: %s", tmp, strerror(errno));
-		goto out_unlink;
-	}
-	if (close(fd) != 0) {
-		fd = -1;
-		dt_error_set(err, DT_E_IO, "%s: %s", tmp, strerror(errno));
-		goto out_unlink;
-	}
-	fd = -1;
-	if (rename(tmp, path) != 0) {
-		dt_error_set(err, DT_E_IO, "%s: rename: %s", path,
-		    strerror(errno));
-		goto out_unlink;
-	}
-	/* Make the rename durable; failure here is not worth failing for. */
-	if ((dir = strdup(path)) != NULL) {
-		slash = strrchr(dir, '/');
-		if (slash == dir)
-			slash[1] = '\0';
-		else if (slash != NULL)
-			*slash = '\0';
-		dfd = open(slash != NULL ? dir : ".",
-		    O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (dfd >= 0) {
-			(void)fsync(dfd);
-			close(dfd);
-		}
-	}
-	rc = 0;
-	goto out;
-out_unlink:
-	(void)unlink(tmp);
-out:
-	if (fd >= 0)
-		close(fd);
-	free(dir);
-	free(tmp);
+	if (nn_model_save_buffer(m, &buf, &len, err) == 0)
+		rc = dt_file_replace(path, buf, len, 0644, err);
 	free(buf);
 	return rc;
 }

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "util/error.h"
+#include "util/rng.h"
 
 #define NN_MAX_STAGES 8
 #define NN_MAX_DIMS 4
@@ -113,14 +114,5 @@ int nn_model_copy_weights(struct nn_model *dst, const struct nn_model *src,
 const char *nn_model_meta(const struct nn_model *m, const char *key);
 int nn_model_set_meta(struct nn_model *m, const char *key, const char *value,
     struct dt_error *err);
-
-/* Deterministic generator shared by tests, benchmarks and weight init. */
-struct nn_rng {
-	uint64_t s;
-};
-void nn_rng_seed(struct nn_rng *r, uint64_t seed);
-uint64_t nn_rng_next(struct nn_rng *r);
-float nn_rng_uniform(struct nn_rng *r, float lo, float hi);
-float nn_rng_normal(struct nn_rng *r);
 
 #endif /* NN_MODEL_H */

@@ -70,6 +70,8 @@ int nn_trainer_save_state(const struct nn_trainer *t, const char *path,
     struct dt_error *err);
 int nn_trainer_load_state(struct nn_trainer *t, const char *path,
     struct dt_error *err);
+/* Optimisation steps taken (restored by nn_trainer_load_state). */
+int64_t nn_trainer_steps(const struct nn_trainer *t);
 
 void nn_trainer_free(struct nn_trainer *t);
 

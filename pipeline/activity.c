@@ -6,23 +6,20 @@
 #include <string.h>
 
 #include "pipeline/activity.h"
+#include "util/num.h"
 
 static int
 meta_double(const struct nn_model *m, const char *key, double lo, double hi,
     double *out, struct dt_error *err)
 {
 	const char *s = nn_model_meta(m, key);
-	char *end;
-	double v;
 
 	if (s == NULL)
 		return 0;
-	v = strtod(s, &end);
-	if (end == s || *end != '\0' || !(v >= lo && v <= hi))
+	if (dt_parse_double(s, lo, hi, out) != 0)
 		return dt_error_set(err, DT_E_FORMAT, "model metadata %s "
 		    "\"%.32s\": expected a number in [%g, %g]", key, s, lo,
 		    hi);
-	*out = v;
 	return 0;
 }
 

@@ -12,6 +12,7 @@
 #include <sodium.h>
 
 #include "store/crypto.h"
+#include "util/file.h"
 
 struct store_key {
 	uint8_t *bytes;		/* sodium_malloc'd, read-only */
@@ -68,37 +69,22 @@ store_key_create_file(const char *path, struct dt_error *err)
 	char b64[sodium_base64_ENCODED_LEN(STORE_KEY_BYTES,
 	    sodium_base64_VARIANT_ORIGINAL) + 1];
 	size_t len;
-	int fd, rc = -1;
+	int rc = -1;
 
 	if (crypto_init(err) == -1)
 		return -1;
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd == -1) {
-		if (errno == EEXIST)
-			return dt_error_set(err, DT_E_EXISTS,
-			    "key file %s already exists: refusing to overwrite it", path);
-		return dt_error_set(err, DT_E_IO, "key file %s: %s", path,
-		    strerror(errno));
-	}
 	randombytes_buf(raw, sizeof(raw));
 	sodium_bin2base64(b64, sizeof(b64) - 1, raw, sizeof(raw),
 	    sodium_base64_VARIANT_ORIGINAL);
 	len = strlen(b64);
 	b64[len++] = '\n';
-	if (fchmod(fd, 0600) == -1 || write(fd, b64, len) != (ssize_t)len ||
-	    fsync(fd) == -1) {
-		dt_error_set(err, DT_E_IO, "key file %s: %s", path, strerror(errno));
-		close(fd);
-		unlink(path);
-		goto out;
-	}
-	if (close(fd) == -1) {
-		dt_error_set(err, DT_E_IO, "key file %s: %s", path, strerror(errno));
-		unlink(path);
-		goto out;
-	}
-	rc = 0;
-out:
+	/* exclusive, 0600 whatever the umask, file and directory fsynced */
+	if ((rc = dt_file_create(path, b64, len, 0600, err)) != 0 &&
+	    err != NULL && err->code == DT_E_EXISTS)
+		dt_error_set(err, DT_E_EXISTS, "key file %s already exists: "
+		    "refusing to overwrite it", path);
+	else if (rc != 0)
+		dt_error_prefix(err, "key file");
 	sodium_memzero(raw, sizeof(raw));
 	sodium_memzero(b64, sizeof(b64));
 	return rc;

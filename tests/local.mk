@@ -6,4 +6,4 @@ check_PROGRAMS += tests/test_util
 TESTS += tests/test_util
 tests_test_util_SOURCES = tests/test_util.c
 tests_test_util_CFLAGS = $(TEST_CFLAGS)
-tests_test_util_LDADD = libdtutil.a $(CMOCKA_LIBS)
+tests_test_util_LDADD = libdtutil.a $(CMOCKA_LIBS) -lm

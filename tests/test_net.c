@@ -28,10 +28,10 @@ static const char *const acts1[] = { "unlabelled" };
 static void
 randomise_bn(struct nn_model *m, uint64_t seed)
 {
-	struct nn_rng r;
+	struct dt_rng r;
 	size_t i, j;
 
-	nn_rng_seed(&r, seed);
+	dt_rng_seed(&r, seed);
 	for (i = 0; i < m->n_tensors; i++) {
 		struct nn_tensor *t = &m->tensors[i];
 		const char *n = t->name;
@@ -40,13 +40,13 @@ randomise_bn(struct nn_model *m, uint64_t seed)
 #define ENDS(s) (len >= strlen(s) && strcmp(n + len - strlen(s), s) == 0)
 		for (j = 0; j < t->numel; j++) {
 			if (ENDS("running_mean"))
-				t->data[j] = 0.2f * nn_rng_normal(&r);
+				t->data[j] = 0.2f * (float)dt_rng_normal(&r);
 			else if (ENDS("running_var"))
-				t->data[j] = nn_rng_uniform(&r, 0.3f, 2.0f);
+				t->data[j] = dt_rng_uniformf(&r, 0.3f, 2.0f);
 			else if (strstr(n, "bn") && ENDS(".weight"))
-				t->data[j] = nn_rng_uniform(&r, 0.5f, 1.5f);
+				t->data[j] = dt_rng_uniformf(&r, 0.5f, 1.5f);
 			else if (ENDS(".bias"))
-				t->data[j] = 0.1f * nn_rng_normal(&r);
+				t->data[j] = 0.1f * (float)dt_rng_normal(&r);
 		}
 #undef ENDS
 	}
@@ -55,14 +55,14 @@ randomise_bn(struct nn_model *m, uint64_t seed)
 static float *
 random_windows(int n, int w, uint64_t seed)
 {
-	struct nn_rng r;
+	struct dt_rng r;
 	float *x = malloc(sizeof(float) * (size_t)n * w);
 	int i;
 
 	assert_non_null(x);
-	nn_rng_seed(&r, seed);
+	dt_rng_seed(&r, seed);
 	for (i = 0; i < n * w; i++)
-		x[i] = nn_rng_normal(&r);
+		x[i] = (float)dt_rng_normal(&r);
 	return x;
 }
 

@@ -45,14 +45,14 @@ model(int window, int n_stages, uint64_t seed)
 static float *
 windows(int n, int w, uint64_t seed)
 {
-	struct nn_rng r;
+	struct dt_rng r;
 	float *x = malloc(sizeof(float) * (size_t)n * w);
 	int i;
 
 	assert_non_null(x);
-	nn_rng_seed(&r, seed);
+	dt_rng_seed(&r, seed);
 	for (i = 0; i < n * w; i++)
-		x[i] = nn_rng_normal(&r);
+		x[i] = (float)dt_rng_normal(&r);
 	return x;
 }
 

@@ -45,7 +45,7 @@ typedef double (*loss_fn)(void *ctx);
  */
 static double
 fd_check(const char *what, float *p, const float *ga, size_t n, loss_fn loss,
-    void *ctx, struct nn_rng *r)
+    void *ctx, struct dt_rng *r)
 {
 	size_t idx[NSAMPLE], j, k, m = n < NSAMPLE ? n : NSAMPLE;
 	double num[NSAMPLE], an[NSAMPLE], dn = 0, na = 0, nn_ = 0, rel;
@@ -84,7 +84,7 @@ fd_check(const char *what, float *p, const float *ga, size_t n, loss_fn loss,
 			do {
 				size_t q;
 
-				best = (size_t)(nn_rng_next(r) % n);
+				best = (size_t)(dt_rng_next(r) % n);
 				used = false;
 				for (q = 0; q < k; q++)
 					used |= idx[q] == best;
@@ -125,12 +125,12 @@ fd_check(const char *what, float *p, const float *ga, size_t n, loss_fn loss,
 }
 
 static void
-fill(float *p, size_t n, struct nn_rng *r, float scale)
+fill(float *p, size_t n, struct dt_rng *r, float scale)
 {
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		p[i] = scale * nn_rng_normal(r);
+		p[i] = scale * (float)dt_rng_normal(r);
 }
 
 static double
@@ -169,14 +169,14 @@ static void
 conv_case(int N, int cin, int cout, int k, int stride, int pad, int lin)
 {
 	struct conv_ctx c;
-	struct nn_rng r;
+	struct dt_rng r;
 	dnnl_memory_t scratch;
 	size_t nx = (size_t)N * cin * lin, nw = (size_t)cout * cin * k;
 	int lout = (lin + 2 * pad - k) / stride + 1;
 	char what[96];
 
 	memset(&c, 0, sizeof(c));
-	nn_rng_seed(&r, 7);
+	dt_rng_seed(&r, 7);
 	c.ny = (size_t)N * cout * lout;
 	c.x = nn_tl_alloc(nx);
 	c.dx = nn_tl_alloc(nx);
@@ -265,13 +265,13 @@ static void
 test_grad_stem(void **state)
 {
 	struct stem_ctx s = { .N = 3, .C = 16, .K = 5, .W = 23 };
-	struct nn_rng r;
+	struct dt_rng r;
 	size_t nx = (size_t)s.N * (s.W + s.K - 1), ny = (size_t)s.N * s.C * s.W;
 	float *dwt, *acc;
 	int i;
 
 	(void)state;
-	nn_rng_seed(&r, 3);
+	dt_rng_seed(&r, 3);
 	s.xp = nn_tl_alloc(nx);
 	s.wt = nn_tl_alloc((size_t)s.K * s.C);
 	s.y = nn_tl_alloc(ny);
@@ -318,11 +318,11 @@ static void
 bn_case(bool relu)
 {
 	struct bn_ctx c = { .n = 3, .N = 4, .C = 8, .L = 5, .relu = relu };
-	struct nn_rng r;
+	struct dt_rng r;
 	size_t nx = (size_t)c.N * c.C * c.L;
 	float *dx, *dg, *db, *ws;
 
-	nn_rng_seed(&r, relu ? 11 : 12);
+	dt_rng_seed(&r, relu ? 11 : 12);
 	c.x = nn_tl_alloc(nx);
 	c.y = nn_tl_alloc(nx);
 	c.R = nn_tl_alloc(nx);
@@ -422,12 +422,12 @@ static void
 test_grad_maxpool(void **state)
 {
 	struct pool_ctx c = { .n = 2, .N = 2, .C = 8, .L = 9 };
-	struct nn_rng r;
+	struct dt_rng r;
 	size_t nx = (size_t)c.N * c.C * c.L, ny = (size_t)c.N * c.C * (c.L / 2);
 	float *dx;
 
 	(void)state;
-	nn_rng_seed(&r, 5);
+	dt_rng_seed(&r, 5);
 	c.x = nn_tl_alloc(nx);
 	c.y = nn_tl_alloc(ny);
 	c.R = nn_tl_alloc(ny);
@@ -471,14 +471,14 @@ static void
 sca_case(bool gap)
 {
 	struct sca_ctx c;
-	struct nn_rng r;
+	struct dt_rng r;
 	const int N = 3, C = 16, L = 9, H = 4, kq = 5;
 	const size_t nz = (size_t)N * C * L;
 	float *dz, *g1w, *g1b, *g2w, *g2b, *gsw, *gsb;
 	size_t i;
 
 	memset(&c, 0, sizeof(c));
-	nn_rng_seed(&r, gap ? 21 : 22);
+	dt_rng_seed(&r, gap ? 21 : 22);
 	assert_int_equal(nn_tl_sca_init(&c.s, N, C, L, H, kq, NULL), 0);
 	c.n = 2;
 	c.gap = gap;
@@ -609,7 +609,7 @@ static void
 test_grad_heads(void **state)
 {
 	struct head_ctx c;
-	struct nn_rng r;
+	struct dt_rng r;
 	static const int y[5] = { 2, -1, 0, 2, 3 };
 	static const int y_none[5] = { -1, -1, -1, -1, -1 };
 	float *dx, *dw, *db, *dy1, *dg, *dbe, *de, *dwc;
@@ -618,7 +618,7 @@ test_grad_heads(void **state)
 
 	(void)state;
 	memset(&c, 0, sizeof(c));
-	nn_rng_seed(&r, 31);
+	dt_rng_seed(&r, 31);
 	c.n = 4;
 	c.N = 5;
 	c.I = 12;
@@ -794,10 +794,10 @@ net_loss(void *p)
 static void
 perturb_model(struct nn_model *m, uint64_t seed)
 {
-	struct nn_rng r;
+	struct dt_rng r;
 	size_t i, j;
 
-	nn_rng_seed(&r, seed);
+	dt_rng_seed(&r, seed);
 	for (i = 0; i < m->n_tensors; i++) {
 		struct nn_tensor *t = &m->tensors[i];
 
@@ -805,9 +805,9 @@ perturb_model(struct nn_model *m, uint64_t seed)
 			continue;
 		for (j = 0; j < t->numel; j++) {
 			if (strstr(t->name, "bn") && strstr(t->name, ".weight"))
-				t->data[j] = nn_rng_uniform(&r, 0.6f, 1.4f);
+				t->data[j] = dt_rng_uniformf(&r, 0.6f, 1.4f);
 			else if (strstr(t->name, ".bias"))
-				t->data[j] = 0.2f * nn_rng_normal(&r);
+				t->data[j] = 0.2f * (float)dt_rng_normal(&r);
 		}
 	}
 }
@@ -820,7 +820,7 @@ grad_network(void)
 	struct nn_trainer *t = NULL;
 	struct nn_train_opts o;
 	struct dt_error err;
-	struct nn_rng r;
+	struct dt_rng r;
 	struct net_ctx c;
 	const int N = 6;
 	static const int yi[6] = { 0, 3, -1, 1, 4, 2 };
@@ -840,7 +840,7 @@ grad_network(void)
 	nn_trainer_freeze_dropout(t, true);
 	nn_trainer_set_task_weights(t, 0.7f, 1.3f);
 	x = malloc(sizeof(float) * (size_t)N * hp.window);
-	nn_rng_seed(&r, 44);
+	dt_rng_seed(&r, 44);
 	fill(x, (size_t)N * hp.window, &r, 1.0f);
 	c = (struct net_ctx){ .t = t, .x = x, .yi = yi, .ya = ya, .n = N };
 	assert_int_equal(nn_trainer_compute(t, x, yi, ya, N, &l, &err), 0);
@@ -922,15 +922,15 @@ test_gradnorm_toy(void **state)
 /* Window of class (id, act): sinusoids whose frequency codes the identity and
  * whose amplitude envelope codes the activity, plus noise. */
 static void
-make_window(float *w, int W, int id, int act, struct nn_rng *r)
+make_window(float *w, int W, int id, int act, struct dt_rng *r)
 {
 	int t;
-	float ph = nn_rng_uniform(r, 0.0f, 6.28f);
+	float ph = dt_rng_uniformf(r, 0.0f, 6.28f);
 
 	for (t = 0; t < W; t++)
 		w[t] = sinf(0.25f * (id + 1) * t + ph) +
 		    (act == 1 ? 1.0f : -1.0f) * (t < W / 2 ? 1.0f : 0.0f) +
-		    0.2f * nn_rng_normal(r);
+		    0.2f * (float)dt_rng_normal(r);
 }
 
 static void
@@ -942,7 +942,7 @@ training_run(bool gn_features)
 	struct nn_train_opts o;
 	struct nn_step_stats st;
 	struct dt_error err;
-	struct nn_rng r;
+	struct dt_rng r;
 	static const char *const acts2[] = { "rest", "run" };
 	const int N = 16, W = 64, steps = 150;
 	float x[16 * 64];
@@ -962,11 +962,11 @@ training_run(bool gn_features)
 	o.gradnorm_lr = 1e-2f;
 	o.gradnorm_features = gn_features;
 	assert_int_equal(nn_trainer_create(m, &o, &t, &err), 0);
-	nn_rng_seed(&r, 9);
+	dt_rng_seed(&r, 9);
 	for (s = 0; s < steps; s++) {
 		for (i = 0; i < N; i++) {
-			yi[i] = (int)(nn_rng_next(&r) % 4);
-			ya[i] = (int)(nn_rng_next(&r) % 2);
+			yi[i] = (int)(dt_rng_next(&r) % 4);
+			ya[i] = (int)(dt_rng_next(&r) % 2);
 			make_window(x + i * W, W, yi[i], ya[i], &r);
 			if (i % 5 == 4)
 				ya[i] = -1;	/* some without activity */
@@ -1040,7 +1040,7 @@ test_checkpoint(void **state)
 	struct nn_train_opts o;
 	struct nn_step_stats sa, sb;
 	struct dt_error err;
-	struct nn_rng r;
+	struct dt_rng r;
 	char path[] = "/tmp/test_train_ckXXXXXX";
 	const int N = 4;
 	float x[4 * 40];
@@ -1056,7 +1056,7 @@ test_checkpoint(void **state)
 	o.batch = N;
 	assert_int_equal(nn_trainer_create(m, &o, &a, &err), 0);
 	assert_int_equal(nn_trainer_create(m, &o, &b, &err), 0);
-	nn_rng_seed(&r, 2);
+	dt_rng_seed(&r, 2);
 	fill(x, sizeof(x) / sizeof(x[0]), &r, 1.0f);
 	for (s = 0; s < 3; s++)
 		assert_int_equal(nn_trainer_step(a, x, yi, ya, N, &sa, &err), 0);
