@@ -33,8 +33,8 @@
 #include <sodium.h>
 
 #include "bench/bench.h"
-#include "daemon/digest.h"
-#include "daemon/httpsig.h"
+#include "proto/digest.h"
+#include "proto/httpsig.h"
 #include "ecg/load.h"
 #include "nn/model.h"
 #include "nn/net.h"

@@ -6,5 +6,5 @@ bench_dt4ecg_bench_SOURCES = \
 	bench/bench_load.c bench/bench_train.c \
 	tests/dmn_harness.c tests/dmn_harness.h
 bench_dt4ecg_bench_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS) $(SODIUM_CFLAGS)
-bench_dt4ecg_bench_LDADD = libdaemon.a $(PIPELINE_LIBS) $(STORE_LIBS) \
+bench_dt4ecg_bench_LDADD = libdaemon.a libproto.a $(PIPELINE_LIBS) $(STORE_LIBS) \
 	$(CURL_LIBS) $(JANSSON_LIBS) $(SODIUM_LIBS)

@@ -13,10 +13,10 @@ TESTS += $(DAEMON_TESTS)
 
 tests_test_httpsig_SOURCES = tests/test_httpsig.c
 tests_test_httpsig_CFLAGS = $(DAEMON_TEST_CFLAGS)
-tests_test_httpsig_LDADD = $(DAEMON_TEST_LDADD)
+tests_test_httpsig_LDADD = $(PROTO_LIBS) $(CMOCKA_LIBS)
 tests_test_digest_SOURCES = tests/test_digest.c
 tests_test_digest_CFLAGS = $(DAEMON_TEST_CFLAGS)
-tests_test_digest_LDADD = $(DAEMON_TEST_LDADD)
+tests_test_digest_LDADD = $(PROTO_LIBS) $(CMOCKA_LIBS)
 tests_test_body_SOURCES = tests/test_body.c
 tests_test_body_CFLAGS = $(DAEMON_TEST_CFLAGS)
 tests_test_body_LDADD = $(DAEMON_TEST_LDADD)
@@ -27,17 +27,16 @@ tests_test_replay_SOURCES = tests/test_replay.c
 tests_test_replay_CFLAGS = $(DAEMON_TEST_CFLAGS)
 tests_test_replay_LDADD = $(DAEMON_TEST_LDADD)
 
-# Fuzz targets: replayed over their seed corpus by tests/fuzz-<name>.sh.
+# Fuzz targets: replayed over their seed corpus (fuzz/local.mk).
 DAEMON_FUZZ = fuzz/fuzz_httpsig fuzz/fuzz_body fuzz/fuzz_config
 check_PROGRAMS += $(DAEMON_FUZZ)
-TESTS += tests/fuzz-httpsig.sh tests/fuzz-body.sh tests/fuzz-config.sh
+FUZZ_TESTS += fuzz/httpsig.fuzz fuzz/body.fuzz fuzz/config.fuzz
 EXTRA_DIST += \
-	tests/fuzz-httpsig.sh tests/fuzz-body.sh tests/fuzz-config.sh \
 	fuzz/corpus/httpsig fuzz/corpus/body fuzz/corpus/config
 
 fuzz_fuzz_httpsig_SOURCES = fuzz/fuzz_httpsig.c $(FUZZ_DRIVER)
 fuzz_fuzz_httpsig_CFLAGS = $(DAEMON_TEST_CFLAGS)
-fuzz_fuzz_httpsig_LDADD = $(DAEMON_LIBS)
+fuzz_fuzz_httpsig_LDADD = $(PROTO_LIBS)
 fuzz_fuzz_body_SOURCES = fuzz/fuzz_body.c $(FUZZ_DRIVER)
 fuzz_fuzz_body_CFLAGS = $(DAEMON_TEST_CFLAGS)
 fuzz_fuzz_body_LDADD = $(DAEMON_LIBS)

@@ -2,7 +2,8 @@
 # figures and the HTML report (test_eval); the manifest parser's fuzz target,
 # replayed over its corpus.
 check_PROGRAMS += tests/test_data tests/test_eval fuzz/fuzz_manifest
-TESTS += tests/test_data tests/test_eval tests/fuzz-manifest.sh
+TESTS += tests/test_data tests/test_eval
+FUZZ_TESTS += fuzz/manifest.fuzz
 
 tests_test_data_SOURCES = tests/test_data.c
 tests_test_data_CFLAGS = $(TEST_CFLAGS)
@@ -15,4 +16,4 @@ tests_test_eval_LDADD = $(DATA_LIBS) $(CMOCKA_LIBS)
 fuzz_fuzz_manifest_SOURCES = fuzz/fuzz_manifest.c $(FUZZ_DRIVER)
 fuzz_fuzz_manifest_LDADD = $(DATA_LIBS)
 
-EXTRA_DIST += tests/fuzz-manifest.sh fuzz/corpus/manifest
+EXTRA_DIST += fuzz/corpus/manifest

@@ -22,8 +22,8 @@
 
 #include <sodium.h>
 
-#include "daemon/digest.h"
-#include "daemon/httpsig.h"
+#include "proto/digest.h"
+#include "proto/httpsig.h"
 #include "ecg/load.h"
 #include "nn/model.h"
 #include "pipeline/embed.h"
@@ -504,6 +504,8 @@ on_header(char *ptr, size_t size, size_t nmemb, void *ud)
 	else if (n > 12 && strncasecmp(ptr, "Retry-After:", 12) == 0)
 		copy_header(r->retry_after, sizeof(r->retry_after), ptr + 12,
 		    n - 12);
+	else if (n > 6 && strncasecmp(ptr, "Allow:", 6) == 0)
+		copy_header(r->allow, sizeof(r->allow), ptr + 6, n - 6);
 	return n;
 }
 

@@ -53,6 +53,7 @@ struct dh_resp {
 	size_t len;
 	char content_type[128];
 	char retry_after[32];
+	char allow[64];		/* the Allow header of a 405 */
 	double seconds;
 };
 

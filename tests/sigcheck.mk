@@ -15,7 +15,7 @@ tests_test_sigcheck_LDADD = $(ECG_LIBS) $(CMOCKA_LIBS)
 
 # the check on whatever a kiosk may send: fuzz target, replayed on its corpus
 check_PROGRAMS += fuzz/fuzz_sigcheck
-TESTS += tests/fuzz-sigcheck.sh
+FUZZ_TESTS += fuzz/sigcheck.fuzz
 fuzz_fuzz_sigcheck_SOURCES = fuzz/fuzz_sigcheck.c $(FUZZ_DRIVER)
 fuzz_fuzz_sigcheck_LDADD = $(ECG_LIBS)
-EXTRA_DIST += tests/fuzz-sigcheck.sh fuzz/corpus/sigcheck
+EXTRA_DIST += fuzz/corpus/sigcheck

@@ -28,8 +28,8 @@
 
 #include "tests/cmocka_all.h"
 
-#include "daemon/digest.h"
-#include "daemon/httpsig.h"
+#include "proto/digest.h"
+#include "proto/httpsig.h"
 #include "store/store.h"
 #include "tests/dmn_harness.h"
 #include "tests/nonecg.h"
@@ -322,12 +322,20 @@ routes_404_405(void **state)
 	assert_int_equal(dh_request(&H, NULL, "GET", "/v1/authenticate", NULL,
 	    NULL, 0, &r), 0);
 	expect_problem(&r, 405, "method-not-allowed");
+	assert_string_equal(r.allow, "POST");
 	dh_resp_free(&r);
 	assert_int_equal(dh_request(&H, NULL, "DELETE", "/v1/health", NULL,
 	    NULL, 0, &r), 0);
 	expect_problem(&r, 405, "method-not-allowed");
+	assert_string_equal(r.allow, "GET, HEAD");
+	dh_resp_free(&r);
+	assert_int_equal(dh_request(&H, NULL, "POST", "/metrics", NULL,
+	    NULL, 0, &r), 0);
+	expect_problem(&r, 405, "method-not-allowed");
+	assert_string_equal(r.allow, "GET, HEAD");
 	dh_resp_free(&r);
 	get_expect("HEAD", "/v1/health", 200);
+	get_expect("HEAD", "/v1/ready", 503);
 }
 
 /* Activating a model while the daemon runs: it notices without restart. */

@@ -276,6 +276,38 @@ the_gate_is_the_models(void **state)
 	free(x);
 }
 
+/* A stored model's bytes: loaded when the recorded dimension matches;
+ * DT_E_FORMAT naming the model and the record when it does not; a
+ * truncated file is the loader's format error. */
+static void
+stored_model_bytes(void **state)
+{
+	struct fixture *f = *state;
+	struct dt_error err = { 0 };
+	struct nn_model *m = NULL;
+	void *buf = NULL;
+	size_t len = 0;
+
+	assert_int_equal(nn_model_save_buffer(f->m, &buf, &len, &err), 0);
+	assert_int_equal(embed_model_load(buf, len, "m1", 32, "the store",
+	    &m, &err), 0);
+	assert_non_null(m);
+	assert_int_equal(m->hp.embedding_dim, 32);
+	nn_model_free(m);
+	m = NULL;
+	assert_int_equal(embed_model_load(buf, len, "m1", 64, "the index",
+	    &m, &err), -1);
+	assert_null(m);
+	assert_int_equal(err.code, DT_E_FORMAT);
+	assert_string_equal(err.msg,
+	    "model m1: embedding_dim 32 in the file, 64 in the index");
+	assert_int_equal(embed_model_load(buf, len / 2, "m1", 32, "the store",
+	    &m, &err), -1);
+	assert_null(m);
+	assert_int_not_equal(err.code, DT_OK);
+	free(buf);
+}
+
 int
 main(void)
 {
@@ -285,6 +317,7 @@ main(void)
 		cmocka_unit_test(the_gate_is_the_models),
 		cmocka_unit_test(calibration_and_unknown),
 		cmocka_unit_test(temperature_fit_undoes_overconfidence),
+		cmocka_unit_test(stored_model_bytes),
 	};
 
 	return cmocka_run_group_tests_name("pipeline_embed", tests, setup,

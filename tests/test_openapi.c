@@ -4,7 +4,7 @@
  * Loads the spec ($DT4ECG_SRCDIR/docs/openapi.yaml) with libyaml into a
  * jansson tree, checks it (OpenAPI 3.1.0, every $ref resolves, every schema
  * uses only what tests/jsonschema.c implements, every problem kind of
- * daemon/problem.h fits the response declared for its status), self-tests
+ * proto/problem.h fits the response declared for its status), self-tests
  * the validator on documents that must fail, then starts dt4ecgd on
  * 127.0.0.1 with a temporary store (tests/dmn_harness.c) and sends every
  * class of request: for each answer the status must be declared for the
@@ -35,9 +35,9 @@
 
 #include "tests/cmocka_all.h"
 
-#include "daemon/digest.h"
-#include "daemon/httpsig.h"
-#include "daemon/problem.h"
+#include "proto/digest.h"
+#include "proto/httpsig.h"
+#include "proto/problem.h"
 #include "store/store.h"
 #include "tests/dmn_harness.h"
 #include "tests/jsonschema.h"
