@@ -45,14 +45,13 @@ fuzz_fuzz_config_CFLAGS = $(DAEMON_TEST_CFLAGS)
 fuzz_fuzz_config_LDADD = $(DAEMON_LIBS)
 
 # dt4ecgd itself: tests/test_daemon starts the real daemon on 127.0.0.1
-# (tests/dmn_harness.c) and drives it with libcurl; daemon-valgrind.sh runs
+# (tests/dmn_harness.c in libdttest.a) and drives it with libcurl; daemon-valgrind.sh runs
 # the same test with the daemon under valgrind when valgrind is installed.
 check_PROGRAMS += tests/test_daemon
 TESTS += tests/test_daemon tests/daemon-valgrind.sh
 EXTRA_DIST += tests/daemon-valgrind.sh
-tests_test_daemon_SOURCES = tests/test_daemon.c \
-	tests/dmn_harness.c tests/dmn_harness.h tests/nonecg.c tests/nonecg.h
+tests_test_daemon_SOURCES = tests/test_daemon.c
 tests_test_daemon_CFLAGS = $(DAEMON_TEST_CFLAGS) $(CURL_CFLAGS) \
 	$(SQLITE_CFLAGS)
-tests_test_daemon_LDADD = $(DAEMON_LIBS) $(PIPELINE_LIBS) $(STORE_LIBS) \
+tests_test_daemon_LDADD = $(DTTEST_LIBS) $(DAEMON_LIBS) $(PIPELINE_LIBS) $(STORE_LIBS) \
 	$(CURL_LIBS) $(CMOCKA_LIBS)

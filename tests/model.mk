@@ -6,11 +6,11 @@ FUZZ_TESTS += fuzz/model.fuzz
 
 tests_test_model_SOURCES = tests/test_model.c
 tests_test_model_CFLAGS = $(TEST_CFLAGS) $(JANSSON_CFLAGS)
-tests_test_model_LDADD = $(NN_LIBS) $(CMOCKA_LIBS)
+tests_test_model_LDADD = $(DTTEST_LIBS) $(NN_LIBS) $(CMOCKA_LIBS)
 
 tests_test_ref_SOURCES = tests/test_ref.c
 tests_test_ref_CFLAGS = $(TEST_CFLAGS)
-tests_test_ref_LDADD = $(NN_LIBS) $(CMOCKA_LIBS)
+tests_test_ref_LDADD = $(DTTEST_LIBS) $(NN_LIBS) $(CMOCKA_LIBS)
 
 fuzz_fuzz_model_SOURCES = fuzz/fuzz_model.c $(FUZZ_DRIVER)
 fuzz_fuzz_model_LDADD = $(NN_LIBS)

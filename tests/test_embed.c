@@ -16,6 +16,7 @@
 #include "nn/model.h"
 #include "pipeline/activity.h"
 #include "pipeline/embed.h"
+#include "tests/support.h"
 
 static const char *const acts[] = { "rest", "walk", "run" };
 
@@ -59,23 +60,6 @@ teardown(void **state)
 	return 0;
 }
 
-static int
-load(const char *rel, float **mv, size_t *n, double *fs)
-{
-	struct dt_error err = { 0 };
-	const char *data = getenv("DT4ECG_DATA");
-	char path[4096];
-
-	if (data == NULL)
-		return -1;
-	snprintf(path, sizeof(path), "%s/%s", data, rel);
-	if (ecg_load_signal(path, ECG_FORMAT_WFDB, 0, 0, mv, n, fs, &err) != 0) {
-		fprintf(stderr, "%s\n", err.msg);
-		return -1;
-	}
-	return 0;
-}
-
 /* A 20 s ECG-ID recording: 18 windows of 512 at 250 Hz, hop 256; most of
  * them pass the identity gate; outputs are normalised. */
 static void
@@ -90,7 +74,7 @@ real_recording_gives_unit_embedding(void **state)
 	double fs;
 	int j;
 
-	if (load("ecg-id/Person_01/rec_1", &mv, &n, &fs) != 0)
+	if (tt_load_wfdb("ecg-id/Person_01/rec_1", &mv, &n, &fs) != 0)
 		skip();
 	if (embedder_run(f->e, mv, n, fs, &r, &err) != 0)
 		fail_msg("%s", err.msg);
