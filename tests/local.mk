@@ -21,3 +21,7 @@ tests_libdttest_a_SOURCES = \
 tests_libdttest_a_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS) $(JANSSON_CFLAGS) \
 	$(SODIUM_CFLAGS) $(SQLITE_CFLAGS)
 DTTEST_LIBS = tests/libdttest.a
+
+# the folders' dependencies as docs/HACKING.md states them, on the #includes
+TESTS += tests/layers.sh
+EXTRA_DIST += tests/layers.sh
