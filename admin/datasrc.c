@@ -148,16 +148,22 @@ builtin(const char *name, const char *dir, struct sbuf *b,
 			    strcmp(de->d_name + strlen(de->d_name) - 4,
 			    ".csv") != 0)
 				continue;
-			if ((nn = realloc(names, (n + 1) * sizeof(*nn))) ==
-			    NULL || (nn[n] = strdup(de->d_name)) == NULL) {
+			if ((nn = realloc(names, (n + 1) * sizeof(*nn))) !=
+			    NULL)
+				names = nn;
+			if (nn == NULL ||
+			    (names[n] = strdup(de->d_name)) == NULL) {
 				closedir(d);
+				for (i = 0; i < n; i++)
+					free(names[i]);
+				free(names);
 				return dt_error_set(err, DT_E_NOMEM, "oom");
 			}
-			names = nn;
 			n++;
 		}
 		closedir(d);
-		qsort(names, n, sizeof(*names), cmp_str);
+		if (n > 0)
+			qsort(names, n, sizeof(*names), cmp_str);
 		/* subject, then activity in the order rest..squats */
 		for (i = 0; i < n; i++) {
 			char *u1 = strchr(names[i], '_'), *u2;

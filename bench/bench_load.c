@@ -33,12 +33,13 @@
 #include <sodium.h>
 
 #include "bench/bench.h"
-#include "daemon/digest.h"
-#include "daemon/httpsig.h"
+#include "proto/digest.h"
+#include "proto/httpsig.h"
 #include "ecg/load.h"
 #include "nn/model.h"
 #include "nn/net.h"
 #include "tests/dmn_harness.h"
+#include "tests/support.h"
 
 #define MAX_CONC 16
 #define MAX_BODIES 64
@@ -227,7 +228,7 @@ add_bodies(struct load *L, const char *path, bool relative)
 	struct dt_error err = { 0 };
 
 	if (relative) {
-		if (dh_load(path, &x, &n, &fs) != 0)
+		if (tt_load_wfdb(path, &x, &n, &fs) != 0)
 			return -1;
 	} else if (ecg_load_signal(path, ECG_FORMAT_AUTO, 0, 0, &x, &n, &fs,
 	    &err) != 0) {

@@ -18,7 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "daemon/problem.h"
+#include "proto/problem.h"
 #include "util/error.h"
 
 #define BODY_FS_MIN 50.0

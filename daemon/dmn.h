@@ -18,7 +18,7 @@
 #include <stdint.h>
 
 #include "daemon/cfg.h"
-#include "daemon/problem.h"
+#include "proto/problem.h"
 #include "util/error.h"
 
 struct MHD_Connection;
@@ -104,6 +104,7 @@ void worker_shutdown(void);
 int worker_init(struct dt_error *err);
 
 /* --- server.c ------------------------------------------------------------- */
+/* The routes (server.c's route table has one row each). */
 enum dmn_route {
 	ROUTE_AUTHENTICATE,
 	ROUTE_HEALTH,
@@ -164,6 +165,8 @@ int reply_text(struct dmn_req *r, int status, const char *ctype,
     const char *text, size_t len);
 
 double dmn_now_mono(void);
+/* The route's label in the metrics ("other" when none). */
+const char *dmn_route_name(enum dmn_route route);
 
 /* --- handlers ------------------------------------------------------------- */
 #define H_AUTH_QUEUE 0x7fff	/* h_authenticate: run r on the queue */
@@ -187,7 +190,6 @@ void metrics_kiosk_failure(bool one_to_n);
 void metrics_kiosk_lock(void);
 /* Prometheus text exposition into a malloc'd buffer; NULL if out of memory. */
 char *metrics_render(struct dmn_gen *g, size_t *len);
-const char *metrics_route_name(enum dmn_route route);
 
 /* --- queue.c: the bounded inference queue -------------------------------- */
 /*

@@ -19,6 +19,7 @@
 #include "daemon/ratelimit.h"
 #include "daemon/replay.h"
 #include "nn/model.h"
+#include "pipeline/embed.h"
 #include "store/crypto.h"
 #include "store/match.h"
 #include "store/store.h"
@@ -101,14 +102,9 @@ check_model(struct store *s, const char *id, struct dt_error *err)
 
 	if (store_model_get(s, id, &sm, err) != 0)
 		goto out;
-	if (nn_model_load_buffer(sm->bytes, sm->n_bytes, id, &m, err) != 0)
+	if (embed_model_load(sm->bytes, sm->n_bytes, id, sm->embedding_dim,
+	    "the store", &m, err) != 0)
 		goto out;
-	if (m->hp.embedding_dim != sm->embedding_dim) {
-		dt_error_set(err, DT_E_FORMAT, "model %s: embedding_dim %d in "
-		    "the file, %d in the store", id, m->hp.embedding_dim,
-		    sm->embedding_dim);
-		goto out;
-	}
 	rc = 0;
 out:
 	if (rc != 0)

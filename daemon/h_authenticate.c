@@ -68,9 +68,9 @@
 #include <sodium.h>
 
 #include "daemon/body.h"
-#include "daemon/digest.h"
+#include "proto/digest.h"
 #include "daemon/dmn.h"
-#include "daemon/httpsig.h"
+#include "proto/httpsig.h"
 #include "daemon/ratelimit.h"
 #include "daemon/replay.h"
 #include "daemon/verdict.h"

@@ -1,19 +1,15 @@
-# daemon: the protocol layer of dt4ecgd as a convenience library (RFC 9421
-# signatures, RFC 9530 digests, RFC 9457 problems, the request body, replay
-# cache, rate limits, configuration).  The dt4ecgd program links it.
+# daemon: the request layer of dt4ecgd as a convenience library (the
+# request body, replay cache, rate limits, configuration, verdicts) on top of
+# proto/ (signatures, digests, problems).  The dt4ecgd program links it.
 noinst_LIBRARIES += libdaemon.a
 libdaemon_a_SOURCES = \
-	daemon/sfv.c daemon/sfv.h \
-	daemon/problem.c daemon/problem.h \
-	daemon/httpsig.c daemon/httpsig.h \
-	daemon/digest.c daemon/digest.h \
 	daemon/body.c daemon/body.h \
 	daemon/replay.c daemon/replay.h \
 	daemon/ratelimit.c daemon/ratelimit.h \
 	daemon/cfg.c daemon/cfg.h \
 	daemon/verdict.c daemon/verdict.h
 libdaemon_a_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(SODIUM_CFLAGS)
-DAEMON_LIBS = libdaemon.a libdtutil.a $(JANSSON_LIBS) $(SODIUM_LIBS) -lm
+DAEMON_LIBS = libdaemon.a $(PROTO_LIBS) -lm
 
 EXTRA_DIST += etc/dt4ecgd.conf
 
@@ -27,6 +23,6 @@ daemon_dt4ecgd_SOURCES = \
 daemon_dt4ecgd_CPPFLAGS = $(AM_CPPFLAGS)
 daemon_dt4ecgd_CFLAGS = $(AM_CFLAGS) $(MHD_CFLAGS) $(JANSSON_CFLAGS) \
 	$(SODIUM_CFLAGS) $(SQLITE_CFLAGS)
-daemon_dt4ecgd_LDADD = libdaemon.a $(PIPELINE_LIBS) $(STORE_LIBS) \
+daemon_dt4ecgd_LDADD = libdaemon.a libproto.a $(PIPELINE_LIBS) $(STORE_LIBS) \
 	$(MHD_LIBS) $(JANSSON_LIBS) $(SODIUM_LIBS) -lm
 EXTRA_DIST += docs/dt4ecgd.md

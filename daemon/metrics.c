@@ -35,16 +35,6 @@ static uint64_t decisions[2];	/* reject, accept */
 static uint64_t kiosk_failures[2];	/* 1:1, 1:N */
 static uint64_t kiosk_locks;
 
-static const char *const route_names[ROUTE_COUNT] = {
-	"authenticate", "health", "ready", "metrics", "other"
-};
-
-const char *
-metrics_route_name(enum dmn_route route)
-{
-	return route < ROUTE_COUNT ? route_names[route] : "other";
-}
-
 static void
 histo_add(struct histo *h, double v)
 {
@@ -191,14 +181,14 @@ metrics_render(struct dmn_gen *g, size_t *len)
 			if (requests[r][s] != 0)
 				bprintf(&b, "dt4ecg_http_requests_total{route="
 				    "\"%s\",status=\"%d\"} %llu\n",
-				    route_names[r], s,
+				    dmn_route_name(r), s,
 				    (unsigned long long)requests[r][s]);
 	bprintf(&b, "# HELP dt4ecg_http_request_duration_seconds Request "
 	    "latency by route.\n"
 	    "# TYPE dt4ecg_http_request_duration_seconds histogram\n");
 	for (r = 0; r < ROUTE_COUNT; r++) {
 		snprintf(labels, sizeof(labels), "route=\"%s\"",
-		    route_names[r]);
+		    dmn_route_name(r));
 		histo_render(&b, "dt4ecg_http_request_duration_seconds",
 		    labels, &latency[r]);
 	}

@@ -26,7 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "daemon/problem.h"
+#include "proto/problem.h"
 #include "util/error.h"
 
 #define REPLAY_CAPACITY_MAX ((size_t)1 << 24)

@@ -75,6 +75,34 @@ struct server {
 	atomic_bool stop_sweep;
 };
 
+/*
+ * The routes, one row each: route_of(), dispatch(), the Allow header of a
+ * 405 and the metrics label (dmn_route_name) all read this table.  A route
+ * with a body gets the Content-Type and Content-Length checks and its
+ * `headers` check before a byte of the body is read; a handler answering
+ * H_AUTH_QUEUE has the request run on the inference queue.  A new route is
+ * one enum dmn_route value (dmn.h) and one row here.
+ */
+static const struct route {
+	const char *path;	/* NULL: not a route (404) */
+	const char *name;	/* the metrics label */
+	const char *allow;	/* its methods, as the Allow header lists them */
+	bool body;		/* takes a JSON body */
+	int (*headers)(struct dmn_req *r);
+	int (*handler)(struct dmn_req *r);
+} routes[ROUTE_COUNT] = {
+	[ROUTE_AUTHENTICATE] = { .path = "/v1/authenticate",
+	    .name = "authenticate", .allow = "POST", .body = true,
+	    .headers = h_auth_headers, .handler = h_authenticate },
+	[ROUTE_HEALTH] = { .path = "/v1/health", .name = "health",
+	    .allow = "GET, HEAD", .handler = h_health },
+	[ROUTE_READY] = { .path = "/v1/ready", .name = "ready",
+	    .allow = "GET, HEAD", .handler = h_ready },
+	[ROUTE_METRICS] = { .path = "/metrics", .name = "metrics",
+	    .allow = "GET, HEAD", .handler = h_metrics },
+	[ROUTE_OTHER] = { .name = "other" },
+};
+
 double
 dmn_now_mono(void)
 {
@@ -164,9 +192,10 @@ reply_problem_retry(struct dmn_req *r, enum problem_kind kind,
 		snprintf(num, sizeof(num), "%u", retry_after_s);
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, num);
 	}
-	if (kind == PROBLEM_METHOD_NOT_ALLOWED)
+	if (kind == PROBLEM_METHOD_NOT_ALLOWED &&
+	    routes[r->route].allow != NULL)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
-		    r->route == ROUTE_AUTHENTICATE ? "POST" : "GET, HEAD");
+		    routes[r->route].allow);
 	return queue(r, problem_status(kind), resp);
 }
 
@@ -180,15 +209,36 @@ reply_problem(struct dmn_req *r, enum problem_kind kind, const char *detail)
 static enum dmn_route
 route_of(const char *url)
 {
-	if (strcmp(url, "/v1/authenticate") == 0)
-		return ROUTE_AUTHENTICATE;
-	if (strcmp(url, "/v1/health") == 0)
-		return ROUTE_HEALTH;
-	if (strcmp(url, "/v1/ready") == 0)
-		return ROUTE_READY;
-	if (strcmp(url, "/metrics") == 0)
-		return ROUTE_METRICS;
+	int i;
+
+	for (i = 0; i < ROUTE_COUNT; i++)
+		if (routes[i].path != NULL && strcmp(url, routes[i].path) == 0)
+			return (enum dmn_route)i;
 	return ROUTE_OTHER;
+}
+
+/* Whether METHOD is one of the route's (its Allow list). */
+static bool
+method_allowed(const struct route *rt, const char *method)
+{
+	const char *p = rt->allow;
+	size_t n = strlen(method), k;
+
+	while (p != NULL && *p != '\0') {
+		k = strcspn(p, ",");
+		if (k == n && strncmp(p, method, n) == 0)
+			return true;
+		p += k;
+		p += strspn(p, ", ");
+	}
+	return false;
+}
+
+const char *
+dmn_route_name(enum dmn_route route)
+{
+	return (unsigned)route < ROUTE_COUNT ? routes[route].name :
+	    routes[ROUTE_OTHER].name;
 }
 
 static void
@@ -367,7 +417,8 @@ first_call(struct server *srv, struct MHD_Connection *conn, const char *url,
 	conn_phase(srv, conn, true, false);
 
 	/* Answers known before the body: refuse to read it. */
-	if (r->route == ROUTE_AUTHENTICATE && strcmp(method, "POST") == 0) {
+	if (routes[r->route].body && method_allowed(&routes[r->route],
+	    method)) {
 		if (!is_json(MHD_lookup_connection_value(conn,
 		    MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE)))
 			return reply_problem(r, PROBLEM_UNSUPPORTED_MEDIA,
@@ -382,7 +433,8 @@ first_call(struct server *srv, struct MHD_Connection *conn, const char *url,
 		}
 		/* The signature covers Content-Digest, not the body: check
 		 * it before reading a byte of the body. */
-		if (h_auth_headers(r) != MHD_YES || r->status != 0)
+		if (routes[r->route].headers != NULL &&
+		    (routes[r->route].headers(r) != MHD_YES || r->status != 0))
 			return MHD_YES;
 		if (cl > 0 && (r->body = malloc((size_t)cl + 1)) == NULL)
 			return MHD_NO;
@@ -438,41 +490,24 @@ append_body(struct dmn_req *r, const char *data, size_t n)
 static enum MHD_Result
 dispatch(struct server *srv, struct dmn_req *r)
 {
-	bool get = strcmp(r->method, "GET") == 0 ||
-	    strcmp(r->method, "HEAD") == 0;
+	const struct route *rt = &routes[r->route];
 	int ret;
 
-	switch (r->route) {
-	case ROUTE_AUTHENTICATE:
-		if (strcmp(r->method, "POST") != 0)
-			break;
-		if ((ret = h_authenticate(r)) != H_AUTH_QUEUE)
-			return ret;
-		if (!queue_reserve())
-			return reply_problem_retry(r, PROBLEM_UNAVAILABLE,
-			    "the inference queue is full (queue_max)", 1);
-		conn_phase(srv, r->conn, true, true);
-		r->suspended = true;
-		atomic_fetch_add(&srv->suspended, 1);
-		MHD_suspend_connection(r->conn);
-		queue_push(r);
-		return MHD_YES;
-	case ROUTE_HEALTH:
-		if (get)
-			return h_health(r);
-		break;
-	case ROUTE_READY:
-		if (get)
-			return h_ready(r);
-		break;
-	case ROUTE_METRICS:
-		if (get)
-			return h_metrics(r);
-		break;
-	default:
+	if (rt->handler == NULL)
 		return reply_problem(r, PROBLEM_NOT_FOUND, NULL);
-	}
-	return reply_problem(r, PROBLEM_METHOD_NOT_ALLOWED, NULL);
+	if (!method_allowed(rt, r->method))
+		return reply_problem(r, PROBLEM_METHOD_NOT_ALLOWED, NULL);
+	if ((ret = rt->handler(r)) != H_AUTH_QUEUE)
+		return ret;
+	if (!queue_reserve())
+		return reply_problem_retry(r, PROBLEM_UNAVAILABLE,
+		    "the inference queue is full (queue_max)", 1);
+	conn_phase(srv, r->conn, true, true);
+	r->suspended = true;
+	atomic_fetch_add(&srv->suspended, 1);
+	MHD_suspend_connection(r->conn);
+	queue_push(r);
+	return MHD_YES;
 }
 
 static enum MHD_Result
@@ -506,7 +541,7 @@ access_handler(void *cls, struct MHD_Connection *conn, const char *url,
 		return MHD_YES;
 	}
 	if (*upload_data_size != 0) {
-		if (r->route == ROUTE_AUTHENTICATE &&
+		if (routes[r->route].body &&
 		    !append_body(r, upload_data, *upload_data_size))
 			return MHD_NO;
 		*upload_data_size = 0;	/* past max_body: 413 queued */

@@ -101,13 +101,9 @@ build_embedder(struct worker *w, const char *id, int dim,
 
 	if (store_model_get(w->store, id, &sm, err) != 0)
 		goto out;
-	if (nn_model_load_buffer(sm->bytes, sm->n_bytes, id, &m, err) != 0)
+	if (embed_model_load(sm->bytes, sm->n_bytes, id, dim, "the index", &m,
+	    err) != 0)
 		goto out;
-	if (m->hp.embedding_dim != dim) {
-		dt_error_set(err, DT_E_FORMAT, "model %s: embedding_dim %d, "
-		    "the index has %d", id, m->hp.embedding_dim, dim);
-		goto out;
-	}
 	if (embedder_create(m, DMN_BATCH, &e, err) != 0)
 		goto out;
 	embedder_free(w->emb);

@@ -216,7 +216,9 @@ cmp_dist(const void *a, const void *b)
 
 /*
  * scipy.signal.butter(order, [lo, hi], btype='bandpass', fs=fs,
- * output='sos'): returns the number of sections (= order) in s[].
+ * output='sos'): returns the number of sections (= order) in s[], -1 if
+ * the order is out of range or the zeros cannot be paired (check_params
+ * rules both out).
  */
 static int
 design_bandpass(int order, double lo, double hi, double fs, struct sos *s)
@@ -230,6 +232,8 @@ design_bandpass(int order, double lo, double hi, double fs, struct sos *s)
 	int i, j, np = 2 * order, nu = 0, nreal = 0, nsec = order;
 	double complex realp[2 * MAX_ORDER];
 
+	if (order < 1 || order > MAX_ORDER)
+		return -1;
 	/* Prewarp with scipy's normalisation (fs = 2, Wn relative to
 	 * Nyquist). */
 	w1 = 4.0 * tan(M_PI * (lo / (fs / 2.0)) / 2.0);
@@ -290,12 +294,19 @@ design_bandpass(int order, double lo, double hi, double fs, struct sos *s)
 			double bd = INFINITY;
 			double complex target = z == 0 ? p1 : p2;
 
+			/* 2 * nsec == np zeros for 2 * nsec picks: an
+			 * unused one is always left, so best ends >= 0
+			 * (even when a distance is NaN). */
 			for (j = 0; j < np; j++) {
-				if (!used[j] && cabs(zeros[j] - target) < bd) {
+				if (used[j])
+					continue;
+				if (best < 0 || cabs(zeros[j] - target) < bd) {
 					bd = cabs(zeros[j] - target);
 					best = j;
 				}
 			}
+			if (best < 0)
+				return -1;
 			used[best] = true;
 			zz[z] = zeros[best];
 		}
@@ -464,6 +475,12 @@ ecg_prep_filter(const float *mv, size_t n, double fs_in,
 	if (hi > p->bp_cap_frac * p->fs_hz)
 		hi = p->bp_cap_frac * p->fs_hz;
 	nsec = design_bandpass(p->bp_order, p->bp_low_hz, hi, p->fs_hz, s);
+	if (nsec < 0) {
+		dt_error_set(err, DT_E_INTERNAL,
+		    "band-pass %g-%g Hz order %d: cannot be designed",
+		    p->bp_low_hz, hi, p->bp_order);
+		goto out;
+	}
 	if (sosfiltfilt(s, nsec, y, ny, err) != 0)
 		goto out;
 	for (i = 0; i < ny; i++)

@@ -192,6 +192,25 @@ embedder_set_sigcheck(struct embedder *e, bool on)
 	e->sigcheck = on;
 }
 
+int
+embed_model_load(const void *buf, size_t len, const char *id, int want_dim,
+    const char *where, struct nn_model **out, struct dt_error *err)
+{
+	struct nn_model *m = NULL;
+
+	if (nn_model_load_buffer(buf, len, id, &m, err) != 0)
+		return -1;
+	if (m->hp.embedding_dim != want_dim) {
+		dt_error_set(err, DT_E_FORMAT, "model %s: embedding_dim %d in "
+		    "the file, %d in %s", id, m->hp.embedding_dim, want_dim,
+		    where);
+		nn_model_free(m);
+		return -1;
+	}
+	*out = m;
+	return 0;
+}
+
 const struct nn_model *
 embedder_model(const struct embedder *e)
 {

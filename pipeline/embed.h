@@ -37,6 +37,16 @@ struct embed_result {
 int embed_prep_params(const struct nn_model *m, struct ecg_prep_params *pp,
     struct dt_error *err);
 
+/*
+ * A stored model's bytes (a safetensors file, as the store keeps it) as a
+ * model whose embedding dimension is want_dim, the one `where` records ("the
+ * store", "the index"): DT_E_FORMAT, naming model `id`, when they differ.
+ * The daemon loads what it serves through this, never from the bytes itself.
+ */
+int embed_model_load(const void *buf, size_t len, const char *id,
+    int want_dim, const char *where, struct nn_model **out,
+    struct dt_error *err);
+
 /* `batch` bounds the windows run at once (a request of 8 s has 6). */
 int embedder_create(const struct nn_model *m, int batch,
     struct embedder **out, struct dt_error *err);

@@ -21,7 +21,7 @@ cd "$build"
 san="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
 [ -f Makefile ] || CC=clang CFLAGS="-g -O1 -fsanitize=fuzzer-no-link $san" \
     "$top/configure" -q --disable-werror
-libs="libdata.a libdaemon.a libpipeline.a libnn.a libecg.a libstore.a libdtutil.a"
+libs="libdata.a libdaemon.a libproto.a libpipeline.a libnn.a libecg.a libstore.a libdtutil.a"
 make -s -j"$(nproc)" $libs
 status=0
 for t in $targets; do

@@ -8,7 +8,8 @@ set -eu
 PKGS="build-essential autoconf automake libtool pkg-config
 libmicrohttpd-dev libjansson-dev libsodium-dev libsqlite3-dev sqlite3
 libdnnl-dev libcmocka-dev libsoxr-dev libyaml-dev
-libcurl4-gnutls-dev libgnutls28-dev gnutls-bin openssl curl valgrind strace"
+libcurl4-gnutls-dev libgnutls28-dev gnutls-bin openssl curl valgrind strace
+cppcheck clang clang-tools clang-format bear python3"
 
 if [ "${1:-}" = "--peer" ]; then
 	PKGS="$PKGS python3-torch python3-scipy python3-numpy libopenblas0-openmp"

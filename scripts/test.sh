@@ -1,8 +1,9 @@
 #!/bin/sh
 # Installs what is needed, builds, and runs every test twice: a normal build
 # (make check, then make distcheck) and a build with AddressSanitizer +
-# UndefinedBehaviorSanitizer.  Prints every test's output; exits non-zero on
-# any failure.
+# UndefinedBehaviorSanitizer; then make lint (cppcheck, scan-build against
+# scripts/lint/scan-build.baseline) and the format check of changed lines.
+# Prints every test's output; exits non-zero on any failure.
 #   scripts/test.sh            everything
 #   scripts/test.sh --quick    the normal build's make check only
 set -eu
@@ -64,6 +65,13 @@ if [ "$quick" = no ]; then
 		status=1
 	}
 	tail -n 5 "$top/build-normal/distcheck.out"
+	# cppcheck clean, scan-build no report beyond its reviewed baseline
+	echo "==== make lint ===="
+	LINT_DIR="$top/build-lint" "$top/scripts/lint.sh" || status=1
+	# style of the lines changed since main: reported, not (yet) fatal
+	echo "==== format check (changed lines) ===="
+	"$top/scripts/check-format.sh" ||
+	    echo "test.sh: warning: changed lines are off .clang-format" >&2
 fi
 
 if [ $status -eq 0 ]; then

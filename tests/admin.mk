@@ -10,7 +10,7 @@ check_PROGRAMS += tests/test_kiosk
 TESTS += tests/test_kiosk
 tests_test_kiosk_SOURCES = tests/test_kiosk.c kiosk/request.c kiosk/request.h
 tests_test_kiosk_CFLAGS = $(TEST_CFLAGS) $(JANSSON_CFLAGS) $(SODIUM_CFLAGS)
-tests_test_kiosk_LDADD = $(DAEMON_LIBS) $(CMOCKA_LIBS)
+tests_test_kiosk_LDADD = $(PROTO_LIBS) $(CMOCKA_LIBS)
 
 # the admin tool, dt4ecgd and the kiosk client together (as the demo)
 TESTS += tests/e2e.sh tests/man-examples.sh

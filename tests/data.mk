@@ -3,8 +3,8 @@
 # replayed over its corpus.
 check_PROGRAMS += tests/test_data tests/test_eval tests/test_protocol \
 	fuzz/fuzz_manifest
-TESTS += tests/test_data tests/test_eval tests/test_protocol \
-	tests/fuzz-manifest.sh
+TESTS += tests/test_data tests/test_eval tests/test_protocol
+FUZZ_TESTS += fuzz/manifest.fuzz
 
 tests_test_data_SOURCES = tests/test_data.c
 tests_test_data_CFLAGS = $(TEST_CFLAGS)
@@ -22,4 +22,4 @@ tests_test_protocol_LDADD = $(DATA_LIBS) $(CMOCKA_LIBS) -lm
 fuzz_fuzz_manifest_SOURCES = fuzz/fuzz_manifest.c $(FUZZ_DRIVER)
 fuzz_fuzz_manifest_LDADD = $(DATA_LIBS)
 
-EXTRA_DIST += tests/fuzz-manifest.sh fuzz/corpus/manifest
+EXTRA_DIST += fuzz/corpus/manifest

@@ -22,13 +22,14 @@
 
 #include <sodium.h>
 
-#include "daemon/digest.h"
-#include "daemon/httpsig.h"
+#include "proto/digest.h"
+#include "proto/httpsig.h"
 #include "ecg/load.h"
 #include "nn/model.h"
 #include "pipeline/embed.h"
 #include "store/store.h"
 #include "tests/dmn_harness.h"
+#include "tests/support.h"
 
 static const char *const acts[] = { "rest", "walk", "run" };
 
@@ -221,24 +222,6 @@ fail:
 	return -1;
 }
 
-int
-dh_load(const char *rel, float **mv, size_t *n, double *fs)
-{
-	struct dt_error err = { 0 };
-	const char *data = getenv("DT4ECG_DATA");
-	char path[4096];
-
-	if (data == NULL)
-		return -1;
-	snprintf(path, sizeof(path), "%s/%s", data, rel);
-	if (ecg_load_signal(path, ECG_FORMAT_WFDB, 0, 0, mv, n, fs,
-	    &err) != 0) {
-		fprintf(stderr, "harness: %s\n", err.msg);
-		return -1;
-	}
-	return 0;
-}
-
 static int
 embed(struct dh *h, const float *x, size_t n, double fs, float *emb,
     struct dt_error *err)
@@ -274,7 +257,7 @@ dh_member(struct dh *h, const char *id, const char *name, const char *rec,
 	int64_t rid;
 	int rc = -1;
 
-	if (dh_load(rec, &x, &n, &fs) != 0)
+	if (tt_load_wfdb(rec, &x, &n, &fs) != 0)
 		return -1;
 	if (store_member_add(h->s, id, name, &err) != 0 ||
 	    store_recording_add(h->s, id, x, n, fs, &rid, &err) != 0)
@@ -468,9 +451,11 @@ on_body(char *ptr, size_t size, size_t nmemb, void *ud)
 {
 	struct dh_resp *r = ud;
 	size_t n = size * nmemb;
-	char *nb = realloc(r->body, r->len + n + 1);
+	char *nb;
 
-	if (nb == NULL)
+	if (r->len + n > 16 * 1024 * 1024)
+		return 0;
+	if ((nb = realloc(r->body, r->len + n + 1)) == NULL)
 		return 0;
 	r->body = nb;
 	memcpy(r->body + r->len, ptr, n);
@@ -479,32 +464,55 @@ on_body(char *ptr, size_t size, size_t nmemb, void *ud)
 	return n;
 }
 
-static void
-copy_header(char *dst, size_t size, const char *v, size_t n)
-{
-	while (n > 0 && (*v == ' '))
-		v++, n--;
-	while (n > 0 && (v[n - 1] == '\r' || v[n - 1] == '\n'))
-		n--;
-	if (n >= size)
-		n = size - 1;
-	memcpy(dst, v, n);
-	dst[n] = '\0';
-}
-
 static size_t
 on_header(char *ptr, size_t size, size_t nmemb, void *ud)
 {
 	struct dh_resp *r = ud;
-	size_t n = size * nmemb;
+	size_t n = size * nmemb, nl, vl;
+	const char *colon, *v;
+	char *name, *val;
 
-	if (n > 13 && strncasecmp(ptr, "Content-Type:", 13) == 0)
-		copy_header(r->content_type, sizeof(r->content_type),
-		    ptr + 13, n - 13);
-	else if (n > 12 && strncasecmp(ptr, "Retry-After:", 12) == 0)
-		copy_header(r->retry_after, sizeof(r->retry_after), ptr + 12,
-		    n - 12);
+	if (n >= 5 && strncmp(ptr, "HTTP/", 5) == 0) {
+		r->nh = 0;	/* a new response (after a 1xx) */
+		return n;
+	}
+	if ((colon = memchr(ptr, ':', n)) == NULL || r->nh >= DH_MAX_HDRS)
+		return n;
+	nl = (size_t)(colon - ptr);
+	v = colon + 1;
+	vl = n - nl - 1;
+	while (vl > 0 && (*v == ' ' || *v == '\t'))
+		v++, vl--;
+	while (vl > 0 && (v[vl - 1] == '\r' || v[vl - 1] == '\n' ||
+	    v[vl - 1] == ' '))
+		vl--;
+	if (nl >= sizeof(r->hname[0]) || vl >= sizeof(r->hval[0]))
+		return n;
+	name = r->hname[r->nh];
+	val = r->hval[r->nh];
+	memcpy(name, ptr, nl);
+	name[nl] = '\0';
+	memcpy(val, v, vl);
+	val[vl] = '\0';
+	r->nh++;
+	if (strcasecmp(name, "Content-Type") == 0)
+		snprintf(r->content_type, sizeof(r->content_type), "%s", val);
+	else if (strcasecmp(name, "Retry-After") == 0)
+		snprintf(r->retry_after, sizeof(r->retry_after), "%s", val);
+	else if (strcasecmp(name, "Allow") == 0)
+		snprintf(r->allow, sizeof(r->allow), "%s", val);
 	return n;
+}
+
+const char *
+dh_resp_header(const struct dh_resp *r, const char *name)
+{
+	int i;
+
+	for (i = 0; i < r->nh; i++)
+		if (strcasecmp(r->hname[i], name) == 0)
+			return r->hval[i];
+	return NULL;
 }
 
 int
@@ -516,9 +524,12 @@ dh_request(struct dh *h, CURL *c, const char *method, const char *path,
 	char url[256];
 	CURL *own = NULL;
 	CURLcode cc;
+	bool has_ctype = false;
 	double t0;
 
 	memset(r, 0, sizeof(*r));
+	r->req_body = body;
+	r->req_len = len;
 	if (c == NULL && (c = own = curl_easy_init()) == NULL)
 		return -1;
 	curl_easy_reset(c);
@@ -544,8 +555,23 @@ dh_request(struct dh *h, CURL *c, const char *method, const char *path,
 	}
 	/* no "Expect: 100-continue" round trip */
 	hl = curl_slist_append(hl, "Expect:");
-	for (; headers != NULL && *headers != NULL; headers++)
+	for (; headers != NULL && *headers != NULL; headers++) {
+		const char *colon = strchr(*headers, ':');
+
+		if (strncasecmp(*headers, "Content-Type:", 13) == 0)
+			has_ctype = true;
 		hl = curl_slist_append(hl, *headers);
+		if (colon != NULL && r->nreq < 8 &&
+		    (size_t)(colon - *headers) < sizeof(r->req_hname[0])) {
+			memcpy(r->req_hname[r->nreq], *headers,
+			    (size_t)(colon - *headers));
+			r->req_hname[r->nreq][colon - *headers] = '\0';
+			r->nreq++;
+		}
+	}
+	/* no Content-Type: not libcurl's form default either */
+	if (!has_ctype && strcmp(method, "POST") == 0)
+		hl = curl_slist_append(hl, "Content-Type:");
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
 	t0 = now_mono();
 	cc = curl_easy_perform(c);
@@ -564,16 +590,39 @@ dh_request(struct dh *h, CURL *c, const char *method, const char *path,
 }
 
 int
+dh_post(struct dh *h, CURL *c, const char *ctype, const char *digest,
+    const char *si, const char *sig, const char *body, size_t len,
+    struct dh_resp *r)
+{
+	static const char *const names[4] = {
+		"Content-Type", "Content-Digest", "Signature-Input", "Signature"
+	};
+	const char *vals[4] = { ctype, digest, si, sig };
+	char hd[4][1400];
+	const char *hl[5];
+	int i, n = 0;
+
+	for (i = 0; i < 4; i++) {
+		if (vals[i] == NULL)
+			continue;
+		snprintf(hd[n], sizeof(hd[n]), "%s: %s", names[i], vals[i]);
+		hl[n] = hd[n];
+		n++;
+	}
+	hl[n] = NULL;
+	return dh_request(h, c, "POST", "/v1/authenticate", hl, body, len, r);
+}
+
+int
 dh_signed(struct dh *h, CURL *c, int k, const char *body, size_t len,
     int64_t skew, const char *nonce, struct dh_resp *r)
 {
 	struct dt_error err = { 0 };
 	char digest[DIGEST_HEADER_BUF], si[1024], sig[256], n[32];
-	char hd[3][1200];
-	const char *headers[5];
 
 	if (nonce == NULL) {
-		httpsig_nonce(n, sizeof(n));
+		if (httpsig_nonce(n, sizeof(n)) != 0)
+			return -1;
 		nonce = n;
 	}
 	if (digest_header(DIGEST_SHA256, body, len, digest, sizeof(digest),
@@ -584,16 +633,8 @@ dh_signed(struct dh *h, CURL *c, int k, const char *body, size_t len,
 		fprintf(stderr, "harness: sign: %s\n", err.msg);
 		return -1;
 	}
-	snprintf(hd[0], sizeof(hd[0]), "Content-Digest: %s", digest);
-	snprintf(hd[1], sizeof(hd[1]), "Signature-Input: %s", si);
-	snprintf(hd[2], sizeof(hd[2]), "Signature: %s", sig);
-	headers[0] = "Content-Type: application/json";
-	headers[1] = hd[0];
-	headers[2] = hd[1];
-	headers[3] = hd[2];
-	headers[4] = NULL;
-	return dh_request(h, c, "POST", "/v1/authenticate", headers, body,
-	    len, r);
+	return dh_post(h, c, "application/json", digest, si, sig, body, len,
+	    r);
 }
 
 void

@@ -47,13 +47,24 @@ struct dh {
 	bool full_model;		/* dh_model: default sizes, not tiny */
 };
 
+#define DH_MAX_HDRS 32
+
+/* An answer, every header of it, and what was sent (for cross-checks). */
 struct dh_resp {
 	long status;
 	char *body;		/* malloc'd, NUL-terminated */
 	size_t len;
 	char content_type[128];
 	char retry_after[32];
+	char allow[64];		/* the Allow header of a 405 */
 	double seconds;
+	int nh;			/* response headers, in order */
+	char hname[DH_MAX_HDRS][64];
+	char hval[DH_MAX_HDRS][256];
+	const char *req_body;	/* the request: its body, header names */
+	size_t req_len;
+	int nreq;
+	char req_hname[8][64];
 };
 
 /* Creates the directory, certificate, store key, store, kiosks (and a
@@ -81,8 +92,6 @@ int dh_wait_notify(struct dh *h, const char *what, double timeout_s);
 int dh_stop(struct dh *h, double timeout_s, int *status);
 void dh_cleanup(struct dh *h);
 
-/* Reads a recording ($DT4ECG_DATA/REL) into malloc'd samples. */
-int dh_load(const char *rel, float **mv, size_t *n, double *fs);
 /* The fused embedding and activity of samples through h->emb. */
 int dh_embed(struct dh *h, const float *x, size_t n, double fs, float *emb,
     float *act);
@@ -90,7 +99,9 @@ int dh_embed(struct dh *h, const float *x, size_t n, double fs, float *emb,
 char *dh_body(const float *x, size_t n, double fs, const char *claimed,
     size_t *len);
 
-/* One request.  CURL may be NULL (a fresh handle).  HEADERS NULL-ended. */
+/* One request.  CURL may be NULL (a fresh handle).  HEADERS NULL-ended
+ * "Name: value" lines; a POST without a Content-Type sends none (not
+ * libcurl's form default). */
 int dh_request(struct dh *h, CURL *c, const char *method, const char *path,
     const char *const *headers, const char *body, size_t len,
     struct dh_resp *r);
@@ -98,6 +109,12 @@ int dh_request(struct dh *h, CURL *c, const char *method, const char *path,
  * fresh nonce unless NONCE is given. */
 int dh_signed(struct dh *h, CURL *c, int k, const char *body, size_t len,
     int64_t skew, const char *nonce, struct dh_resp *r);
+/* POST /v1/authenticate with hand-made headers (NULL: header absent). */
+int dh_post(struct dh *h, CURL *c, const char *ctype, const char *digest,
+    const char *si, const char *sig, const char *body, size_t len,
+    struct dh_resp *r);
+/* The value of response header NAME (any case), or NULL. */
+const char *dh_resp_header(const struct dh_resp *r, const char *name);
 void dh_resp_free(struct dh_resp *r);
 
 #endif /* TESTS_DMN_HARNESS_H */

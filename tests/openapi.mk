@@ -6,9 +6,8 @@ EXTRA_DIST += docs/openapi.yaml
 check_PROGRAMS += tests/test_openapi
 TESTS += tests/test_openapi
 tests_test_openapi_SOURCES = tests/test_openapi.c \
-	tests/jsonschema.c tests/jsonschema.h \
-	tests/dmn_harness.c tests/dmn_harness.h
+	tests/jsonschema.c tests/jsonschema.h
 tests_test_openapi_CFLAGS = $(DAEMON_TEST_CFLAGS) $(CURL_CFLAGS) \
 	$(SQLITE_CFLAGS) $(YAML_CFLAGS)
-tests_test_openapi_LDADD = $(DAEMON_LIBS) $(PIPELINE_LIBS) $(STORE_LIBS) \
+tests_test_openapi_LDADD = $(DTTEST_LIBS) $(DAEMON_LIBS) $(PIPELINE_LIBS) $(STORE_LIBS) \
 	$(CURL_LIBS) $(YAML_LIBS) $(CMOCKA_LIBS)

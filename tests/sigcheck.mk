@@ -3,19 +3,18 @@
 # measures the false-refusal rate per data set (scripts/sigcheck-frr.sh).
 noinst_PROGRAMS += tests/sigcheck_frr
 
-tests_sigcheck_frr_SOURCES = tests/sigcheck_frr.c tests/nonecg.c tests/nonecg.h
-tests_sigcheck_frr_LDADD = $(DATA_LIBS)
+tests_sigcheck_frr_SOURCES = tests/sigcheck_frr.c
+tests_sigcheck_frr_LDADD = $(DTTEST_LIBS) $(DATA_LIBS)
 
 check_PROGRAMS += tests/test_sigcheck
 TESTS += tests/test_sigcheck
-tests_test_sigcheck_SOURCES = tests/test_sigcheck.c tests/nonecg.c \
-	tests/nonecg.h
+tests_test_sigcheck_SOURCES = tests/test_sigcheck.c
 tests_test_sigcheck_CFLAGS = $(TEST_CFLAGS)
-tests_test_sigcheck_LDADD = $(ECG_LIBS) $(CMOCKA_LIBS)
+tests_test_sigcheck_LDADD = $(DTTEST_LIBS) $(ECG_LIBS) $(CMOCKA_LIBS)
 
 # the check on whatever a kiosk may send: fuzz target, replayed on its corpus
 check_PROGRAMS += fuzz/fuzz_sigcheck
-TESTS += tests/fuzz-sigcheck.sh
+FUZZ_TESTS += fuzz/sigcheck.fuzz
 fuzz_fuzz_sigcheck_SOURCES = fuzz/fuzz_sigcheck.c $(FUZZ_DRIVER)
 fuzz_fuzz_sigcheck_LDADD = $(ECG_LIBS)
-EXTRA_DIST += tests/fuzz-sigcheck.sh fuzz/corpus/sigcheck
+EXTRA_DIST += fuzz/corpus/sigcheck

@@ -21,8 +21,8 @@ tests_test_guard_LDADD = $(STORE_LIBS) $(CMOCKA_LIBS)
 
 # the audit anchor parser (dt4ecg-admin audit verify --anchor FILE)
 check_PROGRAMS += fuzz/fuzz_anchor
-TESTS += tests/fuzz-anchor.sh
-EXTRA_DIST += tests/fuzz-anchor.sh fuzz/corpus/anchor
+FUZZ_TESTS += fuzz/anchor.fuzz
+EXTRA_DIST += fuzz/corpus/anchor
 fuzz_fuzz_anchor_SOURCES = fuzz/fuzz_anchor.c $(FUZZ_DRIVER)
 fuzz_fuzz_anchor_CFLAGS = $(TEST_CFLAGS) $(SODIUM_CFLAGS)
 fuzz_fuzz_anchor_LDADD = $(STORE_LIBS)

@@ -10,7 +10,7 @@
 #include "tests/cmocka_all.h"
 
 #include "daemon/body.h"
-#include "daemon/problem.h"
+#include "proto/problem.h"
 
 static enum problem_kind
 parse(const char *s, struct body_auth **out, struct dt_error *err)

@@ -28,11 +28,12 @@
 
 #include "tests/cmocka_all.h"
 
-#include "daemon/digest.h"
-#include "daemon/httpsig.h"
+#include "proto/digest.h"
+#include "proto/httpsig.h"
 #include "store/store.h"
 #include "tests/dmn_harness.h"
 #include "tests/nonecg.h"
+#include "tests/support.h"
 
 #define K_MAIN 0
 #define K_REVOKE 1
@@ -116,7 +117,7 @@ group_setup(void **state)
 	if (dh_init(&H, NULL) != 0 || dh_model(&H, "m-test-1", 7) != 0)
 		return -1;
 	for (i = 0; i < 4; i++) {
-		if (dh_load(recs[i], &sig4[i], &sig4_n[i], &sig4_fs[i]) != 0)
+		if (tt_load_wfdb(recs[i], &sig4[i], &sig4_n[i], &sig4_fs[i]) != 0)
 			return -1;
 		if (dh_embed(&H, sig4[i], sig4_n[i], sig4_fs[i], emb[i],
 		    act) != 0)
@@ -322,12 +323,20 @@ routes_404_405(void **state)
 	assert_int_equal(dh_request(&H, NULL, "GET", "/v1/authenticate", NULL,
 	    NULL, 0, &r), 0);
 	expect_problem(&r, 405, "method-not-allowed");
+	assert_string_equal(r.allow, "POST");
 	dh_resp_free(&r);
 	assert_int_equal(dh_request(&H, NULL, "DELETE", "/v1/health", NULL,
 	    NULL, 0, &r), 0);
 	expect_problem(&r, 405, "method-not-allowed");
+	assert_string_equal(r.allow, "GET, HEAD");
+	dh_resp_free(&r);
+	assert_int_equal(dh_request(&H, NULL, "POST", "/metrics", NULL,
+	    NULL, 0, &r), 0);
+	expect_problem(&r, 405, "method-not-allowed");
+	assert_string_equal(r.allow, "GET, HEAD");
 	dh_resp_free(&r);
 	get_expect("HEAD", "/v1/health", 200);
+	get_expect("HEAD", "/v1/ready", 503);
 }
 
 /* Activating a model while the daemon runs: it notices without restart. */
@@ -540,29 +549,8 @@ static void
 raw_post(const char *ctype, const char *digest, const char *si,
     const char *sig, const char *body, size_t len, struct dh_resp *r)
 {
-	char h[4][1400];
-	const char *hl[5];
-	int n = 0;
-
-	if (ctype != NULL) {
-		snprintf(h[n], sizeof(h[n]), "Content-Type: %s", ctype);
-		hl[n] = h[n], n++;
-	}
-	if (digest != NULL) {
-		snprintf(h[n], sizeof(h[n]), "Content-Digest: %s", digest);
-		hl[n] = h[n], n++;
-	}
-	if (si != NULL) {
-		snprintf(h[n], sizeof(h[n]), "Signature-Input: %s", si);
-		hl[n] = h[n], n++;
-	}
-	if (sig != NULL) {
-		snprintf(h[n], sizeof(h[n]), "Signature: %s", sig);
-		hl[n] = h[n], n++;
-	}
-	hl[n] = NULL;
-	assert_int_equal(dh_request(&H, NULL, "POST", "/v1/authenticate", hl,
-	    body, len, r), 0);
+	assert_int_equal(dh_post(&H, NULL, ctype, digest, si, sig, body, len,
+	    r), 0);
 }
 
 static void
@@ -1292,7 +1280,7 @@ kiosk_lockout(void **state)
 	int i;
 
 	/* a stranger (Person_05 is not enrolled), 1:N */
-	assert_int_equal(dh_load("ecg-id/Person_05/rec_1", &x, &n, &fs), 0);
+	assert_int_equal(tt_load_wfdb("ecg-id/Person_05/rec_1", &x, &n, &fs), 0);
 	b = dh_body(x, n, fs, NULL, &len);
 	for (i = 0; i < 6; i++) {
 		assert_int_equal(dh_signed(&H, NULL, K_OTHER, b, len, 0, NULL,

@@ -7,7 +7,7 @@
 
 #include "tests/cmocka_all.h"
 
-#include "daemon/digest.h"
+#include "proto/digest.h"
 
 /* RFC 9530 section 2 / RFC 9421 Appendix B.2: {"hello": "world"} */
 static const char body[] = "{\"hello\": \"world\"}";

@@ -16,6 +16,7 @@
 #include "nn/model.h"
 #include "pipeline/activity.h"
 #include "pipeline/embed.h"
+#include "tests/support.h"
 
 static const char *const acts[] = { "rest", "walk", "run" };
 
@@ -59,23 +60,6 @@ teardown(void **state)
 	return 0;
 }
 
-static int
-load(const char *rel, float **mv, size_t *n, double *fs)
-{
-	struct dt_error err = { 0 };
-	const char *data = getenv("DT4ECG_DATA");
-	char path[4096];
-
-	if (data == NULL)
-		return -1;
-	snprintf(path, sizeof(path), "%s/%s", data, rel);
-	if (ecg_load_signal(path, ECG_FORMAT_WFDB, 0, 0, mv, n, fs, &err) != 0) {
-		fprintf(stderr, "%s\n", err.msg);
-		return -1;
-	}
-	return 0;
-}
-
 /* A 20 s ECG-ID recording: 18 windows of 512 at 250 Hz, hop 256; most of
  * them pass the identity gate; outputs are normalised. */
 static void
@@ -90,7 +74,7 @@ real_recording_gives_unit_embedding(void **state)
 	double fs;
 	int j;
 
-	if (load("ecg-id/Person_01/rec_1", &mv, &n, &fs) != 0)
+	if (tt_load_wfdb("ecg-id/Person_01/rec_1", &mv, &n, &fs) != 0)
 		skip();
 	if (embedder_run(f->e, mv, n, fs, &r, &err) != 0)
 		fail_msg("%s", err.msg);
@@ -276,6 +260,38 @@ the_gate_is_the_models(void **state)
 	free(x);
 }
 
+/* A stored model's bytes: loaded when the recorded dimension matches;
+ * DT_E_FORMAT naming the model and the record when it does not; a
+ * truncated file is the loader's format error. */
+static void
+stored_model_bytes(void **state)
+{
+	struct fixture *f = *state;
+	struct dt_error err = { 0 };
+	struct nn_model *m = NULL;
+	void *buf = NULL;
+	size_t len = 0;
+
+	assert_int_equal(nn_model_save_buffer(f->m, &buf, &len, &err), 0);
+	assert_int_equal(embed_model_load(buf, len, "m1", 32, "the store",
+	    &m, &err), 0);
+	assert_non_null(m);
+	assert_int_equal(m->hp.embedding_dim, 32);
+	nn_model_free(m);
+	m = NULL;
+	assert_int_equal(embed_model_load(buf, len, "m1", 64, "the index",
+	    &m, &err), -1);
+	assert_null(m);
+	assert_int_equal(err.code, DT_E_FORMAT);
+	assert_string_equal(err.msg,
+	    "model m1: embedding_dim 32 in the file, 64 in the index");
+	assert_int_equal(embed_model_load(buf, len / 2, "m1", 32, "the store",
+	    &m, &err), -1);
+	assert_null(m);
+	assert_int_not_equal(err.code, DT_OK);
+	free(buf);
+}
+
 int
 main(void)
 {
@@ -285,6 +301,7 @@ main(void)
 		cmocka_unit_test(the_gate_is_the_models),
 		cmocka_unit_test(calibration_and_unknown),
 		cmocka_unit_test(temperature_fit_undoes_overconfidence),
+		cmocka_unit_test(stored_model_bytes),
 	};
 
 	return cmocka_run_group_tests_name("pipeline_embed", tests, setup,

@@ -12,7 +12,7 @@
 
 #include "tests/cmocka_all.h"
 
-#include "daemon/httpsig.h"
+#include "proto/httpsig.h"
 
 /* RFC 9421 Appendix B.1.4, test-key-ed25519 (JWK "d" and "x"). */
 static const char rfc_seed_hex[] =

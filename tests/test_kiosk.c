@@ -18,8 +18,8 @@
 
 #include "tests/cmocka_all.h"
 
-#include "daemon/digest.h"
-#include "daemon/httpsig.h"
+#include "proto/digest.h"
+#include "proto/httpsig.h"
 #include "kiosk/request.h"
 
 static void

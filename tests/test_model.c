@@ -20,25 +20,9 @@
 #include "tests/cmocka_all.h"
 
 #include "nn/model.h"
+#include "tests/support.h"
 
 static const char *const ACTS[] = { "rest", "walk" };
-
-static void
-tiny_hp(struct nn_hparams *hp)
-{
-	nn_hparams_default(hp);
-	hp->window = 64;
-	hp->stem_channels = 8;
-	hp->stem_kernel = 5;
-	hp->n_stages = 2;
-	hp->stage_channels[0] = 8;
-	hp->stage_channels[1] = 16;
-	hp->kernel = 3;
-	hp->sca_reduction = 4;
-	hp->seq_kernel = 3;
-	hp->embedding_dim = 8;
-	hp->act_hidden = 4;
-}
 
 static struct nn_model *
 tiny_model(uint64_t seed)
@@ -47,7 +31,7 @@ tiny_model(uint64_t seed)
 	struct nn_model *m = NULL;
 	struct dt_error err;
 
-	tiny_hp(&hp);
+	tt_tiny_hp(&hp, 64, 4);
 	if (nn_model_create(&hp, 3, 2, ACTS, seed, &m, &err) != 0)
 		fail_msg("create: %s", err.msg);
 	return m;

@@ -17,6 +17,7 @@
 #include "nn/model.h"
 #include "nn/net.h"
 #include "nn/ref.h"
+#include "tests/support.h"
 
 #define TOL 1e-4
 
@@ -52,20 +53,6 @@ randomise_bn(struct nn_model *m, uint64_t seed)
 	}
 }
 
-static float *
-random_windows(int n, int w, uint64_t seed)
-{
-	struct dt_rng r;
-	float *x = malloc(sizeof(float) * (size_t)n * w);
-	int i;
-
-	assert_non_null(x);
-	dt_rng_seed(&r, seed);
-	for (i = 0; i < n * w; i++)
-		x[i] = (float)dt_rng_normal(&r);
-	return x;
-}
-
 /* Runs both paths on n windows through a network built for `batch`. */
 static void
 compare(const struct nn_hparams *hp, int n_act, const char *const *acts,
@@ -81,7 +68,7 @@ compare(const struct nn_hparams *hp, int n_act, const char *const *acts,
 
 	assert_int_equal(nn_model_create(hp, 7, n_act, acts, seed, &m, &err), 0);
 	randomise_bn(m, seed + 1);
-	x = random_windows(n, hp->window, seed + 2);
+	x = tt_random_windows(n, hp->window, seed + 2);
 	e1 = calloc((size_t)n * E, sizeof(float));
 	e2 = calloc((size_t)n * E, sizeof(float));
 	a1 = calloc((size_t)n * n_act, sizeof(float));

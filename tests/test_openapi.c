@@ -4,7 +4,7 @@
  * Loads the spec ($DT4ECG_SRCDIR/docs/openapi.yaml) with libyaml into a
  * jansson tree, checks it (OpenAPI 3.1.0, every $ref resolves, every schema
  * uses only what tests/jsonschema.c implements, every problem kind of
- * daemon/problem.h fits the response declared for its status), self-tests
+ * proto/problem.h fits the response declared for its status), self-tests
  * the validator on documents that must fail, then starts dt4ecgd on
  * 127.0.0.1 with a temporary store (tests/dmn_harness.c) and sends every
  * class of request: for each answer the status must be declared for the
@@ -35,19 +35,19 @@
 
 #include "tests/cmocka_all.h"
 
-#include "daemon/digest.h"
-#include "daemon/httpsig.h"
-#include "daemon/problem.h"
+#include "proto/digest.h"
+#include "proto/httpsig.h"
+#include "proto/problem.h"
 #include "store/store.h"
 #include "tests/dmn_harness.h"
 #include "tests/jsonschema.h"
+#include "tests/support.h"
 
 #define K_MAIN 0
 #define K_REVOKE 1
 #define K_FLOOD 2
 #define K_BODY 3
 
-#define MAX_HDRS 32
 #define MAX_SEEN 128
 
 static json_t *spec;
@@ -246,189 +246,21 @@ yaml_load_json(const char *path, char *err, size_t errsize)
 	return j;
 }
 
-/* --- HTTP ----------------------------------------------------------------- */
-struct resp {
-	long status;
-	char *body;
-	size_t len;
-	int nh;
-	char hname[MAX_HDRS][64];
-	char hval[MAX_HDRS][256];
-	/* the request: body and header names, for the cross-checks */
-	const char *req_body;
-	size_t req_len;
-	int nreq;
-	char req_hname[8][64];
-};
-
-static void
-resp_free(struct resp *r)
-{
-	free(r->body);
-	memset(r, 0, sizeof(*r));
-}
-
-static const char *
-resp_header(const struct resp *r, const char *name)
-{
-	int i;
-
-	for (i = 0; i < r->nh; i++)
-		if (strcasecmp(r->hname[i], name) == 0)
-			return r->hval[i];
-	return NULL;
-}
-
-static size_t
-on_body(char *ptr, size_t size, size_t nmemb, void *ud)
-{
-	struct resp *r = ud;
-	size_t n = size * nmemb;
-	char *nb;
-
-	if (r->len + n > 16 * 1024 * 1024)
-		return 0;
-	if ((nb = realloc(r->body, r->len + n + 1)) == NULL)
-		return 0;
-	r->body = nb;
-	memcpy(r->body + r->len, ptr, n);
-	r->len += n;
-	r->body[r->len] = '\0';
-	return n;
-}
-
-static size_t
-on_header(char *ptr, size_t size, size_t nmemb, void *ud)
-{
-	struct resp *r = ud;
-	size_t n = size * nmemb, i, nl, vl;
-	const char *colon, *v;
-
-	if (n >= 5 && strncmp(ptr, "HTTP/", 5) == 0) {
-		r->nh = 0;	/* a new response (after a 1xx) */
-		return n;
-	}
-	if ((colon = memchr(ptr, ':', n)) == NULL || r->nh >= MAX_HDRS)
-		return n;
-	nl = (size_t)(colon - ptr);
-	v = colon + 1;
-	vl = n - nl - 1;
-	while (vl > 0 && (*v == ' ' || *v == '\t'))
-		v++, vl--;
-	while (vl > 0 && (v[vl - 1] == '\r' || v[vl - 1] == '\n' ||
-	    v[vl - 1] == ' '))
-		vl--;
-	if (nl >= sizeof(r->hname[0]) || vl >= sizeof(r->hval[0]))
-		return n;
-	for (i = 0; i < nl; i++)
-		r->hname[r->nh][i] = ptr[i];
-	r->hname[r->nh][nl] = '\0';
-	memcpy(r->hval[r->nh], v, vl);
-	r->hval[r->nh][vl] = '\0';
-	r->nh++;
-	return n;
-}
-
+/* --- HTTP: the harness's client (tests/dmn_harness.c) ----------------------- */
 /* One request to the daemon; HEADERS NULL-ended "Name: value" lines. */
 static int
 request(const char *method, const char *path, const char *const *headers,
-    const char *body, size_t len, struct resp *r)
+    const char *body, size_t len, struct dh_resp *r)
 {
-	struct curl_slist *hl = NULL;
-	char url[256];
-	CURL *c;
-	CURLcode cc;
-	bool has_ctype = false;
-
-	memset(r, 0, sizeof(*r));
-	r->req_body = body;
-	r->req_len = len;
-	if ((c = curl_easy_init()) == NULL)
-		return -1;
-	snprintf(url, sizeof(url), "https://127.0.0.1:%u%s", H.port, path);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_CAINFO, H.cert);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 120L);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
-	if (strcmp(method, "POST") == 0) {
-		curl_easy_setopt(c, CURLOPT_POST, 1L);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body ? body : "");
-		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
-		    (curl_off_t)len);
-	} else if (strcmp(method, "HEAD") == 0) {
-		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
-	} else if (strcmp(method, "GET") != 0) {
-		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-	}
-	hl = curl_slist_append(hl, "Expect:");
-	for (; headers != NULL && *headers != NULL; headers++) {
-		const char *colon = strchr(*headers, ':');
-
-		if (strncasecmp(*headers, "Content-Type:", 13) == 0)
-			has_ctype = true;
-		hl = curl_slist_append(hl, *headers);
-		if (colon != NULL && r->nreq < 8 &&
-		    (size_t)(colon - *headers) < sizeof(r->req_hname[0])) {
-			memcpy(r->req_hname[r->nreq], *headers,
-			    (size_t)(colon - *headers));
-			r->req_hname[r->nreq][colon - *headers] = '\0';
-			r->nreq++;
-		}
-	}
-	/* no Content-Type: not libcurl's form default either */
-	if (!has_ctype && strcmp(method, "POST") == 0)
-		hl = curl_slist_append(hl, "Content-Type:");
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
-	cc = curl_easy_perform(c);
-	if (cc == CURLE_OK)
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
-	else
-		fprintf(stderr, "%s %s: %s\n", method, path,
-		    curl_easy_strerror(cc));
-	curl_slist_free_all(hl);
-	curl_easy_cleanup(c);
-	if (r->body == NULL && (r->body = calloc(1, 1)) == NULL)
-		return -1;
-	return cc == CURLE_OK ? 0 : -1;
+	return dh_request(&H, NULL, method, path, headers, body, len, r);
 }
 
 /* POST /v1/authenticate, signed by kiosk K (created = now + skew). */
 static int
 post_signed(int k, const char *body, size_t len, int64_t skew,
-    const char *nonce, struct resp *r)
+    const char *nonce, struct dh_resp *r)
 {
-	struct dt_error err = { 0 };
-	char digest[DIGEST_HEADER_BUF], si[1024], sg[256], n[32];
-	char hd[3][1200];
-	const char *headers[5];
-
-	if (nonce == NULL) {
-		if (httpsig_nonce(n, sizeof(n)) != 0)
-			return -1;
-		nonce = n;
-	}
-	if (digest_header(DIGEST_SHA256, body, len, digest, sizeof(digest),
-	    &err) != 0 ||
-	    httpsig_sign_kiosk("POST", "/v1/authenticate", digest,
-	    H.kiosk_id[k], (int64_t)time(NULL) + skew, nonce, H.sk[k], si,
-	    sizeof(si), sg, sizeof(sg), &err) != 0) {
-		fprintf(stderr, "sign: %s\n", err.msg);
-		return -1;
-	}
-	snprintf(hd[0], sizeof(hd[0]), "Content-Digest: %s", digest);
-	snprintf(hd[1], sizeof(hd[1]), "Signature-Input: %s", si);
-	snprintf(hd[2], sizeof(hd[2]), "Signature: %s", sg);
-	headers[0] = "Content-Type: application/json";
-	headers[1] = hd[0];
-	headers[2] = hd[1];
-	headers[3] = hd[2];
-	headers[4] = NULL;
-	return request("POST", "/v1/authenticate", headers, body, len, r);
+	return dh_signed(&H, NULL, k, body, len, skew, nonce, r);
 }
 
 /* --- conformance ---------------------------------------------------------- */
@@ -523,7 +355,7 @@ header_instance(json_t *schema, const char *value)
  * the body is JSON, else NULL.
  */
 static json_t *
-conform(const char *method, const char *path, const struct resp *r)
+conform(const char *method, const char *path, const struct dh_resp *r)
 {
 	char lower[16], status[8], why[JS_ERR_MAX], ct[160], key[160];
 	json_t *item, *op = NULL, *resp, *headers, *content, *media, *h, *j;
@@ -567,7 +399,7 @@ conform(const char *method, const char *path, const struct resp *r)
 
 		h = js_deref(spec, h);
 		assert_non_null(h);
-		val = resp_header(r, name);
+		val = dh_resp_header(r, name);
 		if (val == NULL) {
 			if (json_is_true(json_object_get(h, "required")))
 				fail_msg("%s %s %ld: required header %s "
@@ -596,7 +428,7 @@ conform(const char *method, const char *path, const struct resp *r)
 			    "none", method, path, r->status);
 		return NULL;
 	}
-	if ((val = resp_header(r, "Content-Type")) == NULL)
+	if ((val = dh_resp_header(r, "Content-Type")) == NULL)
 		fail_msg("%s %s %ld: no Content-Type", method, path,
 		    r->status);
 	norm_media(ct, sizeof(ct), val);
@@ -680,7 +512,7 @@ conform(const char *method, const char *path, const struct resp *r)
 
 /* A request that must give STATUS, conforming; returns the JSON body. */
 static json_t *
-expect(const char *method, const char *path, const struct resp *r,
+expect(const char *method, const char *path, const struct dh_resp *r,
     long status)
 {
 	json_t *j;
@@ -706,18 +538,18 @@ expect_slug(json_t *j, const char *slug)
 static void
 get(const char *method, const char *path, long status)
 {
-	struct resp r;
+	struct dh_resp r;
 
 	assert_int_equal(request(method, path, NULL, NULL, 0, &r), 0);
 	json_decref(expect(method, path, &r, status));
-	resp_free(&r);
+	dh_resp_free(&r);
 }
 
 /* A signed POST with this body that must give STATUS (and SLUG). */
 static void
 post(int k, const char *body, size_t len, long status, const char *slug)
 {
-	struct resp r;
+	struct dh_resp r;
 	json_t *j;
 
 	assert_int_equal(post_signed(k, body, len, 0, NULL, &r), 0);
@@ -725,7 +557,7 @@ post(int k, const char *body, size_t len, long status, const char *slug)
 	if (slug != NULL)
 		expect_slug(j, slug);
 	json_decref(j);
-	resp_free(&r);
+	dh_resp_free(&r);
 }
 
 static char *
@@ -1096,7 +928,7 @@ daemon_setup(void **state)
 	if (dh_init(&H, conf) != 0 || dh_model(&H, "m-openapi", 7) != 0)
 		return -1;
 	for (i = 0; i < 4; i++)
-		if (dh_load(recs[i], &sig[i], &sig_n[i], &sig_fs[i]) != 0)
+		if (tt_load_wfdb(recs[i], &sig[i], &sig_n[i], &sig_fs[i]) != 0)
 			return -1;
 	/* p01..p03 enrolled (templates at activation); person 4 is not */
 	if (dh_member(&H, "p01", "Person One", recs[0], false) != 0 ||
@@ -1122,7 +954,7 @@ daemon_teardown(void **state)
 static void
 no_model(void **state)
 {
-	struct resp r;
+	struct dh_resp r;
 	json_t *j;
 	char *b;
 	size_t len;
@@ -1133,7 +965,7 @@ no_model(void **state)
 	j = expect("GET", "/v1/ready", &r, 503);
 	expect_slug(j, "no-active-model");
 	json_decref(j);
-	resp_free(&r);
+	dh_resp_free(&r);
 	get("HEAD", "/v1/ready", 503);
 	b = ecg_body(0, NULL, &len);
 	post(K_MAIN, b, len, 503, "no-active-model");
@@ -1155,7 +987,7 @@ not_found_and_methods(void **state)
 static void
 ready(void **state)
 {
-	struct resp r;
+	struct dh_resp r;
 	json_t *j;
 	int i;
 
@@ -1166,14 +998,14 @@ ready(void **state)
 		if (r.status == 200)
 			break;
 		json_decref(conform("GET", "/v1/ready", &r));
-		resp_free(&r);
+		dh_resp_free(&r);
 		usleep(100 * 1000);
 	}
 	j = expect("GET", "/v1/ready", &r, 200);
 	assert_string_equal(json_string_value(json_object_get(
 	    json_object_get(j, "model"), "id")), "m-openapi");
 	json_decref(j);
-	resp_free(&r);
+	dh_resp_free(&r);
 	get("HEAD", "/v1/ready", 200);
 }
 
@@ -1267,36 +1099,16 @@ static void
 raw(const char *ctype, const char *digest, const char *si, const char *sg,
     const char *body, size_t len, long status, const char *slug)
 {
-	char h[4][1400];
-	const char *hl[5];
-	struct resp r;
+	struct dh_resp r;
 	json_t *j;
-	int n = 0;
 
-	if (ctype != NULL) {
-		snprintf(h[n], sizeof(h[n]), "Content-Type: %s", ctype);
-		hl[n] = h[n], n++;
-	}
-	if (digest != NULL) {
-		snprintf(h[n], sizeof(h[n]), "Content-Digest: %s", digest);
-		hl[n] = h[n], n++;
-	}
-	if (si != NULL) {
-		snprintf(h[n], sizeof(h[n]), "Signature-Input: %s", si);
-		hl[n] = h[n], n++;
-	}
-	if (sg != NULL) {
-		snprintf(h[n], sizeof(h[n]), "Signature: %s", sg);
-		hl[n] = h[n], n++;
-	}
-	hl[n] = NULL;
-	assert_int_equal(request("POST", "/v1/authenticate", hl, body, len,
+	assert_int_equal(dh_post(&H, NULL, ctype, digest, si, sg, body, len,
 	    &r), 0);
 	j = expect("POST", "/v1/authenticate", &r, status);
 	if (slug != NULL)
 		expect_slug(j, slug);
 	json_decref(j);
-	resp_free(&r);
+	dh_resp_free(&r);
 }
 
 static void
@@ -1368,7 +1180,7 @@ static void
 replay_409(void **state)
 {
 	char nonce[32], *b;
-	struct resp r;
+	struct dh_resp r;
 	json_t *j;
 	size_t len;
 
@@ -1376,12 +1188,12 @@ replay_409(void **state)
 	assert_int_equal(httpsig_nonce(nonce, sizeof(nonce)), 0);
 	assert_int_equal(post_signed(K_MAIN, b, len, 0, nonce, &r), 0);
 	json_decref(expect("POST", "/v1/authenticate", &r, 200));
-	resp_free(&r);
+	dh_resp_free(&r);
 	assert_int_equal(post_signed(K_MAIN, b, len, 0, nonce, &r), 0);
 	j = expect("POST", "/v1/authenticate", &r, 409);
 	expect_slug(j, "replayed-nonce");
 	json_decref(j);
-	resp_free(&r);
+	dh_resp_free(&r);
 	free(b);
 }
 
@@ -1426,7 +1238,7 @@ unusable_422(void **state)
 static void
 rate_limited_429(void **state)
 {
-	struct resp r;
+	struct dh_resp r;
 	json_t *j;
 	int i, got = 0;
 
@@ -1436,13 +1248,13 @@ rate_limited_429(void **state)
 			j = expect("POST", "/v1/authenticate", &r, 429);
 			expect_slug(j, "rate-limited");
 			json_decref(j);
-			assert_non_null(resp_header(&r, "Retry-After"));
+			assert_non_null(dh_resp_header(&r, "Retry-After"));
 			got = 1;
 		} else {
 			json_decref(expect("POST", "/v1/authenticate", &r,
 			    400));
 		}
-		resp_free(&r);
+		dh_resp_free(&r);
 	}
 	assert_true(got);
 }
@@ -1450,12 +1262,12 @@ rate_limited_429(void **state)
 static void
 metrics(void **state)
 {
-	struct resp r;
+	struct dh_resp r;
 
 	assert_int_equal(request("GET", "/metrics", NULL, NULL, 0, &r), 0);
 	json_decref(expect("GET", "/metrics", &r, 200));
 	assert_non_null(strstr(r.body, "dt4ecg_model_info{model=\"m-openapi\""));
-	resp_free(&r);
+	dh_resp_free(&r);
 	get("HEAD", "/metrics", 200);
 }
 

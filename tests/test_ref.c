@@ -14,6 +14,7 @@
 
 #include "nn/model.h"
 #include "nn/ref.h"
+#include "tests/support.h"
 
 static const char *const ACTS[] = { "rest", "walk", "run" };
 
@@ -40,20 +41,6 @@ model(int window, int n_stages, uint64_t seed)
 	if (nn_model_create(&hp, 4, 3, ACTS, seed, &m, &err) != 0)
 		fail_msg("%s", err.msg);
 	return m;
-}
-
-static float *
-windows(int n, int w, uint64_t seed)
-{
-	struct dt_rng r;
-	float *x = malloc(sizeof(float) * (size_t)n * w);
-	int i;
-
-	assert_non_null(x);
-	dt_rng_seed(&r, seed);
-	for (i = 0; i < n * w; i++)
-		x[i] = (float)dt_rng_normal(&r);
-	return x;
 }
 
 static void
@@ -83,7 +70,7 @@ static void
 test_norm_and_softmax(void **state)
 {
 	struct nn_model *m = model(128, 3, 1);
-	float *x = windows(3, 128, 2), emb[3 * 12], act[3 * 3];
+	float *x = tt_random_windows(3, 128, 2), emb[3 * 12], act[3 * 3];
 	struct dt_error err;
 
 	(void)state;
@@ -107,7 +94,7 @@ test_odd_window(void **state)
 	(void)state;
 	for (k = 0; k < sizeof(lens) / sizeof(lens[0]); k++) {
 		struct nn_model *m = model(lens[k], 2 + (int)(k % 2), k);
-		float *x = windows(2, lens[k], 10 + k);
+		float *x = tt_random_windows(2, lens[k], 10 + k);
 
 		if (nn_ref_forward(m, x, 2, emb, act, &err) != 0)
 			fail_msg("window %d: %s", lens[k], err.msg);
@@ -121,7 +108,7 @@ static void
 test_batch_equals_single(void **state)
 {
 	struct nn_model *m = model(100, 3, 5);
-	float *x = windows(4, 100, 6);
+	float *x = tt_random_windows(4, 100, 6);
 	float emb[4 * 12], act[4 * 3], e1[12], a1[3];
 	struct dt_error err;
 	int i;
@@ -149,7 +136,7 @@ static void
 test_bias_only(void **state)
 {
 	struct nn_model *m = model(64, 2, 9);
-	float *x = windows(1, 64, 3), emb[12], act[3];
+	float *x = tt_random_windows(1, 64, 3), emb[12], act[3];
 	const struct nn_tensor *fb, *h1, *w2, *b2;
 	struct dt_error err;
 	double e[12], nrm = 0, z[3], mx, sum = 0;
@@ -198,7 +185,7 @@ static void
 test_refusals(void **state)
 {
 	struct nn_model *m = model(64, 2, 1);
-	float *x = windows(2, 64, 1), emb[24], act[6];
+	float *x = tt_random_windows(2, 64, 1), emb[24], act[6];
 	struct dt_error err;
 	struct nn_tensor *t;
 

@@ -29,6 +29,7 @@
 #include "nn/train.h"
 #include "nn/train_internal.h"
 #include "nn/train_layers.h"
+#include "tests/support.h"
 
 #define TOL_LAYER 2e-2
 #define TOL_NET 5e-2
@@ -754,23 +755,6 @@ test_grad_heads(void **state)
 
 static const char *const acts3[] = { "rest", "walk", "run" };
 
-static void
-tiny_hp(struct nn_hparams *hp)
-{
-	nn_hparams_default(hp);
-	hp->window = 40;
-	hp->stem_channels = 8;
-	hp->stem_kernel = 5;
-	hp->n_stages = 2;
-	hp->stage_channels[0] = 8;
-	hp->stage_channels[1] = 16;
-	hp->kernel = 3;
-	hp->sca_reduction = 4;
-	hp->seq_kernel = 3;
-	hp->embedding_dim = 8;
-	hp->act_hidden = 8;
-}
-
 struct net_ctx {
 	struct nn_trainer *t;
 	const float *x;
@@ -830,7 +814,7 @@ grad_network(void)
 	double l;
 	int k, fails = 0;
 
-	tiny_hp(&hp);
+	tt_tiny_hp(&hp, 40, 8);
 	assert_int_equal(nn_model_create(&hp, 5, 3, acts3, 42, &m, &err), 0);
 	perturb_model(m, 43);
 	nn_train_opts_default(&o);
@@ -950,7 +934,7 @@ training_run(bool gn_features)
 	double first_l = 0, last_l = 0, acc_first = 0, acc_last = 0;
 	float w0 = 1.0f;
 
-	tiny_hp(&hp);
+	tt_tiny_hp(&hp, 40, 8);
 	hp.window = W;
 	assert_int_equal(nn_model_create(&hp, 4, 2, acts2, 5, &m, &err), 0);
 	nn_train_opts_default(&o);
@@ -1050,7 +1034,7 @@ test_checkpoint(void **state)
 	FILE *f;
 
 	(void)state;
-	tiny_hp(&hp);
+	tt_tiny_hp(&hp, 40, 8);
 	assert_int_equal(nn_model_create(&hp, 3, 3, acts3, 1, &m, &err), 0);
 	nn_train_opts_default(&o);
 	o.batch = N;
@@ -1116,7 +1100,7 @@ test_bad_input(void **state)
 	int yi[4] = { 0, 1, 2, 3 }, ya[4] = { 0, 0, 0, 0 };
 
 	(void)state;
-	tiny_hp(&hp);
+	tt_tiny_hp(&hp, 40, 8);
 	assert_int_equal(nn_model_create(&hp, 3, 3, acts3, 1, &m, &err), 0);
 	nn_train_opts_default(&o);
 	o.batch = 4;

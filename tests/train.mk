@@ -5,4 +5,4 @@ check_PROGRAMS += tests/test_train
 TESTS += tests/test_train
 tests_test_train_SOURCES = tests/test_train.c tests/cmocka_all.h
 tests_test_train_CFLAGS = $(TEST_CFLAGS)
-tests_test_train_LDADD = $(NN_LIBS) $(CMOCKA_LIBS)
+tests_test_train_LDADD = $(DTTEST_LIBS) $(NN_LIBS) $(CMOCKA_LIBS)

@@ -1,5 +1,5 @@
 /*
- * daemon/httpsig.h — RFC 9421 HTTP Message Signatures, alg "ed25519".
+ * proto/httpsig.h — RFC 9421 HTTP Message Signatures, alg "ed25519".
  *
  * Verifying side (dt4ecgd), in four steps so the caller can look the key up
  * between them and answer each failure with its own problem:
@@ -15,7 +15,7 @@
  * ("@method" "@path" "content-digest");created;nonce;keyid;alg="ed25519".
  *
  * The verifying functions return PROBLEM_OK (0) or the problem kind
- * (daemon/problem.h) and fill *err with a detail naming the header, member,
+ * (proto/problem.h) and fill *err with a detail naming the header, member,
  * component or parameter at fault; the signing functions return 0 / -1.
  *
  * Supported derived components: @method, @path, @authority; any header field
@@ -29,7 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "daemon/problem.h"
+#include "proto/problem.h"
 #include "util/error.h"
 
 #define HTTPSIG_HEADER_MAX 4096	/* longest header value accepted */

@@ -1,4 +1,4 @@
-/* daemon/digest.c — RFC 9530 Content-Digest; see digest.h. */
+/* proto/digest.c — RFC 9530 Content-Digest; see digest.h. */
 #include "config.h"
 
 #include <stdio.h>
@@ -6,8 +6,8 @@
 
 #include <sodium.h>
 
-#include "daemon/digest.h"
-#include "daemon/sfv.h"
+#include "proto/digest.h"
+#include "proto/sfv.h"
 
 #define DIGEST_MAX_MEMBERS 8
 

@@ -1,4 +1,4 @@
-/* daemon/problem.c — RFC 9457 problem details; see problem.h. */
+/* proto/problem.c — RFC 9457 problem details; see problem.h. */
 #include "config.h"
 
 #include <stdio.h>
@@ -7,7 +7,7 @@
 
 #include <jansson.h>
 
-#include "daemon/problem.h"
+#include "proto/problem.h"
 
 struct problem_def {
 	int status;

@@ -1,5 +1,5 @@
 /*
- * daemon/sfv.h — a strict, bounded subset of RFC 8941 Structured Field
+ * proto/sfv.h — a strict, bounded subset of RFC 8941 Structured Field
  * Values: just what Signature-Input, Signature (RFC 9421) and Content-Digest
  * (RFC 9530) need.  A cursor walks a field value; every function consumes
  * what it parses and returns 0, or -1 on malformed input (cursor position

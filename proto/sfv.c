@@ -1,9 +1,9 @@
-/* daemon/sfv.c — RFC 8941 subset; see sfv.h. */
+/* proto/sfv.c — RFC 8941 subset; see sfv.h. */
 #include "config.h"
 
 #include <string.h>
 
-#include "daemon/sfv.h"
+#include "proto/sfv.h"
 
 void
 sfv_init(struct sfv_cur *c, const char *s, size_t len)

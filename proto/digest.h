@@ -1,10 +1,10 @@
 /*
- * daemon/digest.h — RFC 9530 Content-Digest: sha-256 and sha-512.
+ * proto/digest.h — RFC 9530 Content-Digest: sha-256 and sha-512.
  *
  * The header is a dictionary of byte sequences (sha-256=:base64:, possibly
  * several, possibly algorithms we do not know, which are ignored).  Every
  * supported digest present must match the body.  The verifying functions
- * return PROBLEM_OK (0) or a problem kind (daemon/problem.h) and fill *err.
+ * return PROBLEM_OK (0) or a problem kind (proto/problem.h) and fill *err.
  */
 #ifndef DT_DAEMON_DIGEST_H
 #define DT_DAEMON_DIGEST_H
@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "daemon/problem.h"
+#include "proto/problem.h"
 #include "util/error.h"
 
 #define DIGEST_HEADER_MAX 1024	/* longest Content-Digest accepted */

@@ -1,5 +1,5 @@
 /*
- * daemon/problem.h — RFC 9457 problem details: the one table of the
+ * proto/problem.h — RFC 9457 problem details: the one table of the
  * protocol errors dt4ecgd answers with.
  *
  * Every error the protocol layer can report is a `enum problem_kind`.  The

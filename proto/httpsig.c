@@ -1,4 +1,4 @@
-/* daemon/httpsig.c — RFC 9421 HTTP Message Signatures; see httpsig.h. */
+/* proto/httpsig.c — RFC 9421 HTTP Message Signatures; see httpsig.h. */
 #include "config.h"
 
 #include <inttypes.h>
@@ -9,8 +9,8 @@
 
 #include <sodium.h>
 
-#include "daemon/httpsig.h"
-#include "daemon/sfv.h"
+#include "proto/httpsig.h"
+#include "proto/sfv.h"
 
 static const char *const param_names[HTTPSIG_P_COUNT] = {
 	[HTTPSIG_P_CREATED] = "created",
