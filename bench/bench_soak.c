@@ -29,10 +29,11 @@
 #include <sodium.h>
 
 #include "bench/bench.h"
-#include "daemon/digest.h"
-#include "daemon/httpsig.h"
+#include "proto/digest.h"
+#include "proto/httpsig.h"
 #include "ecg/load.h"
 #include "tests/dmn_harness.h"
+#include "tests/support.h"
 
 #define SOAK_MAX_CONC 16
 #define SOAK_MAX_BODIES 64
@@ -115,12 +116,11 @@ soak_post(struct dh *h, CURL *c, int k, const char *body, size_t len,
 {
 	struct dt_error err = { 0 };
 	char digest[DIGEST_HEADER_BUF], si[1024], sig[256], n[32];
-	char hd[4][1200];
-	const char *headers[5];
 	char *colon;
 
 	if (nonce == NULL) {
-		httpsig_nonce(n, sizeof(n));
+		if (httpsig_nonce(n, sizeof(n)) != 0)
+			return -1;
 		nonce = n;
 	}
 	if (nonce_out != NULL)
@@ -138,17 +138,7 @@ soak_post(struct dh *h, CURL *c, int k, const char *body, size_t len,
 	/* sig is "sig1=:BASE64:"; change a character of the base64 */
 	if (mangle && (colon = strchr(sig, ':')) != NULL && colon[1] != '\0')
 		colon[1] = colon[1] == 'A' ? 'B' : 'A';
-	snprintf(hd[0], sizeof(hd[0]), "Content-Type: %s", ctype);
-	snprintf(hd[1], sizeof(hd[1]), "Content-Digest: %s", digest);
-	snprintf(hd[2], sizeof(hd[2]), "Signature-Input: %s", si);
-	snprintf(hd[3], sizeof(hd[3]), "Signature: %s", sig);
-	headers[0] = hd[0];
-	headers[1] = hd[1];
-	headers[2] = hd[2];
-	headers[3] = hd[3];
-	headers[4] = NULL;
-	return dh_request(h, c, "POST", "/v1/authenticate", headers, body,
-	    len, r);
+	return dh_post(h, c, ctype, digest, si, sig, body, len, r);
 }
 
 /* Sends one request of kind KIND (its VARIANT-th form where it has several,
@@ -165,9 +155,6 @@ soak_one(struct soak *S, CURL *c, int k, enum soak_kind kind, unsigned i,
 		"{\"fs\": -5, \"samples\": []}",
 		"{\"samples\": {\"a\": 1}}",
 		"[1, 2, 3]",
-	};
-	static const char *const unsigned_hd[] = {
-		"Content-Type: application/json", NULL
 	};
 	struct dh *h = S->h;
 	struct soak_body *b = &S->bodies[i % (unsigned)S->nbodies];
@@ -224,7 +211,7 @@ soak_one(struct soak *S, CURL *c, int k, enum soak_kind kind, unsigned i,
 		    NULL, "application/json", false, &r);
 		break;
 	case K_UNSIGNED:
-		rc = dh_request(h, c, "POST", "/v1/authenticate", unsigned_hd,
+		rc = dh_post(h, c, "application/json", NULL, NULL, NULL,
 		    S->big, 65536, &r);
 		break;
 	case K_EXPIRED:
@@ -353,7 +340,7 @@ soak_bodies(struct soak *S, const char *rel)
 	size_t n, seg, off;
 	double fs;
 
-	if (dh_load(rel, &x, &n, &fs) != 0)
+	if (tt_load_wfdb(rel, &x, &n, &fs) != 0)
 		return -1;
 	seg = (size_t)(fs * SOAK_SEG_S);
 	for (off = 0; off + seg <= n && S->nbodies < SOAK_MAX_BODIES;
