@@ -5,6 +5,7 @@ libstore_a_SOURCES = \
 	store/store.c store/store.h store/store_int.h store/db.h \
 	store/db_sqlite.c store/db_sqlite.h store/db_pg.c store/migrate.c \
 	store/member.c store/recording.c store/kiosk.c store/model.c \
+	store/copy.c \
 	store/crypto.c store/crypto.h \
 	store/audit.c store/anchor.c store/rowmac.c \
 	store/guard.h store/nonce.c store/lockout.c \

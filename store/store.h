@@ -299,4 +299,24 @@ void store_anchor_format(const struct store_audit_anchor *a, char *buf,
 int store_anchor_parse(const char *name, const char *text, size_t len,
     struct store_audit_anchor **out, size_t *n, struct dt_error *err);
 
+/* --- moving a store to another backend (dt4ecg-admin migrate-store) ----- */
+#define STORE_COPY_TABLES 9
+struct store_copy_report {
+	size_t ntables;
+	char table[STORE_COPY_TABLES][24];
+	int64_t rows[STORE_COPY_TABLES];	/* copied, per table */
+};
+/*
+ * Copies every row of SRC into DST (a new, empty store at the current
+ * schema, opened with the same key) in one transaction on DST, keeping row
+ * ids: sealed rows, row MACs and the audit chain (verbatim) stay valid.
+ * DT_E_EXISTS when DST is not empty.
+ */
+int store_copy(struct store *src, struct store *dst,
+    struct store_copy_report *r, struct dt_error *err);
+/* Opens (decrypts, then wipes) every recording and template of S: the
+ * counts, or the first that does not open. */
+int store_open_all(struct store *s, int64_t *recordings, int64_t *templates,
+    struct dt_error *err);
+
 #endif /* STORE_STORE_H */

@@ -5,6 +5,9 @@ tests_admin_mkmodel_SOURCES = tests/admin_mkmodel.c
 tests_admin_mkmodel_LDADD = $(NN_LIBS)
 TESTS += tests/admin.sh
 EXTRA_DIST += tests/admin.sh
+# the same commands on a throwaway PostgreSQL cluster, and migrate-store
+TESTS += tests/admin-pg.sh
+EXTRA_DIST += tests/admin-pg.sh
 
 check_PROGRAMS += tests/test_kiosk
 TESTS += tests/test_kiosk

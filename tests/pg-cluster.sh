@@ -1,7 +1,8 @@
 #!/bin/sh
 # tests/pg-cluster.sh — a throwaway PostgreSQL cluster for the tests:
 #   tests/pg-cluster.sh start DIR   initdb + pg_ctl start in DIR (made by the
-#                                   caller, e.g. mktemp -d), listening only on
+#                                   caller with mktemp -d, not inside another
+#                                   private directory), listening only on
 #                                   a Unix socket in DIR; prints DIR
 #   tests/pg-cluster.sh stop DIR    stops it (the caller removes DIR)
 #   tests/pg-cluster.sh restart DIR stops and starts it again (same data)
