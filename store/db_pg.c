@@ -108,13 +108,16 @@ state_errc(struct pgc *c, const PGresult *r)
 	return SDB_E_OTHER;
 }
 
+/* The session: LISTEN for the migrations' notifications; a writer waits
+ * for the advisory lock as long as SQLite would for its write lock. */
 static int
-listen(struct pgc *c)
+session(struct pgc *c)
 {
 	PGresult *r;
 	int ok;
 
-	r = PQexec(c->conn, "LISTEN dt4ecg_changes");
+	r = PQexec(c->conn, "LISTEN dt4ecg_changes; SET lock_timeout = '5s'; "
+	    "SET client_min_messages = warning");
 	ok = PQresultStatus(r) == PGRES_COMMAND_OK;
 	if (!ok)
 		set_err(c, state_errc(c, r), PQresultErrorMessage(r));
@@ -141,7 +144,7 @@ usable(struct pgc *c, int is_rollback)
 		set_err(c, SDB_E_CONN, PQerrorMessage(c->conn));
 		return -1;
 	}
-	return listen(c);
+	return session(c);
 }
 
 /* After a failed command: remembers a connection lost mid-transaction. */
@@ -154,6 +157,20 @@ failed(struct pgc *c, PGresult *r, PGTransactionStatusType before)
 	    (before == PQTRANS_INTRANS || before == PQTRANS_INERROR ||
 	    before == PQTRANS_ACTIVE))
 		c->lost_in_tx = 1;
+}
+
+/*
+ * After a failed command: a connection found broken while no transaction
+ * was open (the server restarted or failed over since the last statement)
+ * is re-established once, and the caller runs the statement again: it was
+ * the first of its transaction, nothing is lost.  1 when reconnected.
+ */
+static int
+stale(struct pgc *c, PGTransactionStatusType before)
+{
+	if (PQstatus(c->conn) == CONNECTION_OK || before != PQTRANS_IDLE)
+		return 0;
+	return usable(c, 0) == 0;
 }
 
 /* "?" and "?N" become "$N"; quoted text is left alone.  REF[i] says
@@ -349,6 +366,13 @@ g_step(struct sdb_stmt *st)
 		s->res = PQexecParams(c->conn, s->sql, s->np, types, vals, lens,
 		    fmts, 0);
 		es = PQresultStatus(s->res);
+		if (es != PGRES_COMMAND_OK && es != PGRES_TUPLES_OK &&
+		    stale(c, before)) {	/* the server restarted meanwhile */
+			PQclear(s->res);
+			s->res = PQexecParams(c->conn, s->sql, s->np, types,
+			    vals, lens, fmts, 0);
+			es = PQresultStatus(s->res);
+		}
 		if (es != PGRES_COMMAND_OK && es != PGRES_TUPLES_OK) {
 			failed(c, s->res, before);
 			PQclear(s->res);
@@ -489,6 +513,12 @@ g_exec(struct sdb *db, const char *sql)
 	before = PQtransactionStatus(c->conn);
 	r = PQexec(c->conn, sql);
 	es = PQresultStatus(r);
+	if (es != PGRES_COMMAND_OK && es != PGRES_TUPLES_OK &&
+	    stale(c, before)) {
+		PQclear(r);
+		r = PQexec(c->conn, sql);
+		es = PQresultStatus(r);
+	}
 	if (es != PGRES_COMMAND_OK && es != PGRES_TUPLES_OK) {
 		failed(c, r, before);
 		PQclear(r);
@@ -555,7 +585,7 @@ store_pg_open(const char *conninfo, struct sdb **out, char *msg,
 		return -1;
 	}
 	PQsetNoticeProcessor(c->conn, quiet, NULL);
-	if (listen(c) == -1) {
+	if (session(c) == -1) {
 		snprintf(msg, msglen, "%s", c->msg);
 		PQfinish(c->conn);
 		free(c);
@@ -563,15 +593,6 @@ store_pg_open(const char *conninfo, struct sdb **out, char *msg,
 	}
 	*out = &c->base;
 	return 0;
-}
-
-int
-store_pg_setup(struct store *s, struct dt_error *err)
-{
-	/* a writer waits for the advisory lock as long as SQLite would */
-	return store_exec(s, "SET lock_timeout = '5s'; "
-	    "SET application_name = 'dt4ecg'; "
-	    "SET client_min_messages = warning", err);
 }
 
 int
@@ -605,13 +626,6 @@ store_pg_open(const char *conninfo, struct sdb **out, char *msg,
 	snprintf(msg, msglen, "this dt4ecg was built without PostgreSQL "
 	    "support (configure found no libpq)");
 	return -1;
-}
-
-int
-store_pg_setup(struct store *s, struct dt_error *err)
-{
-	(void)s;
-	return dt_error_set(err, DT_E_UNSUPPORTED, "no PostgreSQL support");
 }
 
 int

@@ -474,7 +474,7 @@ connect_db(struct store *s, const char *path, int flags, struct dt_error *err)
 		if (store_pg_open(path, &s->db, msg, sizeof(msg)) == -1)
 			return dt_error_set(err, DT_E_BUSY, "store %s: %s",
 			    s->path, msg);
-		return store_pg_setup(s, err);
+		return 0;
 	}
 	if (sdb_sqlite_open(path, flags & STORE_CREATE, &s->db, msg,
 	    sizeof(msg)) == -1)

@@ -75,8 +75,6 @@ struct sdb *store_sdb(struct store *s);
 /* db_pg.c: the PostgreSQL backend (libpq) */
 int store_pg_open(const char *conninfo, struct sdb **out, char *msg,
     size_t msglen);
-/* Session settings after connecting. */
-int store_pg_setup(struct store *s, struct dt_error *err);
 /* CONNINFO without its password, for messages (malloc'd; NULL: no memory). */
 char *store_pg_redact(const char *conninfo);
 int store_pg_data_version(struct store *s, int64_t *dv, struct dt_error *err);

@@ -6,6 +6,7 @@
 #                                   a Unix socket in DIR; prints DIR
 #   tests/pg-cluster.sh stop DIR    stops it (the caller removes DIR)
 #   tests/pg-cluster.sh restart DIR stops and starts it again (same data)
+#   tests/pg-cluster.sh resume DIR  starts a stopped cluster again
 # The server runs as the invoking user, or as "nobody" when that is root
 # (PostgreSQL refuses to run as root); the database superuser is "dt4ecg",
 # trust authentication on the socket only.  Exit 77 when PostgreSQL's server
@@ -55,13 +56,13 @@ start)
 stop)
 	pgctl -m fast stop >/dev/null 2>&1
 	;;
-restart)
-	pgctl -m fast stop >/dev/null 2>&1
+restart|resume)
+	[ "$cmd" = restart ] && pgctl -m fast stop >/dev/null 2>&1
 	pgctl -o "-k $dir -c listen_addresses='' -c fsync=off -c max_connections=200" \
 	    start >/dev/null || { cat "$dir/log" >&2; exit 99; }
 	;;
 *)
-	echo "usage: $0 start|stop|restart DIR" >&2
+	echo "usage: $0 start|stop|restart|resume DIR" >&2
 	exit 2
 	;;
 esac
