@@ -73,6 +73,19 @@ chmod 600 "$T/tls.key"
 	"$A" --db "$S" kiosk add side --key-out "$T/side.key"
 } >"$T/admin.log" 2>&1 || { cat "$T/admin.log"; echo "Bail out! setup"; exit 99; }
 ok "store on PostgreSQL: model demo, kiosks lobby and side"
+# the daemons run as the role etc/dt4ecg-pg-roles.sql makes (not the owner)
+"$PSQL" -qX -h "$P" -U dt4ecg -d chain -v daemon_password=unused \
+    -f "$SRC/etc/dt4ecg-pg-roles.sql" >"$T/roles.log" 2>&1 ||
+    { cat "$T/roles.log"; echo "Bail out! roles"; exit 99; }
+DS="postgresql://dt4ecgd@/chain?host=$P"
+as_daemon() { "$PSQL" -qtAX -h "$P" -U dt4ecgd -d chain -c "$1" >"$T/psql" 2>&1; }
+for q in "UPDATE audit SET detail = 'x' WHERE id = 1" "DELETE FROM audit" \
+    "TRUNCATE audit" "ALTER TABLE audit DISABLE TRIGGER audit_no_update" \
+    "UPDATE kiosks SET revoked_at = NULL" "DELETE FROM members" \
+    "INSERT INTO kiosks(id, public_key, created) VALUES ('evil', '\\x00', 1)"; do
+	if as_daemon "$q"; then bad "the daemon's role may: $q"
+	else ok "the daemon's role may not: $q ($(grep -o 'permission denied\|must be owner' "$T/psql" | head -1))"; fi
+done
 
 BASE=$(( 21000 + $$ % 20000 ))
 start() {	# start N PORT
@@ -81,7 +94,7 @@ listen = 127.0.0.1
 port = $2
 tls_cert = $T/tls.crt
 tls_key = $T/tls.key
-store = $S
+store = $DS
 store_key = $DT4ECG_KEY_FILE
 threads = 1
 threshold = ${THRESHOLD:-0.7}
