@@ -22,6 +22,7 @@ static const struct command {
 	{ "model", cmd_model, "import|list|show|activate|export models" },
 	{ "audit", cmd_audit, "print the audit log, or verify its hash chain" },
 	{ "backup", cmd_backup, "online backup of the store to a new file" },
+	{ "migrate-store", cmd_migrate_store, "copy a store to another backend (SQLite to PostgreSQL), verified" },
 	{ "infer", cmd_infer, "run the network on a recording or on windows; JSON per window" },
 	{ "retrain", cmd_retrain, "train the network (GradNorm) on manifests or built-in data sets" },
 	{ "evaluate", cmd_evaluate, "accuracy of a model under protocol P1, P2 or P3; JSON, HTML report" },

@@ -26,6 +26,7 @@ int cmd_threshold(struct admin_ctx *ctx, int argc, char **argv);
 int cmd_init(struct admin_ctx *ctx, int argc, char **argv);
 int cmd_migrate(struct admin_ctx *ctx, int argc, char **argv);
 int cmd_backup(struct admin_ctx *ctx, int argc, char **argv);
+int cmd_migrate_store(struct admin_ctx *ctx, int argc, char **argv);
 int cmd_kiosk(struct admin_ctx *ctx, int argc, char **argv);
 int cmd_user(struct admin_ctx *ctx, int argc, char **argv);
 int cmd_model(struct admin_ctx *ctx, int argc, char **argv);

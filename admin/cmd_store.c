@@ -72,6 +72,30 @@ cmd_init(struct admin_ctx *ctx, int argc, char **argv)
 		key_file = defkey;
 	}
 	rc = ADMIN_EXIT_FAIL;
+	if (adm_is_pg(ctx->db)) {
+		/* PostgreSQL: the database exists (createdb); it must not be a
+		 * store yet, and the key has no place beside a URI */
+		int v = 0;
+
+		if (key_file == defkey) {
+			adm_errx("init", "a PostgreSQL store needs --key-file "
+			    "FILE (or %s=FILE) for its new key", ADM_KEY_ENV);
+			return ADMIN_EXIT_USAGE;
+		}
+		if (store_open(ctx->db, NULL, STORE_OLD_OK, &s, &err) != 0 ||
+		    store_schema_version(s, &v, &err) != 0) {
+			adm_error("init", &err);
+			goto out;
+		}
+		store_close(s);
+		s = NULL;
+		if (v != 0) {
+			adm_errx("init", "%s is already a store (schema version "
+			    "%d; use migrate to upgrade one)", ctx->db, v);
+			goto out;
+		}
+		goto key;
+	}
 	/* the store file first: exclusive, 0600, so nothing is overwritten */
 	fd = open(ctx->db, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 	    0600);
@@ -83,6 +107,7 @@ cmd_init(struct admin_ctx *ctx, int argc, char **argv)
 	}
 	close(fd);
 	made_db = 1;
+key:
 	if (store_key_create_file(key_file, &err) != 0) {
 		if (err.code == DT_E_EXISTS)
 			adm_errx("init", "key file %s already exists (refusing "
@@ -214,6 +239,13 @@ cmd_backup(struct admin_ctx *ctx, int argc, char **argv)
 	file = argv[optind];
 	if (adm_need_db(ctx, "backup") != 0)
 		return ADMIN_EXIT_USAGE;
+	if (adm_is_pg(ctx->db)) {
+		adm_errx("backup", "%s is a PostgreSQL store: back it up with "
+		    "pg_dump (or the server's own backups), and the key file "
+		    "apart from it (docs/dt4ecgd.md, \"Running a chain\")",
+		    ctx->db);
+		return ADMIN_EXIT_FAIL;
+	}
 	if (adm_open(ctx, "backup", NULL, ADM_KEY_NONE, 0, &s) != 0)
 		return ADMIN_EXIT_FAIL;
 	rc = ADMIN_EXIT_FAIL;

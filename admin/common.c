@@ -56,6 +56,13 @@ adm_default_key_path(const char *db, char *buf, size_t size)
 	return 0;
 }
 
+bool
+adm_is_pg(const char *db)
+{
+	return strncmp(db, "postgresql://", 13) == 0 ||
+	    strncmp(db, "postgres://", 11) == 0;
+}
+
 const char *
 adm_actor(void)
 {
@@ -82,9 +89,7 @@ store_missing(struct admin_ctx *ctx, const char *cmd)
 {
 	struct stat sb;
 
-	if (strncmp(ctx->db, "postgresql://", 13) == 0 ||
-	    strncmp(ctx->db, "postgres://", 11) == 0 ||
-	    stat(ctx->db, &sb) == 0 || errno != ENOENT)
+	if (adm_is_pg(ctx->db) || stat(ctx->db, &sb) == 0 || errno != ENOENT)
 		return false;
 	adm_errx(cmd, "store %s: no such file; create it with dt4ecg-admin "
 	    "--db %s init", ctx->db, ctx->db);
@@ -121,6 +126,15 @@ adm_open(struct admin_ctx *ctx, const char *cmd, const char *key_file,
 		if (store_key_load_credential(ADM_CREDENTIAL, &key, &err) != 0)
 			goto fail;
 		goto open;
+	}
+	if (adm_is_pg(ctx->db)) {
+		if (keymode == ADM_KEY_OPTIONAL)
+			goto open;
+		adm_errx(cmd, "store key not found: a PostgreSQL store's key "
+		    "is named by --key-file FILE or %s=FILE (or the "
+		    "credential $CREDENTIALS_DIRECTORY/%s)", ADM_KEY_ENV,
+		    ADM_CREDENTIAL);
+		return -1;
 	}
 	if (adm_default_key_path(ctx->db, path, sizeof(path)) != 0) {
 		adm_errx(cmd, "%s: path too long", ctx->db);

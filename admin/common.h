@@ -53,6 +53,9 @@ int adm_default_key_path(const char *db, char *buf, size_t size);
 int adm_open(struct admin_ctx *ctx, const char *cmd, const char *key_file,
     enum adm_key keymode, int flags, struct store **out);
 
+/* DB is a postgresql:// (or postgres://) URI. */
+bool adm_is_pg(const char *db);
+
 /* "admin:<login name of the real uid>" */
 const char *adm_actor(void);
 

@@ -5,6 +5,7 @@ admin_dt4ecg_admin_SOURCES = \
 	admin/cmd_infer.c \
 	admin/common.c admin/common.h \
 	admin/cmd_store.c admin/cmd_kiosk.c admin/cmd_user.c \
+	admin/cmd_migrate_store.c \
 	admin/enroll_check.c admin/enroll_check.h \
 	admin/model_check.c admin/model_check.h \
 	admin/model_sign.c admin/model_sign.h \

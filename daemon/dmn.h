@@ -159,6 +159,10 @@ void server_stop(struct server *s, double wait_s);
 int reply_json(struct dmn_req *r, int status, const char *text, size_t len);
 int reply_problem(struct dmn_req *r, enum problem_kind kind,
     const char *detail);
+/* Retry-After of a 503 while the store is unreachable (PostgreSQL
+ * restarting or failing over; SQLite busy): the store reconnects by
+ * itself on the next request. */
+#define DMN_STORE_RETRY_S 2
 int reply_problem_retry(struct dmn_req *r, enum problem_kind kind,
     const char *detail, unsigned retry_after_s);
 int reply_text(struct dmn_req *r, int status, const char *ctype,

@@ -326,9 +326,10 @@ reply_decision(struct dmn_req *r, struct worker *w, const char *kiosk,
 	    d->accept ? "auth.accept" : "auth.reject",
 	    d->subject[0] != '\0' ? d->subject : NULL, adetail, &err) != 0) {
 		log_warnx("audit: %s", err.msg);
-		ret = reply_problem(r, err.code == DT_E_BUSY ?
+		ret = reply_problem_retry(r, err.code == DT_E_BUSY ?
 		    PROBLEM_UNAVAILABLE : PROBLEM_INTERNAL,
-		    "the decision could not be audited");
+		    "the decision could not be audited (store unavailable)",
+		    err.code == DT_E_BUSY ? DMN_STORE_RETRY_S : 0);
 		goto out;
 	}
 	metrics_decision(d->accept);
@@ -363,8 +364,11 @@ problem_reply(struct dmn_req *r, enum problem_kind pk, struct dt_error *err)
 	else
 		log_debug("authenticate %s: %s: %s", r->request_id,
 		    problem_slug(pk), err->msg);
-	return reply_problem(r, pk, pk == PROBLEM_INTERNAL ?
-	    "internal error (logged with the request id)" : err->msg);
+	/* a 503 from the store (unreachable, busy) says when to retry */
+	return reply_problem_retry(r, pk, pk == PROBLEM_INTERNAL ?
+	    "internal error (logged with the request id)" : err->msg,
+	    pk == PROBLEM_UNAVAILABLE && err->code == DT_E_BUSY ?
+	    DMN_STORE_RETRY_S : 0);
 }
 
 int

@@ -34,8 +34,11 @@ h_ready(struct dmn_req *r)
 	if ((k = worker_prepare(w, r->gen, true, &err)) != PROBLEM_OK) {
 		if (k == PROBLEM_INTERNAL)
 			log_warnx("ready: %s", err.msg);
-		return reply_problem(r, k == PROBLEM_INTERNAL ?
-		    PROBLEM_UNAVAILABLE : k, err.msg);
+		/* the detail says why (the store's own message: say, the
+		 * PostgreSQL server refusing connections) */
+		return reply_problem_retry(r, k == PROBLEM_INTERNAL ?
+		    PROBLEM_UNAVAILABLE : k, err.msg, err.code == DT_E_BUSY ?
+		    DMN_STORE_RETRY_S : 0);
 	}
 	n = snprintf(buf, sizeof(buf),
 	    "{\"status\":\"ready\",\"model\":{\"id\":\"%s\"}}",

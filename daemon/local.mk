@@ -11,7 +11,7 @@ libdaemon_a_SOURCES = \
 libdaemon_a_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(SODIUM_CFLAGS)
 DAEMON_LIBS = libdaemon.a $(PROTO_LIBS) -lm
 
-EXTRA_DIST += etc/dt4ecgd.conf
+EXTRA_DIST += etc/dt4ecgd.conf etc/dt4ecg-pg-roles.sql
 
 # dt4ecgd: the HTTPS authentication daemon (issue 6).
 sbin_PROGRAMS += daemon/dt4ecgd

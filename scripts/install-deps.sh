@@ -7,6 +7,7 @@ set -eu
 
 PKGS="build-essential autoconf automake libtool pkg-config
 libmicrohttpd-dev libjansson-dev libsodium-dev libsqlite3-dev sqlite3
+libpq-dev postgresql
 libdnnl-dev libcmocka-dev libsoxr-dev libyaml-dev
 libcurl4-gnutls-dev libgnutls28-dev gnutls-bin openssl curl valgrind strace
 cppcheck clang clang-tools clang-format bear python3"

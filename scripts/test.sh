@@ -14,6 +14,9 @@ quick=no
 [ "${1:-}" = "--quick" ] && quick=yes
 
 "$top/scripts/install-deps.sh"
+# install-deps.sh installed PostgreSQL: its store tests must run, not skip.
+DT4ECG_REQUIRE_PG=1
+export DT4ECG_REQUIRE_PG
 
 # The public data sets live beside the repository (never copied into it).
 DT4ECG_DATA=${DT4ECG_DATA:-$(cd "$top/.." && pwd)/shared/data}

@@ -5,7 +5,6 @@
 #include <time.h>
 
 #include <sodium.h>
-#include <sqlite3.h>
 
 #include "store/store.h"
 #include "store/store_int.h"
@@ -68,7 +67,7 @@ store_audit_append_tx(struct store *s, const char *actor, const char *action,
     const char *subject, const char *detail, struct dt_error *err)
 {
 	struct store_audit_entry e;
-	sqlite3_stmt *st = NULL;
+	struct sdb_stmt *st = NULL;
 	uint8_t prev[HASH_BYTES] = { 0 }, hash[HASH_BYTES];
 	char aid[STORE_AUDIT_ID_MAX];
 	int rc = -1, q;
@@ -80,15 +79,15 @@ store_audit_append_tx(struct store *s, const char *actor, const char *action,
 		return -1;
 	memset(&e, 0, sizeof(e));
 	e.id = 1;
-	if ((q = sqlite3_step(st)) == SQLITE_ROW) {
-		e.id = sqlite3_column_int64(st, 0) + 1;
-		if (sqlite3_column_bytes(st, 1) == HASH_BYTES)
-			memcpy(prev, sqlite3_column_blob(st, 1), HASH_BYTES);
-	} else if (q != SQLITE_DONE) {
+	if ((q = sdb_step(st)) == SDB_ROW) {
+		e.id = sdb_column_int64(st, 0) + 1;
+		if (sdb_column_bytes(st, 1) == HASH_BYTES)
+			memcpy(prev, sdb_column_blob(st, 1), HASH_BYTES);
+	} else if (q != SDB_DONE) {
 		store_sql_error(s, err, "audit append");
 		goto out;
 	}
-	sqlite3_finalize(st);
+	sdb_finalize(st);
 	st = NULL;
 	e.ts = (int64_t)time(NULL);
 	e.actor = actor;
@@ -105,21 +104,21 @@ store_audit_append_tx(struct store *s, const char *actor, const char *action,
 	    "detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", &st,
 	    err) == -1)
 		goto out;
-	sqlite3_bind_int64(st, 1, e.id);
-	sqlite3_bind_int64(st, 2, e.ts);
-	sqlite3_bind_text(st, 3, actor, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, action, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, subject, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 6, detail, -1, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 7, prev, HASH_BYTES, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 8, hash, HASH_BYTES, SQLITE_STATIC);
-	if (sqlite3_step(st) != SQLITE_DONE) {
+	sdb_bind_int64(st, 1, e.id);
+	sdb_bind_int64(st, 2, e.ts);
+	sdb_bind_text(st, 3, actor);
+	sdb_bind_text(st, 4, action);
+	sdb_bind_text(st, 5, subject);
+	sdb_bind_text(st, 6, detail);
+	sdb_bind_blob(st, 7, prev, HASH_BYTES);
+	sdb_bind_blob(st, 8, hash, HASH_BYTES);
+	if (sdb_step(st) != SDB_DONE) {
 		store_sql_error(s, err, "audit append");
 		goto out;
 	}
 	rc = 0;
 out:
-	sqlite3_finalize(st);
+	sdb_finalize(st);
 	return rc;
 }
 
@@ -144,14 +143,14 @@ store_audit_append(struct store *s, const char *actor, const char *action,
 	"hash FROM audit "
 
 static void
-audit_row(sqlite3_stmt *st, struct store_audit_entry *e)
+audit_row(struct sdb_stmt *st, struct store_audit_entry *e)
 {
-	e->id = sqlite3_column_int64(st, 0);
-	e->ts = sqlite3_column_int64(st, 1);
-	e->actor = (const char *)sqlite3_column_text(st, 2);
-	e->action = (const char *)sqlite3_column_text(st, 3);
-	e->subject = (const char *)sqlite3_column_text(st, 4);
-	e->detail = (const char *)sqlite3_column_text(st, 5);
+	e->id = sdb_column_int64(st, 0);
+	e->ts = sdb_column_int64(st, 1);
+	e->actor = (const char *)sdb_column_text(st, 2);
+	e->action = (const char *)sdb_column_text(st, 3);
+	e->subject = (const char *)sdb_column_text(st, 4);
+	e->detail = (const char *)sdb_column_text(st, 5);
 }
 
 int
@@ -159,20 +158,20 @@ store_audit_list(struct store *s, int64_t after_id, store_audit_fn fn,
     void *ctx, struct dt_error *err)
 {
 	struct store_audit_entry e;
-	sqlite3_stmt *st;
+	struct sdb_stmt *st;
 	int rc = 0, q;
 
 	if (store_prepare(s, AUDIT_COLS "WHERE id > ? ORDER BY id", &st, err))
 		return -1;
-	sqlite3_bind_int64(st, 1, after_id);
-	while ((q = sqlite3_step(st)) == SQLITE_ROW) {
+	sdb_bind_int64(st, 1, after_id);
+	while ((q = sdb_step(st)) == SDB_ROW) {
 		audit_row(st, &e);
 		if ((rc = fn(ctx, &e)) != 0)
 			break;
 	}
-	if (rc == 0 && q != SQLITE_DONE)
+	if (rc == 0 && q != SDB_DONE)
 		rc = store_sql_error(s, err, "audit list");
-	sqlite3_finalize(st);
+	sdb_finalize(st);
 	return rc;
 }
 
@@ -183,39 +182,38 @@ verify_chain(struct store *s, const uint8_t *key, int64_t *first_bad,
     int64_t *n, struct dt_error *err)
 {
 	struct store_audit_entry e;
-	sqlite3_stmt *st;
+	struct sdb_stmt *st;
 	uint8_t prev[HASH_BYTES] = { 0 }, hash[HASH_BYTES];
 	int64_t count = 0, bad = 0, last = 0;
 	int q;
 
 	/* one read transaction: a consistent snapshot of the whole chain */
-	if (sqlite3_exec(s->db, s->depth ? "SELECT 1" : "BEGIN", NULL, NULL,
-	    NULL) != SQLITE_OK)
-		return store_sql_error(s, err, "audit verify");
+	if (!s->depth && store_read_begin(s, err) == -1)
+		return -1;
 	if (store_prepare(s, AUDIT_COLS "ORDER BY id", &st, err) == -1) {
 		if (!s->depth)
-			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+			sdb_exec(s->db, "ROLLBACK");
 		return -1;
 	}
-	while ((q = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((q = sdb_step(st)) == SDB_ROW) {
 		audit_row(st, &e);
 		count++;
 		entry_hash(key, prev, &e, hash);
 		if (e.id != last + 1 || e.actor == NULL || e.action == NULL ||
-		    sqlite3_column_bytes(st, 6) != HASH_BYTES ||
-		    sqlite3_column_bytes(st, 7) != HASH_BYTES ||
-		    sodium_memcmp(sqlite3_column_blob(st, 6), prev, HASH_BYTES) != 0 ||
-		    sodium_memcmp(sqlite3_column_blob(st, 7), hash, HASH_BYTES) != 0) {
+		    sdb_column_bytes(st, 6) != HASH_BYTES ||
+		    sdb_column_bytes(st, 7) != HASH_BYTES ||
+		    sodium_memcmp(sdb_column_blob(st, 6), prev, HASH_BYTES) != 0 ||
+		    sodium_memcmp(sdb_column_blob(st, 7), hash, HASH_BYTES) != 0) {
 			bad = e.id;
 			break;
 		}
 		memcpy(prev, hash, HASH_BYTES);
 		last = e.id;
 	}
-	sqlite3_finalize(st);
+	sdb_finalize(st);
 	if (!s->depth)
-		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-	if (bad == 0 && q != SQLITE_DONE)
+		sdb_exec(s->db, "ROLLBACK");
+	if (bad == 0 && q != SDB_DONE)
 		return store_sql_error(s, err, "audit verify");
 	*first_bad = bad;
 	if (n)
@@ -249,7 +247,7 @@ int
 store_audit_head(struct store *s, struct store_audit_anchor *out,
     struct dt_error *err)
 {
-	sqlite3_stmt *st;
+	struct sdb_stmt *st;
 	int q;
 
 	if (store_prepare(s, "SELECT id, hash FROM audit ORDER BY id DESC "
@@ -257,13 +255,13 @@ store_audit_head(struct store *s, struct store_audit_anchor *out,
 		return -1;
 	memset(out, 0, sizeof(*out));
 	out->ts = (int64_t)time(NULL);
-	if ((q = sqlite3_step(st)) == SQLITE_ROW) {
-		out->count = sqlite3_column_int64(st, 0);
-		if (sqlite3_column_bytes(st, 1) == HASH_BYTES)
-			memcpy(out->head, sqlite3_column_blob(st, 1), HASH_BYTES);
+	if ((q = sdb_step(st)) == SDB_ROW) {
+		out->count = sdb_column_int64(st, 0);
+		if (sdb_column_bytes(st, 1) == HASH_BYTES)
+			memcpy(out->head, sdb_column_blob(st, 1), HASH_BYTES);
 	}
-	sqlite3_finalize(st);
-	if (q != SQLITE_ROW && q != SQLITE_DONE)
+	sdb_finalize(st);
+	if (q != SDB_ROW && q != SDB_DONE)
 		return store_sql_error(s, err, "audit head");
 	return 0;
 }
@@ -272,7 +270,7 @@ int
 store_audit_check_anchor(struct store *s, const struct store_audit_anchor *a,
     struct dt_error *err)
 {
-	sqlite3_stmt *st;
+	struct sdb_stmt *st;
 	int q, rc = -1;
 
 	if (a->count == 0)
@@ -280,11 +278,11 @@ store_audit_check_anchor(struct store *s, const struct store_audit_anchor *a,
 	if (store_prepare(s, "SELECT hash, (SELECT max(id) FROM audit) FROM "
 	    "audit WHERE id = ?", &st, err) == -1)
 		return -1;
-	sqlite3_bind_int64(st, 1, a->count);
-	q = sqlite3_step(st);
-	if (q == SQLITE_ROW) {
-		if (sqlite3_column_bytes(st, 0) == HASH_BYTES &&
-		    sodium_memcmp(sqlite3_column_blob(st, 0), a->head,
+	sdb_bind_int64(st, 1, a->count);
+	q = sdb_step(st);
+	if (q == SDB_ROW) {
+		if (sdb_column_bytes(st, 0) == HASH_BYTES &&
+		    sodium_memcmp(sdb_column_blob(st, 0), a->head,
 		    HASH_BYTES) == 0)
 			rc = 0;
 		else
@@ -292,12 +290,12 @@ store_audit_check_anchor(struct store *s, const struct store_audit_anchor *a,
 			    "the one the anchor of %lld recorded: the log up to "
 			    "it was rewritten", s->path, (long long)a->count,
 			    (long long)a->ts);
-	} else if (q == SQLITE_DONE)
+	} else if (q == SDB_DONE)
 		dt_error_set(err, DT_E_CRYPTO, "%s: the anchor of %lld "
 		    "recorded %lld entries, the log has fewer: entries were "
 		    "deleted", s->path, (long long)a->ts, (long long)a->count);
 	else
 		store_sql_error(s, err, "audit anchor");
-	sqlite3_finalize(st);
+	sdb_finalize(st);
 	return rc;
 }

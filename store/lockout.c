@@ -17,19 +17,19 @@
 static int64_t
 rid_of(struct store *s, const char *id, struct dt_error *err)
 {
-	sqlite3_stmt *st;
+	struct sdb_stmt *st;
 	int64_t rid = 0;
 	int q;
 
 	if (store_prepare(s, "SELECT rid FROM members WHERE id = ?", &st,
 	    err) == -1)
 		return -1;
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	q = sqlite3_step(st);
-	if (q == SQLITE_ROW)
-		rid = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	if (q != SQLITE_ROW && q != SQLITE_DONE)
+	sdb_bind_text(st, 1, id);
+	q = sdb_step(st);
+	if (q == SDB_ROW)
+		rid = sdb_column_int64(st, 0);
+	sdb_finalize(st);
+	if (q != SDB_ROW && q != SDB_DONE)
 		return store_sql_error(s, err, "member get");
 	return rid;
 }
@@ -39,18 +39,18 @@ static int
 run(struct store *s, const char *sql, int64_t a, const char *b, int64_t c,
     const char *op, struct dt_error *err)
 {
-	sqlite3_stmt *st;
+	struct sdb_stmt *st;
 	int q;
 
 	if (store_prepare(s, sql, &st, err) == -1)
 		return -1;
-	sqlite3_bind_int64(st, 1, a);
+	sdb_bind_int64(st, 1, a);
 	if (b != NULL)
-		sqlite3_bind_text(st, 2, b, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, c);
-	q = sqlite3_step(st);
-	sqlite3_finalize(st);
-	return q == SQLITE_DONE ? 0 : store_sql_error(s, err, op);
+		sdb_bind_text(st, 2, b);
+	sdb_bind_int64(st, 3, c);
+	q = sdb_step(st);
+	sdb_finalize(st);
+	return q == SDB_DONE ? 0 : store_sql_error(s, err, op);
 }
 
 /* The integer of the first row of SQL (?1 = A int, ?2 = B text), or DEF. */
@@ -58,20 +58,20 @@ static int
 get_i64(struct store *s, const char *sql, int64_t a, const char *b,
     int col, int64_t def, int64_t *out, struct dt_error *err)
 {
-	sqlite3_stmt *st;
+	struct sdb_stmt *st;
 	int q;
 
 	*out = def;
 	if (store_prepare(s, sql, &st, err) == -1)
 		return -1;
-	sqlite3_bind_int64(st, 1, a);
+	sdb_bind_int64(st, 1, a);
 	if (b != NULL)
-		sqlite3_bind_text(st, 2, b, -1, SQLITE_STATIC);
-	q = sqlite3_step(st);
-	if (q == SQLITE_ROW)
-		*out = sqlite3_column_int64(st, col);
-	sqlite3_finalize(st);
-	if (q != SQLITE_ROW && q != SQLITE_DONE)
+		sdb_bind_text(st, 2, b);
+	q = sdb_step(st);
+	if (q == SDB_ROW)
+		*out = sdb_column_int64(st, col);
+	sdb_finalize(st);
+	if (q != SDB_ROW && q != SDB_DONE)
 		return store_sql_error(s, err, "lockout get");
 	return 0;
 }
@@ -104,7 +104,8 @@ store_member_fail(struct store *s, const char *member, const char *kiosk,
 		goto out;
 	}
 	if (run(s, "INSERT INTO member_failures(member, fails) VALUES (?1, 1) "
-	    "ON CONFLICT(member) DO UPDATE SET fails = fails + 1", rid, NULL,
+	    "ON CONFLICT(member) DO UPDATE SET fails = member_failures.fails + "
+	    "1", rid, NULL,
 	    0, "member failure", err) == -1 ||
 	    get_i64(s, "SELECT fails FROM member_failures WHERE member = ?1",
 	    rid, NULL, 0, 0, &fails, err) == -1)
@@ -216,7 +217,8 @@ store_kiosk_fail(struct store *s, const char *kiosk, unsigned max,
 	if (store_tx_begin(s, err) == -1)
 		return -1;
 	if (run(s, "INSERT INTO kiosk_failures(kiosk, fails) VALUES (?2, 1) "
-	    "ON CONFLICT(kiosk) DO UPDATE SET fails = fails + 1", 0, kiosk, 0,
+	    "ON CONFLICT(kiosk) DO UPDATE SET fails = kiosk_failures.fails + "
+	    "1", 0, kiosk, 0,
 	    "kiosk failure", err) == -1 ||
 	    get_i64(s, "SELECT fails FROM kiosk_failures WHERE kiosk = ?2", 0,
 	    kiosk, 0, 0, &fails, err) == -1)

@@ -1,4 +1,6 @@
-/* store/match.c — in-memory 1:N / 1:1 matching.  See match.h. */
+/* store/match.c — in-memory 1:N / 1:1 matching: the index, its SIMD
+ * kernels and the search.  No SQL here: match_load.c fills the index from
+ * the store through the store's backend seam.  See match.h. */
 #include "config.h"
 
 #include <math.h>
@@ -14,12 +16,10 @@
 #endif
 
 #include <sodium.h>
-#include <sqlite3.h>
 
 #include "store/match.h"
-#include "store/store_int.h"
+#include "store/match_int.h"
 
-#define MATCH_DIM_MAX 1024
 #define BLOCK_ROWS 512
 #define ALIGN 64
 #define MATCH_PAR_ROWS 262144	/* below: one thread a query */
@@ -81,11 +81,7 @@ struct match_index {
 	struct mdata *d;
 	char model[STORE_ID_MAX + 1];
 	int64_t model_rid;		/* 0 = none */
-	int64_t seq;
-	int loaded;
-	sqlite3 *last_db;
-	int64_t last_dv;
-	uint64_t last_gen;
+	struct match_sync sync;		/* the loader's (match_load.c) */
 	uint64_t full_reloads, incr_reloads, members_reloaded;
 	dots_fn dots;
 	idots_fn idots;
@@ -798,7 +794,7 @@ match_index_create(struct match_index **out, struct dt_error *err)
 		free(ix);
 		return dt_error_set(err, DT_E_INTERNAL, "match index: rwlock");
 	}
-	pthread_mutex_init(&ix->refresh, NULL);
+	pthread_mutex_init(&ix->sync.refresh, NULL);
 	ix->threads = 1;
 	pick_kernel(ix, 0);
 	*out = ix;
@@ -812,7 +808,7 @@ match_index_free(struct match_index *ix)
 		return;
 	md_free(ix->d);
 	pthread_rwlock_destroy(&ix->lock);
-	pthread_mutex_destroy(&ix->refresh);
+	pthread_mutex_destroy(&ix->sync.refresh);
 	free(ix);
 }
 
@@ -852,227 +848,87 @@ match_index_add(struct match_index *ix, const char *member, int64_t member_rid,
 	return 0;
 }
 
-/* Reads the templates of model MODRID (all members, or only those changed
- * after SINCE when SINCE >= 0) into D. */
-static int
-load(struct store *s, int64_t modrid, const char *model, int64_t since,
-    struct mdata *d, struct dt_error *err)
-{
-	sqlite3_stmt *st;
-	char ad[192];
-	uint8_t *plain;
-	size_t len;
-	int q, rc = 0;
+/* ---- what the loader (match_load.c) uses ------------------------------ */
 
-	if (store_prepare(s, since < 0 ?
-	    "SELECT t.member, m.id, t.id, t.dim, t.sealed FROM templates t "
-	    "JOIN members m ON m.rid = t.member WHERE t.model = ?1 "
-	    "ORDER BY t.member, t.id" :
-	    "SELECT t.member, m.id, t.id, t.dim, t.sealed FROM templates t "
-	    "JOIN members m ON m.rid = t.member WHERE t.model = ?1 AND "
-	    "t.member IN (SELECT member FROM changes WHERE seq > ?2) "
-	    "ORDER BY t.member, t.id", &st, err) == -1)
-		return -1;
-	sqlite3_bind_int64(st, 1, modrid);
-	if (since >= 0)
-		sqlite3_bind_int64(st, 2, since);
-	while ((q = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *member = (const char *)sqlite3_column_text(st, 1);
-		store_template_ad(ad, sizeof(ad), member, model,
-		    sqlite3_column_int64(st, 2));
-		if (sqlite3_column_int(st, 3) != d->dim) {
-			rc = dt_error_set(err, DT_E_FORMAT, "%s: dim %d, model "
-			    "has %d", ad, sqlite3_column_int(st, 3), d->dim);
-			break;
-		}
-		if (store_unseal(store_key(s), ad, sqlite3_column_blob(st, 4),
-		    (size_t)sqlite3_column_bytes(st, 4), &plain, &len, err)) {
-			rc = -1;
-			break;
-		}
-		if (len != (size_t)d->dim * sizeof(float))
-			rc = dt_error_set(err, DT_E_FORMAT, "%s: bad length", ad);
-		else if (md_add(d, member, sqlite3_column_int64(st, 0),
-		    (const float *)(void *)plain) == -1)
-			rc = dt_error_set(err, DT_E_NOMEM, "%s: out of memory", ad);
-		sodium_memzero(plain, len);
-		free(plain);
-		if (rc != 0)
-			break;
-	}
-	if (rc == 0 && q != SQLITE_DONE)
-		rc = store_sql_error(s, err, "match: loading templates");
-	sqlite3_finalize(st);
-	return rc;
+struct match_sync *
+match_index_sync(struct match_index *ix)
+{
+	return &ix->sync;
 }
 
-static int
-query_i64(struct store *s, const char *sql, int64_t *v, struct dt_error *err)
+struct mdata *
+match_md_new(int dim)
 {
-	sqlite3_stmt *st;
-	int q;
+	return md_new(dim);
+}
 
-	if (store_prepare(s, sql, &st, err) == -1)
-		return -1;
-	if ((q = sqlite3_step(st)) == SQLITE_ROW)
-		*v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return q == SQLITE_ROW ? 0 : store_sql_error(s, err, sql);
+void
+match_md_free(struct mdata *d)
+{
+	md_free(d);
 }
 
 int
-match_index_refresh(struct match_index *ix, struct store *s, int *changed,
-    struct dt_error *err)
+match_md_dim(const struct mdata *d)
 {
-	sqlite3_stmt *st = NULL;
-	struct mdata *nd = NULL, *old = NULL;
-	int64_t dv, seq = 0, modrid = 0, *rids = NULL;
-	size_t nrids = 0, caprids = 0, i;
-	char model[STORE_ID_MAX + 1] = "";
-	int dim = 0, q, rc = -1, own_tx, did = 0;
-
-	if (store_key(s) == NULL)
-		return dt_error_set(err, DT_E_CRYPTO, "match index: the store was "
-		    "opened without its key");
-	pthread_mutex_lock(&ix->refresh);
-	if (query_i64(s, "PRAGMA data_version", &dv, err) == -1)
-		goto out;
-	if (ix->loaded && ix->last_db == s->db && ix->last_dv == dv &&
-	    ix->last_gen == s->write_gen) {
-		rc = 0;
-		goto out;
-	}
-	own_tx = sqlite3_get_autocommit(s->db);
-	if (own_tx && sqlite3_exec(s->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
-		store_sql_error(s, err, "match: begin");
-		goto out;
-	}
-	if (store_prepare(s, "SELECT rid, id, embedding_dim, digest, mac FROM "
-	    "models WHERE active = 1", &st, err) == -1)
-		goto tx;
-	if ((q = sqlite3_step(st)) == SQLITE_ROW) {
-		modrid = sqlite3_column_int64(st, 0);
-		snprintf(model, sizeof(model), "%s", sqlite3_column_text(st, 1));
-		dim = sqlite3_column_int(st, 2);
-		/* a model made active by writing the file is refused */
-		if (store_rowmac_model_ok(s, modrid, model, dim, 1,
-		    sqlite3_column_blob(st, 3), sqlite3_column_bytes(st, 3),
-		    sqlite3_column_blob(st, 4), sqlite3_column_bytes(st, 4))
-		    == 0) {
-			dt_error_set(err, DT_E_CRYPTO, "model %s: its row as the "
-			    "active model does not authenticate under the store "
-			    "key (changed outside dt4ecg?): refused", model);
-			sqlite3_finalize(st);
-			st = NULL;
-			goto tx;
-		}
-	}
-	sqlite3_finalize(st);
-	st = NULL;
-	if (q != SQLITE_ROW && q != SQLITE_DONE) {
-		store_sql_error(s, err, "match: active model");
-		goto tx;
-	}
-	if (dim > MATCH_DIM_MAX) {
-		dt_error_set(err, DT_E_UNSUPPORTED, "model %s: embedding_dim %d "
-		    "above %d", model, dim, MATCH_DIM_MAX);
-		goto tx;
-	}
-	if (query_i64(s, "SELECT coalesce(max(seq), 0) FROM changes", &seq,
-	    err) == -1)
-		goto tx;
-	if (!ix->loaded || modrid != ix->model_rid) {
-		/* full reload: a new generation, swapped in below */
-		if (modrid != 0) {
-			if ((nd = md_new(dim)) == NULL) {
-				dt_error_set(err, DT_E_NOMEM, "match: out of memory");
-				goto tx;
-			}
-			if (load(s, modrid, model, -1, nd, err) == -1)
-				goto tx;
-		}
-		pthread_rwlock_wrlock(&ix->lock);
-		old = ix->d;
-		ix->d = nd;
-		nd = NULL;
-		snprintf(ix->model, sizeof(ix->model), "%s", model);
-		ix->model_rid = modrid;
-		ix->full_reloads++;
-		pthread_rwlock_unlock(&ix->lock);
-		did = 1;
-	} else if (seq != ix->seq && modrid != 0) {
-		if (store_prepare(s, "SELECT member FROM changes WHERE seq > ?",
-		    &st, err) == -1)
-			goto tx;
-		sqlite3_bind_int64(st, 1, ix->seq);
-		while ((q = sqlite3_step(st)) == SQLITE_ROW) {
-			if (nrids == caprids) {
-				size_t cap = caprids ? caprids * 2 : 64;
-				void *v = realloc(rids, cap * sizeof(*rids));
-				if (v == NULL) {
-					dt_error_set(err, DT_E_NOMEM, "match: "
-					    "out of memory");
-					goto tx;
-				}
-				rids = v;
-				caprids = cap;
-			}
-			rids[nrids++] = sqlite3_column_int64(st, 0);
-		}
-		if (q != SQLITE_DONE) {
-			store_sql_error(s, err, "match: changes");
-			goto tx;
-		}
-		if ((nd = md_new(dim)) == NULL) {
-			dt_error_set(err, DT_E_NOMEM, "match: out of memory");
-			goto tx;
-		}
-		if (load(s, modrid, model, ix->seq, nd, err) == -1)
-			goto tx;
-		pthread_rwlock_wrlock(&ix->lock);
-		for (i = 0; i < nrids; i++) {
-			long sl = md_find_rid(ix->d, rids[i]);
-			if (sl >= 0)
-				md_remove(ix->d, sl);
-		}
-		for (i = 0; i < nd->nslots; i++) {
-			struct slot *ns = &nd->slots[i];
-			uint32_t j;
-			for (j = 0; j < ns->nrows; j++)
-				if (md_add(ix->d, ns->id, ns->rid, nd->rows +
-				    (size_t)ns->rows[j] * (size_t)nd->stride) == -1) {
-					/* the index is now partial: reload fully */
-					ix->loaded = 0;
-					pthread_rwlock_unlock(&ix->lock);
-					dt_error_set(err, DT_E_NOMEM,
-					    "match: out of memory");
-					goto tx;
-				}
-		}
-		ix->incr_reloads++;
-		ix->members_reloaded += nrids;
-		pthread_rwlock_unlock(&ix->lock);
-		did = 1;
-	}
-	ix->seq = seq;
-	ix->loaded = 1;
-	ix->last_db = s->db;
-	ix->last_dv = dv;
-	ix->last_gen = s->write_gen;
-	rc = 0;
-tx:
-	sqlite3_finalize(st);
-	if (own_tx)
-		sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
-out:
-	pthread_mutex_unlock(&ix->refresh);
-	md_free(nd);
-	md_free(old);
-	free(rids);
-	if (rc == 0 && changed)
-		*changed = did;
-	return rc;
+	return d->dim;
 }
+
+int
+match_md_add(struct mdata *d, const char *member, int64_t rid,
+    const float *emb)
+{
+	return md_add(d, member, rid, emb);
+}
+
+void
+match_index_replace(struct match_index *ix, struct mdata **nd,
+    const char *model, int64_t modrid)
+{
+	struct mdata *old;
+
+	pthread_rwlock_wrlock(&ix->lock);
+	old = ix->d;
+	ix->d = *nd;
+	*nd = old;
+	snprintf(ix->model, sizeof(ix->model), "%s", model);
+	ix->model_rid = modrid;
+	ix->full_reloads++;
+	pthread_rwlock_unlock(&ix->lock);
+}
+
+int
+match_index_merge(struct match_index *ix, const int64_t *rids, size_t nrids,
+    const struct mdata *nd, struct dt_error *err)
+{
+	size_t i;
+
+	pthread_rwlock_wrlock(&ix->lock);
+	for (i = 0; i < nrids; i++) {
+		long sl = md_find_rid(ix->d, rids[i]);
+		if (sl >= 0)
+			md_remove(ix->d, sl);
+	}
+	for (i = 0; i < nd->nslots; i++) {
+		const struct slot *ns = &nd->slots[i];
+		uint32_t j;
+		for (j = 0; j < ns->nrows; j++)
+			if (md_add(ix->d, ns->id, ns->rid, nd->rows +
+			    (size_t)ns->rows[j] * (size_t)nd->stride) == -1) {
+				/* the index is now partial: reload fully */
+				ix->sync.loaded = 0;
+				pthread_rwlock_unlock(&ix->lock);
+				return dt_error_set(err, DT_E_NOMEM,
+				    "match: out of memory");
+			}
+	}
+	ix->incr_reloads++;
+	ix->members_reloaded += nrids;
+	pthread_rwlock_unlock(&ix->lock);
+	return 0;
+}
+
+/* ---- search ------------------------------------------------------------- */
 
 static void
 topk_push(float *hs, uint32_t *hslot, size_t *cnt, size_t k, float sc,

@@ -25,18 +25,19 @@ static _Atomic int64_t last_purge;
 static int
 horizon_get(struct store *s, int64_t *h, struct dt_error *err)
 {
-	sqlite3_stmt *st;
+	struct sdb_stmt *st;
 	int q;
 
 	*h = 0;
-	if (store_prepare(s, "SELECT value FROM meta WHERE key = "
+	if (store_prepare(s, sdb_kind(s->db) == SDB_PG ? "SELECT value FROM "
+	    "nonce_horizon" : "SELECT value FROM meta WHERE key = "
 	    "'nonce_horizon'", &st, err) == -1)
 		return -1;
-	q = sqlite3_step(st);
-	if (q == SQLITE_ROW)
-		*h = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	if (q != SQLITE_ROW && q != SQLITE_DONE)
+	q = sdb_step(st);
+	if (q == SDB_ROW)
+		*h = sdb_column_int64(st, 0);
+	sdb_finalize(st);
+	if (q != SDB_ROW && q != SDB_DONE)
 		return store_sql_error(s, err, "nonce horizon");
 	return 0;
 }
@@ -45,15 +46,15 @@ static int
 exec_i64(struct store *s, const char *sql, int64_t v, const char *op,
     struct dt_error *err)
 {
-	sqlite3_stmt *st;
+	struct sdb_stmt *st;
 	int q;
 
 	if (store_prepare(s, sql, &st, err) == -1)
 		return -1;
-	sqlite3_bind_int64(st, 1, v);
-	q = sqlite3_step(st);
-	sqlite3_finalize(st);
-	return q == SQLITE_DONE ? 0 : store_sql_error(s, err, op);
+	sdb_bind_int64(st, 1, v);
+	q = sdb_step(st);
+	sdb_finalize(st);
+	return q == SDB_DONE ? 0 : store_sql_error(s, err, op);
 }
 
 int
@@ -63,7 +64,7 @@ store_nonce_use(struct store *s, const char *keyid, const char *nonce,
 	crypto_generichash_state hs;
 	unsigned char h[NONCE_HASH];
 	uint64_t klen = strlen(keyid);
-	sqlite3_stmt *st = NULL;
+	struct sdb_stmt *st = NULL;
 	int64_t horizon, nh;
 	int rc = -1;
 
@@ -85,18 +86,20 @@ store_nonce_use(struct store *s, const char *keyid, const char *nonce,
 		    (long long)created, (long long)horizon);
 		goto out;
 	}
-	if (store_prepare(s, "INSERT INTO nonces(h, created) VALUES (?, ?)",
-	    &st, err) == -1)
+	/* ON CONFLICT rather than a failed INSERT: on PostgreSQL an error
+	 * would abort the whole transaction */
+	if (store_prepare(s, "INSERT INTO nonces(h, created) VALUES (?, ?) "
+	    "ON CONFLICT(h) DO NOTHING", &st, err) == -1)
 		goto out;
-	sqlite3_bind_blob(st, 1, h, sizeof(h), SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, created);
-	if (sqlite3_step(st) != SQLITE_DONE) {
-		if (sqlite3_extended_errcode(s->db) ==
-		    SQLITE_CONSTRAINT_PRIMARYKEY)
-			dt_error_set(err, DT_E_EXISTS, "nonce \"%.64s\" of "
-			    "%.64s already used", nonce, keyid);
-		else
-			store_sql_error(s, err, "nonce add");
+	sdb_bind_blob(st, 1, h, sizeof(h));
+	sdb_bind_int64(st, 2, created);
+	if (sdb_step(st) != SDB_DONE) {
+		store_sql_error(s, err, "nonce add");
+		goto out;
+	}
+	if (sdb_changes(s->db) == 0) {
+		dt_error_set(err, DT_E_EXISTS, "nonce \"%.64s\" of %.64s "
+		    "already used", nonce, keyid);
 		goto out;
 	}
 	/* Forget what the clock check refuses anyway (at most once a
@@ -104,7 +107,10 @@ store_nonce_use(struct store *s, const char *keyid, const char *nonce,
 	nh = now - skew_s - 1;
 	if (nh > horizon && now - atomic_load(&last_purge) >= PURGE_EVERY_S) {
 		atomic_store(&last_purge, now);
-		if (exec_i64(s, "INSERT INTO meta(key, value) VALUES "
+		if (exec_i64(s, sdb_kind(s->db) == SDB_PG ? "INSERT INTO "
+		    "nonce_horizon(one, value) VALUES (1, ?1) ON CONFLICT(one) "
+		    "DO UPDATE SET value = greatest(nonce_horizon.value, "
+		    "excluded.value)" : "INSERT INTO meta(key, value) VALUES "
 		    "('nonce_horizon', ?1) ON CONFLICT(key) DO UPDATE SET "
 		    "value = max(value, excluded.value)", nh, "nonce horizon",
 		    err) == -1 ||
@@ -114,7 +120,7 @@ store_nonce_use(struct store *s, const char *keyid, const char *nonce,
 	}
 	rc = 0;
 out:
-	sqlite3_finalize(st);
+	sdb_finalize(st);
 	if (rc == 0)
 		return store_tx_end(s, 1, err);
 	store_tx_end(s, 0, NULL);
@@ -124,14 +130,14 @@ out:
 int
 store_nonce_count(struct store *s, int64_t *n, struct dt_error *err)
 {
-	sqlite3_stmt *st;
+	struct sdb_stmt *st;
 	int q;
 
 	if (store_prepare(s, "SELECT count(*) FROM nonces", &st, err) == -1)
 		return -1;
-	q = sqlite3_step(st);
-	if (q == SQLITE_ROW)
-		*n = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return q == SQLITE_ROW ? 0 : store_sql_error(s, err, "nonce count");
+	q = sdb_step(st);
+	if (q == SDB_ROW)
+		*n = sdb_column_int64(st, 0);
+	sdb_finalize(st);
+	return q == SDB_ROW ? 0 : store_sql_error(s, err, "nonce count");
 }

@@ -26,7 +26,6 @@
 #include <string.h>
 
 #include <sodium.h>
-#include <sqlite3.h>
 
 #include "store/store.h"
 #include "store/store_int.h"
@@ -138,16 +137,16 @@ static int
 write_mac(struct store *s, const char *sql, const uint8_t mac[MAC_BYTES],
     const char *id, const char *what, struct dt_error *err)
 {
-	sqlite3_stmt *st;
+	struct sdb_stmt *st;
 	int q;
 
 	if (store_prepare(s, sql, &st, err) == -1)
 		return -1;
-	sqlite3_bind_blob(st, 1, mac, MAC_BYTES, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
-	q = sqlite3_step(st);
-	sqlite3_finalize(st);
-	return q == SQLITE_DONE ? 0 : store_sql_error(s, err, what);
+	sdb_bind_blob(st, 1, mac, MAC_BYTES);
+	sdb_bind_text(st, 2, id);
+	q = sdb_step(st);
+	sdb_finalize(st);
+	return q == SDB_DONE ? 0 : store_sql_error(s, err, what);
 }
 
 /* ---- members ------------------------------------------------------------ */
@@ -156,7 +155,7 @@ int
 store_rowmac_member_update(struct store *s, const char *id,
     struct dt_error *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct sdb_stmt *st = NULL;
 	uint8_t mac[MAC_BYTES], rnd[16];
 	char aid[STORE_AUDIT_ID_MAX];
 	int64_t locked_until;
@@ -165,39 +164,39 @@ store_rowmac_member_update(struct store *s, const char *id,
 	if (store_prepare(s, "SELECT locked_until, audit_id FROM members "
 	    "WHERE id = ?", &st, err) == -1)
 		return -1;
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	if ((q = sqlite3_step(st)) != SQLITE_ROW) {
-		if (q == SQLITE_DONE)
+	sdb_bind_text(st, 1, id);
+	if ((q = sdb_step(st)) != SDB_ROW) {
+		if (q == SDB_DONE)
 			dt_error_set(err, DT_E_NOTFOUND, "member %s not found",
 			    id);
 		else
 			store_sql_error(s, err, "member mac");
 		goto out;
 	}
-	locked_until = sqlite3_column_int64(st, 0);
-	if (sqlite3_column_type(st, 1) == SQLITE_NULL) {
+	locked_until = sdb_column_int64(st, 0);
+	if (sdb_column_null(st, 1)) {
 		randombytes_buf(rnd, sizeof(rnd));
 		memcpy(aid, "m:", 2);
 		sodium_bin2hex(aid + 2, sizeof(aid) - 2, rnd, sizeof(rnd));
 	} else
-		snprintf(aid, sizeof(aid), "%s", sqlite3_column_text(st, 1));
-	sqlite3_finalize(st);
+		snprintf(aid, sizeof(aid), "%s", sdb_column_text(st, 1));
+	sdb_finalize(st);
 	st = NULL;
 	if (mac_member(s, id, locked_until, aid, mac, err) == -1)
 		goto out;
 	if (store_prepare(s, "UPDATE members SET mac = ?1, audit_id = ?3 "
 	    "WHERE id = ?2", &st, err) == -1)
 		goto out;
-	sqlite3_bind_blob(st, 1, mac, MAC_BYTES, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, aid, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) != SQLITE_DONE) {
+	sdb_bind_blob(st, 1, mac, MAC_BYTES);
+	sdb_bind_text(st, 2, id);
+	sdb_bind_text(st, 3, aid);
+	if (sdb_step(st) != SDB_DONE) {
 		store_sql_error(s, err, "member mac");
 		goto out;
 	}
 	rc = 0;
 out:
-	sqlite3_finalize(st);
+	sdb_finalize(st);
 	return rc;
 }
 
@@ -218,23 +217,23 @@ int
 store_member_audit_id(struct store *s, const char *id,
     char out[STORE_AUDIT_ID_MAX], struct dt_error *err)
 {
-	sqlite3_stmt *st;
+	struct sdb_stmt *st;
 	int q, rc = -1;
 
 	if (store_prepare(s, "SELECT audit_id FROM members WHERE id = ?", &st,
 	    err) == -1)
 		return -1;
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	q = sqlite3_step(st);
-	if (q == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_TEXT) {
+	sdb_bind_text(st, 1, id);
+	q = sdb_step(st);
+	if (q == SDB_ROW && !sdb_column_null(st, 0)) {
 		snprintf(out, STORE_AUDIT_ID_MAX, "%s",
-		    sqlite3_column_text(st, 0));
+		    sdb_column_text(st, 0));
 		rc = 0;
-	} else if (q == SQLITE_ROW || q == SQLITE_DONE)
+	} else if (q == SDB_ROW || q == SDB_DONE)
 		dt_error_set(err, DT_E_NOTFOUND, "member %.64s not found", id);
 	else
 		store_sql_error(s, err, "member audit id");
-	sqlite3_finalize(st);
+	sdb_finalize(st);
 	return rc;
 }
 
@@ -245,25 +244,25 @@ store_rowmac_kiosk_update(struct store *s, const char *id,
     struct dt_error *err)
 {
 	struct store_kiosk k;
-	sqlite3_stmt *st;
+	struct sdb_stmt *st;
 	uint8_t mac[MAC_BYTES];
 	int q;
 
 	if (store_prepare(s, "SELECT public_key, created, revoked_at FROM "
 	    "kiosks WHERE id = ?", &st, err) == -1)
 		return -1;
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	sdb_bind_text(st, 1, id);
 	memset(&k, 0, sizeof(k));
-	if ((q = sqlite3_step(st)) == SQLITE_ROW) {
+	if ((q = sdb_step(st)) == SDB_ROW) {
 		snprintf(k.id, sizeof(k.id), "%s", id);
-		if (sqlite3_column_bytes(st, 0) == 32)
-			memcpy(k.public_key, sqlite3_column_blob(st, 0), 32);
-		k.created = sqlite3_column_int64(st, 1);
-		k.revoked_at = sqlite3_column_int64(st, 2);
+		if (sdb_column_bytes(st, 0) == 32)
+			memcpy(k.public_key, sdb_column_blob(st, 0), 32);
+		k.created = sdb_column_int64(st, 1);
+		k.revoked_at = sdb_column_int64(st, 2);
 	}
-	sqlite3_finalize(st);
-	if (q != SQLITE_ROW)
-		return q == SQLITE_DONE ? dt_error_set(err, DT_E_NOTFOUND,
+	sdb_finalize(st);
+	if (q != SDB_ROW)
+		return q == SDB_DONE ? dt_error_set(err, DT_E_NOTFOUND,
 		    "kiosk %s not found", id) : store_sql_error(s, err,
 		    "kiosk mac");
 	if (mac_kiosk(s, &k, mac, err) == -1)
@@ -290,7 +289,7 @@ store_rowmac_kiosk_ok(struct store *s, const struct store_kiosk *k,
 int
 store_rowmac_models_update(struct store *s, struct dt_error *err)
 {
-	sqlite3_stmt *st = NULL, *up = NULL;
+	struct sdb_stmt *st = NULL, *up = NULL;
 	uint8_t mac[MAC_BYTES], digest[MAC_BYTES];
 	const void *d;
 	int rc = -1, q;
@@ -300,36 +299,36 @@ store_rowmac_models_update(struct store *s, struct dt_error *err)
 	    store_prepare(s, "UPDATE models SET digest = ?1, mac = ?2 WHERE "
 	    "rid = ?3", &up, err))
 		goto out;
-	while ((q = sqlite3_step(st)) == SQLITE_ROW) {
-		if (sqlite3_column_bytes(st, 4) == MAC_BYTES)
-			memcpy(digest, sqlite3_column_blob(st, 4), MAC_BYTES);
+	while ((q = sdb_step(st)) == SDB_ROW) {
+		if (sdb_column_bytes(st, 4) == MAC_BYTES)
+			memcpy(digest, sdb_column_blob(st, 4), MAC_BYTES);
 		else {
-			d = sqlite3_column_blob(st, 5);
+			d = sdb_column_blob(st, 5);
 			crypto_generichash(digest, MAC_BYTES, d,
-			    (size_t)sqlite3_column_bytes(st, 5), NULL, 0);
+			    (size_t)sdb_column_bytes(st, 5), NULL, 0);
 		}
-		if (mac_model(s, sqlite3_column_int64(st, 0),
-		    (const char *)sqlite3_column_text(st, 1),
-		    sqlite3_column_int(st, 2), sqlite3_column_int(st, 3),
+		if (mac_model(s, sdb_column_int64(st, 0),
+		    (const char *)sdb_column_text(st, 1),
+		    sdb_column_int(st, 2), sdb_column_int(st, 3),
 		    digest, MAC_BYTES, mac, err) == -1)
 			goto out;
-		sqlite3_reset(up);
-		sqlite3_bind_blob(up, 1, digest, MAC_BYTES, SQLITE_STATIC);
-		sqlite3_bind_blob(up, 2, mac, MAC_BYTES, SQLITE_STATIC);
-		sqlite3_bind_int64(up, 3, sqlite3_column_int64(st, 0));
-		if (sqlite3_step(up) != SQLITE_DONE) {
+		sdb_reset(up);
+		sdb_bind_blob(up, 1, digest, MAC_BYTES);
+		sdb_bind_blob(up, 2, mac, MAC_BYTES);
+		sdb_bind_int64(up, 3, sdb_column_int64(st, 0));
+		if (sdb_step(up) != SDB_DONE) {
 			store_sql_error(s, err, "model mac");
 			goto out;
 		}
 	}
-	if (q != SQLITE_DONE) {
+	if (q != SDB_DONE) {
 		store_sql_error(s, err, "model mac");
 		goto out;
 	}
 	rc = 0;
 out:
-	sqlite3_finalize(st);
-	sqlite3_finalize(up);
+	sdb_finalize(st);
+	sdb_finalize(up);
 	return rc;
 }
 
@@ -366,15 +365,15 @@ store_rowmac_model_bytes_ok(const void *digest, int digest_len,
 static int
 count_rows(struct store *s, const char *sql, int64_t *n, struct dt_error *err)
 {
-	sqlite3_stmt *st;
+	struct sdb_stmt *st;
 	int q;
 
 	if (store_prepare(s, sql, &st, err) == -1)
 		return -1;
-	if ((q = sqlite3_step(st)) == SQLITE_ROW)
-		*n = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return q == SQLITE_ROW ? 0 : store_sql_error(s, err, sql);
+	if ((q = sdb_step(st)) == SDB_ROW)
+		*n = sdb_column_int64(st, 0);
+	sdb_finalize(st);
+	return q == SDB_ROW ? 0 : store_sql_error(s, err, sql);
 }
 
 /* Calls FN(S, ID) for the text in column 0 of every row of SQL. */
@@ -383,19 +382,19 @@ each_id(struct store *s, const char *sql,
     int (*fn)(struct store *, const char *, struct dt_error *),
     struct dt_error *err)
 {
-	sqlite3_stmt *st;
+	struct sdb_stmt *st;
 	char id[STORE_ID_MAX + 1];
 	int q, rc = 0;
 
 	if (store_prepare(s, sql, &st, err) == -1)
 		return -1;
-	while (rc == 0 && (q = sqlite3_step(st)) == SQLITE_ROW) {
-		snprintf(id, sizeof(id), "%s", sqlite3_column_text(st, 0));
+	while (rc == 0 && (q = sdb_step(st)) == SDB_ROW) {
+		snprintf(id, sizeof(id), "%s", sdb_column_text(st, 0));
 		rc = fn(s, id, err);
 	}
-	if (rc == 0 && q != SQLITE_DONE)
+	if (rc == 0 && q != SDB_DONE)
 		rc = store_sql_error(s, err, sql);
-	sqlite3_finalize(st);
+	sdb_finalize(st);
 	return rc;
 }
 
@@ -420,9 +419,9 @@ rekey_rows_free(struct rekey_row *r, int n)
 }
 
 static char *
-dup_col(sqlite3_stmt *st, int col, int *oom)
+dup_col(struct sdb_stmt *st, int col, int *oom)
 {
-	const unsigned char *t = sqlite3_column_text(st, col);
+	const char *t = sdb_column_text(st, col);
 	char *d;
 
 	if (t == NULL)
@@ -468,7 +467,7 @@ rekey_audit(struct store *s, int64_t *n_entries, int64_t *n_subjects,
     struct dt_error *err)
 {
 	struct rekey_row rows[REKEY_BATCH];
-	sqlite3_stmt *st = NULL, *up = NULL;
+	struct sdb_stmt *st = NULL, *up = NULL;
 	uint8_t prev[32] = { 0 }, hash[32];
 	char aid[STORE_AUDIT_ID_MAX];
 	int64_t bad = 0, last = 0;
@@ -486,15 +485,15 @@ rekey_audit(struct store *s, int64_t *n_entries, int64_t *n_subjects,
 	    "hash = ?, detail = ?5 WHERE id = ?4", &up, err))
 		goto out;
 	for (;;) {
-		sqlite3_reset(st);
-		sqlite3_bind_int64(st, 1, last);
+		sdb_reset(st);
+		sdb_bind_int64(st, 1, last);
 		n = 0;
-		while (n < REKEY_BATCH && (q = sqlite3_step(st)) == SQLITE_ROW) {
+		while (n < REKEY_BATCH && (q = sdb_step(st)) == SDB_ROW) {
 			struct rekey_row *r = &rows[n++];
 
 			memset(r, 0, sizeof(*r));
-			r->e.id = sqlite3_column_int64(st, 0);
-			r->e.ts = sqlite3_column_int64(st, 1);
+			r->e.id = sdb_column_int64(st, 0);
+			r->e.ts = sdb_column_int64(st, 1);
 			r->actor = dup_col(st, 2, &oom);
 			r->action = dup_col(st, 3, &oom);
 			r->subject = dup_col(st, 4, &oom);
@@ -533,13 +532,13 @@ rekey_audit(struct store *s, int64_t *n_entries, int64_t *n_subjects,
 			if (oom || store_audit_hash(s, prev, &r->e, hash,
 			    err) == -1)
 				break;
-			sqlite3_reset(up);
-			sqlite3_bind_text(up, 1, r->subject, -1, SQLITE_STATIC);
-			sqlite3_bind_blob(up, 2, prev, 32, SQLITE_STATIC);
-			sqlite3_bind_blob(up, 3, hash, 32, SQLITE_STATIC);
-			sqlite3_bind_int64(up, 4, r->e.id);
-			sqlite3_bind_text(up, 5, r->detail, -1, SQLITE_STATIC);
-			if (sqlite3_step(up) != SQLITE_DONE) {
+			sdb_reset(up);
+			sdb_bind_text(up, 1, r->subject);
+			sdb_bind_blob(up, 2, prev, 32);
+			sdb_bind_blob(up, 3, hash, 32);
+			sdb_bind_int64(up, 4, r->e.id);
+			sdb_bind_text(up, 5, r->detail);
+			if (sdb_step(up) != SDB_DONE) {
 				store_sql_error(s, err, "audit re-key");
 				break;
 			}
@@ -557,8 +556,8 @@ rekey_audit(struct store *s, int64_t *n_entries, int64_t *n_subjects,
 	}
 	rc = 0;
 out:
-	sqlite3_finalize(st);
-	sqlite3_finalize(up);
+	sdb_finalize(st);
+	sdb_finalize(up);
 	return rc;
 }
 
@@ -589,10 +588,13 @@ store_migrate_c(struct store *s, int version, struct dt_error *err)
 		    rekey_audit(s, &ne, &ns, err))
 			return -1;
 	}
-	if (sqlite3_exec(s->db, "CREATE TRIGGER audit_no_update BEFORE UPDATE "
-	    "ON audit BEGIN SELECT RAISE(ABORT, 'the audit log is "
-	    "append-only'); END;", NULL, NULL, NULL) != SQLITE_OK)
-		return store_sql_error(s, err, "migration 4");
+	if (store_exec(s, sdb_kind(s->db) == SDB_PG ? "CREATE TRIGGER "
+	    "audit_no_update BEFORE UPDATE ON audit FOR EACH ROW EXECUTE "
+	    "FUNCTION dt4ecg_refuse('the audit log is append-only')" :
+	    "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN "
+	    "SELECT RAISE(ABORT, 'the audit log is append-only'); END;",
+	    err) == -1)
+		return -1;
 	if (n + m + k + o == 0)
 		return 0;	/* a new store: nothing to re-key */
 	snprintf(detail, sizeof(detail), "{\"schema\":4,\"entries_rekeyed\":%lld,"

@@ -1,7 +1,12 @@
 /*
- * store/store.h — the dt4ecg store: one SQLite file (WAL) holding members,
- * their sealed enrollment recordings and templates, kiosks, models and a
- * hash-chained, append-only audit log (DESIGN.md section 6, issue 5).
+ * store/store.h — the dt4ecg store: members, their sealed enrollment
+ * recordings and templates, kiosks, models and a hash-chained, append-only
+ * audit log (DESIGN.md section 6, issue 5), on one of two backends chosen by
+ * the `store` value: a file path is one SQLite file (WAL), a
+ * "postgresql://" URI (libpq conninfo) is a PostgreSQL database shared by
+ * several daemons (issue 15).  The SQL sits behind store/db.h; the files
+ * store.c (open, transactions), migrate.c, member.c, recording.c, kiosk.c,
+ * model.c, audit.c, rowmac.c, nonce.c and lockout.c are the same for both.
  *
  * Threads: a struct store (one SQLite connection) is used by one thread at a
  * time.  The daemon opens one per worker thread (cheap; WAL lets them read
@@ -40,7 +45,8 @@ struct store;
 #define STORE_OLD_OK	0x4	/* open an older store as is (only for store_migrate) */
 
 /*
- * Opens PATH.  KEY may be NULL: then the store can be read (kiosks, models,
+ * Opens PATH: a file (SQLite) or a postgresql:// URI (PostgreSQL; error
+ * messages name it without its password).  KEY may be NULL: then the store can be read (kiosks, models,
  * members and the audit log, their row MACs unchecked: row_ok -1) but
  * nothing audited can be written (every such write appends to the keyed
  * audit chain; only the unaudited guard tables of store/guard.h, nonces
@@ -59,8 +65,19 @@ int store_schema_version(struct store *s, int *version, struct dt_error *err);
 /* Who the audit entries of this handle's admin changes name (default "admin"). */
 void store_set_actor(struct store *s, const char *actor);
 const struct store_key *store_key(const struct store *s);
-/* The underlying connection, for tests and the match index only. */
+/* The SQLite connection, for tests and backups only (NULL on PostgreSQL). */
 struct sqlite3 *store_db(struct store *s);
+/* A number that changes when another connection commits a change (SQLite:
+ * PRAGMA data_version; PostgreSQL: NOTIFY dt4ecg_changes received, and
+ * reconnections).  The match index uses it to skip unchanged refreshes. */
+int store_data_version(struct store *s, int64_t *dv, struct dt_error *err);
+/* 1 when the store is on PostgreSQL. */
+int store_is_pg(const struct store *s);
+/* Raw SQL on the store's connection, bypassing the store (for tests that
+ * tamper with rows, and for tools): runs SQL; with OUT, *OUT is the first
+ * column of its first row (0 when none). */
+int store_sql(struct store *s, const char *sql, int64_t *out,
+    struct dt_error *err);
 
 int store_begin(struct store *s, struct dt_error *err);	/* BEGIN IMMEDIATE */
 int store_commit(struct store *s, struct dt_error *err);
@@ -281,5 +298,25 @@ void store_anchor_format(const struct store_audit_anchor *a, char *buf,
  * prefixes errors ("NAME:LINE: ..."). */
 int store_anchor_parse(const char *name, const char *text, size_t len,
     struct store_audit_anchor **out, size_t *n, struct dt_error *err);
+
+/* --- moving a store to another backend (dt4ecg-admin migrate-store) ----- */
+#define STORE_COPY_TABLES 9
+struct store_copy_report {
+	size_t ntables;
+	char table[STORE_COPY_TABLES][24];
+	int64_t rows[STORE_COPY_TABLES];	/* copied, per table */
+};
+/*
+ * Copies every row of SRC into DST (a new, empty store at the current
+ * schema, opened with the same key) in one transaction on DST, keeping row
+ * ids: sealed rows, row MACs and the audit chain (verbatim) stay valid.
+ * DT_E_EXISTS when DST is not empty.
+ */
+int store_copy(struct store *src, struct store *dst,
+    struct store_copy_report *r, struct dt_error *err);
+/* Opens (decrypts, then wipes) every recording and template of S: the
+ * counts, or the first that does not open. */
+int store_open_all(struct store *s, int64_t *recordings, int64_t *templates,
+    struct dt_error *err);
 
 #endif /* STORE_STORE_H */

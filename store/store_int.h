@@ -3,12 +3,12 @@
 #define STORE_STORE_INT_H
 
 #include <sodium.h>
-#include <sqlite3.h>
 
+#include "store/db.h"
 #include "store/store.h"
 
 struct store {
-	sqlite3 *db;
+	struct sdb *db;		/* the backend connection (db.h) */
 	char *path;
 	struct store_key *key;	/* own copy, may be NULL */
 	char actor[STORE_ID_MAX + 16];
@@ -17,11 +17,76 @@ struct store {
 	uint64_t write_gen;	/* commits made through this handle */
 };
 
+/* store.c: the helpers the entity files share */
 int store_sql_error(struct store *s, struct dt_error *err, const char *what);
-int store_prepare(struct store *s, const char *sql, sqlite3_stmt **st,
+int store_prepare(struct store *s, const char *sql, struct sdb_stmt **st,
     struct dt_error *err);
+int store_exec(struct store *s, const char *sql, struct dt_error *err);
+/* SQL with the text ID (when not NULL) / the row id RID bound to ?1. */
+int store_prepare_id(struct store *s, const char *sql, const char *id,
+    struct sdb_stmt **st, struct dt_error *err);
+int store_prepare_rid(struct store *s, const char *sql, int64_t rid,
+    struct sdb_stmt **st, struct dt_error *err);
+int store_step_done(struct store *s, struct sdb_stmt *st, const char *op,
+    struct dt_error *err);
+int store_step_insert(struct store *s, struct sdb_stmt *st, const char *what,
+    const char *id, struct dt_error *err);
+/* Steps an INSERT ... RETURNING id: the new row's id in *ID. */
+int store_step_returning(struct store *s, struct sdb_stmt *st, int64_t *id,
+    const char *op, struct dt_error *err);
+int store_rows_end(struct store *s, struct sdb_stmt *st, int rc, int q,
+    const char *op, struct dt_error *err);
+int store_exec_rid(struct store *s, const char *sql, int64_t rid,
+    const char *op, struct dt_error *err);
+int store_get_row(struct store *s, const char *sql, const char *what,
+    const char *id, struct sdb_stmt **st, struct dt_error *err);
+int store_get_row_rid(struct store *s, const char *sql, const char *what,
+    int64_t id, struct sdb_stmt **st, struct dt_error *err);
+/* The single integer of SQL's first row. */
+int store_query_int(struct store *s, const char *sql, int *out,
+    struct dt_error *err);
+int store_count_where(struct store *s, const char *sql, int64_t rid,
+    int64_t *n, struct dt_error *err);
+int store_valid_id(const char *id);
+int store_check_id(const char *what, const char *id, struct dt_error *err);
+void store_copy_text(char *dst, size_t len, const char *src);
+int store_op_end(struct store *s, int rc, struct dt_error *err);
+int64_t store_now(void);
+int64_t store_member_rid(struct store *s, const char *id, struct dt_error *err);
+int64_t store_need_member(struct store *s, const char *id,
+    struct dt_error *err);
+int64_t store_model_rid(struct store *s, const char *id, int *dim,
+    int *active, struct dt_error *err);
+
+/* recording.c, for activation (model.c) */
+#define REC_COLS "SELECT r.id, m.id, r.fs_hz, r.n_samples, r.sealed, " \
+	"r.created, r.member FROM recordings r JOIN members m ON m.rid = r.member "
+int store_recording_row(struct store *s, struct sdb_stmt *st,
+    struct store_recording *r, struct dt_error *err);
+int store_template_insert(struct store *s, int64_t mrid, const char *member,
+    int64_t modrid, const char *model, const float *emb, int dim,
+    int64_t recording, int64_t *id_out, struct dt_error *err);
+int store_check_embedding(const char *member, const char *model,
+    const float *emb, int dim, int want, struct dt_error *err);
+
+/* The backend's connection (db.h), for the match loader. */
+struct sdb *store_sdb(struct store *s);
+
+/* db_pg.c: the PostgreSQL backend (libpq) */
+int store_pg_open(const char *conninfo, struct sdb **out, char *msg,
+    size_t msglen);
+/* CONNINFO without its password, for messages (malloc'd; NULL: no memory). */
+char *store_pg_redact(const char *conninfo);
+int store_pg_data_version(struct store *s, int64_t *dv, struct dt_error *err);
+/* migrate.c */
+extern const char *const store_migrations_sqlite[];
+extern const char *const store_migrations_pg[];
 int store_tx_begin(struct store *s, struct dt_error *err);
 int store_tx_end(struct store *s, int ok, struct dt_error *err);
+/* A read snapshot (REPEATABLE READ on PostgreSQL); end with "ROLLBACK". */
+int store_read_begin(struct store *s, struct dt_error *err);
+/* The advisory lock key of a store's writers ("dt4ecg" in ASCII). */
+#define STORE_PG_LOCK "110429130802503"
 int store_audit_append_tx(struct store *s, const char *actor,
     const char *action, const char *subject, const char *detail,
     struct dt_error *err);

@@ -5,6 +5,16 @@ tests_admin_mkmodel_SOURCES = tests/admin_mkmodel.c
 tests_admin_mkmodel_LDADD = $(NN_LIBS)
 TESTS += tests/admin.sh
 EXTRA_DIST += tests/admin.sh
+# the same commands on a throwaway PostgreSQL cluster, and migrate-store
+TESTS += tests/admin-pg.sh
+EXTRA_DIST += tests/admin-pg.sh
+# a chain on loopback: one PostgreSQL, three dt4ecgd replicas, the kiosk
+check_PROGRAMS += tests/kiosk_sign
+tests_kiosk_sign_SOURCES = tests/kiosk_sign.c kiosk/request.c kiosk/request.h
+tests_kiosk_sign_CFLAGS = $(TEST_CFLAGS) $(JANSSON_CFLAGS) $(SODIUM_CFLAGS)
+tests_kiosk_sign_LDADD = $(DAEMON_LIBS)
+TESTS += tests/chain-pg.sh
+EXTRA_DIST += tests/chain-pg.sh
 
 check_PROGRAMS += tests/test_kiosk
 TESTS += tests/test_kiosk

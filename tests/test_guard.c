@@ -15,7 +15,6 @@
 #include <time.h>
 
 #include <sodium.h>
-#include <sqlite3.h>
 
 #include "tests/cmocka_all.h"
 
@@ -23,10 +22,11 @@
 #include "store/guard.h"
 #include "store/match.h"
 #include "store/store.h"
+#include "tests/pgtest.h"
 
 struct fx {
 	char dir[64];
-	char db[128];
+	char db[256];
 	struct store_key *key;
 	struct store *s;
 };
@@ -41,7 +41,10 @@ setup(void **state)
 	assert_non_null(f);
 	snprintf(f->dir, sizeof(f->dir), "/tmp/dt4ecg-guard-XXXXXX");
 	assert_non_null(mkdtemp(f->dir));
-	snprintf(f->db, sizeof(f->db), "%s/store.db", f->dir);
+	if (pgtest_enabled())
+		pgtest_create(f->db, sizeof(f->db));
+	else
+		snprintf(f->db, sizeof(f->db), "%s/store.db", f->dir);
 	randombytes_buf(raw, sizeof(raw));
 	assert_int_equal(store_key_from_bytes(raw, &f->key, &err), 0);
 	assert_int_equal(store_open(f->db, f->key, STORE_CREATE, &f->s, &err),
@@ -58,6 +61,8 @@ teardown(void **state)
 
 	store_close(f->s);
 	store_key_free(f->key);
+	if (pgtest_enabled())
+		pgtest_drop(f->db);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
 	if (system(cmd) != 0)
 		return -1;
@@ -214,8 +219,7 @@ test_member_lockout(void **state)
 	assert_int_equal(store_member_fail(f->s, "ann", "k1", 3, 300, now,
 	    &locked, &err), 0);
 	assert_int_equal(store_member_delete(f->s, "ann", &err), 0);
-	assert_int_equal(sqlite3_exec(store_db(f->s), "SELECT 1", NULL, NULL,
-	    NULL), SQLITE_OK);
+	assert_int_equal(store_sql(f->s, "SELECT 1", NULL, &err), 0);
 }
 
 /*
@@ -251,8 +255,8 @@ test_lock_row_mac(void **state)
 	assert_int_equal(m.row_ok, 1);
 	assert_int_equal(m.locked_until, 0);
 	/* a lock written into the file: refused, then unlocked by staff */
-	assert_int_equal(sqlite3_exec(store_db(f->s), "UPDATE members SET "
-	    "locked_until = 1 WHERE id = 'bob'", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(store_sql(f->s, "UPDATE members SET "
+	    "locked_until = 1 WHERE id = 'bob'", NULL, &err), 0);
 	assert_int_equal(store_member_get(f->s, "bob", &m, &err), -1);
 	assert_int_equal(err.code, DT_E_CRYPTO);
 	assert_int_equal(store_member_unlock(f->s, "bob", &err), 0);
