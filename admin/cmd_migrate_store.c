@@ -9,7 +9,6 @@
  */
 #include "config.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -21,28 +20,13 @@ struct mopts {
 	const char *from, *to, *key_file;
 };
 
-static int
-set(void *vo, int ch, const char *arg)
-{
-	struct mopts *o = vo;
-
-	if (ch == 'f')
-		o->from = arg;
-	else if (ch == 't')
-		o->to = arg;
-	else
-		o->key_file = arg;
-	return -1;
-}
-
-static const struct option longopts[] = {
-	{ "from", required_argument, NULL, 'f' },
-	{ "to", required_argument, NULL, 't' },
-	{ "key-file", required_argument, NULL, 'k' },
-	{ "help", no_argument, NULL, 'h' },
-	{ NULL, 0, NULL, 0 },
+static const struct adm_opt opts[] = {
+	ADM_OPT_STR("from", 'f', struct mopts, from),
+	ADM_OPT_STR("to", 't', struct mopts, to),
+	ADM_OPT_STR("key-file", 'k', struct mopts, key_file),
+	ADM_OPT_END
 };
-static const struct adm_options options = { longopts, set };
+static const struct adm_options options = { "migrate-store", opts, NULL };
 
 static const char usage[] =
     "usage: dt4ecg-admin migrate-store --from STORE --to STORE "
