@@ -75,6 +75,9 @@ struct load {
 	pthread_mutex_t lock;
 	struct bench_samples lat;
 	long requests, errors, windows;
+	long err_status[8];	/* the first distinct failures: HTTP status, */
+	int err_curl[8];	/* or libcurl's code when there is none */
+	int nerr_kinds;
 };
 
 struct client {
@@ -141,9 +144,20 @@ client_main(void *arg)
 		curl_slist_free_all(hl);
 		pthread_mutex_lock(&L->lock);
 		L->requests++;
-		if (status != 200)
+		if (status != 200) {
+			int e;
+
 			L->errors++;
-		else
+			for (e = 0; e < L->nerr_kinds; e++)
+				if (L->err_status[e] == status &&
+				    L->err_curl[e] == (int)cc)
+					break;
+			if (e == L->nerr_kinds && e < 8) {
+				L->err_status[e] = status;
+				L->err_curl[e] = (int)cc;
+				L->nerr_kinds++;
+			}
+		} else
 			L->windows += b->windows;
 		bench_samples_add(&L->lat, (bench_now() - t0) * 1e3);
 		pthread_mutex_unlock(&L->lock);
@@ -587,6 +601,7 @@ bench_load_main(int argc, char **argv)
 			k = DAEMON_BATCH / per > 0 ? DAEMON_BATCH / per : 1;
 		bench_samples_init(&L.lat);
 		L.requests = L.errors = 0;
+		L.nerr_kinds = 0;
 		stages = own && read_stages(&L, s0) == 0;
 		rss0 = rss_mb_of(pid);
 		for (rnd = 0; rnd < rounds; rnd++) {
@@ -664,6 +679,11 @@ bench_load_main(int argc, char **argv)
 				printf("\n");
 			}
 		}
+		for (i = 0; i < L.nerr_kinds; i++)
+			fprintf(stderr, "load: concurrency %d: failures with "
+			    "HTTP status %ld (libcurl: %s)\n", conc[c],
+			    L.err_status[i], curl_easy_strerror(
+			    (CURLcode)L.err_curl[i]));
 		fflush(stdout);
 		bench_samples_free(&L.lat);
 	}

@@ -88,6 +88,10 @@ struct worker *worker_self(void);
  */
 enum problem_kind worker_prepare(struct worker *w, struct dmn_gen *g,
     bool need_model, struct dt_error *err);
+/* Only the store connection of G (no index refresh, no model): what the
+ * checks before the queue need. */
+enum problem_kind worker_prepare_store(struct worker *w, struct dmn_gen *g,
+    struct dt_error *err);
 struct store *worker_store(struct worker *w);
 struct embedder *worker_embedder(struct worker *w);
 const char *worker_model_id(const struct worker *w);

@@ -376,9 +376,10 @@ h_auth_headers(struct dmn_req *r)
 
 	if ((w = worker_self()) == NULL)
 		return reply_problem(r, PROBLEM_INTERNAL, "out of memory");
-	/* The store connection (the index may have no model yet). */
-	pk = worker_prepare(w, r->gen, false, &err);
-	if (pk == PROBLEM_OK || pk == PROBLEM_NO_MODEL)
+	/* The store connection only: the match index is the inference
+	 * thread's business (refreshing it costs a transaction). */
+	pk = worker_prepare_store(w, r->gen, &err);
+	if (pk == PROBLEM_OK)
 		pk = check_signature(r, worker_store(w), &err);
 	r->stage[STAGE_SIGNATURE] = dmn_now_mono() - t;
 	if (pk != PROBLEM_OK)
@@ -422,8 +423,7 @@ h_authenticate(struct dmn_req *r)
 		return reply_problem(r, PROBLEM_INTERNAL, "unsigned request");
 	if ((w = worker_self()) == NULL)
 		return reply_problem(r, PROBLEM_INTERNAL, "out of memory");
-	pk = worker_prepare(w, r->gen, false, &err);
-	if (pk != PROBLEM_OK && pk != PROBLEM_NO_MODEL)
+	if ((pk = worker_prepare_store(w, r->gen, &err)) != PROBLEM_OK)
 		return problem_reply(r, pk, &err);
 	s = worker_store(w);
 	t = dmn_now_mono();

@@ -130,10 +130,26 @@ out:
 }
 
 enum problem_kind
+worker_prepare_store(struct worker *w, struct dmn_gen *g,
+    struct dt_error *err)
+{
+	if (w->store == NULL || w->gen_id != g->id) {
+		store_close(w->store);
+		w->store = NULL;
+		if (dmn_gen_open_store(g, &w->store, err) != 0)
+			return problem_from_errc(err->code) == PROBLEM_UNAVAILABLE ?
+			    PROBLEM_UNAVAILABLE : PROBLEM_INTERNAL;
+		w->gen_id = g->id;
+	}
+	return PROBLEM_OK;
+}
+
+enum problem_kind
 worker_prepare(struct worker *w, struct dmn_gen *g, bool need_model,
     struct dt_error *err)
 {
 	struct match_stats st;
+	enum problem_kind pk;
 
 	if (!w->omp_set) {
 		long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -143,14 +159,8 @@ worker_prepare(struct worker *w, struct dmn_gen *g, bool need_model,
 		nn_set_threads(per < 1 ? 1 : per);
 		w->omp_set = true;
 	}
-	if (w->store == NULL || w->gen_id != g->id) {
-		store_close(w->store);
-		w->store = NULL;
-		if (dmn_gen_open_store(g, &w->store, err) != 0)
-			return problem_from_errc(err->code) == PROBLEM_UNAVAILABLE ?
-			    PROBLEM_UNAVAILABLE : PROBLEM_INTERNAL;
-		w->gen_id = g->id;
-	}
+	if ((pk = worker_prepare_store(w, g, err)) != PROBLEM_OK)
+		return pk;
 	if (match_index_refresh(g->index, w->store, NULL, err) != 0)
 		return err->code == DT_E_BUSY ? PROBLEM_UNAVAILABLE :
 		    PROBLEM_INTERNAL;
