@@ -211,8 +211,10 @@ int h_metrics(struct dmn_req *r);
 /* --- metrics.c ------------------------------------------------------------ */
 void metrics_request(enum dmn_route route, int status, double seconds);
 void metrics_inference(double seconds);
-/* A batch of N requests, W windows, run by the inference queue. */
-void metrics_batch(int n, unsigned w);
+/* A batch of N requests gathered by the inference queue; W windows run
+ * through the network. */
+void metrics_batch(int n);
+void metrics_windows(size_t w);
 /* The stages R reached (POST /v1/authenticate, when it completes). */
 void metrics_stages(const struct dmn_req *r);
 void metrics_decision(bool accept);

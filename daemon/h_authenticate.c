@@ -622,6 +622,7 @@ run_group(struct dmn_req **rs, int n)
 			goto live_fail;
 		}
 		tn = dmn_now_mono() - t;
+		metrics_windows(total);
 	} else
 		tn = 0;
 

@@ -108,7 +108,15 @@ metrics_inference(double seconds)
 }
 
 void
-metrics_batch(int n, unsigned w)
+metrics_windows(size_t w)
+{
+	pthread_mutex_lock(&mlock);
+	batch_windows += w;
+	pthread_mutex_unlock(&mlock);
+}
+
+void
+metrics_batch(int n)
 {
 	int b = 0;
 
@@ -118,7 +126,6 @@ metrics_batch(int n, unsigned w)
 	batch_req[b]++;
 	batches++;
 	batch_requests += (uint64_t)n;
-	batch_windows += w;
 	pthread_mutex_unlock(&mlock);
 }
 

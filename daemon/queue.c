@@ -141,7 +141,7 @@ run(void *arg)
 			b[i]->deferred = true;
 			b[i]->stage[STAGE_QUEUE] = t - b[i]->t_queued;
 		}
-		metrics_batch(nb, nw);
+		metrics_batch(nb);
 		h_auth_run_batch(b, nb);
 		for (i = 0; i < nb; i++) {
 			struct dmn_req *r = b[i];

@@ -1201,8 +1201,30 @@ struct conc {
 	int kiosk;
 	long status;
 	char user[32];
+	char request_id[64];
 	double score;
+	bool audited;			/* an auth.accept entry names it */
 };
+
+struct conc_audit {
+	struct conc *c;
+	int n;
+};
+
+/* Marks the requests whose auth.accept entry is E. */
+static int
+conc_audited(void *ctx, const struct store_audit_entry *e)
+{
+	struct conc_audit *a = ctx;
+	int k;
+
+	for (k = 0; k < a->n; k++)
+		if (e->detail != NULL && strcmp(e->action, "auth.accept") == 0 &&
+		    a->c[k].request_id[0] != '\0' &&
+		    strstr(e->detail, a->c[k].request_id) != NULL)
+			a->c[k].audited = true;
+	return 0;
+}
 
 static void *
 conc_post(void *arg)
@@ -1222,6 +1244,10 @@ conc_post(void *arg)
 			snprintf(c->user, sizeof(c->user), "%s",
 			    json_string_value(json_object_get(u, "id")));
 		c->score = json_number_value(json_object_get(j, "score"));
+		if (json_is_string(json_object_get(j, "request_id")))
+			snprintf(c->request_id, sizeof(c->request_id), "%s",
+			    json_string_value(json_object_get(j,
+			    "request_id")));
 		json_decref(j);
 	}
 	dh_resp_free(&r);
@@ -1259,8 +1285,9 @@ batches_seen(unsigned long long *multi, unsigned long long *all)
 /* Dynamic batching (issue 17.1): the probes of four persons sent at once,
  * 1:N, with batch_wait_ms 100, are run in batches of several requests
  * (counted in /metrics), and each answer names its own probe's person —
- * no answer goes to another request.  Whether the requests overlap is up
- * to the scheduler: up to five rounds of eight. */
+ * no answer goes to another request — and was audited (the batch's entries
+ * go in one commit) before it was answered.  Whether the requests overlap
+ * is up to the scheduler: up to five rounds of eight. */
 static void
 batching_concurrent(void **state)
 {
@@ -1268,6 +1295,8 @@ batching_concurrent(void **state)
 	struct conc c[N];
 	pthread_t th[N];
 	unsigned long long multi0, all0, multi = 0, all = 0;
+	struct conc_audit ca = { c, N };
+	struct dt_error err = { 0 };
 	int k, round;
 	char want[16];
 
@@ -1296,6 +1325,11 @@ batching_concurrent(void **state)
 			assert_string_equal(c[k].user, want);
 			assert_true(c[k].score >= threshold);
 		}
+		/* answered, so audited already */
+		assert_int_equal(store_audit_list(H.s, 0, conc_audited, &ca,
+		    &err), 0);
+		for (k = 0; k < N; k++)
+			assert_true(c[k].audited);
 		batches_seen(&multi, &all);
 		fprintf(stderr, "batching, round %d: %llu batches for %d "
 		    "requests, %llu of several\n", round + 1, all - all0 - 1,
