@@ -4,8 +4,9 @@
  * fresh nonce every time, from C client threads (one keep-alive libcurl
  * handle each) for a bounded time per concurrency, on loopback.
  *
- *   dt4ecg-bench load [--concurrency 1,2,4] [--seconds S] [--members N]
- *                     [--threads T] [--tiny] [--json]
+ *   dt4ecg-bench load [--concurrency 1,4,16,64] [--seconds S] [--rounds R]
+ *                     [--members N] [--threads T] [--tiny]
+ *                     [--batch-max W] [--batch-wait-ms MS] [--json]
  *       starts its own dt4ecgd (the build tree's) on 127.0.0.1 with a
  *       temporary store, certificate, kiosk and a random model of the
  *       default sizes (--tiny: the integration test's small one).
@@ -18,7 +19,7 @@
  * (nn_net_run, one network per thread, as many threads as the daemon could
  * use, each call as big a batch as the daemon could gather at that
  * concurrency: the windows of ceil(concurrency / threads) requests, at
- * most batch_max = 64 windows); overhead = 1 - median daemon windows/s /
+ * most --batch-max windows, the daemon's batch_max, 64); overhead = 1 - median daemon windows/s /
  * median raw windows/s.  Only meaningful when the model is the daemon's:
  * in --url mode the raw figure uses a random model of the default size.
  * With its own daemon it also reads GET /metrics after each concurrency:
@@ -50,7 +51,6 @@
 #define MAX_BODIES 64
 #define MAX_ROUNDS 15
 #define SEG_S 8
-#define DAEMON_BATCH 64	/* etc/dt4ecgd.conf batch_max */
 #define NSTAGES 13
 static const char *const stage_names[NSTAGES] = {	/* daemon/metrics.c */
 	"tls", "signature", "body", "digest", "admit", "parse", "queue",
@@ -394,9 +394,9 @@ median(double *v, int n)
 static void
 usage_to(FILE *f)
 {
-	fprintf(f, "usage: dt4ecg-bench load [--concurrency 1,2,4] "
+	fprintf(f, "usage: dt4ecg-bench load [--concurrency 1,4,16,64] "
 	    "[--seconds S] [--rounds R] [--members N] [--threads T] [--tiny] "
-	    "[--json]\n"
+	    "[--batch-max W] [--batch-wait-ms MS] [--json]\n"
 	    "       dt4ecg-bench load --url URL --key FILE --kiosk-id ID "
 	    "--recordings FILE... [--cacert FILE] [--pid PID] ...\n");
 }
@@ -433,19 +433,20 @@ bench_load_main(int argc, char **argv)
 {
 	static struct dh H;
 	struct load L;
-	int conc[MAX_CONC], nconc = 3, members = 10, threads = 0, i, c;
-	int seconds = 10, rounds = 3, rc = 1;
+	int conc[MAX_CONC], nconc = 4, members = 10, threads = 0, i, c;
+	int seconds = 10, rounds = 3, rc = 1, batch_max = 64;
+	double batch_wait_ms = 2;
 	bool json = false, own = true, tiny = false;
 	const char *keyfile = NULL, *kiosk = NULL, *url = NULL;
 	const char *cacert = NULL;
-	char urlbuf[128], conf[256];
+	char urlbuf[128], conf[512];
 	char **recs = NULL;
 	int nrecs = 0;
 	long pid = 0;
 	struct nn_model *rawm = NULL;
 	double rss0, rss1;
 
-	conc[0] = 1, conc[1] = 2, conc[2] = 4;
+	conc[0] = 1, conc[1] = 4, conc[2] = 16, conc[3] = 64;
 	memset(&L, 0, sizeof(L));
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -479,6 +480,12 @@ bench_load_main(int argc, char **argv)
 				return 2;
 		} else if (strcmp(a, "--seconds") == 0) {
 			if (bench_parse_int(a, v, 1, 3600, &seconds) != 0)
+				return 2;
+		} else if (strcmp(a, "--batch-max") == 0) {
+			if (bench_parse_int(a, v, 1, 256, &batch_max) != 0)
+				return 2;
+		} else if (strcmp(a, "--batch-wait-ms") == 0) {
+			if (bench_parse_double(a, v, 0, 100, &batch_wait_ms) != 0)
 				return 2;
 		} else if (strcmp(a, "--rounds") == 0) {
 			if (bench_parse_int(a, v, 1, MAX_ROUNDS, &rounds) != 0)
@@ -537,7 +544,9 @@ bench_load_main(int argc, char **argv)
 		    "per_ip_limit = 0\nqueue_max = 256\n"
 		    "kiosk_lockout_failures = 100000\n"
 		    /* keep-alive connections survive the raw rounds */
-		    "timeout_s = 300\nheader_timeout_s = 300\n", threads);
+		    "timeout_s = 300\nheader_timeout_s = 300\n"
+		    "batch_max = %d\nbatch_wait_ms = %g\n", threads, batch_max,
+		    batch_wait_ms);
 		if (dh_init(&H, conf) != 0)
 			goto out;
 		H.full_model = !tiny;
@@ -607,8 +616,8 @@ bench_load_main(int argc, char **argv)
 		 * ceil(conc / p) requests, whole requests, <= batch_max */
 		per = L.bodies[0].windows;
 		k = (conc[c] + p - 1) / p;
-		if (k * per > DAEMON_BATCH)
-			k = DAEMON_BATCH / per > 0 ? DAEMON_BATCH / per : 1;
+		if (k * per > batch_max)
+			k = batch_max / per > 0 ? batch_max / per : 1;
 		bench_samples_init(&L.lat);
 		L.requests = L.errors = 0;
 		L.nerr_kinds = 0;
