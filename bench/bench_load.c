@@ -4,8 +4,9 @@
  * fresh nonce every time, from C client threads (one keep-alive libcurl
  * handle each) for a bounded time per concurrency, on loopback.
  *
- *   dt4ecg-bench load [--concurrency 1,2,4] [--seconds S] [--members N]
- *                     [--threads T] [--tiny] [--json]
+ *   dt4ecg-bench load [--concurrency 1,4,16,64] [--seconds S] [--rounds R]
+ *                     [--members N] [--threads T] [--tiny]
+ *                     [--batch-max W] [--batch-wait-ms MS] [--json]
  *       starts its own dt4ecgd (the build tree's) on 127.0.0.1 with a
  *       temporary store, certificate, kiosk and a random model of the
  *       default sizes (--tiny: the integration test's small one).
@@ -13,11 +14,17 @@
  *                     [--cacert FILE] [--pid PID] [...]
  *       against a running daemon (RSS only with --pid).
  *
- * Then, in the same run, the same number of windows through the network
- * alone (nn_net_run at the daemon's batch, one network per thread, as many
- * threads as the daemon could use), so overhead = 1 - daemon windows/s /
- * raw windows/s.  Only meaningful when the model is the daemon's: in --url
- * mode the raw figure uses a random model of the default size.
+ * Each concurrency runs --rounds rounds, alternating: the daemon for
+ * --seconds, then the same number of windows through the network alone
+ * (nn_net_run, one network per thread, as many threads as the daemon could
+ * use, each call as big a batch as the daemon could gather at that
+ * concurrency: the windows of ceil(concurrency / threads) requests, at
+ * most --batch-max windows, the daemon's batch_max, 64); overhead = 1 - median daemon windows/s /
+ * median raw windows/s.  Only meaningful when the model is the daemon's:
+ * in --url mode the raw figure uses a random model of the default size.
+ * With its own daemon it also reads GET /metrics after each concurrency:
+ * the mean time of each stage of a request (dt4ecg_authenticate_stage_
+ * seconds) and the mean requests per network batch.
  */
 #include "config.h"
 
@@ -41,10 +48,15 @@
 #include "tests/dmn_harness.h"
 #include "tests/support.h"
 
-#define MAX_CONC 16
+#define MAX_CONC 64
 #define MAX_BODIES 64
+#define MAX_ROUNDS 15
 #define SEG_S 8
-#define DAEMON_BATCH 8	/* daemon/dmn.h DMN_BATCH */
+#define NSTAGES 13
+static const char *const stage_names[NSTAGES] = {	/* daemon/metrics.c */
+	"tls", "signature", "body", "digest", "admit", "parse", "queue",
+	"preprocess", "network", "match", "audit", "lockout", "answer"
+};
 
 struct body {
 	char *json;
@@ -64,12 +76,20 @@ struct load {
 	pthread_mutex_t lock;
 	struct bench_samples lat;
 	long requests, errors, windows;
+	long err_status[8];	/* the first distinct failures: HTTP status, */
+	int err_curl[8];	/* or libcurl's code when there is none */
+	int nerr_kinds;
 };
 
 struct client {
 	struct load *L;
 	int id;
+	bool warmup;		/* one request, not counted */
 };
+
+/* One keep-alive handle per client, kept across rounds and concurrencies:
+ * a round measures requests, not TLS handshakes. */
+static CURL *handles[MAX_CONC];
 
 static size_t
 sink(char *p, size_t size, size_t n, void *ud)
@@ -82,16 +102,18 @@ client_main(void *arg)
 {
 	struct client *cl = arg;
 	struct load *L = cl->L;
-	CURL *c = curl_easy_init();
+	CURL *c;
 	char url[512], si[1024], sig[256], nonce[32];
 	char hd[3][1200];
 	unsigned i = (unsigned)cl->id * 7;
 	long status;
 
-	if (c == NULL)
+	if (handles[cl->id] == NULL)
+		handles[cl->id] = curl_easy_init();
+	if ((c = handles[cl->id]) == NULL)
 		return NULL;
 	snprintf(url, sizeof(url), "%s/v1/authenticate", L->url);
-	while (bench_now() < L->deadline) {
+	while (cl->warmup || bench_now() < L->deadline) {
 		struct body *b = &L->bodies[i++ % (unsigned)L->nbodies];
 		struct curl_slist *hl = NULL;
 		struct dt_error err = { 0 };
@@ -128,16 +150,28 @@ client_main(void *arg)
 		if (cc == CURLE_OK)
 			curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
 		curl_slist_free_all(hl);
+		if (cl->warmup)
+			break;
 		pthread_mutex_lock(&L->lock);
 		L->requests++;
-		if (status != 200)
+		if (status != 200) {
+			int e;
+
 			L->errors++;
-		else
+			for (e = 0; e < L->nerr_kinds; e++)
+				if (L->err_status[e] == status &&
+				    L->err_curl[e] == (int)cc)
+					break;
+			if (e == L->nerr_kinds && e < 8) {
+				L->err_status[e] = status;
+				L->err_curl[e] = (int)cc;
+				L->nerr_kinds++;
+			}
+		} else
 			L->windows += b->windows;
 		bench_samples_add(&L->lat, (bench_now() - t0) * 1e3);
 		pthread_mutex_unlock(&L->lock);
 	}
-	curl_easy_cleanup(c);
 	return NULL;
 }
 
@@ -160,17 +194,17 @@ raw_main(void *arg)
 	float *x = NULL, *emb = NULL, *act = NULL;
 	struct dt_rng rng;
 	long done;
-	size_t i, nx = (size_t)DAEMON_BATCH * (size_t)hp->window;
+	size_t i, nx = (size_t)r->per_request * (size_t)hp->window;
 	double t0;
 
 	nn_set_threads(1);
 	x = malloc(nx * sizeof(float));
-	emb = malloc((size_t)DAEMON_BATCH * (size_t)hp->embedding_dim *
+	emb = malloc((size_t)r->per_request * (size_t)hp->embedding_dim *
 	    sizeof(float));
-	act = malloc((size_t)DAEMON_BATCH * (size_t)r->m->n_activities *
+	act = malloc((size_t)r->per_request * (size_t)r->m->n_activities *
 	    sizeof(float));
 	if (x == NULL || emb == NULL || act == NULL ||
-	    nn_net_create(r->m, DAEMON_BATCH, &net, &err) != 0) {
+	    nn_net_create(r->m, r->per_request, &net, &err) != 0) {
 		r->fail = 1;
 		goto out;
 	}
@@ -194,7 +228,7 @@ out:
 }
 
 /* Raw windows/s with P threads, each running its share of WINDOWS in
- * batches of PER_REQUEST (as the daemon runs one request). */
+ * batches of PER_REQUEST windows. */
 static double
 raw_rate(const struct nn_model *m, int p, long windows, int per_request)
 {
@@ -253,11 +287,96 @@ add_bodies(struct load *L, const char *path, bool relative)
 	return 0;
 }
 
+struct grow {
+	char *p;
+	size_t len;
+};
+
+static size_t
+grow_cb(char *p, size_t size, size_t n, void *ud)
+{
+	struct grow *g = ud;
+	char *np = realloc(g->p, g->len + size * n + 1);
+
+	if (np == NULL)
+		return 0;
+	memcpy(np + g->len, p, size * n);
+	g->len += size * n;
+	np[g->len] = '\0';
+	g->p = np;
+	return size * n;
+}
+
+/* The value of the metric line starting with NAME (its labels included),
+ * or 0. */
+static double
+metric(const char *text, const char *name)
+{
+	const char *p = text;
+	size_t n = strlen(name);
+
+	while ((p = strstr(p, name)) != NULL) {
+		if ((p == text || p[-1] == '\n') && p[n] == ' ')
+			return strtod(p + n + 1, NULL);
+		p += n;
+	}
+	return 0;
+}
+
+/* Stage sums and counts, batches and their requests from GET /metrics;
+ * v[2 * NSTAGES + 2].  -1 when it cannot be read. */
+static int
+read_stages(const struct load *L, double *v)
+{
+	CURL *c = curl_easy_init();
+	struct grow g = { NULL, 0 };
+	char url[512], name[128];
+	long status = 0;
+	int i, rc = -1;
+
+	if (c == NULL)
+		return -1;
+	snprintf(url, sizeof(url), "%s/metrics", L->url);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	if (L->cacert != NULL)
+		curl_easy_setopt(c, CURLOPT_CAINFO, L->cacert);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, grow_cb);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &g);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+	if (curl_easy_perform(c) == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	if (status == 200 && g.p != NULL) {
+		for (i = 0; i < NSTAGES; i++) {
+			snprintf(name, sizeof(name), "dt4ecg_authenticate_stage_"
+			    "seconds_sum{stage=\"%s\"}", stage_names[i]);
+			v[2 * i] = metric(g.p, name);
+			snprintf(name, sizeof(name), "dt4ecg_authenticate_stage_"
+			    "seconds_count{stage=\"%s\"}", stage_names[i]);
+			v[2 * i + 1] = metric(g.p, name);
+		}
+		v[2 * NSTAGES] = metric(g.p,
+		    "dt4ecg_inference_batch_requests_count");
+		v[2 * NSTAGES + 1] = metric(g.p,
+		    "dt4ecg_inference_batch_requests_sum");
+		rc = 0;
+	}
+	free(g.p);
+	curl_easy_cleanup(c);
+	return rc;
+}
+
+static double
+median(double *v, int n)
+{
+	return bench_percentile(v, (size_t)n, 0.5);
+}
+
 static void
 usage_to(FILE *f)
 {
-	fprintf(f, "usage: dt4ecg-bench load [--concurrency 1,2,4] "
-	    "[--seconds S] [--members N] [--threads T] [--tiny] [--json]\n"
+	fprintf(f, "usage: dt4ecg-bench load [--concurrency 1,4,16,64] "
+	    "[--seconds S] [--rounds R] [--members N] [--threads T] [--tiny] "
+	    "[--batch-max W] [--batch-wait-ms MS] [--json]\n"
 	    "       dt4ecg-bench load --url URL --key FILE --kiosk-id ID "
 	    "--recordings FILE... [--cacert FILE] [--pid PID] ...\n");
 }
@@ -294,19 +413,20 @@ bench_load_main(int argc, char **argv)
 {
 	static struct dh H;
 	struct load L;
-	int conc[MAX_CONC], nconc = 3, members = 10, threads = 0, i, c;
-	int seconds = 10, rc = 1;
+	int conc[MAX_CONC], nconc = 4, members = 10, threads = 0, i, c;
+	int seconds = 10, rounds = 3, rc = 1, batch_max = 64;
+	double batch_wait_ms = 2;
 	bool json = false, own = true, tiny = false;
 	const char *keyfile = NULL, *kiosk = NULL, *url = NULL;
 	const char *cacert = NULL;
-	char urlbuf[128], conf[256];
+	char urlbuf[128], conf[512];
 	char **recs = NULL;
 	int nrecs = 0;
 	long pid = 0;
 	struct nn_model *rawm = NULL;
 	double rss0, rss1;
 
-	conc[0] = 1, conc[1] = 2, conc[2] = 4;
+	conc[0] = 1, conc[1] = 4, conc[2] = 16, conc[3] = 64;
 	memset(&L, 0, sizeof(L));
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -340,6 +460,15 @@ bench_load_main(int argc, char **argv)
 				return 2;
 		} else if (strcmp(a, "--seconds") == 0) {
 			if (bench_parse_int(a, v, 1, 3600, &seconds) != 0)
+				return 2;
+		} else if (strcmp(a, "--batch-max") == 0) {
+			if (bench_parse_int(a, v, 1, 256, &batch_max) != 0)
+				return 2;
+		} else if (strcmp(a, "--batch-wait-ms") == 0) {
+			if (bench_parse_double(a, v, 0, 100, &batch_wait_ms) != 0)
+				return 2;
+		} else if (strcmp(a, "--rounds") == 0) {
+			if (bench_parse_int(a, v, 1, MAX_ROUNDS, &rounds) != 0)
 				return 2;
 		} else if (strcmp(a, "--members") == 0) {
 			if (bench_parse_int(a, v, 1, 90, &members) != 0)
@@ -392,7 +521,12 @@ bench_load_main(int argc, char **argv)
 		snprintf(conf, sizeof(conf), "threads = %d\nthreshold = 0.9\n"
 		    "rate_per_kiosk = 10000\nrate_burst = 100000\n"
 		    "replay_capacity = 1048576\nconnection_limit = 256\n"
-		    "per_ip_limit = 0\n", threads);
+		    "per_ip_limit = 0\nqueue_max = 256\n"
+		    "kiosk_lockout_failures = 100000\n"
+		    /* keep-alive connections survive the raw rounds */
+		    "timeout_s = 300\nheader_timeout_s = 300\n"
+		    "batch_max = %d\nbatch_wait_ms = %g\n", threads, batch_max,
+		    batch_wait_ms);
 		if (dh_init(&H, conf) != 0)
 			goto out;
 		H.full_model = !tiny;
@@ -437,61 +571,134 @@ bench_load_main(int argc, char **argv)
 			goto out;
 	}
 	if (!json)
-		printf("%-5s %9s %7s %10s %9s %9s %8s %8s %12s %9s\n", "conc",
-		    "requests", "errors", "req/s", "p50 ms", "p99 ms",
-		    "rss0 MB", "rss1 MB", "raw win/s", "overhead");
+		printf("%-5s %9s %7s %10s %9s %9s %8s %8s %12s %12s %9s\n",
+		    "conc", "requests", "errors", "req/s", "p50 ms", "p99 ms",
+		    "rss0 MB", "rss1 MB", "daemon win/s", "raw win/s",
+		    "overhead");
 	for (c = 0; c < nconc; c++) {
 		pthread_t th[MAX_CONC];
 		struct client cl[MAX_CONC];
 		struct bench_stats st;
-		double t0, el, rps, wps, raw;
-		int p;
+		double t0, el = 0, rps, wps[MAX_ROUNDS], raw[MAX_ROUNDS];
+		double s0[2 * NSTAGES + 2], s1[2 * NSTAGES + 2];
+		double mwps, mraw;
+		long rwin;
+		int p, k, per, rnd;
+		bool stages;
 		long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 		int dthreads = threads > 0 ? threads : (int)ncpu;
 
-		bench_samples_init(&L.lat);
-		L.requests = L.errors = L.windows = 0;
-		rss0 = pid > 0 ? bench_rss_mb_of(pid) : -1;
-		t0 = bench_now();
-		L.deadline = t0 + seconds;
-		for (i = 0; i < conc[c]; i++) {
-			cl[i] = (struct client){ &L, i };
-			pthread_create(&th[i], NULL, client_main, &cl[i]);
-		}
-		for (i = 0; i < conc[c]; i++)
-			pthread_join(th[i], NULL);
-		el = bench_now() - t0;
-		rss1 = pid > 0 ? bench_rss_mb_of(pid) : -1;
-		bench_samples_stats(&L.lat, &st);
-		rps = (double)L.requests / el;
-		wps = (double)L.windows / el;
 		/* the daemon can use at most min(conc, its threads) cores */
 		p = conc[c] < dthreads ? conc[c] : dthreads;
 		if (p > ncpu)
 			p = (int)ncpu;
-		raw = raw_rate(rawm, p, L.windows > 0 ? L.windows : 60,
-		    L.bodies[0].windows);
-		if (json)
+		/* the biggest batch it can gather per thread: the windows of
+		 * ceil(conc / p) requests, whole requests, <= batch_max */
+		per = L.bodies[0].windows;
+		k = (conc[c] + p - 1) / p;
+		if (k * per > batch_max)
+			k = batch_max / per > 0 ? batch_max / per : 1;
+		bench_samples_init(&L.lat);
+		L.requests = L.errors = 0;
+		L.nerr_kinds = 0;
+		/* every client's connection up first, untimed */
+		for (i = 0; i < conc[c]; i++) {
+			cl[i] = (struct client){ &L, i, true };
+			pthread_create(&th[i], NULL, client_main, &cl[i]);
+		}
+		for (i = 0; i < conc[c]; i++)
+			pthread_join(th[i], NULL);
+		stages = own && read_stages(&L, s0) == 0;
+		rss0 = pid > 0 ? bench_rss_mb_of(pid) : -1;
+		for (rnd = 0; rnd < rounds; rnd++) {
+			L.windows = 0;
+			t0 = bench_now();
+			L.deadline = t0 + seconds;
+			for (i = 0; i < conc[c]; i++) {
+				cl[i] = (struct client){ &L, i, false };
+				pthread_create(&th[i], NULL, client_main,
+				    &cl[i]);
+			}
+			for (i = 0; i < conc[c]; i++)
+				pthread_join(th[i], NULL);
+			t0 = bench_now() - t0;
+			el += t0;
+			wps[rnd] = (double)L.windows / t0;
+			rwin = L.windows > 0 ? L.windows : 60;
+			raw[rnd] = raw_rate(rawm, p, rwin, k * per);
+		}
+		rss1 = pid > 0 ? bench_rss_mb_of(pid) : -1;
+		if (stages && read_stages(&L, s1) != 0)
+			stages = false;
+		bench_samples_stats(&L.lat, &st);
+		rps = (double)L.requests / el;
+		mwps = median(wps, rounds);
+		mraw = median(raw, rounds);
+		if (json) {
 			printf("{\"bench\":\"load\",\"concurrency\":%d,"
 			    "\"requests\":%ld,\"errors\":%ld,"
 			    "\"requests_per_s\":%.2f,\"latency_ms_p50\":%.2f,"
 			    "\"latency_ms_p99\":%.2f,\"rss_mb_start\":%.1f,"
 			    "\"rss_mb_end\":%.1f,\"raw_infer_windows_per_s\":"
-			    "%.1f,\"daemon_windows_per_s\":%.1f,"
-			    "\"overhead\":%.4f,\"seconds\":%.1f}\n", conc[c],
-			    L.requests, L.errors, rps, st.p50, st.p99, rss0,
-			    rss1, raw, wps, raw > 0 ? 1.0 - wps / raw : -1,
+			    "%.1f,\"raw_batch\":%d,\"daemon_windows_per_s\":"
+			    "%.1f,\"overhead\":%.4f,\"rounds\":%d,"
+			    "\"seconds\":%.1f", conc[c], L.requests, L.errors,
+			    rps, st.p50, st.p99, rss0, rss1, mraw, k * per,
+			    mwps, mraw > 0 ? 1.0 - mwps / mraw : -1, rounds,
 			    el);
-		else
+			if (stages) {
+				double nb = s1[2 * NSTAGES] - s0[2 * NSTAGES];
+
+				printf(",\"requests_per_batch\":%.2f",
+				    nb > 0 ? (s1[2 * NSTAGES + 1] -
+				    s0[2 * NSTAGES + 1]) / nb : 0);
+				printf(",\"stages_ms\":{");
+				for (i = 0; i < NSTAGES; i++) {
+					double n = s1[2 * i + 1] - s0[2 * i + 1];
+
+					printf("%s\"%s\":%.3f", i ? "," : "",
+					    stage_names[i], n > 0 ? 1e3 *
+					    (s1[2 * i] - s0[2 * i]) / n : 0);
+				}
+				printf("}");
+			}
+			printf("}\n");
+		} else {
 			printf("%-5d %9ld %7ld %10.2f %9.2f %9.2f %8.1f %8.1f "
-			    "%12.1f %8.1f%%\n", conc[c], L.requests, L.errors,
-			    rps, st.p50, st.p99, rss0, rss1, raw,
-			    raw > 0 ? 100.0 * (1.0 - wps / raw) : -1);
+			    "%12.1f %12.1f %8.1f%%\n", conc[c], L.requests,
+			    L.errors, rps, st.p50, st.p99, rss0, rss1, mwps,
+			    mraw, mraw > 0 ? 100.0 * (1.0 - mwps / mraw) : -1);
+			if (stages) {
+				double nb = s1[2 * NSTAGES] - s0[2 * NSTAGES];
+
+				printf("      raw batch %d windows; %.2f requests "
+				    "per daemon batch; mean ms per stage:",
+				    k * per, nb > 0 ? (s1[2 * NSTAGES + 1] -
+				    s0[2 * NSTAGES + 1]) / nb : 0);
+				for (i = 0; i < NSTAGES; i++) {
+					double n = s1[2 * i + 1] - s0[2 * i + 1];
+
+					printf(" %s %.3f", stage_names[i],
+					    n > 0 ? 1e3 * (s1[2 * i] -
+					    s0[2 * i]) / n : 0);
+				}
+				printf("\n");
+			}
+		}
+		for (i = 0; i < L.nerr_kinds; i++)
+			fprintf(stderr, "load: concurrency %d: failures with "
+			    "HTTP status %ld (libcurl: %s)\n", conc[c],
+			    L.err_status[i], curl_easy_strerror(
+			    (CURLcode)L.err_curl[i]));
 		fflush(stdout);
 		bench_samples_free(&L.lat);
 	}
 	rc = 0;
 out:
+	for (i = 0; i < MAX_CONC; i++) {
+		curl_easy_cleanup(handles[i]);
+		handles[i] = NULL;
+	}
 	if (!own)
 		nn_model_free(rawm);
 	for (i = 0; i < L.nbodies; i++)

@@ -43,6 +43,14 @@ struct body_auth {
  */
 enum problem_kind body_parse(const void *buf, size_t len,
     struct body_auth **out, struct dt_error *err);
+/*
+ * The reference: the whole document through jansson.  body_parse() takes a
+ * fast path (no jansson value per sample) for bodies of the usual shape and
+ * answers exactly as this does — same result, same values, same message —
+ * falling back to it for anything else (fuzz/fuzz_body.c checks both agree).
+ */
+enum problem_kind body_parse_jansson(const void *buf, size_t len,
+    struct body_auth **out, struct dt_error *err);
 
 /* Wipes the samples and frees; accepts NULL. */
 void body_free(struct body_auth *b);

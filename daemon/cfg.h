@@ -42,6 +42,8 @@ struct cfg {
 	unsigned timeout_s;
 	unsigned max_duration_s;	/* seconds of ECG in one request */
 	unsigned queue_max;		/* requests waiting for inference */
+	unsigned batch_max;		/* windows in one network batch */
+	double batch_wait_ms;		/* gathering a batch, at most */
 	unsigned kiosk_lockout_failures;
 	unsigned kiosk_lockout_s;
 	unsigned header_timeout_s;	/* connection to end of headers */

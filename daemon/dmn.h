@@ -31,7 +31,6 @@ struct store;
 struct store_key;
 
 #define DMN_REQUEST_ID_LEN 32	/* hex characters */
-#define DMN_BATCH 8		/* windows run at once by a worker's network */
 
 /* A reference-counted token bucket table, shared by generations whose rate
  * parameters agree (so a reload does not refill every kiosk's bucket). */
@@ -89,6 +88,10 @@ struct worker *worker_self(void);
  */
 enum problem_kind worker_prepare(struct worker *w, struct dmn_gen *g,
     bool need_model, struct dt_error *err);
+/* Only the store connection of G (no index refresh, no model): what the
+ * checks before the queue need. */
+enum problem_kind worker_prepare_store(struct worker *w, struct dmn_gen *g,
+    struct dt_error *err);
 struct store *worker_store(struct worker *w);
 struct embedder *worker_embedder(struct worker *w);
 const char *worker_model_id(const struct worker *w);
@@ -112,6 +115,25 @@ enum dmn_route {
 	ROUTE_METRICS,
 	ROUTE_OTHER,
 	ROUTE_COUNT
+};
+
+/* Where a POST /v1/authenticate spends its time (GET /metrics,
+ * dt4ecg_authenticate_stage_seconds); -1 for a stage not reached. */
+enum dmn_stage {
+	STAGE_TLS,		/* accept, TLS handshake, headers (new conn) */
+	STAGE_SIGNATURE,	/* kiosk lookup, RFC 9421 verification */
+	STAGE_BODY,		/* reading the body */
+	STAGE_DIGEST,		/* Content-Digest over the body */
+	STAGE_ADMIT,		/* rate limit, locks, nonce (cache + store) */
+	STAGE_PARSE,		/* JSON body and its samples */
+	STAGE_QUEUE,		/* waiting for an inference thread + batch */
+	STAGE_PREPROCESS,	/* signal check, resampling, filter, windows */
+	STAGE_NETWORK,		/* the batch's network pass */
+	STAGE_MATCH,		/* the decision over the match index */
+	STAGE_AUDIT,		/* the audit entry (the group's commit) */
+	STAGE_LOCKOUT,		/* failure counters after the decision */
+	STAGE_ANSWER,		/* encoded answer to response sent */
+	STAGE_COUNT
 };
 
 /* What a handler needs of its request. */
@@ -141,6 +163,11 @@ struct dmn_req {
 	bool suspended;			/* until MHD calls us back */
 	struct MHD_Response *resp;
 	unsigned resp_status;
+	/* timing (dmn_now_mono) */
+	bool expected;			/* counted by queue_expect_begin */
+	double t_body;			/* headers accepted */
+	double t_queued, t_answer;
+	double stage[STAGE_COUNT];
 };
 
 struct server;
@@ -180,8 +207,10 @@ int h_auth_headers(struct dmn_req *r);
 /* Once the body is in: the checks up to the inference; H_AUTH_QUEUE to
  * run h_auth_run() on the inference queue, else the reply's result. */
 int h_authenticate(struct dmn_req *r);
-/* On an inference thread: network, decision, audit, reply (deferred). */
-int h_auth_run(struct dmn_req *r);
+/* On an inference thread: the N requests of a batch (queue.c) —
+ * preprocessing, one network pass over all their windows, decisions, the
+ * audit entries in one commit, replies (deferred). */
+void h_auth_run_batch(struct dmn_req **rs, int n);
 int h_health(struct dmn_req *r);
 int h_ready(struct dmn_req *r);
 int h_metrics(struct dmn_req *r);
@@ -189,6 +218,12 @@ int h_metrics(struct dmn_req *r);
 /* --- metrics.c ------------------------------------------------------------ */
 void metrics_request(enum dmn_route route, int status, double seconds);
 void metrics_inference(double seconds);
+/* A batch of N requests gathered by the inference queue; W windows run
+ * through the network. */
+void metrics_batch(int n);
+void metrics_windows(size_t w);
+/* The stages R reached (POST /v1/authenticate, when it completes). */
+void metrics_stages(const struct dmn_req *r);
 void metrics_decision(bool accept);
 void metrics_kiosk_failure(bool one_to_n);
 void metrics_kiosk_lock(void);
@@ -197,14 +232,24 @@ char *metrics_render(struct dmn_gen *g, size_t *len);
 
 /* --- queue.c: the bounded inference queue -------------------------------- */
 /*
- * NTHREADS threads run h_auth_run() for at most CAPACITY requests at once
- * (waiting or running).  queue_reserve() takes a place (false when full:
- * answer 503 with Retry-After); the caller then suspends the connection
- * and calls queue_push(), which cannot fail.  When a job is done its
- * connection is resumed.  Process-wide: it outlives reloads.
+ * NTHREADS threads run h_auth_run_batch() for at most CAPACITY requests at
+ * once (waiting or running), in batches of at most batch_max windows
+ * gathered for at most batch_wait_ms (see queue.c).  queue_reserve() takes
+ * a place (false when full: answer 503 with Retry-After); the caller then
+ * suspends the connection and calls queue_push(), which cannot fail.  When
+ * a batch is done its connections are resumed.  Process-wide: it outlives
+ * reloads.
  */
 int queue_start(unsigned nthreads, unsigned capacity, struct dt_error *err);
 void queue_set_capacity(unsigned capacity);
+void queue_set_batch(unsigned max_windows, double wait_s);
+/* The active model's rate and window (to count a request's windows). */
+void queue_set_geometry(int fs_hz, int window);
+/* R is on its way to the queue (its signed headers were accepted): a
+ * gathering batch may wait for it.  queue_expect_end() when it is pushed or
+ * answered otherwise; both idempotent. */
+void queue_expect_begin(struct dmn_req *r);
+void queue_expect_end(struct dmn_req *r);
 bool queue_reserve(void);
 void queue_push(struct dmn_req *r);
 /* Waits until no job is waiting or running. */

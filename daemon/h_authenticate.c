@@ -332,7 +332,6 @@ reply_decision(struct dmn_req *r, struct worker *w, const char *kiosk,
 		    err.code == DT_E_BUSY ? DMN_STORE_RETRY_S : 0);
 		goto out;
 	}
-	metrics_decision(d->accept);
 	if ((text = json_dumps(root, JSON_COMPACT | JSON_REAL_PRECISION(6)))
 	    == NULL)
 		goto oom;
@@ -377,13 +376,16 @@ h_auth_headers(struct dmn_req *r)
 	struct dt_error err = { 0 };
 	enum problem_kind pk;
 	struct worker *w;
+	double t = dmn_now_mono();
 
 	if ((w = worker_self()) == NULL)
 		return reply_problem(r, PROBLEM_INTERNAL, "out of memory");
-	/* The store connection (the index may have no model yet). */
-	pk = worker_prepare(w, r->gen, false, &err);
-	if (pk == PROBLEM_OK || pk == PROBLEM_NO_MODEL)
+	/* The store connection only: the match index is the inference
+	 * thread's business (refreshing it costs a transaction). */
+	pk = worker_prepare_store(w, r->gen, &err);
+	if (pk == PROBLEM_OK)
 		pk = check_signature(r, worker_store(w), &err);
+	r->stage[STAGE_SIGNATURE] = dmn_now_mono() - t;
 	if (pk != PROBLEM_OK)
 		return problem_reply(r, pk, &err);
 	r->sig_checked = true;
@@ -419,18 +421,23 @@ h_authenticate(struct dmn_req *r)
 	struct store *s;
 	unsigned retry = 0;
 	int64_t now = (int64_t)time(NULL);
+	double t;
 
 	if (!r->sig_checked)	/* h_auth_headers answered already */
 		return reply_problem(r, PROBLEM_INTERNAL, "unsigned request");
 	if ((w = worker_self()) == NULL)
 		return reply_problem(r, PROBLEM_INTERNAL, "out of memory");
-	pk = worker_prepare(w, r->gen, false, &err);
-	if (pk != PROBLEM_OK && pk != PROBLEM_NO_MODEL)
+	if ((pk = worker_prepare_store(w, r->gen, &err)) != PROBLEM_OK)
 		return problem_reply(r, pk, &err);
 	s = worker_store(w);
-	if ((pk = digest_verify(header(r, "Content-Digest"), r->body,
-	    r->body_len, &err)) != PROBLEM_OK)
+	t = dmn_now_mono();
+	r->stage[STAGE_BODY] = t - r->t_body;
+	pk = digest_verify(header(r, "Content-Digest"), r->body, r->body_len,
+	    &err);
+	r->stage[STAGE_DIGEST] = dmn_now_mono() - t;
+	if (pk != PROBLEM_OK)
 		return problem_reply(r, pk, &err);
+	t = dmn_now_mono();
 	/* Nothing is stored for a request refused by the rate limit. */
 	if (!ratelimit_take(r->gen->rl->rl, r->kiosk, dmn_now_mono(), &retry)) {
 		char detail[160];
@@ -459,8 +466,11 @@ h_authenticate(struct dmn_req *r)
 		    problem_from_errc(err.code);
 		return problem_reply(r, pk, &err);
 	}
-	if ((pk = body_parse(r->body, r->body_len, &r->auth, &err)) !=
-	    PROBLEM_OK)
+	r->stage[STAGE_ADMIT] = dmn_now_mono() - t;
+	t = dmn_now_mono();
+	pk = body_parse(r->body, r->body_len, &r->auth, &err);
+	r->stage[STAGE_PARSE] = dmn_now_mono() - t;
+	if (pk != PROBLEM_OK)
 		return problem_reply(r, pk, &err);
 	if ((double)r->auth->nsamples >
 	    r->auth->fs_hz * (double)r->gen->cfg.max_duration_s) {
@@ -517,61 +527,230 @@ count_decision(struct dmn_req *r, struct store *s, const struct decision *d,
 	}
 }
 
-int
-h_auth_run(struct dmn_req *r)
+/* One request of a batch. */
+struct item {
+	struct dmn_req *r;
+	bool live;			/* no reply made yet */
+	bool decided;			/* its decision awaits the audit */
+	struct ecg_windows w;
+	int off;			/* its first window in the batch */
+	struct embed_result er;
+	struct decision d;
+	int64_t now;
+};
+
+static void
+item_fail(struct item *it, enum problem_kind pk, struct dt_error *err)
+{
+	problem_reply(it->r, pk, err);
+	it->live = false;
+}
+
+/*
+ * The requests of one generation: one worker_prepare, each recording
+ * preprocessed, all their windows through the network at once, then each
+ * decided; the decisions' audit entries in one transaction (group commit),
+ * and only once it is committed are they answered 200 — if it fails, every
+ * decision of the group answers 503/500 instead, none unaudited.
+ */
+static void
+run_group(struct dmn_req **rs, int n)
 {
 	struct dt_error err = { 0 };
-	const struct body_auth *b = r->auth;
-	struct embed_result er = { 0 };
-	struct decision d;
+	struct item *it = NULL;
 	struct worker *w;
+	struct embedder *e;
+	struct store *s;
+	const struct nn_model *m;
 	enum problem_kind pk;
-	int64_t now;
-	double t;
-	int ret, dim = 0;
+	float *x = NULL, *emb = NULL, *act = NULL;
+	size_t total = 0, win;
+	int i, dim = 0, na = 0, ndec = 0;
+	double t, tn;
 
-	if ((w = worker_self()) == NULL)
-		return reply_problem(r, PROBLEM_INTERNAL, "out of memory");
-	if ((pk = worker_prepare(w, r->gen, true, &err)) != PROBLEM_OK)
-		goto problem;
-	dim = worker_embedding_dim(w);
-	er.embedding = calloc((size_t)dim, sizeof(float));
-	er.activity = calloc((size_t)worker_n_activities(w) + 1,
-	    sizeof(float));
-	if (er.embedding == NULL || er.activity == NULL) {
+	if ((it = calloc((size_t)n, sizeof(*it))) == NULL) {
+		for (i = 0; i < n; i++)
+			reply_problem(rs[i], PROBLEM_INTERNAL, "out of memory");
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		it[i].r = rs[i];
+		it[i].live = true;
+	}
+	if ((w = worker_self()) == NULL) {
 		pk = PROBLEM_INTERNAL;
 		dt_error_set(&err, DT_E_NOMEM, "out of memory");
-		goto problem;
+		goto all_fail;
 	}
+	if ((pk = worker_prepare(w, rs[0]->gen, true, &err)) != PROBLEM_OK)
+		goto all_fail;
+	e = worker_embedder(w);
+	s = worker_store(w);
+	m = embedder_model(e);
+	win = (size_t)m->hp.window;
+	queue_set_geometry(m->hp.fs_hz, m->hp.window);
+	dim = worker_embedding_dim(w);
+	na = worker_n_activities(w);
+
+	for (i = 0; i < n; i++) {
+		const struct body_auth *b = it[i].r->auth;
+
+		t = dmn_now_mono();
+		if (embedder_prepare(e, b->samples, b->nsamples, b->fs_hz,
+		    &it[i].w, &err) != 0) {
+			it[i].r->stage[STAGE_PREPROCESS] = dmn_now_mono() - t;
+			item_fail(&it[i], problem_from_errc(err.code), &err);
+			continue;
+		}
+		it[i].r->stage[STAGE_PREPROCESS] = dmn_now_mono() - t;
+		it[i].off = (int)total;
+		total += (size_t)it[i].w.n;
+	}
+	if (total > 0) {
+		x = malloc(sizeof(float) * total * win);
+		emb = malloc(sizeof(float) * total * (size_t)dim);
+		act = malloc(sizeof(float) * (total * (size_t)na + 1));
+		if (x == NULL || emb == NULL || act == NULL) {
+			pk = PROBLEM_INTERNAL;
+			dt_error_set(&err, DT_E_NOMEM, "out of memory");
+			goto live_fail;
+		}
+		for (i = 0; i < n; i++)
+			if (it[i].live)
+				memcpy(x + (size_t)it[i].off * win,
+				    it[i].w.data, sizeof(float) *
+				    (size_t)it[i].w.n * win);
+		t = dmn_now_mono();
+		if (embedder_forward(e, x, (int)total, emb, act, &err) != 0) {
+			pk = problem_from_errc(err.code);
+			goto live_fail;
+		}
+		tn = dmn_now_mono() - t;
+		metrics_windows(total);
+	} else
+		tn = 0;
+
+	for (i = 0; i < n; i++) {
+		struct item *q = &it[i];
+
+		if (!q->live)
+			continue;
+		q->r->stage[STAGE_NETWORK] = tn;
+		metrics_inference(q->r->stage[STAGE_PREPROCESS] + tn);
+		q->er.embedding = calloc((size_t)dim, sizeof(float));
+		q->er.activity = calloc((size_t)na + 1, sizeof(float));
+		if (q->er.embedding == NULL || q->er.activity == NULL) {
+			dt_error_set(&err, DT_E_NOMEM, "out of memory");
+			item_fail(q, PROBLEM_INTERNAL, &err);
+			continue;
+		}
+		if (embedder_fuse(e, &q->w, emb + (size_t)q->off * dim,
+		    act + (size_t)q->off * na, &q->er, &err) != 0) {
+			item_fail(q, problem_from_errc(err.code), &err);
+			continue;
+		}
+		if (!verdict_finite(q->er.embedding, dim)) {
+			dt_error_set(&err, DT_E_INTERNAL, "model %s gave a "
+			    "non-finite embedding: refused",
+			    worker_model_id(w));
+			item_fail(q, PROBLEM_INTERNAL, &err);
+			continue;
+		}
+		t = dmn_now_mono();
+		q->now = (int64_t)time(NULL);
+		pk = decide(q->r, w, q->r->auth, q->er.embedding, dim, q->now,
+		    &q->d, &err);
+		q->r->stage[STAGE_MATCH] = dmn_now_mono() - t;
+		if (pk != PROBLEM_OK) {
+			item_fail(q, pk, &err);
+			continue;
+		}
+		q->decided = true;
+		ndec++;
+	}
+
+	/* The audit entries, one commit for the group. */
 	t = dmn_now_mono();
-	if (embedder_run(worker_embedder(w), b->samples, b->nsamples,
-	    b->fs_hz, &er, &err) != 0) {
-		pk = problem_from_errc(err.code);
-		goto problem;
+	if (ndec > 1 && store_begin(s, &err) != 0) {
+		log_warnx("audit: %s", err.msg);
+		for (i = 0; i < n; i++)
+			if (it[i].decided) {
+				it[i].decided = false;
+				reply_problem(it[i].r, err.code == DT_E_BUSY ?
+				    PROBLEM_UNAVAILABLE : PROBLEM_INTERNAL,
+				    "the decision could not be audited");
+			}
+		ndec = 0;
 	}
-	metrics_inference(dmn_now_mono() - t);
-	if (!verdict_finite(er.embedding, dim)) {
-		dt_error_set(&err, DT_E_INTERNAL, "model %s gave a non-finite "
-		    "embedding: refused", worker_model_id(w));
-		pk = PROBLEM_INTERNAL;
-		goto problem;
+	for (i = 0; i < n; i++)
+		if (it[i].decided)
+			reply_decision(it[i].r, w, it[i].r->kiosk, &it[i].d,
+			    &it[i].er);
+	if (ndec > 1 && store_commit(s, &err) != 0) {
+		log_warnx("audit: %s", err.msg);
+		for (i = 0; i < n; i++)
+			if (it[i].decided &&
+			    it[i].r->resp_status == MHD_HTTP_OK)
+				reply_problem(it[i].r, err.code == DT_E_BUSY ?
+				    PROBLEM_UNAVAILABLE : PROBLEM_INTERNAL,
+				    "the decision could not be audited");
 	}
-	now = (int64_t)time(NULL);
-	if ((pk = decide(r, w, b, er.embedding, dim, now, &d, &err)) !=
-	    PROBLEM_OK)
-		goto problem;
-	ret = reply_decision(r, w, r->kiosk, &d, &er);
-	/* after the decision's own audit entry: the lock it causes follows */
-	if (r->status == MHD_HTTP_OK || r->resp_status == MHD_HTTP_OK)
-		count_decision(r, worker_store(w), &d, now);
+	t = dmn_now_mono() - t;
+	for (i = 0; i < n; i++) {
+		struct item *q = &it[i];
+
+		if (!q->decided)
+			continue;
+		q->r->stage[STAGE_AUDIT] = t;
+		if (q->r->resp_status != MHD_HTTP_OK)
+			continue;
+		/* after the decision's own audit entry: the lock it causes
+		 * follows */
+		metrics_decision(q->d.accept);
+		tn = dmn_now_mono();
+		count_decision(q->r, s, &q->d, q->now);
+		q->r->stage[STAGE_LOCKOUT] = dmn_now_mono() - tn;
+	}
 	goto out;
-problem:
-	ret = problem_reply(r, pk, &err);
+all_fail:
+	for (i = 0; i < n; i++)
+		item_fail(&it[i], pk, &err);
+	goto out;
+live_fail:
+	for (i = 0; i < n; i++)
+		if (it[i].live)
+			item_fail(&it[i], pk, &err);
 out:
-	if (er.embedding != NULL) {
-		sodium_memzero(er.embedding, sizeof(float) * (size_t)dim);
-		free(er.embedding);
+	for (i = 0; i < n; i++) {
+		if (it[i].er.embedding != NULL) {
+			sodium_memzero(it[i].er.embedding,
+			    sizeof(float) * (size_t)dim);
+			free(it[i].er.embedding);
+		}
+		free(it[i].er.activity);
+		ecg_windows_free(&it[i].w);
 	}
-	free(er.activity);
-	return ret;
+	if (x != NULL) {
+		sodium_memzero(x, sizeof(float) * total * win);
+		free(x);
+	}
+	if (emb != NULL) {
+		sodium_memzero(emb, sizeof(float) * total * (size_t)dim);
+		free(emb);
+	}
+	free(act);
+	free(it);
+}
+
+void
+h_auth_run_batch(struct dmn_req **rs, int n)
+{
+	int i, j;
+
+	/* a reload may put two generations in one batch */
+	for (i = 0; i < n; i = j) {
+		for (j = i + 1; j < n && rs[j]->gen == rs[i]->gen; j++)
+			continue;
+		run_group(rs + i, j - i);
+	}
 }

@@ -107,6 +107,7 @@ reload(const char *conf, struct replay *replay, struct server **srv)
 	drain = old->cfg.timeout_s;
 	replay_share(replay, &g->cfg);
 	queue_set_capacity(g->cfg.queue_max);
+	queue_set_batch(g->cfg.batch_max, g->cfg.batch_wait_ms / 1e3);
 	dmn_gen_publish(g);
 	*srv = ns;
 	server_stop(os, drain);
@@ -198,6 +199,7 @@ main(int argc, char **argv)
 		dmn_gen_put(g);
 		goto out;
 	}
+	queue_set_batch(c.batch_max, c.batch_wait_ms / 1e3);
 	replay_share(replay, &c);
 	if (server_start(g, NULL, &srv, &err) != 0) {
 		log_warnx("%s", err.msg);

@@ -34,6 +34,17 @@ static struct histo inference;
 static uint64_t decisions[2];	/* reject, accept */
 static uint64_t kiosk_failures[2];	/* 1:1, 1:N */
 static uint64_t kiosk_locks;
+/* batches: requests per batch (1, 2, 3-4, ..., 129-256), windows */
+#define BATCH_BUCKETS 9
+static uint64_t batch_req[BATCH_BUCKETS];
+static uint64_t batches, batch_windows, batch_requests;
+static double stage_sum[STAGE_COUNT];
+static uint64_t stage_count[STAGE_COUNT];
+
+static const char *const stage_names[STAGE_COUNT] = {
+	"tls", "signature", "body", "digest", "admit", "parse", "queue",
+	"preprocess", "network", "match", "audit", "lockout", "answer"
+};
 
 static void
 histo_add(struct histo *h, double v)
@@ -83,6 +94,42 @@ metrics_inference(double seconds)
 {
 	pthread_mutex_lock(&mlock);
 	histo_add(&inference, seconds);
+	pthread_mutex_unlock(&mlock);
+}
+
+void
+metrics_windows(size_t w)
+{
+	pthread_mutex_lock(&mlock);
+	batch_windows += w;
+	pthread_mutex_unlock(&mlock);
+}
+
+void
+metrics_batch(int n)
+{
+	int b = 0;
+
+	while (b < BATCH_BUCKETS - 1 && n > (1 << b))
+		b++;
+	pthread_mutex_lock(&mlock);
+	batch_req[b]++;
+	batches++;
+	batch_requests += (uint64_t)n;
+	pthread_mutex_unlock(&mlock);
+}
+
+void
+metrics_stages(const struct dmn_req *r)
+{
+	int i;
+
+	pthread_mutex_lock(&mlock);
+	for (i = 0; i < STAGE_COUNT; i++)
+		if (r->stage[i] >= 0) {
+			stage_sum[i] += r->stage[i];
+			stage_count[i]++;
+		}
 	pthread_mutex_unlock(&mlock);
 }
 
@@ -196,6 +243,40 @@ metrics_render(struct dmn_gen *g, size_t *len)
 	    "and network time per authentication.\n"
 	    "# TYPE dt4ecg_inference_duration_seconds histogram\n");
 	histo_render(&b, "dt4ecg_inference_duration_seconds", "", &inference);
+	bprintf(&b, "# HELP dt4ecg_inference_batch_requests Requests per "
+	    "network batch (dynamic batching).\n"
+	    "# TYPE dt4ecg_inference_batch_requests histogram\n");
+	{
+		uint64_t cum = 0;
+
+		for (s = 0; s < BATCH_BUCKETS - 1; s++) {
+			cum += batch_req[s];
+			bprintf(&b, "dt4ecg_inference_batch_requests_bucket"
+			    "{le=\"%d\"} %llu\n", 1 << s,
+			    (unsigned long long)cum);
+		}
+		bprintf(&b, "dt4ecg_inference_batch_requests_bucket"
+		    "{le=\"+Inf\"} %llu\n"
+		    "dt4ecg_inference_batch_requests_sum %llu\n"
+		    "dt4ecg_inference_batch_requests_count %llu\n",
+		    (unsigned long long)batches,
+		    (unsigned long long)batch_requests,
+		    (unsigned long long)batches);
+	}
+	bprintf(&b, "# HELP dt4ecg_inference_batch_windows_total Windows run "
+	    "by the network.\n"
+	    "# TYPE dt4ecg_inference_batch_windows_total counter\n"
+	    "dt4ecg_inference_batch_windows_total %llu\n",
+	    (unsigned long long)batch_windows);
+	bprintf(&b, "# HELP dt4ecg_authenticate_stage_seconds Where "
+	    "POST /v1/authenticate spends its time, by stage.\n"
+	    "# TYPE dt4ecg_authenticate_stage_seconds summary\n");
+	for (r = 0; r < STAGE_COUNT; r++)
+		bprintf(&b, "dt4ecg_authenticate_stage_seconds_sum{stage="
+		    "\"%s\"} %.6f\n"
+		    "dt4ecg_authenticate_stage_seconds_count{stage=\"%s\"} "
+		    "%llu\n", stage_names[r], stage_sum[r], stage_names[r],
+		    (unsigned long long)stage_count[r]);
 	bprintf(&b, "# HELP dt4ecg_decisions_total Authentication decisions."
 	    "\n# TYPE dt4ecg_decisions_total counter\n"
 	    "dt4ecg_decisions_total{decision=\"accept\"} %llu\n"

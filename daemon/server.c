@@ -60,6 +60,7 @@ struct conn {
 	bool in_request;	/* headers in: the body deadline applies */
 	bool idle;		/* suspended or answered: no deadline */
 	bool cut;		/* shut down by the sweeper */
+	bool served;		/* a request began on it */
 };
 
 struct server {
@@ -398,12 +399,24 @@ first_call(struct server *srv, struct MHD_Connection *conn, const char *url,
 {
 	struct dmn_req *r;
 	unsigned char rnd[DMN_REQUEST_ID_LEN / 2];
+	struct conn *c;
 	long long cl;
+	int i;
 
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		return MHD_NO;
 	r->conn = conn;
 	r->t0 = dmn_now_mono();
+	for (i = 0; i < STAGE_COUNT; i++)
+		r->stage[i] = -1;
+	if ((c = conn_of(conn)) != NULL) {
+		/* a new connection: accept, handshake and headers */
+		pthread_mutex_lock(&srv->clock);
+		if (!c->served)
+			r->stage[STAGE_TLS] = r->t0 - c->t;
+		c->served = true;
+		pthread_mutex_unlock(&srv->clock);
+	}
 	r->method = method;
 	r->path = url;
 	r->route = route_of(url);
@@ -436,6 +449,8 @@ first_call(struct server *srv, struct MHD_Connection *conn, const char *url,
 		if (routes[r->route].headers != NULL &&
 		    (routes[r->route].headers(r) != MHD_YES || r->status != 0))
 			return MHD_YES;
+		queue_expect_begin(r);	/* a batch may wait for it */
+		r->t_body = dmn_now_mono();
 		if (cl > 0 && (r->body = malloc((size_t)cl + 1)) == NULL)
 			return MHD_NO;
 	}
@@ -497,11 +512,15 @@ dispatch(struct server *srv, struct dmn_req *r)
 		return reply_problem(r, PROBLEM_NOT_FOUND, NULL);
 	if (!method_allowed(rt, r->method))
 		return reply_problem(r, PROBLEM_METHOD_NOT_ALLOWED, NULL);
-	if ((ret = rt->handler(r)) != H_AUTH_QUEUE)
+	if ((ret = rt->handler(r)) != H_AUTH_QUEUE) {
+		queue_expect_end(r);	/* no batch waits for it */
 		return ret;
-	if (!queue_reserve())
+	}
+	if (!queue_reserve()) {
+		queue_expect_end(r);
 		return reply_problem_retry(r, PROBLEM_UNAVAILABLE,
 		    "the inference queue is full (queue_max)", 1);
+	}
 	conn_phase(srv, r->conn, true, true);
 	r->suspended = true;
 	atomic_fetch_add(&srv->suspended, 1);
@@ -563,8 +582,13 @@ completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	*con_cls = NULL;
 	if (r->suspended)
 		atomic_fetch_sub(&srv->suspended, 1);
+	queue_expect_end(r);
 	conn_phase(srv, conn, false, false);
 	secs = dmn_now_mono() - r->t0;
+	if (r->t_answer > 0)
+		r->stage[STAGE_ANSWER] = dmn_now_mono() - r->t_answer;
+	if (r->route == ROUTE_AUTHENTICATE)
+		metrics_stages(r);
 	if (r->status == 0)
 		log_info("%s %s aborted (%d) %.1f ms %s", r->method, r->path,
 		    (int)toe, secs * 1e3, r->peer);

@@ -3,7 +3,7 @@
  * own store connection and its own network (oneDNN's OpenMP runtime wants
  * primitives run by the thread that created them), both built lazily in the
  * thread on its first request, and rebuilt when the generation (reload) or
- * the store's active model changes.  Freed by the pthread key destructor
+ * the store's active model or batch_max changes.  Freed by the pthread key destructor
  * when the thread exits.
  */
 #include "config.h"
@@ -29,6 +29,7 @@ struct worker {
 	struct nn_model *model;
 	struct embedder *emb;
 	char model_id[STORE_ID_MAX + 1];
+	unsigned batch;			/* the embedder's: cfg batch_max */
 	bool omp_set;
 };
 
@@ -91,7 +92,7 @@ worker_self(void)
 
 /* Loads model ID from the worker's store and builds its embedder. */
 static int
-build_embedder(struct worker *w, const char *id, int dim,
+build_embedder(struct worker *w, const char *id, int dim, unsigned batch,
     struct dt_error *err)
 {
 	struct store_model *sm = NULL;
@@ -104,12 +105,13 @@ build_embedder(struct worker *w, const char *id, int dim,
 	if (embed_model_load(sm->bytes, sm->n_bytes, id, dim, "the index", &m,
 	    err) != 0)
 		goto out;
-	if (embedder_create(m, DMN_BATCH, &e, err) != 0)
+	if (embedder_create(m, (int)batch, &e, err) != 0)
 		goto out;
 	embedder_free(w->emb);
 	nn_model_free(w->model);
 	w->emb = e;
 	w->model = m;
+	w->batch = batch;
 	m = NULL;
 	snprintf(w->model_id, sizeof(w->model_id), "%s", id);
 	log_debug("worker %lu: model %s loaded",
@@ -124,10 +126,26 @@ out:
 }
 
 enum problem_kind
+worker_prepare_store(struct worker *w, struct dmn_gen *g,
+    struct dt_error *err)
+{
+	if (w->store == NULL || w->gen_id != g->id) {
+		store_close(w->store);
+		w->store = NULL;
+		if (dmn_gen_open_store(g, &w->store, err) != 0)
+			return problem_from_errc(err->code) == PROBLEM_UNAVAILABLE ?
+			    PROBLEM_UNAVAILABLE : PROBLEM_INTERNAL;
+		w->gen_id = g->id;
+	}
+	return PROBLEM_OK;
+}
+
+enum problem_kind
 worker_prepare(struct worker *w, struct dmn_gen *g, bool need_model,
     struct dt_error *err)
 {
 	struct match_stats st;
+	enum problem_kind pk;
 
 	if (!w->omp_set) {
 		long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -137,14 +155,8 @@ worker_prepare(struct worker *w, struct dmn_gen *g, bool need_model,
 		nn_set_threads(per < 1 ? 1 : per);
 		w->omp_set = true;
 	}
-	if (w->store == NULL || w->gen_id != g->id) {
-		store_close(w->store);
-		w->store = NULL;
-		if (dmn_gen_open_store(g, &w->store, err) != 0)
-			return problem_from_errc(err->code) == PROBLEM_UNAVAILABLE ?
-			    PROBLEM_UNAVAILABLE : PROBLEM_INTERNAL;
-		w->gen_id = g->id;
-	}
+	if ((pk = worker_prepare_store(w, g, err)) != PROBLEM_OK)
+		return pk;
 	if (match_index_refresh(g->index, w->store, NULL, err) != 0)
 		return err->code == DT_E_BUSY ? PROBLEM_UNAVAILABLE :
 		    PROBLEM_INTERNAL;
@@ -154,9 +166,10 @@ worker_prepare(struct worker *w, struct dmn_gen *g, bool need_model,
 		return PROBLEM_NO_MODEL;
 	}
 	if (!need_model || (w->emb != NULL &&
-	    strcmp(w->model_id, st.model) == 0))
+	    strcmp(w->model_id, st.model) == 0 &&
+	    w->batch == g->cfg.batch_max))
 		return PROBLEM_OK;
-	if (build_embedder(w, st.model, st.dim, err) != 0)
+	if (build_embedder(w, st.model, st.dim, g->cfg.batch_max, err) != 0)
 		return err->code == DT_E_BUSY ? PROBLEM_UNAVAILABLE :
 		    PROBLEM_INTERNAL;
 	return PROBLEM_OK;

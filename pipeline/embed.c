@@ -15,9 +15,9 @@ struct embedder {
 	const struct nn_model *m;	/* borrowed: outlives the embedder */
 	/*
 	 * nets[b] is a network built for exactly b windows, made the first time
-	 * a recording leaves b windows over: a network runs its whole batch,
-	 * so 6 windows through a network of 8 would cost 8.  Requests of one
-	 * length (8 s at the kiosk: 6 windows) use one or two of them.
+	 * a chunk of b windows is run (chunk_of): a network runs its whole
+	 * batch, so 6 windows through a network of 8 would cost 8.  Requests
+	 * of one length (8 s at the kiosk: 6 windows) use one or two of them.
 	 */
 	struct nn_net **nets;	/* [batch + 1] */
 	struct ecg_prep_params pp;
@@ -25,8 +25,6 @@ struct embedder {
 	struct ecg_sigcheck_params sc;
 	bool sigcheck;
 	int batch, E, A;
-	float *emb;		/* [batch][E] */
-	float *act;		/* [batch][A] */
 };
 
 int
@@ -59,10 +57,8 @@ embedder_create(const struct nn_model *m, int batch, struct embedder **out,
 	if (embed_prep_params(m, &e->pp, err) != 0 ||
 	    act_calib_from_model(m, &e->cal, err) != 0)
 		goto fail;
-	e->emb = malloc(sizeof(float) * (size_t)batch * e->E);
-	e->act = malloc(sizeof(float) * (size_t)batch * e->A);
 	e->nets = calloc((size_t)batch + 1, sizeof(*e->nets));
-	if (e->emb == NULL || e->act == NULL || e->nets == NULL) {
+	if (e->nets == NULL) {
 		dt_error_set(err, DT_E_NOMEM, "out of memory");
 		goto fail;
 	}
@@ -85,6 +81,46 @@ net_for(struct embedder *e, int k, struct dt_error *err)
 	return e->nets[k];
 }
 
+/*
+ * How many of k windows (k >= 1) to run next: all of them up to 8 (a
+ * request of 8 s has 6), else the full batch or the largest of 64, 48, 32,
+ * 24, 16, 8 that fits, so a gathered batch of any size costs its own
+ * windows (not the padding of a bigger network) with a few networks.
+ */
+static int
+chunk_of(const struct embedder *e, int k)
+{
+	static const int sizes[] = { 64, 48, 32, 24, 16, 8 };
+	size_t i;
+
+	if (k <= 8 && k <= e->batch)
+		return k;
+	if (k >= e->batch)
+		return e->batch;
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+		if (sizes[i] <= k)
+			return sizes[i];
+	return k;	/* not reached: k > 8 here */
+}
+
+int
+embedder_forward(struct embedder *e, const float *windows, int n,
+    float *emb, float *act, struct dt_error *err)
+{
+	struct nn_net *net;
+	int done, k;
+
+	for (done = 0; done < n; done += k) {
+		k = chunk_of(e, n - done);
+		if ((net = net_for(e, k, err)) == NULL ||
+		    nn_net_run(net, windows + (size_t)done * e->m->hp.window,
+		    k, emb + (size_t)done * e->E, act + (size_t)done * e->A,
+		    err) != 0)
+			return -1;
+	}
+	return 0;
+}
+
 static int
 cmp_float(const void *a, const void *b)
 {
@@ -94,69 +130,67 @@ cmp_float(const void *a, const void *b)
 }
 
 int
-embedder_run(struct embedder *e, const float *mv, size_t n, double fs_hz,
-    struct embed_result *r, struct dt_error *err)
+embedder_prepare(struct embedder *e, const float *mv, size_t n, double fs_hz,
+    struct ecg_windows *w, struct dt_error *err)
 {
-	struct ecg_windows w = { 0 };
 	struct ecg_sigcheck_result sr;
-	double *sum_e = NULL, *sum_a = NULL, norm = 0.0;
-	float *hr = NULL, *y = NULL;
+	float *y = NULL;
 	size_t ny = 0;
-	int i, j, done, n_hr = 0, rc = -1;
+	int rc;
 
+	memset(w, 0, sizeof(*w));
 	/* not an ECG at all: refused before the network sees it */
 	if (e->sigcheck && ecg_sigcheck_raw(mv, n, err) != 0)
 		return -1;
 	if (ecg_prep_filter(mv, n, fs_hz, &e->pp, &y, &ny, err) != 0)
 		return -1;
-	if ((e->sigcheck && ecg_sigcheck(y, ny, e->pp.fs_hz, &e->sc, &sr,
-	    err) != 0) || ecg_prep_windows(y, ny, &e->pp, &w, err) != 0) {
-		explicit_bzero(y, ny * sizeof(*y));
-		free(y);
-		return -1;
-	}
+	rc = (e->sigcheck && ecg_sigcheck(y, ny, e->pp.fs_hz, &e->sc, &sr,
+	    err) != 0) || ecg_prep_windows(y, ny, &e->pp, w, err) != 0 ? -1 : 0;
 	explicit_bzero(y, ny * sizeof(*y));
 	free(y);
+	return rc;
+}
+
+int
+embedder_fuse(struct embedder *e, const struct ecg_windows *w,
+    const float *emb, float *act, struct embed_result *r,
+    struct dt_error *err)
+{
+	double *sum_e = NULL, *sum_a = NULL, norm = 0.0;
+	float *hr = NULL;
+	int i, j, n_hr = 0, rc = -1;
+
 	sum_e = calloc((size_t)e->E, sizeof(double));
 	sum_a = calloc((size_t)e->A, sizeof(double));
-	hr = calloc((size_t)w.n, sizeof(float));
+	hr = calloc((size_t)w->n + 1, sizeof(float));
 	if (sum_e == NULL || sum_a == NULL || hr == NULL) {
 		dt_error_set(err, DT_E_NOMEM, "out of memory");
 		goto out;
 	}
-	for (done = 0; done < w.n; done += e->batch) {
-		int k = w.n - done < e->batch ? w.n - done : e->batch;
-		struct nn_net *net = net_for(e, k, err);
-
-		if (net == NULL || nn_net_run(net, w.data +
-		    (size_t)done * w.window, k, e->emb, e->act, err) != 0)
-			goto out;
-		for (i = 0; i < k; i++) {
-			/* activity: every window cut (finite and not flat),
-			 * each calibrated before the mean */
-			act_calib_apply(&e->cal, e->act + (size_t)i * e->A,
-			    e->A);
-			for (j = 0; j < e->A; j++)
-				sum_a[j] += e->act[(size_t)i * e->A + j];
-			if (!w.id_ok[done + i])
-				continue;
-			for (j = 0; j < e->E; j++)
-				sum_e[j] += e->emb[(size_t)i * e->E + j];
-			if (w.hr_bpm[done + i] > 0)
-				hr[n_hr++] = w.hr_bpm[done + i];
-		}
+	for (i = 0; i < w->n; i++) {
+		/* activity: every window cut (finite and not flat), each
+		 * calibrated before the mean */
+		act_calib_apply(&e->cal, act + (size_t)i * e->A, e->A);
+		for (j = 0; j < e->A; j++)
+			sum_a[j] += act[(size_t)i * e->A + j];
+		if (!w->id_ok[i])
+			continue;
+		for (j = 0; j < e->E; j++)
+			sum_e[j] += emb[(size_t)i * e->E + j];
+		if (w->hr_bpm[i] > 0)
+			hr[n_hr++] = w->hr_bpm[i];
 	}
 	for (j = 0; j < e->A; j++)
-		r->activity[j] = w.n > 0 ? (float)(sum_a[j] / w.n) : 0.0f;
-	r->windows_used = w.n_id_ok;
-	r->windows_rejected = w.n - w.n_id_ok;
+		r->activity[j] = w->n > 0 ? (float)(sum_a[j] / w->n) : 0.0f;
+	r->windows_used = w->n_id_ok;
+	r->windows_rejected = w->n - w->n_id_ok;
 	r->heart_rate_bpm = 0.0f;
-	if (w.n_id_ok == 0) {
+	if (w->n_id_ok == 0) {
 		/* the activity stays answered (infer --fuse prints it) */
 		dt_error_set(err, DT_E_SIG_NO_USABLE_WINDOW,
 		    "no window usable for identity: %d window%s, none with a "
-		    "heart rate of %.0f-%.0f bpm and %s", w.n, w.n == 1 ? "" :
-		    "s", e->pp.hr_min_bpm, e->pp.hr_max_bpm,
+		    "heart rate of %.0f-%.0f bpm and %s", w->n, w->n == 1 ?
+		    "" : "s", e->pp.hr_min_bpm, e->pp.hr_max_bpm,
 		    e->pp.id_gate == ECG_GATE_SQI ? "alike beats, at most "
 		    "half saturated" : "an unsaturated amplitude");
 		goto out;
@@ -178,10 +212,36 @@ out:
 	/* embeddings of a person are biometric data */
 	if (sum_e != NULL)
 		explicit_bzero(sum_e, sizeof(double) * (size_t)e->E);
-	explicit_bzero(e->emb, sizeof(float) * (size_t)e->batch * e->E);
 	free(sum_e);
 	free(sum_a);
 	free(hr);
+	return rc;
+}
+
+int
+embedder_run(struct embedder *e, const float *mv, size_t n, double fs_hz,
+    struct embed_result *r, struct dt_error *err)
+{
+	struct ecg_windows w = { 0 };
+	float *emb = NULL, *act = NULL;
+	int rc = -1;
+
+	if (embedder_prepare(e, mv, n, fs_hz, &w, err) != 0)
+		goto out;
+	emb = malloc(sizeof(float) * ((size_t)w.n * e->E + 1));
+	act = malloc(sizeof(float) * ((size_t)w.n * e->A + 1));
+	if (emb == NULL || act == NULL) {
+		dt_error_set(err, DT_E_NOMEM, "out of memory");
+		goto out;
+	}
+	if (embedder_forward(e, w.data, w.n, emb, act, err) != 0)
+		goto out;
+	rc = embedder_fuse(e, &w, emb, act, r, err);
+out:
+	if (emb != NULL)
+		explicit_bzero(emb, sizeof(float) * (size_t)w.n * e->E);
+	free(emb);
+	free(act);
 	ecg_windows_free(&w);
 	return rc;
 }
@@ -233,9 +293,5 @@ embedder_free(struct embedder *e)
 	for (k = 0; e->nets != NULL && k <= e->batch; k++)
 		nn_net_free(e->nets[k]);
 	free(e->nets);
-	if (e->emb != NULL)
-		explicit_bzero(e->emb, sizeof(float) * (size_t)e->batch * e->E);
-	free(e->emb);
-	free(e->act);
 	free(e);
 }

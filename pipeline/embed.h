@@ -64,6 +64,26 @@ int embedder_run(struct embedder *e, const float *mv, size_t n, double fs_hz,
     struct embed_result *r, struct dt_error *err);
 
 /*
+ * embedder_run in three steps, for a caller that runs the windows of several
+ * recordings as one batch (dt4ecgd's inference queue):
+ *   embedder_prepare  the signal check, preprocessing and windows of one
+ *                     recording (w: freed by the caller, ecg_windows_free;
+ *                     the signal errors as embedder_run);
+ *   embedder_forward  n windows (any n >= 1, contiguous) through the
+ *                     network: emb [n][embedding_dim], act [n][n_activities]
+ *                     (raw probabilities), in chunks of at most `batch`;
+ *   embedder_fuse     one recording's windows' outputs into r, as
+ *                     embedder_run does; calibrates act in place.
+ */
+int embedder_prepare(struct embedder *e, const float *mv, size_t n,
+    double fs_hz, struct ecg_windows *w, struct dt_error *err);
+int embedder_forward(struct embedder *e, const float *windows, int n,
+    float *emb, float *act, struct dt_error *err);
+int embedder_fuse(struct embedder *e, const struct ecg_windows *w,
+    const float *emb, float *act, struct embed_result *r,
+    struct dt_error *err);
+
+/*
  * Whether embedder_run first asks ecg/sigcheck.h whether the signal is an
  * ECG at all (DT_E_SIG_NOT_ECG when not): on by default, for enrollment and
  * the daemon alike; off for recomputing the templates of recordings the

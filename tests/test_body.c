@@ -1,6 +1,7 @@
 /* tests/test_body.c — the /v1/authenticate JSON body and problem documents. */
 #include "config.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,141 @@ parse(const char *s, struct body_auth **out, struct dt_error *err)
 {
 	dt_error_clear(err);
 	return body_parse(s, strlen(s), out, err);
+}
+
+static size_t json_allocs;
+
+static void *
+counting_malloc(size_t n)
+{
+	json_allocs++;
+	return malloc(n);
+}
+
+/* Both parsers on TEXT: the same answer, message, fields and samples. */
+static void
+same_as_reference(const char *text)
+{
+	struct body_auth *a = NULL, *b = NULL;
+	struct dt_error ea = { 0 }, eb = { 0 };
+	enum problem_kind ka, kb;
+
+	ka = body_parse(text, strlen(text), &a, &ea);
+	kb = body_parse_jansson(text, strlen(text), &b, &eb);
+	assert_int_equal(ka, kb);
+	if (ka != PROBLEM_OK) {
+		assert_string_equal(ea.msg, eb.msg);
+		return;
+	}
+	assert_int_equal(a->nsamples, b->nsamples);
+	assert_memory_equal(&a->fs_hz, &b->fs_hz, sizeof(a->fs_hz));
+	assert_memory_equal(a->samples, b->samples,
+	    a->nsamples * sizeof(*a->samples));
+	assert_int_equal(a->has_claimed_user, b->has_claimed_user);
+	assert_string_equal(a->claimed_user, b->claimed_user);
+	body_free(a);
+	body_free(b);
+}
+
+/* The fast path reads numbers exactly as jansson + strtod do (issue 17.2):
+ * 20,000 random values printed every way a client may print them (%.9g,
+ * %.17g, %e, integers, long fractions), and bodies of unusual shapes that
+ * it leaves to jansson. */
+static void
+test_fast_path(void **state)
+{
+	static const char *const odd[] = {
+		"{\"ecg\":{\"fs_hz\":250,\"units\":\"mV\",\"lead\":\"I\","
+		    "\"samples\":[-0,-0.0,1e-400,4.9e-324,1e23,12e-22]}}",
+		"{\"ecg\":{\"fs_hz\":250,\"units\":\"mV\",\"lead\":\"I\","
+		    "\"samples\":[1,99999999999999999999]}}",
+		"{\"ecg\":{\"fs_hz\":250,\"units\":\"mV\",\"lead\":\"I\","
+		    "\"samples\":[01]}}",
+		"{\"ecg\":{\"fs_hz\":250,\"units\":\"mV\",\"lead\":\"I\","
+		    "\"samples\":[1.]}}",
+		"{\"ecg\":{\"fs_hz\":250,\"units\":\"m\\u0056\",\"lead\":"
+		    "\"I\",\"samples\":[1]}}",
+		"{\"ecg\":{\"fs_hz\":250,\"units\":\"mV\",\"lead\":\"I\","
+		    "\"samples\":[1]},\"claimed_user\":null}",
+		"{\"ecg\":{\"fs_hz\":250,\"units\":\"mV\",\"lead\":\"I\","
+		    "\"samples\":[1],\"lead\":\"I\"}}",
+		"{\"ecg\":{\"fs_hz\":250,\"units\":\"mV\",\"lead\":\"I\","
+		    "\"samples\":[]}}",
+		"{\"ecg\":{\"fs_hz\":25,\"units\":\"mV\",\"lead\":\"I\","
+		    "\"samples\":[1]}}",
+		"{\"ecg\":{\"fs_hz\":250,\"units\":\"mV\",\"lead\":\"I\","
+		    "\"samples\":[1]}} x",
+		"{\"ecg\":{\"fs_hz\":250,\"units\":\"mV\",\"lead\":\"I\","
+		    "\"samples\":[3.5e38]}}",
+		"{\"ecg\":{\"fs_hz\":250,\"units\":\"mV\",\"lead\":\"I\","
+		    "\"samples\":[1]},\"claimed_user\":\"a b\"}",
+	};
+	enum { N = 500, ROUNDS = 40 };
+	char *text;
+	size_t cap = 64 * N + 256, len, i;
+	int round, k;
+
+	for (i = 0; i < sizeof(odd) / sizeof(odd[0]); i++)
+		same_as_reference(odd[i]);
+	assert_non_null(text = malloc(cap));
+	/* the usual body makes no jansson value at all; the reference
+	 * makes one per sample */
+	json_set_alloc_funcs(counting_malloc, free);
+	snprintf(text, cap, "{\"ecg\": {\"fs_hz\": 500, \"units\": \"mV\", "
+	    "\"lead\": \"I\", \"samples\": [0.1, -0.25, 1, 2e-3]}, "
+	    "\"claimed_user\": \"alice\"}");
+	json_allocs = 0;
+	same_as_reference(text);
+	assert_true(json_allocs >= 4);
+	{
+		struct body_auth *b = NULL;
+		struct dt_error err = { 0 };
+
+		json_allocs = 0;
+		assert_int_equal(body_parse(text, strlen(text), &b, &err),
+		    PROBLEM_OK);
+		assert_int_equal(json_allocs, 0);
+		assert_int_equal(b->nsamples, 4);
+		body_free(b);
+	}
+	body_wipe_json_allocs();
+	srand(17);
+	for (round = 0; round < ROUNDS; round++) {
+		len = (size_t)snprintf(text, cap, "{\"ecg\":{\"fs_hz\":%d,"
+		    "\"units\":\"mV\",\"lead\":\"I\",\"samples\":[",
+		    100 + round);
+		for (k = 0; k < N; k++) {
+			double m = ((double)rand() / RAND_MAX - 0.5) *
+			    pow(10, rand() % 12 - 6);
+
+			switch ((round + k) % 5) {
+			case 0:
+				len += (size_t)snprintf(text + len, cap - len,
+				    "%.9g,", m);
+				break;
+			case 1:
+				len += (size_t)snprintf(text + len, cap - len,
+				    "%.17g,", m);
+				break;
+			case 2:
+				len += (size_t)snprintf(text + len, cap - len,
+				    "%.12e,", m);
+				break;
+			case 3:
+				len += (size_t)snprintf(text + len, cap - len,
+				    "%d,", rand() - RAND_MAX / 2);
+				break;
+			default:
+				len += (size_t)snprintf(text + len, cap - len,
+				    "%.25f,", m);
+				break;
+			}
+		}
+		snprintf(text + len - 1, cap - len + 1, "]}%s}", round % 2 ?
+		    ",\"claimed_user\":\"m01\"" : "");
+		same_as_reference(text);
+	}
+	free(text);
 }
 
 static void
@@ -250,6 +386,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_good),
+		cmocka_unit_test(test_fast_path),
 		cmocka_unit_test(test_bad),
 		cmocka_unit_test(test_huge),
 		cmocka_unit_test(test_problem_json),

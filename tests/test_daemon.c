@@ -1183,6 +1183,153 @@ busy_post(void *arg)
 	return NULL;
 }
 
+/* One of several probes sent at once (batching). */
+struct conc {
+	int probe;			/* probe[probe] is p0<probe + 1> */
+	int kiosk;
+	long status;
+	char user[32];
+	char request_id[64];
+	double score;
+	bool audited;			/* an auth.accept entry names it */
+};
+
+struct conc_audit {
+	struct conc *c;
+	int n;
+};
+
+/* Marks the requests whose auth.accept entry is E. */
+static int
+conc_audited(void *ctx, const struct store_audit_entry *e)
+{
+	struct conc_audit *a = ctx;
+	int k;
+
+	for (k = 0; k < a->n; k++)
+		if (e->detail != NULL && strcmp(e->action, "auth.accept") == 0 &&
+		    a->c[k].request_id[0] != '\0' &&
+		    strstr(e->detail, a->c[k].request_id) != NULL)
+			a->c[k].audited = true;
+	return 0;
+}
+
+static void *
+conc_post(void *arg)
+{
+	struct conc *c = arg;
+	struct dh_resp r;
+	json_t *j, *u;
+
+	if (dh_signed(&H, NULL, c->kiosk, probe[c->probe],
+	    probe_len[c->probe], 0, NULL, &r) != 0)
+		return NULL;
+	c->status = r.status;
+	if (r.status == 200 && (j = json_loadb(r.body, r.len, 0, NULL)) !=
+	    NULL) {
+		if ((u = json_object_get(j, "user")) != NULL &&
+		    json_is_string(json_object_get(u, "id")))
+			snprintf(c->user, sizeof(c->user), "%s",
+			    json_string_value(json_object_get(u, "id")));
+		c->score = json_number_value(json_object_get(j, "score"));
+		if (json_is_string(json_object_get(j, "request_id")))
+			snprintf(c->request_id, sizeof(c->request_id), "%s",
+			    json_string_value(json_object_get(j,
+			    "request_id")));
+		json_decref(j);
+	}
+	dh_resp_free(&r);
+	return NULL;
+}
+
+/* Batches of more than one request so far, and batches in all, from
+ * GET /metrics. */
+static void
+batches_seen(unsigned long long *multi, unsigned long long *all)
+{
+	struct dh_resp r;
+	const char *p;
+	unsigned long long one = 0;
+
+	assert_int_equal(dh_request(&H, NULL, "GET", "/metrics", NULL, NULL,
+	    0, &r), 0);
+	assert_int_equal(r.status, 200);
+	assert_non_null(p = strstr(r.body,
+	    "dt4ecg_inference_batch_requests_bucket{le=\"1\"} "));
+	one = strtoull(strchr(p, '}') + 2, NULL, 10);
+	assert_non_null(p = strstr(r.body,
+	    "\ndt4ecg_inference_batch_requests_count "));
+	*all = strtoull(p + strlen("\ndt4ecg_inference_batch_requests_count "),
+	    NULL, 10);
+	*multi = *all - one;
+	/* every stage of a request is timed */
+	assert_non_null(strstr(r.body, "dt4ecg_authenticate_stage_seconds_"
+	    "count{stage=\"network\"}"));
+	assert_non_null(strstr(r.body, "dt4ecg_authenticate_stage_seconds_"
+	    "sum{stage=\"audit\"}"));
+	dh_resp_free(&r);
+}
+
+/* Dynamic batching (issue 17.1): the probes of four persons sent at once,
+ * 1:N, with batch_wait_ms 100, are run in batches of several requests
+ * (counted in /metrics), and each answer names its own probe's person —
+ * no answer goes to another request — and was audited (the batch's entries
+ * go in one commit) before it was answered.  Whether the requests overlap
+ * is up to the scheduler: up to five rounds of eight. */
+static void
+batching_concurrent(void **state)
+{
+	enum { N = 8 };
+	struct conc c[N];
+	pthread_t th[N];
+	unsigned long long multi0, all0, multi = 0, all = 0;
+	struct conc_audit ca = { c, N };
+	struct dt_error err = { 0 };
+	int k, round;
+	char want[16];
+
+	assert_int_equal(write_conf(threshold, "batch_wait_ms = 100\n"), 0);
+	assert_int_equal(kill(H.pid, SIGHUP), 0);
+	assert_int_equal(dh_wait_notify(&H, "READY=1", 60 * req_slack), 0);
+	batches_seen(&multi0, &all0);
+	/* one request alone runs as a batch of one */
+	json_decref(decision(0, false, "accept", "p01"));
+	batches_seen(&multi, &all);
+	assert_true(all == all0 + 1 && multi == multi0);
+	for (round = 0; round < 5 && multi == multi0; round++) {
+		for (k = 0; k < N; k++) {
+			memset(&c[k], 0, sizeof(c[k]));
+			c[k].probe = k % 4;
+			c[k].kiosk = k % 2 ? K_REVOKE : K_MAIN;
+			assert_int_equal(pthread_create(&th[k], NULL,
+			    conc_post, &c[k]), 0);
+		}
+		for (k = 0; k < N; k++) {
+			pthread_join(th[k], NULL);
+			if (c[k].status != 200)
+				fail_msg("request %d: status %ld", k,
+				    c[k].status);
+			snprintf(want, sizeof(want), "p%02d", c[k].probe + 1);
+			assert_string_equal(c[k].user, want);
+			assert_true(c[k].score >= threshold);
+		}
+		/* answered, so audited already */
+		assert_int_equal(store_audit_list(H.s, 0, conc_audited, &ca,
+		    &err), 0);
+		for (k = 0; k < N; k++)
+			assert_true(c[k].audited);
+		batches_seen(&multi, &all);
+		fprintf(stderr, "batching, round %d: %llu batches for %d "
+		    "requests, %llu of several\n", round + 1, all - all0 - 1,
+		    N, multi - multi0);
+	}
+	assert_true(multi > multi0);
+	assert_int_equal(write_conf(threshold, NULL), 0);
+	assert_int_equal(kill(H.pid, SIGHUP), 0);
+	assert_int_equal(dh_wait_notify(&H, "READY=1", 60 * req_slack), 0);
+	still_serving();
+}
+
 /* One round of N requests at once; the number of 503s (each with
  * Retry-After; every other answer a 200). */
 static int
@@ -1676,6 +1823,7 @@ main(void)
 		cmocka_unit_test(activate_live),
 		cmocka_unit_test(accept_and_reject),
 		cmocka_unit_test(enroll_live),
+		cmocka_unit_test(batching_concurrent),
 		cmocka_unit_test(bad_bodies_400),
 		cmocka_unit_test(signatures_401),
 		cmocka_unit_test(replay_409),
