@@ -1,6 +1,6 @@
 /*
  * tests/test_train.c — the trainer (nn/train.c, nn/train_layers.c,
- * nn/gradnorm.c).
+ * nn/train_conv.c, nn/gradnorm.c).
  *
  * Gradient checks: analytic gradients against central finite differences
  * (float32 network, step h = 1e-3 relative to the coordinate, at least 1e-3)
