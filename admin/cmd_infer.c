@@ -33,6 +33,7 @@ struct infer_opts {
 	int threads;
 	int no_preprocess;
 	int fuse;
+	enum nn_precision prec;
 };
 
 static void
@@ -41,7 +42,7 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: dt4ecg-admin infer --model FILE --input FILE [--format wfdb|csv]\n"
 	    "           [--fs HZ] [--signal N] [--no-preprocess] [--batch N] [--threads N]\n"
-	    "           [--fuse]\n"
+	    "           [--fuse] [--precision f32|int8]\n"
 	    "  Prints one JSON object per window: its L2-normalised embedding and the\n"
 	    "  activity probabilities.  With --no-preprocess, FILE holds one\n"
 	    "  preprocessed window per line (`window` comma-separated numbers).\n"
@@ -50,7 +51,9 @@ usage(FILE *f)
 	    "  window passes the identity gate, \"activity\": {\"label\",\n"
 	    "  \"probability\", \"scores\"}, \"quality\": {\"windows_used\",\n"
 	    "  \"windows_rejected\", \"heart_rate_bpm\"}} (calibrated activity;\n"
-	    "  label \"unknown\" below the model's activity.unknown_below).\n");
+	    "  label \"unknown\" below the model's activity.unknown_below).\n"
+	    "  --precision int8 runs the residual blocks on int8 (the model must\n"
+	    "  carry the calibration of `dt4ecg-admin quantize`); f32 by default.\n");
 }
 
 /* --fuse: the recording through the daemon's pipeline, one JSON object. */
@@ -295,6 +298,7 @@ cmd_infer(struct admin_ctx *ctx, int argc, char **argv)
 		{ "fuse", no_argument, NULL, 'U' },
 		{ "batch", required_argument, NULL, 'b' },
 		{ "threads", required_argument, NULL, 't' },
+		{ "precision", required_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -342,6 +346,13 @@ cmd_infer(struct admin_ctx *ctx, int argc, char **argv)
 			if (parse_int("--threads", optarg, 1, 256, &o.threads))
 				return ADMIN_EXIT_USAGE;
 			break;
+		case 'p':
+			if (nn_precision_parse(optarg, &o.prec, &err) != 0) {
+				fprintf(stderr, "dt4ecg-admin infer: --%s\n",
+				    err.msg);
+				return ADMIN_EXIT_USAGE;
+			}
+			break;
 		case 'h':
 			usage(stdout);
 			return ADMIN_EXIT_OK;
@@ -367,6 +378,7 @@ cmd_infer(struct admin_ctx *ctx, int argc, char **argv)
 	}
 	if (nn_model_load(o.model, &m, &err) != 0)
 		goto fail;
+	nn_set_precision(o.prec);
 	if (o.fuse) {
 		nn_set_threads(o.threads);
 		if (ecg_load_signal(o.input, fmt, o.fs, o.signal, &mv, &n_mv,
