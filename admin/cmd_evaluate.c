@@ -851,6 +851,7 @@ usage(FILE *f)
 	    "           [--report DIR [--threshold T]]\n"
 	    "           [--json] [--threads N] [--train-max N]\n"
 	    "           [--gate hr-sat|sqi] [--contaminated] [--save-metrics]\n"
+	    "           [--precision f32|int8]\n"
 	    "  DESIGN.md section 8.  --data defaults to what the model was\n"
 	    "  trained on (metadata train.data), else ecg-id (p1, p2) or\n"
 	    "  ecg-activity (p3).  Built-in names: ecg-id, ecg-activity (under\n"
@@ -869,7 +870,8 @@ usage(FILE *f)
 	    "  the model file's metadata (metrics.open_set.p2), for model import,\n"
 	    "  model show and dt4ecg-admin threshold.  The report opens with an\n"
 	    "  operator summary: FAR and FRR at --threshold T (the site's;\n"
-	    "  default dt4ecgd's 0.7), marked on the figures with the EER.\n");
+	    "  default dt4ecgd's 0.7), marked on the figures with the EER.\n"
+	    "  --precision int8: the network's int8 path (dt4ecg-admin quantize).\n");
 }
 
 /* The data names recorded in the model, when there are any. */
@@ -993,6 +995,10 @@ eval_model(const struct eopts *o, const char *model, struct eval_run *r,
 		data[i] = o->data[i];
 	if (nn_model_load(model, &r->m, err) != 0)
 		return -1;
+	if (nn_model_precision(r->m) != nn_get_precision())
+		return dt_error_set(err, DT_E_UNSUPPORTED, "%s: no int8 "
+		    "calibration (metadata %s): run dt4ecg-admin quantize",
+		    model, NN_INT8_META_KEY);
 	if (strcmp(o->proto, "p3") == 0) {
 		/* the split the model was trained on (retrain --protocol p3):
 		 * another fold or number of folds would hold out some of its
@@ -1265,6 +1271,7 @@ cmd_evaluate(struct admin_ctx *ctx, int argc, char **argv)
 		{ "save-metrics", no_argument, NULL, 'S' },
 		{ "threshold", required_argument, NULL, 'H' },
 		{ "adapt-margin", required_argument, NULL, 'M' },
+		{ "precision", required_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -1276,6 +1283,7 @@ cmd_evaluate(struct admin_ctx *ctx, int argc, char **argv)
 	json_t *result = NULL;
 	long *pooled = NULL;
 	int nm = 0, compact = 0, ch, rc = ADMIN_EXIT_FAIL;
+	enum nn_precision prec;
 	unsigned eo;
 	double t0 = admin_now();
 
@@ -1327,6 +1335,14 @@ cmd_evaluate(struct admin_ctx *ctx, int argc, char **argv)
 				return ADMIN_EXIT_USAGE;
 			break;
 		case 'g': o.gate = optarg; break;
+		case 'q':
+			if (nn_precision_parse(optarg, &prec, &err) != 0) {
+				fprintf(stderr, "dt4ecg-admin evaluate: --%s\n",
+				    err.msg);
+				return ADMIN_EXIT_USAGE;
+			}
+			nn_set_precision(prec);
+			break;
 		case 'C': o.contaminated = true; break;
 		case 'S': o.save_metrics = true; break;
 		case 'H': {

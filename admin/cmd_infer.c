@@ -379,6 +379,12 @@ cmd_infer(struct admin_ctx *ctx, int argc, char **argv)
 	if (nn_model_load(o.model, &m, &err) != 0)
 		goto fail;
 	nn_set_precision(o.prec);
+	if (o.prec != nn_model_precision(m)) {
+		dt_error_set(&err, DT_E_UNSUPPORTED, "%s: no int8 calibration "
+		    "(metadata %s): run dt4ecg-admin quantize", o.model,
+		    NN_INT8_META_KEY);
+		goto fail;
+	}
 	if (o.fuse) {
 		nn_set_threads(o.threads);
 		if (ecg_load_signal(o.input, fmt, o.fs, o.signal, &mv, &n_mv,

@@ -108,6 +108,9 @@ build_embedder(struct worker *w, const char *id, int dim,
 		    "the index has %d", id, m->hp.embedding_dim, dim);
 		goto out;
 	}
+	if (nn_model_precision(m) != nn_get_precision())
+		log_warnx("model %s has no int8 calibration (dt4ecg-admin "
+		    "quantize): served at f32", id);
 	if (embedder_create(m, DMN_BATCH, &e, err) != 0)
 		goto out;
 	embedder_free(w->emb);

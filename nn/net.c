@@ -1451,7 +1451,16 @@ int
 nn_net_create(const struct nn_model *m, int batch, struct nn_net **out,
     struct dt_error *err)
 {
-	return nn_net_create_prec(m, batch, default_prec, out, err);
+	return nn_net_create_prec(m, batch, nn_model_precision(m), out, err);
+}
+
+enum nn_precision
+nn_model_precision(const struct nn_model *m)
+{
+	if (default_prec == NN_PREC_INT8 && m != NULL &&
+	    nn_model_meta(m, NN_INT8_META_KEY) == NULL)
+		return NN_PREC_F32;
+	return default_prec;
 }
 
 int

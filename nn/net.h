@@ -37,7 +37,10 @@ const char *nn_precision_name(enum nn_precision p);
  */
 void nn_set_precision(enum nn_precision p);
 enum nn_precision nn_get_precision(void);
+/* What nn_net_create builds m at: int8 only if m carries a calibration. */
+enum nn_precision nn_model_precision(const struct nn_model *m);
 
+/* At nn_model_precision(m); nn_net_create_prec at the one asked for. */
 int nn_net_create(const struct nn_model *m, int batch, struct nn_net **out,
     struct dt_error *err);
 int nn_net_create_prec(const struct nn_model *m, int batch,

@@ -333,6 +333,12 @@ int8_needs_calibration(void **state)
 	    -1);
 	assert_null(net);
 	assert_non_null(strstr(err.msg, "calibration"));
+	/* the process-wide int8 (the daemon's key) builds it at f32 */
+	nn_set_precision(NN_PREC_INT8);
+	assert_int_equal(nn_model_precision(m), NN_PREC_F32);
+	assert_int_equal(nn_net_create(m, 2, &net, &err), 0);
+	nn_net_free(net);
+	net = NULL;
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		assert_int_equal(nn_model_set_meta(m, NN_INT8_META_KEY, bad[i],
 		    &err), 0);
@@ -344,6 +350,9 @@ int8_needs_calibration(void **state)
 	    "1,2,3,4.5,5e-1,6", &err), 0);
 	assert_int_equal(nn_net_create_prec(m, 2, NN_PREC_INT8, &net, &err), 0);
 	nn_net_free(net);
+	assert_int_equal(nn_model_precision(m), NN_PREC_INT8);
+	nn_set_precision(NN_PREC_F32);
+	assert_int_equal(nn_model_precision(m), NN_PREC_F32);
 	nn_model_free(m);
 	assert_int_equal(nn_precision_parse("int8", &p, &err), 0);
 	assert_int_equal(p, NN_PREC_INT8);
