@@ -15,18 +15,19 @@
 /* ---- oneDNN convolution -------------------------------------------------
  * src, dst and their gradients are the caller's ncw buffers.  Each pass
  * (forward, backward-data, backward-weights) runs either on them (oneDNN's
- * gemm) or on nCw8c copies of its own (jit), by a fixed rule measured to be
- * faster, reorders included (nn/train_layers.c); DT4ECG_TRAIN_CONV=gemm,
+ * gemm) or on blocked copies of its own (jit: nCw8c, nCw16c on AVX-512), by
+ * a fixed rule measured to be faster, reorders included (nn/train_conv.c);
+ * DT4ECG_TRAIN_CONV=gemm,
  * blocked or e.g. gbg (per pass) overrides it for the tests.
  */
 struct nn_tl_conv {
 	int N, cin, cout, k, stride, pad, lin, lout;
-	bool blk_fwd, blk_bwd_d, blk_bwd_w;	/* pass runs on nCw8c */
+	bool blk_fwd, blk_bwd_d, blk_bwd_w;	/* pass runs blocked */
 	dnnl_primitive_t fwd, bwd_d, bwd_w;
 	dnnl_primitive_t r_w_fwd, r_w_bwd_d, r_dw;	/* weight reorders */
-	dnnl_primitive_t r_src, r_dst, r_dsrc, r_ddst;	/* ncw <-> nCw8c */
+	dnnl_primitive_t r_src, r_dst, r_dsrc, r_ddst;	/* ncw <-> blocked */
 	dnnl_memory_t src, dst, dsrc, ddst;		/* bound to buffers */
-	dnnl_memory_t src_b, dst_b, dsrc_b, ddst_b;	/* nCw8c copies */
+	dnnl_memory_t src_b, dst_b, dsrc_b, ddst_b;	/* blocked copies */
 	dnnl_memory_t w_user, w_fwd, w_bwd_d;		/* w_user: oiw */
 	dnnl_memory_t dw_prim, dw_user;
 	size_t scratch_size;

@@ -6,7 +6,7 @@
  * blocks of NN_TB: element (n, c, t) is at
  *     ((n * C/NN_TB + c/NN_TB) * L + t) * NN_TB + c%NN_TB
  * ("blocked" below).  NN_TB is 1, plain ncw, which our own loops vectorise
- * over time; the oneDNN convolutions make nCw8c copies where that is faster
+ * over time; the oneDNN convolutions make blocked copies where that is faster
  * (struct nn_tl_conv).
  *
  * Vectors of the heads are plain row-major [N][features].
