@@ -140,6 +140,18 @@ default_network_matches_reference(void **state)
 	compare(&hp, 5, acts5, 4, 3, 11);
 }
 
+/* A batch of 20 runs at f32 in chunks (8, 8, 4; nn/net.c): 19 windows, so
+ * the last chunk is short as well. */
+static void
+default_network_in_chunks_matches_reference(void **state)
+{
+	struct nn_hparams hp;
+
+	(void)state;
+	nn_hparams_default(&hp);
+	compare(&hp, 5, acts5, 19, 20, 71);
+}
+
 /* Narrow and short: two stages, window 256, small kernels, batch 1. */
 static void
 two_stages_w256_matches_reference(void **state)
@@ -394,6 +406,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(default_network_matches_reference),
+		cmocka_unit_test(default_network_in_chunks_matches_reference),
 		cmocka_unit_test(two_stages_w256_matches_reference),
 		cmocka_unit_test(four_stages_odd_w777_matches_reference),
 		cmocka_unit_test(one_stage_w1000_matches_reference),
