@@ -1260,26 +1260,25 @@ fail:
 	return -1;
 }
 
-/* The int8 calibration of the model's metadata into net->amax. */
-static int
-load_calibration(struct nn_net *net, const struct nn_model *m,
+int
+nn_int8_calibration(const struct nn_model *m, float *amax,
     struct dt_error *err)
 {
 	const char *v = nn_model_meta(m, NN_INT8_META_KEY), *p;
-	const int want = 2 * net->hp.n_stages;
+	const int want = 2 * m->hp.n_stages;
 	char *end;
 	int j;
 
 	if (v == NULL)
 		return dt_error_set(err, DT_E_UNSUPPORTED, "int8: the model "
 		    "has no calibration (metadata %s; see dt4ecg-admin "
-		    "calibrate --int8)", NN_INT8_META_KEY);
+		    "quantize)", NN_INT8_META_KEY);
 	for (p = v, j = 0; j < want; j++) {
 		double d = strtod(p, &end);
 
 		if (end == p || !(d > 0.0) || !isfinite(d) || d > 1e30)
 			break;
-		net->amax[j] = (float)d;
+		amax[j] = (float)d;
 		p = end;
 		if (j + 1 < want) {
 			if (*p != ',')
@@ -1521,7 +1520,8 @@ nn_net_create_prec(const struct nn_model *m, int batch,
 	net->emb_dim = m->hp.embedding_dim;
 	net->n_act = m->n_activities;
 	net->prec = prec;
-	if (prec == NN_PREC_INT8 && load_calibration(net, m, err) != 0)
+	if (prec == NN_PREC_INT8 && nn_int8_calibration(m, net->amax,
+	    err) != 0)
 		goto fail;
 	NN_TRY(dnnl_engine_create(&net->engine, dnnl_cpu, 0));
 	NN_TRY(dnnl_stream_create(&net->stream, net->engine,

@@ -26,6 +26,14 @@ enum nn_precision { NN_PREC_F32, NN_PREC_INT8 };
 /* Metadata key of the int8 calibration: 2 * n_stages maxima, "a,b,...". */
 #define NN_INT8_META_KEY "dt4ecg.int8.act_max"
 
+/*
+ * The calibration m carries (metadata NN_INT8_META_KEY) into amax
+ * (2 * n_stages maxima, all positive and finite); -1 and err when it has
+ * none or it is malformed.
+ */
+int nn_int8_calibration(const struct nn_model *m, float *amax,
+    struct dt_error *err);
+
 /* "f32" or "int8" (-1 and err otherwise); and back. */
 int nn_precision_parse(const char *s, enum nn_precision *out,
     struct dt_error *err);
