@@ -27,6 +27,7 @@ static const struct command {
 	{ "retrain", cmd_retrain, "train the network (GradNorm) on manifests or built-in data sets" },
 	{ "evaluate", cmd_evaluate, "accuracy of a model under protocol P1, P2 or P3; JSON, HTML report" },
 	{ "calibrate", cmd_calibrate, "fit the activity temperature and unknown threshold on validation data" },
+	{ "quantize", cmd_quantize, "calibrate the int8 inference path on the model's training data" },
 	{ "threshold", cmd_threshold, "the threshold for a target false-accept rate, from the model's open-set figures" },
 };
 

@@ -22,6 +22,7 @@ int cmd_infer(struct admin_ctx *ctx, int argc, char **argv);
 int cmd_retrain(struct admin_ctx *ctx, int argc, char **argv);
 int cmd_evaluate(struct admin_ctx *ctx, int argc, char **argv);
 int cmd_calibrate(struct admin_ctx *ctx, int argc, char **argv);
+int cmd_quantize(struct admin_ctx *ctx, int argc, char **argv);
 int cmd_threshold(struct admin_ctx *ctx, int argc, char **argv);
 int cmd_init(struct admin_ctx *ctx, int argc, char **argv);
 int cmd_migrate(struct admin_ctx *ctx, int argc, char **argv);

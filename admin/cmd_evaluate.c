@@ -769,6 +769,7 @@ static const char usage[] =
 	    "           [--report DIR [--threshold T]]\n"
 	    "           [--json] [--threads N] [--train-max N]\n"
 	    "           [--gate hr-sat|sqi] [--contaminated] [--save-metrics]\n"
+	    "           [--precision f32|int8]\n"
 	    "  DESIGN.md section 8.  --data defaults to what the model was\n"
 	    "  trained on (metadata train.data), else ecg-id (p1, p2) or\n"
 	    "  ecg-activity (p3).  Built-in names: ecg-id, ecg-activity (under\n"
@@ -787,7 +788,8 @@ static const char usage[] =
 	    "  the model file's metadata (metrics.open_set.p2), for model import,\n"
 	    "  model show and dt4ecg-admin threshold.  The report opens with an\n"
 	    "  operator summary: FAR and FRR at --threshold T (the site's;\n"
-	    "  default dt4ecgd's 0.7), marked on the figures with the EER.\n";
+	    "  default dt4ecgd's 0.7), marked on the figures with the EER.\n"
+	    "  --precision int8: the network's int8 path (dt4ecg-admin quantize).\n";
 
 /* The data names recorded in the model, when there are any. */
 static int
@@ -898,6 +900,10 @@ eval_model(const struct eopts *o, const char *model, struct eval_run *r,
 		data[i] = o->data[i];
 	if (nn_model_load(model, &r->m, err) != 0)
 		return -1;
+	if (nn_model_precision(r->m) != nn_get_precision())
+		return dt_error_set(err, DT_E_UNSUPPORTED, "%s: no int8 "
+		    "calibration (metadata %s): run dt4ecg-admin quantize",
+		    model, NN_INT8_META_KEY);
 	if (o->pr == DATA_PROTO_P3) {
 		/* the split the model was trained on (retrain --protocol p3):
 		 * another fold or number of folds would hold out some of its
@@ -1180,6 +1186,18 @@ ev_set(void *vo, int id, const char *arg)
 		o->threshold_given = true;
 		o->adapt.threshold = o->threshold;
 		return -1;
+	case 'q': {
+		enum nn_precision prec;
+		struct dt_error err = { 0 };
+
+		if (nn_precision_parse(arg, &prec, &err) != 0) {
+			fprintf(stderr, "dt4ecg-admin evaluate: --%s\n",
+			    err.msg);
+			return ADMIN_EXIT_USAGE;
+		}
+		nn_set_precision(prec);
+		return -1;
+	}
 	}
 	return -1;
 }
@@ -1200,6 +1218,7 @@ static const struct adm_opt ev_table[] = {
 	ADM_OPT_BOOL("save-metrics", 'S', O, save_metrics),
 	ADM_OPT_CALL("threshold", 'H'),
 	ADM_OPT_DBL("adapt-margin", 'M', O, adapt.margin, 0, 1, "0..1"),
+	ADM_OPT_CALL("precision", 'q'),
 	ADM_OPT_END,
 };
 #undef O

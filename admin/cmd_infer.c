@@ -33,12 +33,13 @@ struct infer_opts {
 	int threads;
 	int no_preprocess;
 	int fuse;
+	enum nn_precision prec;
 };
 
 static const char usage[] =
 	    "usage: dt4ecg-admin infer --model FILE --input FILE [--format wfdb|csv]\n"
 	    "           [--fs HZ] [--signal N] [--no-preprocess] [--batch N] [--threads N]\n"
-	    "           [--fuse]\n"
+	    "           [--fuse] [--precision f32|int8]\n"
 	    "  Prints one JSON object per window: its L2-normalised embedding and the\n"
 	    "  activity probabilities.  With --no-preprocess, FILE holds one\n"
 	    "  preprocessed window per line (`window` comma-separated numbers).\n"
@@ -47,7 +48,9 @@ static const char usage[] =
 	    "  window passes the identity gate, \"activity\": {\"label\",\n"
 	    "  \"probability\", \"scores\"}, \"quality\": {\"windows_used\",\n"
 	    "  \"windows_rejected\", \"heart_rate_bpm\"}} (calibrated activity;\n"
-	    "  label \"unknown\" below the model's activity.unknown_below).\n";
+	    "  label \"unknown\" below the model's activity.unknown_below).\n"
+	    "  --precision int8 runs the residual blocks on int8 (the model must\n"
+	    "  carry the calibration of `dt4ecg-admin quantize`); f32 by default.\n";
 
 /* --fuse: the recording through the daemon's pipeline, one JSON object. */
 static int
@@ -261,6 +264,21 @@ print_window(int index, const float *e, int E, const float *a,
 	printf("}\n");
 }
 
+/* --precision (adm_opts' ADM_CALL). */
+static int
+infer_set(void *vo, int id, const char *arg)
+{
+	struct infer_opts *o = vo;
+	struct dt_error err = { 0 };
+
+	(void)id;
+	if (nn_precision_parse(arg, &o->prec, &err) != 0) {
+		fprintf(stderr, "dt4ecg-admin infer: --%s\n", err.msg);
+		return ADMIN_EXIT_USAGE;
+	}
+	return -1;
+}
+
 #define I struct infer_opts
 static const struct adm_opt infer_table[] = {
 	ADM_OPT_STR("model", 'm', I, model),
@@ -273,11 +291,12 @@ static const struct adm_opt infer_table[] = {
 	ADM_OPT_FLAG("fuse", 'U', I, fuse),
 	ADM_OPT_INT("batch", 'b', I, batch, 1, 4096, NULL),
 	ADM_OPT_INT("threads", 't', I, threads, 1, 256, NULL),
+	ADM_OPT_CALL("precision", 'p'),
 	ADM_OPT_END,
 };
 #undef I
 static const struct adm_options infer_options = { "infer", infer_table,
-	NULL };
+	infer_set };
 
 int
 cmd_infer(struct admin_ctx *ctx, int argc, char **argv)
@@ -316,6 +335,13 @@ cmd_infer(struct admin_ctx *ctx, int argc, char **argv)
 	}
 	if (nn_model_load(o.model, &m, &err) != 0)
 		goto fail;
+	nn_set_precision(o.prec);
+	if (o.prec != nn_model_precision(m)) {
+		dt_error_set(&err, DT_E_UNSUPPORTED, "%s: no int8 calibration "
+		    "(metadata %s): run dt4ecg-admin quantize", o.model,
+		    NN_INT8_META_KEY);
+		goto fail;
+	}
 	if (o.fuse) {
 		nn_set_threads(o.threads);
 		if (ecg_load_signal(o.input, fmt, o.fs, o.signal, &mv, &n_mv,

@@ -15,6 +15,7 @@ admin_dt4ecg_admin_SOURCES = \
 	admin/cmd_model.c admin/cmd_audit.c \
 	admin/datasrc.c admin/datasrc.h admin/cmd_retrain.c admin/cmd_evaluate.c \
 	admin/eval_open.c admin/eval_open.h admin/cmd_calibrate.c \
+	admin/cmd_quantize.c \
 	admin/storedata.c admin/storedata.h \
 	admin/retrain_ckpt.c admin/retrain_ckpt.h
 admin_dt4ecg_admin_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(SQLITE_CFLAGS) \

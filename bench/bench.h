@@ -20,6 +20,7 @@ struct bench_samples {
 
 struct bench_stats {
 	double p50, p99, min, max, mean;
+	double cpu;		/* bench_time: process CPU seconds per sample */
 	size_t n;
 };
 
@@ -45,7 +46,7 @@ struct option;
  * Parses the options of a timing bench (getopt_long with LONGOPTS, which
  * holds BENCH_RUN_LONGOPTS): those into O (BATCH_MIN: the least --batch),
  * the others passed to SET(CTX, letter, optarg), which returns 0 for one it
- * does not take.  Returns -1 to go on, 2 after a bad value (said on
+ * does not take and -1 for a bad value (said on stderr).  Returns -1 to go on, 2 after a bad value (said on
  * stderr), else prints USAGE (--help, an option not taken, an operand) and
  * returns 0 for --help, 2 otherwise.
  */

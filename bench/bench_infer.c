@@ -22,6 +22,8 @@ struct infer_opts {
 	struct bench_run_opts r;	/* batch: the throughput batch */
 	const char *model;
 	bool no_reference;
+	enum nn_precision prec[2];	/* --precision f32,int8 */
+	int n_prec;
 };
 
 static const char *const default_acts[] = { "rest", "arms", "walk", "run",
@@ -103,7 +105,27 @@ set(void *vo, int ch, const char *arg)
 		o->model = arg;
 	else if (ch == 'R')
 		o->no_reference = true;
-	else
+	else if (ch == 'p') {
+		char buf[32], *tok, *save = NULL;
+		struct dt_error err = { 0 };
+
+		snprintf(buf, sizeof(buf), "%s", arg);
+		o->n_prec = 0;
+		for (tok = strtok_r(buf, ",", &save); tok != NULL;
+		    tok = strtok_r(NULL, ",", &save)) {
+			if (o->n_prec == 2 || nn_precision_parse(tok,
+			    &o->prec[o->n_prec], &err) != 0) {
+				fprintf(stderr, "dt4ecg-bench: --precision %s: "
+				    "f32, int8 or f32,int8\n", arg);
+				return -1;
+			}
+			o->n_prec++;
+		}
+		if (o->n_prec == 0) {
+			fprintf(stderr, "dt4ecg-bench: --precision: empty\n");
+			return -1;
+		}
+	} else
 		return 0;
 	return 1;
 }
@@ -114,9 +136,11 @@ usage(void)
 	fprintf(stderr,
 	    "usage: dt4ecg-bench infer [--model FILE] [--threads N[,N...]] "
 	    "[--batch N] [--seconds S] [--no-reference] [--json]\n"
+	    "           [--precision f32|int8|f32,int8]\n"
 	    "  Measures batch-1 latency and batch-N throughput for each thread "
-	    "count\n  (default 1,2; batch 64), with the plain-C reference "
-	    "in the same run.\n");
+	    "count\n  (default 1,2; batch 64) and precision (default f32; int8 "
+	    "needs a model\n  calibrated by `dt4ecg-admin quantize`), with the "
+	    "plain-C reference in the same run.\n");
 }
 
 int
@@ -126,11 +150,13 @@ bench_infer_main(int argc, char **argv)
 		{ "model", required_argument, NULL, 'm' },
 		BENCH_RUN_LONGOPTS,
 		{ "no-reference", no_argument, NULL, 'R' },
+		{ "precision", required_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct infer_opts o = { .r = { .threads = { 1, 2 }, .n_threads = 2,
-		.batch = 64, .seconds = 2.0 } };
+		.batch = 64, .seconds = 2.0 }, .prec = { NN_PREC_F32 },
+		.n_prec = 1 };
 	struct nn_model *m = NULL;
 	const char *what = NULL;
 	float *x = NULL;
@@ -163,21 +189,23 @@ bench_infer_main(int argc, char **argv)
 		printf("network: window %d, %.1f MFLOP per window; plain-C "
 		    "reference: %.1f windows/s (1 thread)\n", m->hp.window,
 		    flops / 1e6, ref_wps);
-		printf("%-8s %-6s %12s %12s %12s %10s %10s %9s\n", "threads",
-		    "batch", "windows/s", "p50 ms", "p99 ms", "GFLOP/s",
+		printf("%-8s %-5s %-6s %12s %12s %12s %10s %10s %9s\n",
+		    "threads", "prec", "batch", "windows/s", "p50 ms", "p99 ms", "GFLOP/s",
 		    "vs ref", "RSS MB");
 	}
-	for (i = 0; i < o.r.n_threads; i++) {
-		int batches[2] = { 1, o.r.batch }, b;
+	for (i = 0; i < o.r.n_threads * o.n_prec; i++) {
+		int batches[2] = { 1, o.r.batch }, b, t = i / o.n_prec;
+		enum nn_precision prec = o.prec[i % o.n_prec];
 
-		nn_set_threads(o.r.threads[i]);
+		nn_set_threads(o.r.threads[t]);
 		for (b = 0; b < (o.r.batch == 1 ? 1 : 2); b++) {
 			struct dt_error err = { 0 };
 			struct nn_net *net = NULL;
 			struct bench_stats st;
 			double wps, gflops;
 
-			if (nn_net_create(m, batches[b], &net, &err) != 0) {
+			if (nn_net_create_prec(m, batches[b], prec, &net,
+			    &err) != 0) {
 				fprintf(stderr, "dt4ecg-bench: %s\n", err.msg);
 				goto out;
 			}
@@ -190,18 +218,23 @@ bench_infer_main(int argc, char **argv)
 			gflops = wps * flops / 1e9;
 			if (o.r.json)
 				printf("{\"bench\":\"infer\",\"threads\":%d,"
-				    "\"batch\":%d,\"windows_per_s\":%.1f,"
+				    "\"precision\":\"%s\",\"batch\":%d,\"windows_per_s\":%.1f,"
 				    "\"latency_ms_p50\":%.4f,"
 				    "\"latency_ms_p99\":%.4f,"
+				    "\"latency_ms_min\":%.4f,"
+				    "\"cpu_ms\":%.4f,"
 				    "\"flops_per_window\":%.0f,\"gflops\":%.2f,"
 				    "\"reference_windows_per_s\":%.2f,"
-				    "\"rss_mb\":%.1f}\n", o.r.threads[i],
-				    batches[b], wps, st.p50 * 1e3,
-				    st.p99 * 1e3, flops, gflops, ref_wps,
+				    "\"rss_mb\":%.1f}\n", o.r.threads[t],
+				    nn_precision_name(prec), batches[b], wps, st.p50 * 1e3,
+				    st.p99 * 1e3, st.min * 1e3, st.cpu * 1e3,
+				    flops, gflops,
+				    ref_wps,
 				    bench_rss_mb());
 			else
-				printf("%-8d %-6d %12.1f %12.4f %12.4f %10.1f "
-				    "%9.0fx %9.1f\n", o.r.threads[i], batches[b],
+				printf("%-8d %-5s %-6d %12.1f %12.4f %12.4f "
+				    "%10.1f %9.0fx %9.1f\n", o.r.threads[t],
+				    nn_precision_name(prec), batches[b],
 				    wps, st.p50 * 1e3, st.p99 * 1e3, gflops,
 				    ref_wps > 0 ? wps / ref_wps : 0.0,
 				    bench_rss_mb());

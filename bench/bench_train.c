@@ -64,7 +64,7 @@ run_steps(void *vc, struct dt_error *err)
 static int
 run_config(const struct nn_model *m, const float *x, const int *yi,
     const int *ya, int batch, int threads, bool gradnorm, double seconds,
-    double *wps)
+    double *wps, double *cpu_wps)
 {
 	struct dt_error err = { 0 };
 	struct nn_train_opts o;
@@ -87,6 +87,7 @@ run_config(const struct nn_model *m, const float *x, const int *yi,
 	if (rc != 0)
 		return -1;
 	*wps = batch / st.p50;
+	*cpu_wps = batch / st.cpu;
 	return 0;
 }
 
@@ -164,18 +165,19 @@ bench_train_main(int argc, char **argv)
 		    "GFLOP/s");
 	for (ti = 0; ti < o.r.n_threads; ti++)
 		for (g = o.gradnorm_only_off ? 0 : 1; g >= 0; g--) {
-			double wps;
+			double wps, cpu_wps;
 
 			if (run_config(m, x, yi, ya, o.r.batch, o.r.threads[ti],
-			    g == 1, o.r.seconds, &wps) != 0)
+			    g == 1, o.r.seconds, &wps, &cpu_wps) != 0)
 				goto out;
 			if (o.r.json)
 				printf("{\"bench\":\"train\",\"threads\":%d,"
 				    "\"batch\":%d,\"gradnorm\":%s,"
-				    "\"windows_per_s\":%.1f,\"gflops\":%.2f}\n",
+				    "\"windows_per_s\":%.1f,\"gflops\":%.2f,"
+				    "\"windows_per_cpu_s\":%.1f}\n",
 				    o.r.threads[ti], o.r.batch,
 				    g ? "true" : "false", wps,
-				    3.0 * flops * wps / 1e9);
+				    3.0 * flops * wps / 1e9, cpu_wps);
 			else
 				printf("%8d %9s %13.1f %8.2f\n", o.r.threads[ti],
 				    g ? "yes" : "no", wps,

@@ -64,6 +64,7 @@ static const struct cfg_def defs[] = {
 	UINT(body_timeout_s, "30", 1, 3600),
 	UINT(audit_anchor_s, "300", 0, 86400),
 	STR(audit_anchor_file, "/var/lib/dt4ecg/audit.anchor"),
+	STR(precision, "f32"),
 };
 
 #undef STR
@@ -201,6 +202,9 @@ cfg_parse(const char *name, const char *text, size_t len, struct cfg *out,
 			return -1;
 		}
 	}
+	if (strcmp(c.precision, "f32") != 0 && strcmp(c.precision, "int8") != 0)
+		return dt_error_set(err, DT_E_INVALID, "%s: precision \"%.32s\": "
+		    "f32 or int8", name, c.precision);
 	if (c.replay_window_s <= 2 * c.clock_skew_s)
 		return dt_error_set(err, DT_E_INVALID, "%s: replay_window_s (%u) "
 		    "must be more than twice clock_skew_s (%u), or a nonce "

@@ -50,6 +50,7 @@ struct cfg {
 	unsigned body_timeout_s;	/* connection to end of body */
 	unsigned audit_anchor_s;	/* 0: no anchors */
 	char audit_anchor_file[CFG_STR_MAX];
+	char precision[CFG_STR_MAX];	/* network: "f32" or "int8" */
 };
 
 /* The built-in defaults (those of etc/dt4ecgd.conf). */

@@ -37,6 +37,7 @@
 #include "daemon/body.h"
 #include "daemon/dmn.h"
 #include "daemon/replay.h"
+#include "nn/net.h"
 #include "util/log.h"
 
 /* One default, whatever the prefix, as the man pages and docs say; the
@@ -189,6 +190,9 @@ main(int argc, char **argv)
 		log_warnx("%s", err.msg);
 		goto out;
 	}
+	/* before any network is built; like threads, fixed until restart */
+	nn_set_precision(strcmp(c.precision, "int8") == 0 ? NN_PREC_INT8 :
+	    NN_PREC_F32);
 	if (replay_create(c.replay_capacity, c.replay_window_s, &replay,
 	    &err) != 0 || dmn_gen_build(conf, NULL, replay, &g, &err) != 0) {
 		log_warnx("%s", err.msg);

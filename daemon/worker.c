@@ -105,6 +105,9 @@ build_embedder(struct worker *w, const char *id, int dim, unsigned batch,
 	if (embed_model_load(sm->bytes, sm->n_bytes, id, dim, "the index", &m,
 	    err) != 0)
 		goto out;
+	if (nn_model_precision(m) != nn_get_precision())
+		log_warnx("model %s has no int8 calibration (dt4ecg-admin "
+		    "quantize): served at f32", id);
 	if (embedder_create(m, (int)batch, &e, err) != 0)
 		goto out;
 	embedder_free(w->emb);

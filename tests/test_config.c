@@ -29,6 +29,7 @@ test_defaults(void **state)
 	assert_int_equal(c.threads, 0);
 	assert_true(cfg_threads(&c) >= 1);
 	assert_string_equal(c.listen, "0.0.0.0");
+	assert_string_equal(c.precision, "f32");
 	/* an empty file and a comments-only file give the defaults */
 	assert_int_equal(parse("", &c, &err), 0);
 	assert_int_equal(c.port, 8443);
@@ -46,7 +47,8 @@ test_values(void **state)
 	assert_int_equal(parse("port=9000\r\n  listen =  ::1  \n"
 	    "threshold = -0.25   # comment\nthreads = 3\n"
 	    "tls_cert = /a b/c#d.pem\nrate_per_kiosk = 0.5\n"
-	    "rate_burst=20", &c, &err), 0);
+	    "rate_burst=20\nprecision = int8", &c, &err), 0);
+	assert_string_equal(c.precision, "int8");
 	assert_int_equal(c.port, 9000);
 	assert_string_equal(c.listen, "::1");
 	assert_true(c.threshold == -0.25);
@@ -89,6 +91,8 @@ test_errors(void **state)
 		    "than twice clock_skew_s (90)" },
 		{ "max_duration_s = 0", "max_duration_s: 0 outside" },
 		{ "queue_max = 0", "queue_max: 0 outside" },
+		{ "precision = int4", "t.conf: precision \"int4\": f32 or int8" },
+		{ "precision = F32", "precision \"F32\": f32 or int8" },
 		{ "a\0b", "NUL" },
 	};
 	struct cfg c;

@@ -127,6 +127,18 @@ default_network_matches_reference(void **state)
 	compare(&hp, 5, acts5, 4, 3, 11);
 }
 
+/* A batch of 20 runs at f32 in chunks (8, 8, 4; nn/net.c): 19 windows, so
+ * the last chunk is short as well. */
+static void
+default_network_in_chunks_matches_reference(void **state)
+{
+	struct nn_hparams hp;
+
+	(void)state;
+	nn_hparams_default(&hp);
+	compare(&hp, 5, acts5, 19, 20, 71);
+}
+
 /* Narrow and short: two stages, window 256, small kernels, batch 1. */
 static void
 two_stages_w256_matches_reference(void **state)
@@ -194,6 +206,161 @@ one_stage_w1000_matches_reference(void **state)
 	compare(&hp, 1, acts1, 2, 2, 41);
 }
 
+/*
+ * The int8 path (NN_PREC_INT8) beside f32 on the same random model:
+ * calibrated with nn_net_calibrate on windows other than those compared,
+ * every embedding within cosine 0.99 of f32's and the activity
+ * probabilities within 0.05, through a batch that ends in a partial chunk.
+ */
+static void
+int8_matches_f32(const struct nn_hparams *hp, int n_act,
+    const char *const *acts, uint64_t seed)
+{
+	struct dt_error err = { 0 };
+	struct nn_model *m = NULL;
+	struct nn_net *net = NULL;
+	const int E = hp->embedding_dim, n = 7, nc = 16;
+	float amax[2 * NN_MAX_STAGES] = { 0 }, *xc, *x, *e1, *e2, *a1, *a2;
+	char meta[256] = "";
+	int i, j;
+
+	assert_int_equal(nn_model_create(hp, 7, n_act, acts, seed, &m, &err), 0);
+	randomise_bn(m, seed + 1);
+	xc = random_windows(nc, hp->window, seed + 2);
+	x = random_windows(n, hp->window, seed + 3);
+	e1 = calloc((size_t)n * E, sizeof(float));
+	e2 = calloc((size_t)n * E, sizeof(float));
+	a1 = calloc((size_t)n * n_act, sizeof(float));
+	a2 = calloc((size_t)n * n_act, sizeof(float));
+	assert_true(e1 && e2 && a1 && a2);
+
+	/* calibrate on an f32 network, then run the same windows at f32 */
+	assert_int_equal(nn_net_create_prec(m, 8, NN_PREC_F32, &net, &err), 0);
+	assert_int_equal(nn_net_calibrate(net, amax, &err), 0);
+	for (i = 0; i < nc; i += 8)
+		assert_int_equal(nn_net_run(net, xc + (size_t)i * hp->window,
+		    8, NULL, NULL, &err), 0);
+	for (j = 0; j < 2 * hp->n_stages; j++) {
+		assert_true(amax[j] > 0.0f);
+		snprintf(meta + strlen(meta), sizeof(meta) - strlen(meta),
+		    "%s%.6g", j ? "," : "", (double)amax[j]);
+	}
+	assert_int_equal(nn_net_calibrate(net, NULL, &err), 0);
+	assert_int_equal(nn_net_run(net, x, n, e1, a1, &err), 0);
+	nn_net_free(net);
+	net = NULL;
+
+	assert_int_equal(nn_model_set_meta(m, NN_INT8_META_KEY, meta, &err), 0);
+	if (nn_net_create_prec(m, n, NN_PREC_INT8, &net, &err) != 0)
+		fail_msg("int8 network: %s", err.msg);
+	assert_int_equal(nn_net_run(net, x, n, e2, a2, &err), 0);
+	for (i = 0; i < n; i++) {
+		double c = 0;
+
+		for (j = 0; j < E; j++)
+			c += (double)e1[i * E + j] * e2[i * E + j];
+		if (c < 0.99)
+			fail_msg("window %d: cosine int8/f32 %.4f", i, c);
+		for (j = 0; j < n_act; j++)
+			assert_true(fabs(a1[i * n_act + j] - a2[i * n_act + j]) <
+			    0.05);
+	}
+	/* the int8 network refuses to calibrate */
+	assert_int_equal(nn_net_calibrate(net, amax, &err), -1);
+	nn_net_free(net);
+	nn_model_free(m);
+	free(xc);
+	free(x);
+	free(e1);
+	free(e2);
+	free(a1);
+	free(a2);
+}
+
+static void
+int8_default_network_matches_f32(void **state)
+{
+	struct nn_hparams hp;
+
+	(void)state;
+	nn_hparams_default(&hp);
+	int8_matches_f32(&hp, 5, acts5, 51);
+}
+
+/* Odd lengths at every stage, channel counts not multiples of 16. */
+static void
+int8_four_stages_odd_w777_matches_f32(void **state)
+{
+	struct nn_hparams hp;
+
+	(void)state;
+	nn_hparams_default(&hp);
+	hp.window = 777;
+	hp.stem_channels = 24;
+	hp.stem_kernel = 13;
+	hp.n_stages = 4;
+	hp.stage_channels[0] = 40;
+	hp.stage_channels[1] = 40;
+	hp.stage_channels[2] = 80;
+	hp.stage_channels[3] = 160;
+	hp.kernel = 9;
+	hp.sca_reduction = 5;
+	hp.seq_kernel = 9;
+	hp.embedding_dim = 96;
+	hp.act_hidden = 48;
+	int8_matches_f32(&hp, 5, acts5, 61);
+}
+
+/* int8 without a calibration, or with a bad one, is refused by name. */
+static void
+int8_needs_calibration(void **state)
+{
+	static const char *const bad[] = { "1,2,3,4,5", "1,2,3,4,5,6,7",
+		"1,2,3,4,5,nan", "1,2,3,4,5,0", "1,2,3,4,5,-6", "1;2;3;4;5;6",
+		"1,2,3,4,5,6x", "" };
+	struct dt_error err = { 0 };
+	struct nn_hparams hp;
+	struct nn_model *m = NULL;
+	struct nn_net *net = NULL;
+	enum nn_precision p;
+	size_t i;
+
+	(void)state;
+	nn_hparams_default(&hp);
+	assert_int_equal(nn_model_create(&hp, 2, 5, acts5, 1, &m, &err), 0);
+	assert_int_equal(nn_net_create_prec(m, 2, NN_PREC_INT8, &net, &err),
+	    -1);
+	assert_null(net);
+	assert_non_null(strstr(err.msg, "calibration"));
+	/* the process-wide int8 (the daemon's key) builds it at f32 */
+	nn_set_precision(NN_PREC_INT8);
+	assert_int_equal(nn_model_precision(m), NN_PREC_F32);
+	assert_int_equal(nn_net_create(m, 2, &net, &err), 0);
+	nn_net_free(net);
+	net = NULL;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(nn_model_set_meta(m, NN_INT8_META_KEY, bad[i],
+		    &err), 0);
+		assert_int_equal(nn_net_create_prec(m, 2, NN_PREC_INT8, &net,
+		    &err), -1);
+		assert_non_null(strstr(err.msg, NN_INT8_META_KEY));
+	}
+	assert_int_equal(nn_model_set_meta(m, NN_INT8_META_KEY,
+	    "1,2,3,4.5,5e-1,6", &err), 0);
+	assert_int_equal(nn_net_create_prec(m, 2, NN_PREC_INT8, &net, &err), 0);
+	nn_net_free(net);
+	assert_int_equal(nn_model_precision(m), NN_PREC_INT8);
+	nn_set_precision(NN_PREC_F32);
+	assert_int_equal(nn_model_precision(m), NN_PREC_F32);
+	nn_model_free(m);
+	assert_int_equal(nn_precision_parse("int8", &p, &err), 0);
+	assert_int_equal(p, NN_PREC_INT8);
+	assert_string_equal(nn_precision_name(p), "int8");
+	assert_int_equal(nn_precision_parse("f32", &p, &err), 0);
+	assert_int_equal(p, NN_PREC_F32);
+	assert_int_equal(nn_precision_parse("fp16", &p, &err), -1);
+}
+
 /* Bad arguments are refused with a message, not a crash. */
 static void
 bad_arguments_are_refused(void **state)
@@ -226,10 +393,14 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(default_network_matches_reference),
+		cmocka_unit_test(default_network_in_chunks_matches_reference),
 		cmocka_unit_test(two_stages_w256_matches_reference),
 		cmocka_unit_test(four_stages_odd_w777_matches_reference),
 		cmocka_unit_test(one_stage_w1000_matches_reference),
 		cmocka_unit_test(bad_arguments_are_refused),
+		cmocka_unit_test(int8_default_network_matches_f32),
+		cmocka_unit_test(int8_four_stages_odd_w777_matches_f32),
+		cmocka_unit_test(int8_needs_calibration),
 	};
 
 	return cmocka_run_group_tests_name("nn_net", tests, NULL, NULL);

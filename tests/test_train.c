@@ -1,6 +1,6 @@
 /*
  * tests/test_train.c — the trainer (nn/train.c, nn/train_layers.c,
- * nn/gradnorm.c).
+ * nn/train_conv.c, nn/gradnorm.c).
  *
  * Gradient checks: analytic gradients against central finite differences
  * (float32 network, step h = 1e-3 relative to the coordinate, at least 1e-3)
@@ -244,6 +244,47 @@ test_grad_conv(void **state)
 		conv_case(2, 16, 8, 1, 2, 0, 10); /* 1x1 shortcut, stride 2 */
 	}
 	unsetenv("DT4ECG_TRAIN_CONV");
+}
+
+/*
+ * The fixed layout rule of nn/train_conv.c: a strided k = 7 convolution of
+ * channels in 16s runs backward-weights blocked on AVX-512 (nCw16c) and on
+ * ncw (gemm) on AVX2; forward is blocked on both.
+ */
+static void
+test_conv_rule(void **state)
+{
+	struct nn_tl_conv c;
+	dnnl_engine_t eng;
+	const int N = 2, cin = 16, cout = 32, k = 7, lin = 20, lout = 10;
+	float *x = nn_tl_alloc((size_t)N * cin * lin);
+	float *dx = nn_tl_alloc((size_t)N * cin * lin);
+	float *w = nn_tl_alloc((size_t)cout * cin * k);
+	float *dw = nn_tl_alloc((size_t)cout * cin * k);
+	float *y = nn_tl_alloc((size_t)N * cout * lout);
+	float *dy = nn_tl_alloc((size_t)N * cout * lout);
+	bool avx512 = (dnnl_get_effective_cpu_isa() &
+	    dnnl_cpu_isa_avx512_core) == dnnl_cpu_isa_avx512_core;
+
+	(void)state;
+	unsetenv("DT4ECG_TRAIN_CONV");
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(dnnl_engine_create(&eng, dnnl_cpu, 0), dnnl_success);
+	assert_int_equal(nn_tl_conv_create(&c, eng, N, cin, cout, k, 2, k / 2,
+	    lin, x, y, w, dw, dx, dy, NULL), 0);
+	assert_int_equal(c.lout, lout);
+#ifdef __x86_64__
+	assert_true(c.blk_fwd);
+	assert_int_equal(c.blk_bwd_w, avx512);
+#endif
+	nn_tl_conv_destroy(&c);
+	dnnl_engine_destroy(eng);
+	free(x);
+	free(dx);
+	free(w);
+	free(dw);
+	free(y);
+	free(dy);
 }
 
 /* ---- stem convolution ------------------------------------------------------------ */
@@ -1119,6 +1160,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_grad_conv),
+		cmocka_unit_test(test_conv_rule),
 		cmocka_unit_test(test_grad_stem),
 		cmocka_unit_test(test_grad_bn),
 		cmocka_unit_test(test_bn_running_stats),

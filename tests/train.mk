@@ -1,4 +1,4 @@
-# The trainer (nn/train.c, nn/train_layers.c, nn/gradnorm.c): gradient
+# The trainer (nn/train.c, nn/train_layers.c, nn/train_conv.c, nn/gradnorm.c): gradient
 # checks per layer and for a whole small network, GradNorm, a short training
 # run, checkpoints.
 check_PROGRAMS += tests/test_train
