@@ -20,7 +20,10 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <microhttpd.h>
 
@@ -30,6 +33,7 @@
 
 #define QUEUE_THREADS_MAX 256
 #define GATHER_MAX 256		/* requests in one batch */
+#define QUEUE_NICE 5		/* the inference threads' nice above the rest */
 
 static pthread_mutex_t qlock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t qcond = PTHREAD_COND_INITIALIZER;	/* idle threads */
@@ -91,6 +95,33 @@ deadline_of(double s, struct timespec *ts)
 	}
 }
 
+/*
+ * The calling inference thread yields the CPU to the daemon's other
+ * threads: when inference saturates the cores, the HTTP threads still get
+ * them at once, so health, ready, metrics, the refusals made from the
+ * headers and "503, the queue is full" answer in milliseconds instead of
+ * waiting behind the network.  Without contention nice changes nothing.
+ * Linux: setpriority() on a thread id sets that thread only.
+ */
+static void
+yield_to_http(void)
+{
+	pid_t tid = (pid_t)syscall(SYS_gettid);
+	int nice;
+
+	(void)pthread_setname_np(pthread_self(), "dt4ecgd-infer");
+	errno = 0;
+	nice = getpriority(PRIO_PROCESS, (id_t)tid);
+	if (nice == -1 && errno != 0) {
+		log_warn("inference thread: getpriority");
+		return;
+	}
+	if (nice + QUEUE_NICE > 19)
+		nice = 19 - QUEUE_NICE;
+	if (setpriority(PRIO_PROCESS, (id_t)tid, nice + QUEUE_NICE) != 0)
+		log_warn("inference thread: setpriority");
+}
+
 static void *
 run(void *arg)
 {
@@ -101,6 +132,7 @@ run(void *arg)
 	double t;
 
 	(void)arg;
+	yield_to_http();
 	for (;;) {
 		pthread_mutex_lock(&qlock);
 		while ((waiting == 0 || gathering) && !stopping)

@@ -10,6 +10,7 @@
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <math.h>
 #include <poll.h>
@@ -1814,6 +1815,72 @@ sigterm_exit_0(void **state)
 	assert_int_equal(status, 0);
 }
 
+/* The nice value of /proc/PID[/task/TID]/stat (field 19), or -100. */
+static int
+nice_of(const char *stat_path)
+{
+	char buf[1024], *p;
+	int field, nice = -100;
+	size_t n;
+	FILE *f = fopen(stat_path, "r");
+
+	if (f == NULL)
+		return -100;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* fields after the command, which may hold spaces: 3 is the state */
+	if ((p = strrchr(buf, ')')) == NULL)
+		return -100;
+	for (field = 2; field < 19 && p != NULL; field++)
+		p = strchr(p + 1, ' ');
+	if (p != NULL)
+		nice = atoi(p + 1);
+	return nice;
+}
+
+/* The inference threads run at a lower priority than the HTTP threads
+ * (queue.c's yield_to_http), so health and refusals answer while
+ * inference saturates the cores. */
+static void
+inference_threads_yield(void **state)
+{
+	char path[320], comm[64];
+	struct dirent *de;
+	int base, want, nthreads = 0;
+	DIR *d;
+
+	(void)state;
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)H.pid);
+	base = nice_of(path);
+	assert_true(base >= -20 && base <= 19);
+	want = base + 5 > 19 ? 19 : base + 5;
+	snprintf(path, sizeof(path), "/proc/%ld/task", (long)H.pid);
+	assert_non_null(d = opendir(path));
+	while ((de = readdir(d)) != NULL) {
+		FILE *f;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%ld/task/%s/comm",
+		    (long)H.pid, de->d_name);
+		if ((f = fopen(path, "r")) == NULL)
+			continue;	/* the thread has just ended */
+		comm[0] = '\0';
+		if (fgets(comm, sizeof(comm), f) == NULL)
+			comm[0] = '\0';
+		fclose(f);
+		if (strcmp(comm, "dt4ecgd-infer\n") != 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%ld/task/%s/stat",
+		    (long)H.pid, de->d_name);
+		assert_int_equal(nice_of(path), want);
+		nthreads++;
+	}
+	closedir(d);
+	assert_true(nthreads >= 1);
+}
+
 int
 main(void)
 {
@@ -1845,6 +1912,7 @@ main(void)
 		cmocka_unit_test(slow_body_cut),
 		cmocka_unit_test(metrics),
 		cmocka_unit_test(queue_full_503),
+		cmocka_unit_test(inference_threads_yield),
 		cmocka_unit_test(reload),
 		cmocka_unit_test(forged_rows_refused),
 		cmocka_unit_test(audit_anchor_written),

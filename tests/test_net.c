@@ -226,8 +226,8 @@ int8_matches_f32(const struct nn_hparams *hp, int n_act,
 
 	assert_int_equal(nn_model_create(hp, 7, n_act, acts, seed, &m, &err), 0);
 	randomise_bn(m, seed + 1);
-	xc = random_windows(nc, hp->window, seed + 2);
-	x = random_windows(n, hp->window, seed + 3);
+	xc = tt_random_windows(nc, hp->window, seed + 2);
+	x = tt_random_windows(n, hp->window, seed + 3);
 	e1 = calloc((size_t)n * E, sizeof(float));
 	e2 = calloc((size_t)n * E, sizeof(float));
 	a1 = calloc((size_t)n * n_act, sizeof(float));
