@@ -282,6 +282,11 @@ post(struct client *c, const char *rec, const char *body, size_t len,
 	h = nh ? nh : h;
 	snprintf(line, sizeof(line), "Signature: %s", sig.signature);
 	nh = nh ? curl_slist_append(h, line) : NULL;
+	h = nh ? nh : h;
+	/* dt4ecgd refuses a stale or unknown signature from the headers and
+	 * closes without reading the body: waiting for its "100 Continue"
+	 * lets the refusal arrive instead of a reset (RFC 9112 section 9.6) */
+	nh = nh ? curl_slist_append(h, "Expect: 100-continue") : NULL;
 	if (nh == NULL) {
 		fprintf(stderr, "dt4ecg-kiosk: out of memory\n");
 		goto out;

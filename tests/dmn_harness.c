@@ -553,8 +553,12 @@ dh_request(struct dh *h, CURL *c, const char *method, const char *path,
 	} else if (strcmp(method, "GET") != 0) {
 		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 	}
-	/* no "Expect: 100-continue" round trip */
-	hl = curl_slist_append(hl, "Expect:");
+	/* A large body waits for "100 Continue", as a careful client's
+	 * does: a refusal from the headers (413 for the size, 401) then
+	 * arrives instead of the reset of a close while still sending
+	 * (RFC 9112 section 9.6).  Small bodies go at once. */
+	hl = curl_slist_append(hl, body != NULL && len >= DH_EXPECT_MIN ?
+	    "Expect: 100-continue" : "Expect:");
 	for (; headers != NULL && *headers != NULL; headers++) {
 		const char *colon = strchr(*headers, ':');
 

@@ -19,6 +19,7 @@
 
 #define DH_KIOSKS 4
 #define DH_PATH_MAX 512
+#define DH_EXPECT_MIN 65536	/* a POST body from here on sends Expect */
 
 struct nn_model;
 struct embedder;
