@@ -7,3 +7,5 @@ bench_dt4ecg_bench_SOURCES = \
 bench_dt4ecg_bench_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS) $(SODIUM_CFLAGS)
 bench_dt4ecg_bench_LDADD = $(DTTEST_LIBS) libdaemon.a libproto.a $(PIPELINE_LIBS) $(STORE_LIBS) \
 	$(CURL_LIBS) $(JANSSON_LIBS) $(SODIUM_LIBS)
+# N replicas on one store (issue 15 point 6): a script around dt4ecg-bench load
+EXTRA_DIST += bench/chain-load.sh

@@ -10,6 +10,7 @@
 #include <microhttpd.h>
 
 #include "daemon/dmn.h"
+#include "store/store.h"
 #include "util/log.h"
 
 int
@@ -40,6 +41,11 @@ h_ready(struct dmn_req *r)
 		    PROBLEM_UNAVAILABLE : k, err.msg, err.code == DT_E_BUSY ?
 		    DMN_STORE_RETRY_S : 0);
 	}
+	/* the index needs no round trip when nothing changed: ask the
+	 * store itself whether it answers (a PostgreSQL server down) */
+	if (store_ping(worker_store(w), &err) != 0)
+		return reply_problem_retry(r, PROBLEM_UNAVAILABLE, err.msg,
+		    DMN_STORE_RETRY_S);
 	n = snprintf(buf, sizeof(buf),
 	    "{\"status\":\"ready\",\"model\":{\"id\":\"%s\"}}",
 	    worker_model_id(w));	/* ids are [A-Za-z0-9._@:-] */

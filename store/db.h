@@ -69,7 +69,11 @@ struct sdb_ops {
 struct sdb {
 	const struct sdb_ops *ops;
 	enum sdb_kind kind;
+	uint64_t serial;	/* unique in the process (sdb_new_serial) */
 };
+
+/* A number no other connection of this process has had. */
+uint64_t sdb_new_serial(void);
 
 struct sdb_stmt {
 	struct sdb *db;

@@ -575,6 +575,7 @@ store_pg_open(const char *conninfo, struct sdb **out, char *msg,
 	}
 	c->base.ops = &pg_ops;
 	c->base.kind = SDB_PG;
+	c->base.serial = sdb_new_serial();
 	c->conn = PQconnectdb(conninfo);
 	if (c->conn == NULL || PQstatus(c->conn) != CONNECTION_OK) {
 		snprintf(msg, msglen, "%s", c->conn ? PQerrorMessage(c->conn) :

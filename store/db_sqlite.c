@@ -2,6 +2,7 @@
  * file: the default backend, one gym, one file in WAL mode. */
 #include "config.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -212,6 +213,7 @@ sdb_sqlite_open(const char *path, int create, struct sdb **out, char *msg,
 	}
 	l->base.ops = &lite_ops;
 	l->base.kind = SDB_SQLITE;
+	l->base.serial = sdb_new_serial();
 	if (create)
 		oflags |= SQLITE_OPEN_CREATE;
 	if (sqlite3_open_v2(path, &l->db, oflags, NULL) != SQLITE_OK) {
@@ -246,6 +248,14 @@ sdb_sqlite_checkpoint(struct sdb *db)
 
 	return sqlite3_wal_checkpoint_v2(LDB(db), NULL,
 	    SQLITE_CHECKPOINT_TRUNCATE, &log, &ckpt) == SQLITE_OK ? 0 : -1;
+}
+
+uint64_t
+sdb_new_serial(void)
+{
+	static _Atomic uint64_t next = 1;
+
+	return atomic_fetch_add(&next, 1);
 }
 
 int

@@ -14,15 +14,24 @@
 struct mdata;
 struct sdb;
 
+/* A connection through which the index was last found up to date: its
+ * serial, data version and own commits then. */
+struct match_seen {
+	uint64_t conn;
+	int64_t dv;
+	uint64_t gen;
+};
+#define MATCH_SEEN 32		/* connections remembered (inference threads,
+				 * the HTTP threads) */
+
 /* What the loader keeps in the index between refreshes. */
 struct match_sync {
 	pthread_mutex_t refresh;	/* one refresher at a time */
 	int64_t model_rid;		/* of the loaded data, 0 = none */
 	int64_t seq;			/* changes seen up to */
 	int loaded;
-	struct sdb *last_db;
-	int64_t last_dv;
-	uint64_t last_gen;
+	struct match_seen seen[MATCH_SEEN];
+	unsigned next_seen;
 };
 
 struct match_sync *match_index_sync(struct match_index *ix);

@@ -92,7 +92,7 @@ match_index_refresh(struct match_index *ix, struct store *s, int *changed,
 	struct match_sync *y = match_index_sync(ix);
 	struct mdata *nd = NULL, *old = NULL;
 	int64_t dv, seq = 0, modrid = 0, *rids = NULL;
-	size_t nrids = 0, caprids = 0;
+	size_t nrids = 0, caprids = 0, i;
 	char model[STORE_ID_MAX + 1] = "";
 	int dim = 0, q, rc = -1, own_tx, did = 0;
 
@@ -102,8 +102,20 @@ match_index_refresh(struct match_index *ix, struct store *s, int *changed,
 	pthread_mutex_lock(&y->refresh);
 	if (store_data_version(s, &dv, err) == -1)
 		goto out;
-	if (y->loaded && y->last_db == s->db && y->last_dv == dv &&
-	    y->last_gen == s->write_gen) {
+	/*
+	 * Up to date if this connection saw no change since it last found
+	 * the index up to date (each connection is remembered: the daemon
+	 * refreshes through several).  SQLite's data_version ignores the
+	 * connection's own commits (write_gen counts them); PostgreSQL
+	 * notifies a connection of its own changes too, so its audit and
+	 * nonce writes, which change nothing the index holds, cost no
+	 * refresh.
+	 */
+	for (i = 0; i < MATCH_SEEN; i++)
+		if (y->seen[i].conn == s->db->serial)
+			break;
+	if (y->loaded && i < MATCH_SEEN && y->seen[i].dv == dv &&
+	    (y->seen[i].gen == s->write_gen || sdb_kind(s->db) == SDB_PG)) {
 		rc = 0;
 		goto out;
 	}
@@ -194,9 +206,14 @@ match_index_refresh(struct match_index *ix, struct store *s, int *changed,
 	}
 	y->seq = seq;
 	y->loaded = 1;
-	y->last_db = s->db;
-	y->last_dv = dv;
-	y->last_gen = s->write_gen;
+	if (did)	/* the others look again when they next refresh */
+		memset(y->seen, 0, sizeof(y->seen));
+	for (i = 0; i < MATCH_SEEN; i++)
+		if (y->seen[i].conn == s->db->serial)
+			break;
+	if (i == MATCH_SEEN)
+		i = y->next_seen++ % MATCH_SEEN;
+	y->seen[i] = (struct match_seen){ s->db->serial, dv, s->write_gen };
 	rc = 0;
 tx:
 	sdb_finalize(st);

@@ -597,6 +597,12 @@ store_sql(struct store *s, const char *sql, int64_t *out,
 }
 
 int
+store_ping(struct store *s, struct dt_error *err)
+{
+	return store_exec(s, "SELECT 1", err);
+}
+
+int
 store_is_pg(const struct store *s)
 {
 	return sdb_kind(s->db) == SDB_PG;

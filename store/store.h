@@ -71,6 +71,9 @@ struct sqlite3 *store_db(struct store *s);
  * PRAGMA data_version; PostgreSQL: NOTIFY dt4ecg_changes received, and
  * reconnections).  The match index uses it to skip unchanged refreshes. */
 int store_data_version(struct store *s, int64_t *dv, struct dt_error *err);
+/* One round trip to the store (PostgreSQL: reconnects a lost connection;
+ * DT_E_BUSY when the server cannot be reached).  For readiness checks. */
+int store_ping(struct store *s, struct dt_error *err);
 /* 1 when the store is on PostgreSQL. */
 int store_is_pg(const struct store *s);
 /* Raw SQL on the store's connection, bypassing the store (for tests that

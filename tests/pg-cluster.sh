@@ -35,6 +35,9 @@ as_user() {
 	fi
 }
 
+# $DT4ECG_PG_OPTS: more server options (say -c shared_preload_libraries=...)
+OPTS="-k $dir -c listen_addresses='' -c fsync=off -c max_connections=200 ${DT4ECG_PG_OPTS:-}"
+
 pgctl() {
 	as_user "$bin/pg_ctl" -D "$dir/data" -l "$dir/log" -w "$@"
 }
@@ -47,8 +50,7 @@ start)
 	chmod 0700 "$dir"
 	as_user "$bin/initdb" -D "$dir/data" -U dt4ecg --auth=trust -E UTF8 \
 	    --no-sync >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; exit 99; }
-	pgctl -o "-k $dir -c listen_addresses='' -c fsync=off -c max_connections=200" \
-	    start >/dev/null || { cat "$dir/log" >&2; exit 99; }
+	pgctl -o "$OPTS" start >/dev/null || { cat "$dir/log" >&2; exit 99; }
 	# the socket directory must be reachable by the tests' user
 	chmod 0755 "$dir"
 	echo "$dir"
@@ -58,8 +60,7 @@ stop)
 	;;
 restart|resume)
 	[ "$cmd" = restart ] && pgctl -m fast stop >/dev/null 2>&1
-	pgctl -o "-k $dir -c listen_addresses='' -c fsync=off -c max_connections=200" \
-	    start >/dev/null || { cat "$dir/log" >&2; exit 99; }
+	pgctl -o "$OPTS" start >/dev/null || { cat "$dir/log" >&2; exit 99; }
 	;;
 *)
 	echo "usage: $0 start|stop|restart|resume DIR" >&2
