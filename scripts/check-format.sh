@@ -22,7 +22,15 @@ elif git rev-parse -q --verify main >/dev/null &&
 else
 	base=HEAD~1
 fi
-out=$(git clang-format --quiet --diff --extensions c,h "$base" -- . 2>&1) || true
+# git clang-format diffs without rename detection: a moved file would count
+# as all new, so files moved since BASE (git mv) are left out.
+files=$(git diff --name-only -M --diff-filter=ACM "$base" -- '*.c' '*.h')
+[ -n "$files" ] || {
+	echo "check-format.sh: no changed C file since $(git rev-parse --short "$base")"
+	exit 0
+}
+# shellcheck disable=SC2086
+out=$(git clang-format --quiet --diff --extensions c,h "$base" -- $files 2>&1) || true
 case "$out" in
 ""|*"no modified files to format"*|*"did not modify any files"*)
 	echo "check-format.sh: changed lines since $(git rev-parse --short "$base") follow .clang-format"

@@ -1,5 +1,6 @@
 #!/bin/sh
-# tests/daemon-valgrind.sh — tests/test_daemon with dt4ecgd under
+# tests/daemon-valgrind.sh — tests/test_daemon, then tests/test_fault (the
+# daemon meeting store and allocation failures), with dt4ecgd under
 # valgrind --leak-check=full --error-exitcode=1: any memory error or
 # definite leak in the daemon makes it exit 1, which fails the SIGTERM test.
 # Skipped (77) when valgrind is not installed, and in the sanitizer build:
@@ -11,4 +12,5 @@ if ldd "$DT4ECG_BUILDDIR/daemon/dt4ecgd" 2>/dev/null | grep -q libasan; then
 	echo "dt4ecgd is built with AddressSanitizer: valgrind run skipped"
 	exit 77
 fi
-DT4ECG_VALGRIND=1 exec "$DT4ECG_BUILDDIR/tests/test_daemon"
+DT4ECG_VALGRIND=1 "$DT4ECG_BUILDDIR/tests/test_daemon" || exit $?
+DT4ECG_VALGRIND=1 exec "$DT4ECG_BUILDDIR/tests/test_fault"
