@@ -465,7 +465,7 @@ bench_load_main(int argc, char **argv)
 			if (bench_parse_int(a, v, 1, 256, &batch_max) != 0)
 				return 2;
 		} else if (strcmp(a, "--batch-wait-ms") == 0) {
-			if (bench_parse_double(a, v, 0, 100, &batch_wait_ms) != 0)
+			if (bench_parse_double(a, v, 0, 1000, &batch_wait_ms) != 0)
 				return 2;
 		} else if (strcmp(a, "--rounds") == 0) {
 			if (bench_parse_int(a, v, 1, MAX_ROUNDS, &rounds) != 0)

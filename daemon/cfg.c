@@ -57,7 +57,7 @@ static const struct cfg_def defs[] = {
 	UINT(max_duration_s, "60", 1, 2400),
 	UINT(queue_max, "64", 1, 65536),
 	UINT(batch_max, "64", 1, 256),
-	DBL(batch_wait_ms, "2", 0, 100),
+	DBL(batch_wait_ms, "2", 0, 1000),
 	UINT(kiosk_lockout_failures, "20", 1, 100000),
 	UINT(kiosk_lockout_s, "600", 1, 7 * 86400),
 	UINT(header_timeout_s, "10", 1, 3600),
