@@ -7,8 +7,6 @@
  */
 #include "config.h"
 
-#include <errno.h>
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +15,7 @@
 #include <jansson.h>
 
 #include "admin/admin.h"
+#include "admin/common.h"
 #include "admin/datasrc.h"
 #include "data/split.h"
 #include "nn/net.h"
@@ -24,10 +23,7 @@
 
 #define Q_BATCH 64
 
-static void
-usage(FILE *f)
-{
-	fprintf(f,
+static const char usage[] =
 	    "usage: dt4ecg-admin quantize --model IN --out OUT [--data NAME]...\n"
 	    "           [--windows N]\n"
 	    "  Calibrates the int8 inference path: runs the f32 network on N\n"
@@ -35,8 +31,7 @@ usage(FILE *f)
 	    "  data (--data, default its train.data) and records, per stage, the\n"
 	    "  largest value of the activations the int8 convolutions read.\n"
 	    "  Writes the model with metadata " NN_INT8_META_KEY ";\n"
-	    "  `infer --precision int8` and the daemon's precision = int8 use it.\n");
-}
+	    "  `infer --precision int8` and the daemon's precision = int8 use it.\n";
 
 /* The model's train.data names (borrowed from *keep, freed by the caller). */
 static void
@@ -55,21 +50,47 @@ train_data(const struct nn_model *m, char **names, int *nd, json_t **keep)
 			    json_array_get(a, i));
 }
 
+struct qopts {
+	const char *model, *out;
+	char *names[16];
+	int nd;
+	int windows;
+};
+
+/* --data (adm_opts' ADM_CALL): at most 16. */
+static int
+q_set(void *vo, int id, const char *arg)
+{
+	struct qopts *o = vo;
+
+	(void)id;
+	if (o->nd == 16) {
+		fprintf(stderr, "dt4ecg-admin quantize: at most 16 --data\n");
+		return ADMIN_EXIT_USAGE;
+	}
+	o->names[o->nd++] = (char *)arg;
+	return -1;
+}
+
+#define Q struct qopts
+static const struct adm_opt q_table[] = {
+	ADM_OPT_STR("model", 'm', Q, model),
+	ADM_OPT_STR("out", 'o', Q, out),
+	ADM_OPT_CALL("data", 'd'),
+	ADM_OPT_INT("windows", 'n', Q, windows, Q_BATCH, 10000000, NULL),
+	ADM_OPT_END,
+};
+#undef Q
+static const struct adm_options q_options = { "quantize", q_table, q_set };
+
 int
 cmd_quantize(struct admin_ctx *ctx, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "model", required_argument, NULL, 'm' },
-		{ "out", required_argument, NULL, 'o' },
-		{ "data", required_argument, NULL, 'd' },
-		{ "windows", required_argument, NULL, 'n' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *model = NULL, *out = NULL;
-	char *names[16];
-	int nd = 0, ch, j, k, rc = ADMIN_EXIT_FAIL;
-	long want = 8192;
+	struct qopts o = { .windows = 8192 };
+	const char *model, *out;
+	char **names = o.names;
+	int nd, j, k, rc;
+	long want;
 	struct dt_error err = { 0 };
 	struct nn_model *m = NULL;
 	struct nn_net *net = NULL;
@@ -80,41 +101,21 @@ cmd_quantize(struct admin_ctx *ctx, int argc, char **argv)
 	json_t *keep = NULL;
 	float *x = NULL, amax[2 * NN_MAX_STAGES] = { 0 };
 	size_t i, used = 0, step;
-	char val[2 * NN_MAX_STAGES * 16], *e;
+	char val[2 * NN_MAX_STAGES * 16];
 
 	(void)ctx;
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'm': model = optarg; break;
-		case 'o': out = optarg; break;
-		case 'd':
-			if (nd == 16) {
-				fprintf(stderr, "dt4ecg-admin quantize: at most "
-				    "16 --data\n");
-				return ADMIN_EXIT_USAGE;
-			}
-			names[nd++] = optarg;
-			break;
-		case 'n':
-			errno = 0;
-			want = strtol(optarg, &e, 10);
-			if (errno || e == optarg || *e || want < Q_BATCH ||
-			    want > 10000000) {
-				fprintf(stderr, "dt4ecg-admin quantize: --windows "
-				    "%s: expected %d..10000000\n", optarg,
-				    Q_BATCH);
-				return ADMIN_EXIT_USAGE;
-			}
-			break;
-		case 'h': usage(stdout); return ADMIN_EXIT_OK;
-		default: usage(stderr); return ADMIN_EXIT_USAGE;
-		}
-	}
-	if (optind != argc || model == NULL || out == NULL) {
-		usage(stderr);
+	if ((rc = adm_opts(argc, argv, &q_options, usage, NULL, &o, 0,
+	    0)) >= 0)
+		return rc;
+	rc = ADMIN_EXIT_FAIL;
+	if (o.model == NULL || o.out == NULL) {
+		fputs(usage, stderr);
 		return ADMIN_EXIT_USAGE;
 	}
+	model = o.model;
+	out = o.out;
+	nd = o.nd;
+	want = o.windows;
 	if (nn_model_load(model, &m, &err) != 0)
 		goto fail;
 	if (nd == 0)

@@ -573,6 +573,25 @@ run 0 "infer --fuse: one JSON object for a recording" "$A" infer \
 jcheck "$T/out" '(.embedding|length) == 16 and (.activity.label|type) ==
     "string" and .quality.windows_used > 0' "infer --fuse: embedding, \
 activity, quality" '"embedding":\['
+# int8: quantize calibrates on the model's training data; infer then runs
+# the int8 path, which refuses an uncalibrated model by name
+run 1 "infer --precision int8 on an uncalibrated model" "$A" infer \
+	--model "$T/open.st" --input "$DATA/ecg-id/Person_61/rec_1" --fuse \
+	--precision int8
+has "$T/err" "no int8 calibration" "the uncalibrated model is named"
+run 2 "quantize: --windows below a batch" "$A" quantize --model "$T/open.st" \
+	--out "$T/q.st" --windows 5
+# shellcheck disable=SC2086
+run 0 "quantize --windows 64" "$A" quantize --model "$T/open.st" \
+	--out "$T/q.st" $O --windows 64
+meta "$T/q.st" q.json
+jcheck "$T/q.json" "$M"'|has("dt4ecg.int8.act_max")' \
+	"quantize writes the calibration" '"dt4ecg.int8.act_max":'
+run 0 "infer --fuse --precision int8 on the calibrated model" "$A" infer \
+	--model "$T/q.st" --input "$DATA/ecg-id/Person_61/rec_1" --fuse \
+	--precision int8
+jcheck "$T/out" '(.embedding|length) == 16' "int8: an embedding" \
+	'"embedding":\['
 run 0 "calibrate: temperature and unknown threshold" "$A" calibrate \
 	--model "$T/open.st" --out "$T/opencal.st" $O
 has "$T/out" "temperature .*ECE .* -> " "calibrate: ECE before and after"
