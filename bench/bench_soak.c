@@ -561,7 +561,9 @@ bench_soak_main(int argc, char **argv)
 
 			printf("%-16s %9ld ", kinds[k].name, S.sent[k]);
 			for (s = 0; s < SOAK_STATUS_MAX; s++)
-				if (S.status[k][s] != 0)
+				if (S.status[k][s] != 0 && s == SOAK_CLOSED)
+					printf(" closed:%ld", S.status[k][s]);
+				else if (S.status[k][s] != 0)
 					printf(" %d:%ld", s, S.status[k][s]);
 			printf("\n");
 		}
