@@ -928,7 +928,7 @@ eval_model(const struct eopts *o, const char *model, struct eval_run *r,
 	if (fold >= folds)
 		return dt_error_set(err, DT_E_INVALID, "%s: fold %d: the "
 		    "folds are 0..%d", model, fold, folds - 1);
-	if (nd == 0 && (which = eo_protocol_mask(o->pr)) != 0) {
+	if (nd == 0 && eo_protocol_mask(o->pr) != 0) {
 		/* people and devices no shipped model trains on */
 		for (i = 0; i < 4; i++)
 			data[nd++] = (char *)eo_data_names[i];

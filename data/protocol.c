@@ -77,6 +77,7 @@ data_mean_embeddings(const struct data_set *s, const float *emb, int E,
     float *out, int *count, struct dt_error *err)
 {
 	int *k_of = NULL, *cnt = NULL, *sub = NULL, i, j, k, pass, rc = -1;
+	int ns = 0;
 	size_t w;
 
 	if (E < 1 || n < 0)
@@ -86,8 +87,6 @@ data_mean_embeddings(const struct data_set *s, const float *emb, int E,
 		goto nomem;
 	/* the key of each subject (DATA_BY_SUBJECT): -1 when not collected */
 	if (key == DATA_BY_SUBJECT) {
-		int ns = 0;
-
 		for (w = 0; w < s->n; w++)
 			if (s->w[w].subject >= ns)
 				ns = s->w[w].subject + 1;
@@ -106,7 +105,8 @@ data_mean_embeddings(const struct data_set *s, const float *emb, int E,
 		goto nomem;
 	for (w = 0; w < s->n; w++) {
 		k = key == DATA_BY_GROUP ? s->w[w].group :
-		    s->w[w].subject >= 0 ? sub[s->w[w].subject] : -1;
+		    sub != NULL && s->w[w].subject >= 0 &&
+		    s->w[w].subject < ns ? sub[s->w[w].subject] : -1;
 		k_of[w] = k >= 0 && k < n ? k : -1;
 	}
 	/* pass 0: gated windows; pass 1: every window of a key without */

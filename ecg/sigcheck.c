@@ -254,7 +254,12 @@ goertzel(const double *seg, size_t L, const double *c2, size_t nk,
 				s1[v] = t;
 			}
 		}
+		/* cppcheck does not size vector types: s1 and s2 are GBLK
+		 * doubles each, as the assertion says */
+		_Static_assert(sizeof(s1) == sizeof(o1), "GBLK lanes");
+		// cppcheck-suppress bufferAccessOutOfBounds
 		memcpy(o1, s1, sizeof(o1));
+		// cppcheck-suppress bufferAccessOutOfBounds
 		memcpy(o2, s2, sizeof(o2));
 		for (b = 0; b < GBLK && k + b < nk; b++)
 			P[k + b] += o1[b] * o1[b] + o2[b] * o2[b] -
