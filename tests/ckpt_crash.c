@@ -22,6 +22,7 @@
 #include "admin/retrain_ckpt.h"
 #include "nn/model.h"
 #include "nn/train.h"
+#include "tests/support.h"
 
 #define N 4
 #define STEPS 2
@@ -44,18 +45,7 @@ start(struct run *r, struct dt_error *err)
 	struct nn_train_opts o;
 
 	memset(r, 0, sizeof(*r));
-	nn_hparams_default(&hp);
-	hp.window = 40;
-	hp.stem_channels = 8;
-	hp.stem_kernel = 5;
-	hp.n_stages = 2;
-	hp.stage_channels[0] = 8;
-	hp.stage_channels[1] = 16;
-	hp.kernel = 3;
-	hp.sca_reduction = 4;
-	hp.seq_kernel = 3;
-	hp.embedding_dim = 8;
-	hp.act_hidden = 8;
+	tt_tiny_hp(&hp, 40, 8);
 	if (nn_model_create(&hp, 3, 3, acts, 1, &r->m, err) != 0)
 		return -1;
 	nn_train_opts_default(&o);

@@ -10,6 +10,6 @@ check_PROGRAMS += tests/ckpt_crash
 tests_ckpt_crash_SOURCES = tests/ckpt_crash.c admin/retrain_ckpt.c \
 	admin/retrain_ckpt.h
 tests_ckpt_crash_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(SODIUM_CFLAGS)
-tests_ckpt_crash_LDADD = $(NN_LIBS) $(JANSSON_LIBS) $(SODIUM_LIBS)
+tests_ckpt_crash_LDADD = $(DTTEST_LIBS) $(NN_LIBS) $(JANSSON_LIBS) $(SODIUM_LIBS)
 TESTS += tests/ckpt-crash.sh
 EXTRA_DIST += tests/ckpt-crash.sh
