@@ -33,6 +33,13 @@ show_logs() {
 		cat "$log"
 	done
 	[ -f "$1/test-suite.log" ] && tail -n 30 "$1/test-suite.log" || true
+	# the failing ones again, last, where a shortened output keeps them
+	for trs in $(grep -l -r -E '^:test-result: (FAIL|ERROR|XPASS)' \
+	    --include='*.trs' "$1" 2>/dev/null | sort); do
+		log=${trs%.trs}.log
+		echo "==== FAILED: ${log#"$1"/} (its last 80 lines) ===="
+		tail -n 80 "$log"
+	done
 }
 
 run_pass() {

@@ -52,24 +52,70 @@ run(const char *cmd)
 	return rc == 0 ? 0 : -1;
 }
 
+/*
+ * A loopback port free now, below Linux's ephemeral range (32768-60999 by
+ * default): a port from that range can be taken by any outgoing connection
+ * of a test running beside this one between this check and the daemon's
+ * bind.  dh_start still retries on another port if the bind fails.
+ */
 static unsigned
 free_port(void)
 {
 	struct sockaddr_in sa;
-	socklen_t len = sizeof(sa);
 	unsigned port = 0;
-	int fd;
+	int fd, tries;
 
-	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) == -1)
-		return 0;
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
-		port = ntohs(sa.sin_port);
-	close(fd);
+	for (tries = 0; tries < 64 && port == 0; tries++) {
+		unsigned p = 20000 + randombytes_uniform(32768 - 20000);
+
+		if ((fd = socket(AF_INET, SOCK_STREAM, 0)) == -1)
+			return 0;
+		memset(&sa, 0, sizeof(sa));
+		sa.sin_family = AF_INET;
+		sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		sa.sin_port = htons((uint16_t)p);
+		if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+			port = p;
+		close(fd);
+	}
 	return port;
+}
+
+/* Whether the daemon's log says its listening socket could not be bound. */
+static bool
+log_says_in_use(const char *log)
+{
+	char line[1024];
+	bool in_use = false;
+	FILE *f = fopen(log, "r");
+
+	if (f == NULL)
+		return false;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strstr(line, "in use") != NULL ||
+		    strstr(line, "EADDRINUSE") != NULL)
+			in_use = true;
+	fclose(f);
+	return in_use;
+}
+
+/* The last lines of the daemon's log on stderr, so a test's own log shows
+ * why dt4ecgd stopped. */
+static void
+print_log_tail(const char *log)
+{
+	char line[1024], tail[20][1024];
+	int n = 0, i;
+	FILE *f = fopen(log, "r");
+
+	if (f == NULL)
+		return;
+	while (fgets(line, sizeof(line), f) != NULL)
+		memcpy(tail[n++ % 20], line, sizeof(line));
+	fclose(f);
+	fprintf(stderr, "harness: the end of %s:\n", log);
+	for (i = n > 20 ? n - 20 : 0; i < n; i++)
+		fprintf(stderr, "  | %s", tail[i % 20]);
 }
 
 int
@@ -77,6 +123,11 @@ dh_write_conf(struct dh *h, const char *extra)
 {
 	FILE *f;
 
+	if (extra != h->extra) {
+		free(h->extra);
+		if ((h->extra = strdup(extra != NULL ? extra : "")) == NULL)
+			return -1;
+	}
 	if ((f = fopen(h->conf, "w")) == NULL)
 		return -1;
 	fprintf(f, "# written by tests/dmn_harness.c\n"
@@ -84,8 +135,7 @@ dh_write_conf(struct dh *h, const char *extra)
 	    "tls_cert = %s/tls.crt\ntls_key = %s/tls.key\n"
 	    "store = %s/store.db\nstore_key = %s/store.key\n"
 	    "audit_anchor_file = %s/audit.anchor\n%s",
-	    h->port, h->dir, h->dir, h->dir, h->dir, h->dir,
-	    extra ? extra : "");
+	    h->port, h->dir, h->dir, h->dir, h->dir, h->dir, h->extra);
 	return fclose(f) == 0 ? 0 : -1;
 }
 
@@ -325,48 +375,74 @@ dh_wait_notify(struct dh *h, const char *what, double timeout_s)
 	return -1;
 }
 
+static pid_t
+spawn(struct dh *h, bool valgrind)
+{
+	pid_t pid;
+	int fd;
+
+	if ((pid = fork()) != 0)
+		return pid;
+	if ((fd = open(h->daemon_log, O_WRONLY | O_CREAT | O_APPEND,
+	    0600)) != -1) {
+		dup2(fd, 1);
+		dup2(fd, 2);
+		close(fd);
+	}
+	setenv("NOTIFY_SOCKET", h->notify, 1);
+	setenv("OMP_NUM_THREADS", "1", 1);
+	unsetenv("CREDENTIALS_DIRECTORY");
+	unsetenv("JOURNAL_STREAM");
+	if (valgrind)
+		execlp("valgrind", "valgrind", "-q",
+		    "--leak-check=full", "--show-leak-kinds=definite",
+		    "--errors-for-leak-kinds=definite",
+		    "--error-exitcode=1", "--num-callers=30",
+		    h->bin, "-f", "-v", "-c", h->conf, (char *)NULL);
+	else
+		execl(h->bin, h->bin, "-f", "-v", "-c", h->conf, (char *)NULL);
+	_exit(127);
+}
+
 int
 dh_start(struct dh *h, bool valgrind, double timeout_s)
 {
 	struct sockaddr_un sa;
-	int fd;
+	int tries;
 
-	if ((h->notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC,
-	    0)) == -1)
-		return -1;
-	memset(&sa, 0, sizeof(sa));
-	sa.sun_family = AF_UNIX;
-	if (strlen(h->notify) >= sizeof(sa.sun_path))
-		return -1;
-	memcpy(sa.sun_path, h->notify, strlen(h->notify) + 1);
-	unlink(h->notify);
-	if (bind(h->notify_fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
-		return -1;
-	if ((h->pid = fork()) == -1)
-		return -1;
-	if (h->pid == 0) {
-		if ((fd = open(h->daemon_log, O_WRONLY | O_CREAT | O_APPEND,
-		    0600)) != -1) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-			close(fd);
-		}
-		setenv("NOTIFY_SOCKET", h->notify, 1);
-		setenv("OMP_NUM_THREADS", "1", 1);
-		unsetenv("CREDENTIALS_DIRECTORY");
-		unsetenv("JOURNAL_STREAM");
-		if (valgrind)
-			execlp("valgrind", "valgrind", "-q",
-			    "--leak-check=full", "--show-leak-kinds=definite",
-			    "--errors-for-leak-kinds=definite",
-			    "--error-exitcode=1", "--num-callers=30",
-			    h->bin, "-f", "-v", "-c", h->conf, (char *)NULL);
-		else
-			execl(h->bin, h->bin, "-f", "-v", "-c", h->conf,
-			    (char *)NULL);
-		_exit(127);
+	if (h->notify_fd == -1) {
+		if ((h->notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC,
+		    0)) == -1)
+			return -1;
+		memset(&sa, 0, sizeof(sa));
+		sa.sun_family = AF_UNIX;
+		if (strlen(h->notify) >= sizeof(sa.sun_path))
+			return -1;
+		memcpy(sa.sun_path, h->notify, strlen(h->notify) + 1);
+		unlink(h->notify);
+		if (bind(h->notify_fd, (struct sockaddr *)&sa,
+		    sizeof(sa)) != 0)
+			return -1;
 	}
-	return dh_wait_notify(h, "READY=1", timeout_s);
+	/* Another test may take the port between free_port and the
+	 * daemon's bind: then the daemon stops at once, and a new port is
+	 * tried (only then: any other early exit is the test's finding). */
+	for (tries = 0; tries < 4; tries++) {
+		if ((h->pid = spawn(h, valgrind)) == -1)
+			return -1;
+		if (dh_wait_notify(h, "READY=1", timeout_s) == 0)
+			return 0;
+		if (h->pid != 0 || !log_says_in_use(h->daemon_log))
+			break;
+		fprintf(stderr, "harness: port %u was taken; another\n",
+		    h->port);
+		if ((h->port = free_port()) == 0 ||
+		    dh_write_conf(h, h->extra) != 0 ||
+		    truncate(h->daemon_log, 0) != 0)
+			return -1;
+	}
+	print_log_tail(h->daemon_log);
+	return -1;
 }
 
 int
@@ -412,6 +488,7 @@ dh_cleanup(struct dh *h)
 	store_close(h->s);
 	store_key_free(h->key);
 	sodium_memzero(h->sk, sizeof(h->sk));
+	free(h->extra);
 	if (h->dir[0] != '\0' && getenv("DT4ECG_KEEP_TMP") == NULL) {
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", h->dir);
 		if (system(cmd) != 0)

@@ -34,6 +34,7 @@ struct dh {
 	char daemon_log[DH_PATH_MAX + 32];
 	char bin[DH_PATH_MAX * 2];
 	unsigned port;
+	char *extra;			/* dh_write_conf's extra lines */
 	pid_t pid;
 	int notify_fd;
 	struct store_key *key;
