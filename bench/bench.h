@@ -91,6 +91,8 @@ int bench_parse_int_list(const char *opt, const char *s, int *out, int max,
 int bench_infer_main(int argc, char **argv);
 int bench_match_main(int argc, char **argv);
 int bench_load_main(int argc, char **argv);
+/* load --replicas: several dt4ecgd on one store (bench_chain.c) */
+int bench_chain_main(int argc, char **argv);
 int bench_soak_main(int argc, char **argv);
 int bench_train_main(int argc, char **argv);
 

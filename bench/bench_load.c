@@ -10,6 +10,8 @@
  *       starts its own dt4ecgd (the build tree's) on 127.0.0.1 with a
  *       temporary store, certificate, kiosk and a random model of the
  *       default sizes (--tiny: the integration test's small one).
+ *   dt4ecg-bench load --replicas N[,N...] [--store URI] ...
+ *       several replicas on one store: bench/bench_chain.c.
  *   dt4ecg-bench load --url URL --key FILE --kiosk-id ID --recordings R...
  *                     [--cacert FILE] [--pid PID] [...]
  *       against a running daemon (RSS only with --pid).
@@ -378,7 +380,9 @@ usage_to(FILE *f)
 	    "[--seconds S] [--rounds R] [--members N] [--threads T] [--tiny] "
 	    "[--batch-max W] [--batch-wait-ms MS] [--json]\n"
 	    "       dt4ecg-bench load --url URL --key FILE --kiosk-id ID "
-	    "--recordings FILE... [--cacert FILE] [--pid PID] ...\n");
+	    "--recordings FILE... [--cacert FILE] [--pid PID] ...\n"
+	    "       dt4ecg-bench load --replicas N[,N...] [--store "
+	    "postgresql://...] ... (--replicas --help)\n");
 }
 
 static void
@@ -426,6 +430,10 @@ bench_load_main(int argc, char **argv)
 	struct nn_model *rawm = NULL;
 	double rss0, rss1;
 
+	for (i = 1; i < argc; i++)	/* replicas on one store */
+		if (strcmp(argv[i], "--replicas") == 0 ||
+		    strcmp(argv[i], "--store") == 0)
+			return bench_chain_main(argc, argv);
 	conc[0] = 1, conc[1] = 4, conc[2] = 16, conc[3] = 64;
 	memset(&L, 0, sizeof(L));
 	for (i = 1; i < argc; i++) {

@@ -14,6 +14,7 @@
 #include "daemon/dmn.h"
 #include "daemon/replay.h"
 #include "store/match.h"
+#include "store/store.h"
 
 #define STATUS_MAX 600
 static const double buckets[] = {
@@ -213,6 +214,7 @@ metrics_render(struct dmn_gen *g, size_t *len)
 	struct buf b = { NULL, 0, 8192, false };
 	struct match_stats st;
 	char labels[64];
+	uint64_t trips, write_tx;
 	int r, s;
 
 	if ((b.p = malloc(b.cap)) == NULL)
@@ -295,6 +297,16 @@ metrics_render(struct dmn_gen *g, size_t *len)
 	    "dt4ecg_kiosk_locks_total %llu\n", (unsigned long long)kiosk_locks);
 	pthread_mutex_unlock(&mlock);
 
+	store_io_counts(&trips, &write_tx);
+	bprintf(&b, "# HELP dt4ecg_store_round_trips_total Statements sent "
+	    "to the store (SQLite or PostgreSQL), background work included.\n"
+	    "# TYPE dt4ecg_store_round_trips_total counter\n"
+	    "dt4ecg_store_round_trips_total %llu\n"
+	    "# HELP dt4ecg_store_write_transactions_total Transactions that "
+	    "wrote to the store.\n"
+	    "# TYPE dt4ecg_store_write_transactions_total counter\n"
+	    "dt4ecg_store_write_transactions_total %llu\n",
+	    (unsigned long long)trips, (unsigned long long)write_tx);
 	bprintf(&b, "# HELP dt4ecg_enrolled_members Members with a template "
 	    "for the active model.\n# TYPE dt4ecg_enrolled_members gauge\n"
 	    "dt4ecg_enrolled_members %zu\n", st.members);

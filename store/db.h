@@ -14,6 +14,7 @@
 #ifndef STORE_DB_H
 #define STORE_DB_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -70,6 +71,7 @@ struct sdb {
 	const struct sdb_ops *ops;
 	enum sdb_kind kind;
 	uint64_t serial;	/* unique in the process (sdb_new_serial) */
+	bool tx_open, tx_wrote;	/* for sdb_count_* (db_count.c) */
 };
 
 /* A number no other connection of this process has had. */
@@ -77,7 +79,21 @@ uint64_t sdb_new_serial(void);
 
 struct sdb_stmt {
 	struct sdb *db;
+	bool stepped;		/* sent since prepare or reset */
+	bool writes;		/* INSERT, UPDATE or DELETE */
 };
+
+/*
+ * What the store costs its backend (db_count.c), counted here at the seam
+ * so both backends count alike: a round trip is a statement sent (its
+ * first step, or one sdb_exec, which may hold several statements); a
+ * write transaction is a COMMIT after a write, or a write outside an
+ * explicit transaction (autocommit).  Process-wide; read with
+ * store_io_counts().
+ */
+void sdb_count_statement(struct sdb *db, bool writes);
+void sdb_count_exec(struct sdb *db, const char *sql);
+bool sdb_sql_writes(const char *sql);
 
 /* A `store` value naming PostgreSQL: "postgresql://..." or "postgres://..." */
 int sdb_is_pg_uri(const char *where);
@@ -92,7 +108,10 @@ sdb_kind(const struct sdb *db)
 static inline int
 sdb_prepare(struct sdb *db, const char *sql, struct sdb_stmt **st)
 {
-	return db->ops->prepare(db, sql, st);
+	if (db->ops->prepare(db, sql, st) != 0)
+		return -1;
+	(*st)->writes = sdb_sql_writes(sql);
+	return 0;
 }
 
 static inline void
@@ -135,6 +154,10 @@ sdb_bind_null(struct sdb_stmt *st, int i)
 static inline int
 sdb_step(struct sdb_stmt *st)
 {
+	if (!st->stepped) {
+		st->stepped = true;
+		sdb_count_statement(st->db, st->writes);
+	}
 	return st->db->ops->step(st);
 }
 
@@ -142,6 +165,7 @@ sdb_step(struct sdb_stmt *st)
 static inline void
 sdb_reset(struct sdb_stmt *st)
 {
+	st->stepped = false;
 	st->db->ops->reset(st);
 }
 
@@ -200,6 +224,7 @@ sdb_column_null(struct sdb_stmt *st, int i)
 static inline int
 sdb_exec(struct sdb *db, const char *sql)
 {
+	sdb_count_exec(db, sql);
 	return db->ops->exec(db, sql);
 }
 

@@ -322,4 +322,8 @@ int store_copy(struct store *src, struct store *dst,
 int store_open_all(struct store *s, int64_t *recordings, int64_t *templates,
     struct dt_error *err);
 
+/* What every store of this process has cost its backends so far: round
+ * trips (statements sent) and write transactions (store/db_count.c). */
+void store_io_counts(uint64_t *round_trips, uint64_t *write_transactions);
+
 #endif /* STORE_STORE_H */

@@ -252,6 +252,21 @@ for r in 1 2; do
 	[ "$(ready $r)" = 200 ] && ok "replica $r ready again" || bad "replica $r ready again"
 done
 "$A" --db "$S" audit verify >"$T/out" 2>&1 && ok "audit chain verifies at the end" || bad "audit verify at the end"
+# --- the benchmark of point 6, briefly: it runs, counts, and propagates ----
+"$PSQL" -qX -h "$P" -U dt4ecg -d postgres -c "CREATE DATABASE bench" >/dev/null || exit 99
+if DT4ECG_MODEL= "$B/bench/dt4ecg-bench" load --replicas 1,2 \
+    --store "postgresql://dt4ecg@/bench?host=$P" --seconds 2 --changes 4 \
+    --model "$MODEL" >"$T/out" 2>&1 &&
+    grep -q "^2 replica(s): [1-9][0-9]* requests (0 failed)" "$T/out" &&
+    grep -q "round trips and [0-9.]* write transactions" "$T/out" &&
+    grep -q "^change propagation, 4 changes" "$T/out"; then
+	ok "dt4ecg-bench load --replicas 1,2 --store postgresql://...: $(grep -c replica "$T/out") lines"
+	sed 's/^/# /' "$T/out"
+else bad "dt4ecg-bench load --replicas"; cat "$T/out"; fi
+"$B/bench/dt4ecg-bench" load --replicas 1 --store "$S" --seconds 1 >"$T/out" 2>&1 &&
+    bad "the bench wrote into a database with a store" ||
+    { grep -q "give an empty database" "$T/out" && ok "the bench refuses a database that holds a store" ||
+      { bad "the bench's refusal"; cat "$T/out"; }; }
 [ $trained -eq 1 ] || echo "# a random model: decisions not checked for accuracy"
 echo "1..$n"
 [ $fails -eq 0 ]

@@ -30,6 +30,7 @@
 #include "store/store.h"
 #include "tests/dmn_harness.h"
 #include "tests/support.h"
+#include "util/file.h"
 
 static const char *const acts[] = { "rest", "walk", "run" };
 
@@ -133,14 +134,20 @@ dh_write_conf(struct dh *h, const char *extra)
 	fprintf(f, "# written by tests/dmn_harness.c\n"
 	    "listen = 127.0.0.1\nport = %u\n"
 	    "tls_cert = %s/tls.crt\ntls_key = %s/tls.key\n"
-	    "store = %s/store.db\nstore_key = %s/store.key\n"
+	    "store = %s\nstore_key = %s/store.key\n"
 	    "audit_anchor_file = %s/audit.anchor\n%s",
-	    h->port, h->dir, h->dir, h->dir, h->dir, h->dir, h->extra);
+	    h->port, h->dir, h->dir, h->store, h->dir, h->dir, h->extra);
 	return fclose(f) == 0 ? 0 : -1;
 }
 
 int
 dh_init(struct dh *h, const char *extra_conf)
+{
+	return dh_init_at(h, extra_conf, NULL);
+}
+
+int
+dh_init_at(struct dh *h, const char *extra_conf, const char *store)
 {
 	struct dt_error err = { 0 };
 	char cmd[8 * DH_PATH_MAX], path[DH_PATH_MAX + 32];
@@ -184,8 +191,23 @@ dh_init(struct dh *h, const char *extra_conf)
 	if (store_key_create_file(path, &err) != 0 ||
 	    store_key_load_file(path, &h->key, &err) != 0)
 		goto fail;
-	snprintf(path, sizeof(path), "%s/store.db", h->dir);
-	if (store_open(path, h->key, STORE_CREATE, &h->s, &err) != 0)
+	if (store == NULL)
+		snprintf(h->store, sizeof(h->store), "%s/store.db", h->dir);
+	else {
+		snprintf(h->store, sizeof(h->store), "%s", store);
+		/* never onto someone's store: only an empty database */
+		if (store_open(store, h->key, 0, &h->s, &err) == 0 ||
+		    err.code != DT_E_NOTFOUND) {
+			store_close(h->s);
+			h->s = NULL;
+			fprintf(stderr, "harness: %s: %s: give an empty "
+			    "database\n", store, err.msg[0] != '\0' ?
+			    err.msg : "a store is there already");
+			return -1;
+		}
+		memset(&err, 0, sizeof(err));
+	}
+	if (store_open(h->store, h->key, STORE_CREATE, &h->s, &err) != 0)
 		goto fail;
 	store_set_actor(h->s, "test");
 	for (k = 0; k < DH_KIOSKS; k++) {
@@ -270,6 +292,50 @@ fail:
 	nn_model_free(m);
 	fprintf(stderr, "harness: model: %s\n", err.msg);
 	return -1;
+}
+
+int
+dh_model_file(struct dh *h, const char *path, const char *id)
+{
+	struct dt_error err = { 0 };
+	char *buf = NULL;
+	size_t len = 0;
+
+	if (dt_file_read(path, (size_t)1 << 30, NULL, &buf, &len, NULL,
+	    &err) != 0)
+		goto fail;
+	h->model_bytes = buf;
+	h->model_len = len;
+	if (nn_model_load_buffer(h->model_bytes, h->model_len, id, &h->model,
+	    &err) != 0 || embedder_create(h->model, 8, &h->emb, &err) != 0)
+		goto fail;
+	snprintf(h->model_id, sizeof(h->model_id), "%s", id);
+	return 0;
+fail:
+	fprintf(stderr, "harness: model %s: %s\n", path, err.msg);
+	return -1;
+}
+
+int
+dh_replica(const struct dh *h, struct dh *r, int k)
+{
+	memset(r, 0, sizeof(*r));
+	r->notify_fd = -1;
+	r->replica = true;
+	r->full_model = h->full_model;
+	memcpy(r->dir, h->dir, sizeof(r->dir));
+	memcpy(r->cert, h->cert, sizeof(r->cert));
+	memcpy(r->bin, h->bin, sizeof(r->bin));
+	memcpy(r->store, h->store, sizeof(r->store));
+	memcpy(r->kiosk_id, h->kiosk_id, sizeof(r->kiosk_id));
+	memcpy(r->sk, h->sk, sizeof(r->sk));
+	snprintf(r->conf, sizeof(r->conf), "%s/dt4ecgd-%d.conf", h->dir, k);
+	snprintf(r->notify, sizeof(r->notify), "%s/notify-%d", h->dir, k);
+	snprintf(r->daemon_log, sizeof(r->daemon_log), "%s/dt4ecgd-%d.log",
+	    h->dir, k);
+	if ((r->port = free_port()) == 0)
+		return -1;
+	return dh_write_conf(r, h->extra);
 }
 
 static int
@@ -482,6 +548,13 @@ dh_cleanup(struct dh *h)
 		dh_stop(h, 30, &st);
 	if (h->notify_fd != -1)
 		close(h->notify_fd);
+	if (h->replica) {	/* the rest is its parent's */
+		free(h->extra);
+		sodium_memzero(h->sk, sizeof(h->sk));
+		memset(h, 0, sizeof(*h));
+		h->notify_fd = -1;
+		return;
+	}
 	embedder_free(h->emb);
 	nn_model_free(h->model);
 	free(h->model_bytes);

@@ -35,6 +35,8 @@ struct dh {
 	char bin[DH_PATH_MAX * 2];
 	unsigned port;
 	char *extra;			/* dh_write_conf's extra lines */
+	char store[DH_PATH_MAX + 32];	/* the file, or a postgresql:// URI */
+	bool replica;			/* of another dh (dh_replica) */
 	pid_t pid;
 	int notify_fd;
 	struct store_key *key;
@@ -73,6 +75,13 @@ struct dh_resp {
  * default config with the given extra lines; see dh_write_conf).  0 / -1
  * with a message on stderr. */
 int dh_init(struct dh *h, const char *extra_conf);
+/* The same with the store at STORE: a postgresql:// URI of an empty
+ * database (a store there already is refused), or NULL for the file. */
+int dh_init_at(struct dh *h, const char *extra_conf, const char *store);
+/* R: one more dt4ecgd on H's store, kiosks, model and certificate, with
+ * its own port, configuration (H's extra lines), log and notify socket;
+ * dh_start/dh_stop/dh_cleanup as for H (cleaning R up leaves H alone). */
+int dh_replica(const struct dh *h, struct dh *r, int k);
 /* Writes the configuration: defaults for the test, then EXTRA ("k = v\n"
  * lines overriding nothing: the parser refuses duplicate keys, so EXTRA
  * must only name keys not in `skip`...).  The test passes full lines for
@@ -80,6 +89,8 @@ int dh_init(struct dh *h, const char *extra_conf);
 int dh_write_conf(struct dh *h, const char *extra);
 /* A small random model (nn_model_create), its bytes, and an embedder. */
 int dh_model(struct dh *h, const char *id, uint64_t seed);
+/* The model in the file PATH instead, as ID. */
+int dh_model_file(struct dh *h, const char *path, const char *id);
 /* Adds member ID with the recording file REC (WFDB path relative to
  * $DT4ECG_DATA); with TEMPLATE also its template for h->model_id. */
 int dh_member(struct dh *h, const char *id, const char *name,
