@@ -47,6 +47,7 @@ static const struct cfg_def defs[] = {
 	UINT(clock_skew_s, "60", 1, 3600),
 	DBL(rate_per_kiosk, "2", 0.001, 10000),
 	DBL(rate_burst, "10", 1, 100000),
+	UINT(chain_replicas, "1", 1, 64),
 	UINT(lockout_failures, "5", 1, 1000),
 	UINT(lockout_s, "300", 1, 7 * 86400),
 	UINT(replay_window_s, "180", 1, 86400),
@@ -255,6 +256,20 @@ cfg_threads(const struct cfg *c)
 		return c->threads;
 	n = sysconf(_SC_NPROCESSORS_ONLN);
 	return n > 0 ? (unsigned)n : 1;
+}
+
+double
+cfg_kiosk_rate(const struct cfg *c)
+{
+	return c->rate_per_kiosk / (double)c->chain_replicas;
+}
+
+double
+cfg_kiosk_burst(const struct cfg *c)
+{
+	double b = c->rate_burst / (double)c->chain_replicas;
+
+	return b < 1 ? 1 : b;
 }
 
 /* end of cfg.c */

@@ -33,6 +33,7 @@ struct cfg {
 	unsigned clock_skew_s;
 	double rate_per_kiosk;		/* requests per second */
 	double rate_burst;
+	unsigned chain_replicas;		/* a kiosk's requests spread over */
 	unsigned lockout_failures;
 	unsigned lockout_s;
 	unsigned replay_window_s;
@@ -69,5 +70,11 @@ int cfg_load(const char *path, struct cfg *out, struct dt_error *err);
 
 /* c->threads, or the number of online cores when it is 0. */
 unsigned cfg_threads(const struct cfg *c);
+/* This replica's share of the per-kiosk token bucket: rate_per_kiosk and
+ * rate_burst divided by chain_replicas (the burst at least 1), so that the
+ * configured figures hold for a chain whose balancer spreads a kiosk's
+ * requests over its replicas. */
+double cfg_kiosk_rate(const struct cfg *c);
+double cfg_kiosk_burst(const struct cfg *c);
 
 #endif /* DT_DAEMON_CFG_H */

@@ -213,8 +213,8 @@ dmn_gen_build(const char *conf_path, const struct dmn_gen *prev,
 
 	pthread_mutex_lock(&dmn_gen_lock);
 	if (prev != NULL && prev->rl != NULL &&
-	    prev->rl->rate == g->cfg.rate_per_kiosk &&
-	    prev->rl->burst == g->cfg.rate_burst) {
+	    prev->rl->rate == cfg_kiosk_rate(&g->cfg) &&
+	    prev->rl->burst == cfg_kiosk_burst(&g->cfg)) {
 		g->rl = prev->rl;
 		g->rl->refs++;
 	}
@@ -226,9 +226,9 @@ dmn_gen_build(const char *conf_path, const struct dmn_gen *prev,
 			goto fail;
 		}
 		g->rl->refs = 1;
-		g->rl->rate = g->cfg.rate_per_kiosk;
-		g->rl->burst = g->cfg.rate_burst;
-		if (ratelimit_create(g->cfg.rate_per_kiosk, g->cfg.rate_burst,
+		g->rl->rate = cfg_kiosk_rate(&g->cfg);
+		g->rl->burst = cfg_kiosk_burst(&g->cfg);
+		if (ratelimit_create(g->rl->rate, g->rl->burst,
 		    RL_MAX_KEYS, &g->rl->rl, err) != 0)
 			goto fail;
 	}

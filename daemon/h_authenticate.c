@@ -13,13 +13,18 @@
  *       decisions (Retry-After) — before any nonce is stored, so requests
  *       refused here cost the replay cache nothing,
  *   409 replayed nonce: the process-wide cache (each kiosk at most its
- *       share) and the store (survives restarts, shared by daemons),
+ *       share), before any work; the store's record (survives restarts,
+ *       shared by replicas) is checked and written with the decision, in
+ *       its one write transaction — a nonce accepted by another replica
+ *       (or before a restart) answers 409 there, after the network ran,
  *   400 body, ECG longer than max_duration_s,
  *   503 inference queue full (Retry-After), no active model, or the
  *       active model changed between inference and matching,
  *   422 unusable signal,
  *   200 the decision, audited before it is answered (an audit failure
- *       answers 500/503, never an unaudited decision).
+ *       answers 500/503, never an unaudited decision): nonce, audit entry
+ *       and an accept's failure-count resets in one write transaction
+ *       per batch of requests (group commit).
  * The network runs on the inference queue (daemon/queue.c), never on the
  * libmicrohttpd threads: the connection is suspended meanwhile.
  *
@@ -370,6 +375,31 @@ problem_reply(struct dmn_req *r, enum problem_kind pk, struct dt_error *err)
 	    DMN_STORE_RETRY_S : 0);
 }
 
+/*
+ * A request refused after admission (400 body, 422 signal) still used its
+ * nonce: it is recorded in the store before the refusal is answered, so
+ * its replay is 409 on every replica, as a decided request's is.  0, or
+ * -1 with ERR when the store failed (the refusal stands).
+ */
+static int
+nonce_refused(struct dmn_req *r, struct store *s, enum problem_kind *pk,
+    struct dt_error *err)
+{
+	struct dt_error e = { 0 };
+
+	if (store_nonce_use(s, r->kiosk, r->nonce, r->created,
+	    (int64_t)time(NULL), (int64_t)r->gen->cfg.clock_skew_s, &e) == 0)
+		return 0;
+	if (e.code == DT_E_EXISTS || e.code == DT_E_INVALID) {
+		*pk = e.code == DT_E_EXISTS ? PROBLEM_REPLAY :
+		    PROBLEM_SIG_CREATED;
+		*err = e;
+		return 0;
+	}
+	log_warnx("authenticate %s: nonce: %s", r->request_id, e.msg);
+	return -1;
+}
+
 int
 h_auth_headers(struct dmn_req *r)
 {
@@ -443,8 +473,9 @@ h_authenticate(struct dmn_req *r)
 		char detail[160];
 
 		snprintf(detail, sizeof(detail), "kiosk \"%.64s\" exceeds %g "
-		    "requests/s (burst %g)", r->kiosk,
-		    r->gen->cfg.rate_per_kiosk, r->gen->cfg.rate_burst);
+		    "requests/s (burst %g)%s", r->kiosk,
+		    r->gen->cfg.rate_per_kiosk, r->gen->cfg.rate_burst,
+		    r->gen->cfg.chain_replicas > 1 ? " over the chain" : "");
 		return reply_problem_retry(r, PROBLEM_RATE_LIMITED, detail,
 		    retry);
 	}
@@ -453,32 +484,31 @@ h_authenticate(struct dmn_req *r)
 			return reply_problem_retry(r, pk, err.msg, retry);
 		return problem_reply(r, pk, &err);
 	}
+	/* This replica's replays, before any work; the store's record of
+	 * every replica's nonces is written with the decision (run_group). */
 	pk = replay_check(r->gen->replay, r->kiosk, r->nonce,
 	    (int64_t)dmn_now_mono(), &err);
 	if (pk == PROBLEM_RATE_LIMITED)
 		return reply_problem_retry(r, pk, err.msg, 1);
 	if (pk != PROBLEM_OK)
 		return problem_reply(r, pk, &err);
-	if (store_nonce_use(s, r->kiosk, r->nonce, r->created, now,
-	    (int64_t)r->gen->cfg.clock_skew_s, &err) != 0) {
-		pk = err.code == DT_E_EXISTS ? PROBLEM_REPLAY :
-		    err.code == DT_E_INVALID ? PROBLEM_SIG_CREATED :
-		    problem_from_errc(err.code);
-		return problem_reply(r, pk, &err);
-	}
 	r->stage[STAGE_ADMIT] = dmn_now_mono() - t;
 	t = dmn_now_mono();
 	pk = body_parse(r->body, r->body_len, &r->auth, &err);
 	r->stage[STAGE_PARSE] = dmn_now_mono() - t;
-	if (pk != PROBLEM_OK)
+	if (pk != PROBLEM_OK) {
+		nonce_refused(r, s, &pk, &err);
 		return problem_reply(r, pk, &err);
+	}
 	if ((double)r->auth->nsamples >
 	    r->auth->fs_hz * (double)r->gen->cfg.max_duration_s) {
 		dt_error_set(&err, DT_E_INVALID, "ecg.samples: %.1f s of ECG, "
 		    "at most %u s (max_duration_s)",
 		    (double)r->auth->nsamples / r->auth->fs_hz,
 		    r->gen->cfg.max_duration_s);
-		return problem_reply(r, PROBLEM_BAD_FIELD, &err);
+		pk = PROBLEM_BAD_FIELD;
+		nonce_refused(r, s, &pk, &err);
+		return problem_reply(r, pk, &err);
 	}
 	return H_AUTH_QUEUE;
 }
@@ -495,10 +525,8 @@ count_decision(struct dmn_req *r, struct store *s, const struct decision *d,
 	    (strcmp(d->reason, "below-threshold") == 0 ||
 	    strcmp(d->reason, "unknown-member") == 0 ||
 	    strcmp(d->reason, "not-enrolled") == 0);
-	if (d->one_to_one && d->accept) {
-		if (store_member_fail_reset(s, d->subject, &err) != 0)
-			log_warnx("lockout of %s: %s", d->subject, err.msg);
-	} else if (d->one_to_one && d->reason != NULL &&
+	/* an accept's resets were made with its audit entry (run_group) */
+	if (d->one_to_one && !d->accept && d->reason != NULL &&
 	    strcmp(d->reason, "below-threshold") == 0) {
 		if (store_member_fail(s, d->subject, r->kiosk,
 		    r->gen->lockout_failures, r->gen->lockout_s, now, &locked,
@@ -509,10 +537,7 @@ count_decision(struct dmn_req *r, struct store *s, const struct decision *d,
 			    "consecutive rejections", d->subject,
 			    r->gen->lockout_s, r->gen->lockout_failures);
 	}
-	if (d->accept) {
-		if (store_kiosk_fail_reset(s, r->kiosk, &err) != 0)
-			log_warnx("kiosk %s: %s", r->kiosk, err.msg);
-	} else if (failed) {
+	if (failed) {
 		metrics_kiosk_failure(!d->one_to_one);
 		if (store_kiosk_fail(s, r->kiosk,
 		    r->gen->cfg.kiosk_lockout_failures,
@@ -532,6 +557,7 @@ struct item {
 	struct dmn_req *r;
 	bool live;			/* no reply made yet */
 	bool decided;			/* its decision awaits the audit */
+	bool nonce_done;		/* checked in the store */
 	struct ecg_windows w;
 	int off;			/* its first window in the batch */
 	struct embed_result er;
@@ -669,9 +695,13 @@ run_group(struct dmn_req **rs, int n)
 		ndec++;
 	}
 
-	/* The audit entries, one commit for the group. */
+	/*
+	 * One write transaction for the group: each decision's nonce (a
+	 * nonce another replica accepted meanwhile answers 409 and is not
+	 * decided), then its audit entry; answered 200 only once committed.
+	 */
 	t = dmn_now_mono();
-	if (ndec > 1 && store_begin(s, &err) != 0) {
+	if (ndec > 0 && store_begin(s, &err) != 0) {
 		log_warnx("audit: %s", err.msg);
 		for (i = 0; i < n; i++)
 			if (it[i].decided) {
@@ -682,11 +712,38 @@ run_group(struct dmn_req **rs, int n)
 			}
 		ndec = 0;
 	}
-	for (i = 0; i < n; i++)
-		if (it[i].decided)
-			reply_decision(it[i].r, w, it[i].r->kiosk, &it[i].d,
-			    &it[i].er);
-	if (ndec > 1 && store_commit(s, &err) != 0) {
+	for (i = 0; i < n; i++) {
+		struct item *q = &it[i];
+
+		if (!q->decided)
+			continue;
+		q->nonce_done = true;
+		if (store_nonce_use(s, q->r->kiosk, q->r->nonce,
+		    q->r->created, q->now,
+		    (int64_t)q->r->gen->cfg.clock_skew_s, &err) != 0) {
+			q->decided = false;
+			if (err.code == DT_E_EXISTS)
+				problem_reply(q->r, PROBLEM_REPLAY, &err);
+			else if (err.code == DT_E_INVALID)
+				problem_reply(q->r, PROBLEM_SIG_CREATED, &err);
+			else
+				problem_reply(q->r, problem_from_errc(err.code),
+				    &err);
+			continue;
+		}
+		reply_decision(q->r, w, q->r->kiosk, &q->d, &q->er);
+		/* an accept clears the kiosk's (and a 1:1 member's) failure
+		 * count in the same transaction; a reject's counting, with
+		 * the lock it may audit, follows the commit */
+		if (!q->d.accept || q->r->resp_status != MHD_HTTP_OK)
+			continue;
+		if (store_kiosk_fail_reset(s, q->r->kiosk, &err) != 0 ||
+		    (q->d.one_to_one && store_member_fail_reset(s,
+		    q->d.subject, &err) != 0))
+			log_warnx("failure counts of %s: %s", q->r->kiosk,
+			    err.msg);
+	}
+	if (ndec > 0 && store_commit(s, &err) != 0) {
 		log_warnx("audit: %s", err.msg);
 		for (i = 0; i < n; i++)
 			if (it[i].decided &&
@@ -694,6 +751,18 @@ run_group(struct dmn_req **rs, int n)
 				reply_problem(it[i].r, err.code == DT_E_BUSY ?
 				    PROBLEM_UNAVAILABLE : PROBLEM_INTERNAL,
 				    "the decision could not be audited");
+	}
+	/* the nonces of those refused as 4xx before a decision (422) */
+	for (i = 0; i < n; i++) {
+		struct item *q = &it[i];
+		enum problem_kind rk = PROBLEM_OK;
+
+		if (q->decided || q->nonce_done ||
+		    q->r->resp_status < 400 || q->r->resp_status >= 500)
+			continue;
+		if (nonce_refused(q->r, s, &rk, &err) == 0 &&
+		    rk != PROBLEM_OK)
+			problem_reply(q->r, rk, &err);
 	}
 	t = dmn_now_mono() - t;
 	for (i = 0; i < n; i++) {

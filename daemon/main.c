@@ -72,7 +72,7 @@ notify_reloading(void)
 static void
 replay_share(struct replay *replay, const struct cfg *c)
 {
-	double n = ceil(c->rate_burst + c->rate_per_kiosk *
+	double n = ceil(cfg_kiosk_burst(c) + cfg_kiosk_rate(c) *
 	    (double)replay_window(replay)) + 1;
 	double half = c->replay_capacity / 2.0;
 

@@ -128,6 +128,12 @@ store_audit_append(struct store *s, const char *actor, const char *action,
 {
 	int rc;
 
+	if (s->depth > 0) {	/* in the caller's transaction: no savepoint */
+		if ((rc = store_audit_append_tx(s, actor, action, subject,
+		    detail, err)) != 0)
+			s->failed = 1;
+		return rc;
+	}
 	if (store_tx_begin(s, err) == -1)
 		return -1;
 	rc = store_audit_append_tx(s, actor, action, subject, detail, err);

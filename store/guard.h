@@ -27,6 +27,9 @@ struct store;
  * refused, whatever the skew is later (a reload, a restart with another
  * configuration, another daemon).  0 if fresh; -1 with DT_E_EXISTS when
  * already used, DT_E_INVALID when created at or before the horizon.
+ * Inside the caller's transaction (store_begin) it runs there, with no
+ * transaction of its own, and those two refusals leave it usable: dt4ecgd
+ * records a decision's nonce and audit entry in one write transaction.
  */
 int store_nonce_use(struct store *s, const char *keyid, const char *nonce,
     int64_t created, int64_t now, int64_t skew_s, struct dt_error *err);

@@ -138,17 +138,10 @@ int
 store_member_fail_reset(struct store *s, const char *member,
     struct dt_error *err)
 {
-	int64_t rid, fails;
-
-	if ((rid = rid_of(s, member, err)) <= 0)
-		return rid == 0 ? 0 : -1;
-	if (get_i64(s, "SELECT fails FROM member_failures WHERE member = ?1",
-	    rid, NULL, 0, 0, &fails, err) == -1)
-		return -1;
-	if (fails == 0)
-		return 0;
-	return run(s, "DELETE FROM member_failures WHERE member = ?1", rid,
-	    NULL, 0, "member failure", err);
+	/* one statement: it runs on every 1:1 accept */
+	return run(s, "DELETE FROM member_failures WHERE member = (SELECT "
+	    "rid FROM members WHERE id = ?2)", 0, member, 0,
+	    "member failure", err);
 }
 
 int
@@ -248,29 +241,29 @@ int
 store_kiosk_fail_reset(struct store *s, const char *kiosk,
     struct dt_error *err)
 {
-	int64_t fails;
-
-	if (get_i64(s, "SELECT fails FROM kiosk_failures WHERE kiosk = ?2", 0,
-	    kiosk, 0, 0, &fails, err) == -1)
-		return -1;
-	if (fails == 0)
-		return 0;
-	return run(s, "UPDATE kiosk_failures SET fails = 0 WHERE kiosk = ?2",
-	    0, kiosk, 0, "kiosk failure", err);
+	/* one statement: it runs on every accept */
+	return run(s, "UPDATE kiosk_failures SET fails = 0 WHERE kiosk = ?2 "
+	    "AND fails <> 0", 0, kiosk, 0, "kiosk failure", err);
 }
 
 int
 store_kiosk_guard_get(struct store *s, const char *kiosk,
     struct store_kiosk_guard *out, struct dt_error *err)
 {
-	int64_t f, u;
+	struct sdb_stmt *st;
+	int q;
 
-	if (get_i64(s, "SELECT fails FROM kiosk_failures WHERE kiosk = ?2", 0,
-	    kiosk, 0, 0, &f, err) == -1 ||
-	    get_i64(s, "SELECT locked_until FROM kiosk_failures WHERE "
-	    "kiosk = ?2", 0, kiosk, 0, 0, &u, err) == -1)
+	out->fails = 0;
+	out->locked_until = 0;
+	if (store_prepare(s, "SELECT fails, locked_until FROM kiosk_failures "
+	    "WHERE kiosk = ?", &st, err) == -1)
 		return -1;
-	out->fails = (unsigned)f;
-	out->locked_until = u;
-	return 0;
+	sdb_bind_text(st, 1, kiosk);
+	if ((q = sdb_step(st)) == SDB_ROW) {
+		out->fails = (unsigned)sdb_column_int64(st, 0);
+		out->locked_until = sdb_column_int64(st, 1);
+	}
+	sdb_finalize(st);
+	return q == SDB_ROW || q == SDB_DONE ? 0 :
+	    store_sql_error(s, err, "kiosk guard");
 }

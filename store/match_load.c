@@ -84,6 +84,20 @@ query_i64(struct store *s, const char *sql, int64_t *v, struct dt_error *err)
 	return q == SDB_ROW ? 0 : store_sql_error(s, err, sql);
 }
 
+/* Remembers that connection S found the index up to date at DV. */
+static void
+seen(struct match_sync *y, struct store *s, int64_t dv)
+{
+	size_t i;
+
+	for (i = 0; i < MATCH_SEEN; i++)
+		if (y->seen[i].conn == s->db->serial)
+			break;
+	if (i == MATCH_SEEN)
+		i = y->next_seen++ % MATCH_SEEN;
+	y->seen[i] = (struct match_seen){ s->db->serial, dv, s->write_gen };
+}
+
 int
 match_index_refresh(struct match_index *ix, struct store *s, int *changed,
     struct dt_error *err)
@@ -118,6 +132,35 @@ match_index_refresh(struct match_index *ix, struct store *s, int *changed,
 	    (y->seen[i].gen == s->write_gen || sdb_kind(s->db) == SDB_PG)) {
 		rc = 0;
 		goto out;
+	}
+	/*
+	 * Something was committed: on SQLite that is every other
+	 * connection's nonce and audit write, most of which change nothing
+	 * the index holds.  One statement tells: the newest change and the
+	 * active model, as loaded, mean up to date (the model row's MAC was
+	 * checked when it was loaded).
+	 */
+	if (y->loaded) {
+		if (store_prepare(s, "SELECT (SELECT coalesce(max(seq), 0) "
+		    "FROM changes), coalesce((SELECT rid FROM models WHERE "
+		    "active = 1), 0)", &st, err) == -1)
+			goto out;
+		if ((q = sdb_step(st)) == SDB_ROW) {
+			seq = sdb_column_int64(st, 0);
+			modrid = sdb_column_int64(st, 1);
+		}
+		sdb_finalize(st);
+		st = NULL;
+		if (q != SDB_ROW) {
+			store_sql_error(s, err, "match: changes");
+			goto out;
+		}
+		if (seq == y->seq && modrid == y->model_rid) {
+			seen(y, s, dv);
+			rc = 0;
+			goto out;
+		}
+		seq = modrid = 0;
 	}
 	own_tx = s->depth == 0;
 	if (own_tx && store_read_begin(s, err) == -1)
@@ -208,12 +251,7 @@ match_index_refresh(struct match_index *ix, struct store *s, int *changed,
 	y->loaded = 1;
 	if (did)	/* the others look again when they next refresh */
 		memset(y->seen, 0, sizeof(y->seen));
-	for (i = 0; i < MATCH_SEEN; i++)
-		if (y->seen[i].conn == s->db->serial)
-			break;
-	if (i == MATCH_SEEN)
-		i = y->next_seen++ % MATCH_SEEN;
-	y->seen[i] = (struct match_seen){ s->db->serial, dv, s->write_gen };
+	seen(y, s, dv);
 	rc = 0;
 tx:
 	sdb_finalize(st);

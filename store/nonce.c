@@ -3,9 +3,9 @@
  *
  * A nonce is kept as BLAKE2b-256 of (length-prefixed keyid, nonce) with the
  * signature's `created`.  The horizon (meta "nonce_horizon") only grows.
- * Check, insert and purge run in one IMMEDIATE transaction, so two daemons
- * on one store cannot both accept a nonce, and a purge by one cannot open
- * a window for the other.
+ * Check, insert and purge run in one write transaction (the caller's, or
+ * one of their own), so two daemons on one store cannot both accept a
+ * nonce, and a purge by one cannot open a window for the other.
  */
 #include "config.h"
 
@@ -66,7 +66,7 @@ store_nonce_use(struct store *s, const char *keyid, const char *nonce,
 	uint64_t klen = strlen(keyid);
 	struct sdb_stmt *st = NULL;
 	int64_t horizon, nh;
-	int rc = -1;
+	int rc = -1, own_tx;
 
 	crypto_generichash_init(&hs, NULL, 0, sizeof(h));
 	crypto_generichash_update(&hs, (const unsigned char *)&klen,
@@ -76,7 +76,8 @@ store_nonce_use(struct store *s, const char *keyid, const char *nonce,
 	    strlen(nonce));
 	crypto_generichash_final(&hs, h, sizeof(h));
 
-	if (store_tx_begin(s, err) == -1)
+	own_tx = s->depth == 0;
+	if (own_tx && store_tx_begin(s, err) == -1)
 		return -1;
 	if (horizon_get(s, &horizon, err) == -1)
 		goto out;
@@ -121,6 +122,12 @@ store_nonce_use(struct store *s, const char *keyid, const char *nonce,
 	rc = 0;
 out:
 	sdb_finalize(st);
+	if (!own_tx) {	/* a refusal leaves the caller's transaction usable */
+		if (rc != 0 && err->code != DT_E_EXISTS &&
+		    err->code != DT_E_INVALID)
+			s->failed = 1;
+		return rc;
+	}
 	if (rc == 0)
 		return store_tx_end(s, 1, err);
 	store_tx_end(s, 0, NULL);

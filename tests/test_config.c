@@ -56,6 +56,14 @@ test_values(void **state)
 	assert_string_equal(c.tls_cert, "/a b/c#d.pem");
 	assert_true(c.rate_per_kiosk == 0.5);
 	assert_true(c.rate_burst == 20);
+	assert_int_equal(c.chain_replicas, 1);
+	assert_true(cfg_kiosk_rate(&c) == c.rate_per_kiosk);
+	assert_true(cfg_kiosk_burst(&c) == 20);
+	/* a chain of 4: each replica a quarter, the burst at least 1 */
+	assert_int_equal(parse("rate_per_kiosk = 2\nrate_burst = 2\n"
+	    "chain_replicas = 4\n", &c, &err), 0);
+	assert_true(cfg_kiosk_rate(&c) == 0.5);
+	assert_true(cfg_kiosk_burst(&c) == 1);
 }
 
 static void
@@ -70,6 +78,7 @@ test_errors(void **state)
 		{ "port = 65536", "t.conf:1: port: 65536 outside" },
 		{ "port = -1", "t.conf:1: port: \"-1\" is not a whole number" },
 		{ "port = 12ab", "not a whole number" },
+		{ "chain_replicas = 0", "chain_replicas: 0 outside 1..64" },
 		{ "port = 99999999999999999999", "not a whole number" },
 		{ "port =", "t.conf:1: port: \"\" is not a whole number" },
 		{ "port 8443", "t.conf:1: expected \"key = value\"" },
