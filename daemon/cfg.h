@@ -34,6 +34,9 @@ struct cfg {
 	double rate_per_kiosk;		/* requests per second */
 	double rate_burst;
 	unsigned chain_replicas;		/* a kiosk's requests spread over */
+	unsigned template_updates;	/* adapted templates per member, 0 off */
+	double template_update_margin;	/* above threshold to adapt */
+	unsigned template_update_interval_s;	/* between a member's */
 	unsigned lockout_failures;
 	unsigned lockout_s;
 	unsigned replay_window_s;

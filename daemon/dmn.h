@@ -227,6 +227,7 @@ void metrics_stages(const struct dmn_req *r);
 void metrics_decision(bool accept);
 void metrics_kiosk_failure(bool one_to_n);
 void metrics_kiosk_lock(void);
+void metrics_template_update(void);
 /* Prometheus text exposition into a malloc'd buffer; NULL if out of memory. */
 char *metrics_render(struct dmn_gen *g, size_t *len);
 

@@ -552,6 +552,41 @@ count_decision(struct dmn_req *r, struct store *s, const struct decision *d,
 	}
 }
 
+/*
+ * Templates that follow the member (issue 12 point 9a): an accept at least
+ * template_update_margin above the threshold adds the probe's embedding as
+ * a template of that member (store_template_adapt: capped, the oldest
+ * replaced, never while locked, at most one per interval, audited), in the
+ * decision's transaction under a savepoint of its own.  A 1:N accept near
+ * the threshold, any reject and a locked member add nothing.
+ */
+static void
+adapt_template(struct dmn_req *r, struct worker *w, struct store *s,
+    const struct decision *d, const float *emb, int dim, int64_t now)
+{
+	const struct cfg *c = &r->gen->cfg;
+	struct dt_error err = { 0 };
+	char why[128];
+	bool added = false;
+
+	if (c->template_updates == 0 || !d->accept || !d->has_user ||
+	    !d->has_score || !(d->score >= c->threshold +
+	    c->template_update_margin))
+		return;
+	snprintf(why, sizeof(why), "\"request_id\":\"%s\",\"score\":%.4f",
+	    r->request_id, (double)d->score);
+	if (store_template_adapt(s, d->user.id, worker_model_id(w), emb, dim,
+	    c->template_updates, (int64_t)c->template_update_interval_s, now,
+	    why, &added, &err) != 0)
+		log_warnx("authenticate %s: template update: %s", r->request_id,
+		    err.msg);
+	else if (added) {
+		metrics_template_update();
+		log_info("authenticate %s: the probe became a template of its "
+		    "member (score %.3f)", r->request_id, (double)d->score);
+	}
+}
+
 /* One request of a batch. */
 struct item {
 	struct dmn_req *r;
@@ -742,6 +777,7 @@ run_group(struct dmn_req **rs, int n)
 		    q->d.subject, &err) != 0))
 			log_warnx("failure counts of %s: %s", q->r->kiosk,
 			    err.msg);
+		adapt_template(q->r, w, s, &q->d, q->er.embedding, dim, q->now);
 	}
 	if (ndec > 0 && store_commit(s, &err) != 0) {
 		log_warnx("audit: %s", err.msg);

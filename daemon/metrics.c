@@ -34,7 +34,7 @@ static struct histo latency[ROUTE_COUNT];
 static struct histo inference;
 static uint64_t decisions[2];	/* reject, accept */
 static uint64_t kiosk_failures[2];	/* 1:1, 1:N */
-static uint64_t kiosk_locks;
+static uint64_t kiosk_locks, template_updates;
 /* batches: requests per batch (1, 2, 3-4, ..., 129-256), windows */
 #define BATCH_BUCKETS 9
 static uint64_t batch_req[BATCH_BUCKETS];
@@ -79,6 +79,14 @@ metrics_kiosk_failure(bool one_to_n)
 {
 	pthread_mutex_lock(&mlock);
 	kiosk_failures[one_to_n ? 1 : 0]++;
+	pthread_mutex_unlock(&mlock);
+}
+
+void
+metrics_template_update(void)
+{
+	pthread_mutex_lock(&mlock);
+	template_updates++;
 	pthread_mutex_unlock(&mlock);
 }
 
@@ -295,6 +303,11 @@ metrics_render(struct dmn_gen *g, size_t *len)
 	    "kiosk_lockout_failures failed decisions.\n"
 	    "# TYPE dt4ecg_kiosk_locks_total counter\n"
 	    "dt4ecg_kiosk_locks_total %llu\n", (unsigned long long)kiosk_locks);
+	bprintf(&b, "# HELP dt4ecg_template_updates_total Probes added as "
+	    "templates of the member they matched well above the threshold.\n"
+	    "# TYPE dt4ecg_template_updates_total counter\n"
+	    "dt4ecg_template_updates_total %llu\n",
+	    (unsigned long long)template_updates);
 	pthread_mutex_unlock(&mlock);
 
 	store_io_counts(&trips, &write_tx);

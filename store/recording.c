@@ -290,6 +290,96 @@ out:
 }
 
 int
+store_template_adapt(struct store *s, const char *member, const char *model,
+    const float *emb, int dim, unsigned cap, int64_t min_interval_s,
+    int64_t now, const char *why, bool *added, struct dt_error *err)
+{
+	struct sdb_stmt *st = NULL;
+	char detail[512];
+	int64_t mrid, modrid, n = 0, newest = 0, oldest = 0, locked = 0, id = 0;
+	int want = 0, rc = -1, q;
+
+	*added = false;
+	if (cap == 0)
+		return 0;
+	if (s->key == NULL)
+		return dt_error_set(err, DT_E_CRYPTO, "template of member %s: the "
+		    "store was opened without its key", member);
+	if (store_check_id("model", model, err) == -1 ||
+	    store_tx_begin(s, err) == -1)
+		return -1;
+	if ((mrid = store_need_member(s, member, err)) == -1)
+		goto out;
+	if ((modrid = store_model_rid(s, model, &want, NULL, err)) <= 0) {
+		if (modrid == 0)
+			dt_error_set(err, DT_E_NOTFOUND, "model %s not found", model);
+		goto out;
+	}
+	if (store_check_embedding(member, model, emb, dim, want, err) == -1)
+		goto out;
+	if (store_prepare(s, "SELECT (SELECT locked_until FROM members WHERE "
+	    "rid = ?1), count(*), coalesce(max(created), 0), "
+	    "coalesce(min(id), 0) FROM templates WHERE member = ?1 AND "
+	    "model = ?2 AND recording IS NULL", &st, err) == -1)
+		goto out;
+	sdb_bind_int64(st, 1, mrid);
+	sdb_bind_int64(st, 2, modrid);
+	if ((q = sdb_step(st)) == SDB_ROW) {
+		locked = sdb_column_int64(st, 0);
+		n = sdb_column_int64(st, 1);
+		newest = sdb_column_int64(st, 2);
+		oldest = sdb_column_int64(st, 3);
+	}
+	sdb_finalize(st);
+	st = NULL;
+	if (q != SDB_ROW) {
+		store_sql_error(s, err, "adapted templates");
+		goto out;
+	}
+	if (locked > now || (n > 0 && newest > now - min_interval_s)) {
+		rc = 0;
+		goto out;
+	}
+	if (n >= (int64_t)cap) {
+		if (store_prepare(s, "DELETE FROM templates WHERE id = ?", &st,
+		    err) == -1)
+			goto out;
+		sdb_bind_int64(st, 1, oldest);
+		q = sdb_step(st);
+		sdb_finalize(st);
+		st = NULL;
+		if (q != SDB_DONE) {
+			store_sql_error(s, err, "adapted template");
+			goto out;
+		}
+	}
+	if (store_template_insert(s, mrid, member, modrid, model, emb, dim, 0,
+	    &id, err) == -1)
+		goto out;
+	if (n >= (int64_t)cap)
+		snprintf(detail, sizeof(detail), "{\"template\":%lld,\"model\":"
+		    "\"%s\",\"replaced\":%lld%s%s}", (long long)id, model,
+		    (long long)oldest, why != NULL ? "," : "", why ? why : "");
+	else
+		snprintf(detail, sizeof(detail), "{\"template\":%lld,\"model\":"
+		    "\"%s\"%s%s}", (long long)id, model, why != NULL ? "," : "",
+		    why ? why : "");
+	if (store_audit_append_tx(s, s->actor, "template.adapt", member, detail,
+	    err) == -1)
+		goto out;
+	*added = true;
+	rc = 0;
+out:
+	/* not store_op_end: a failure here must not fail the caller's
+	 * transaction (a decision does not depend on its adaptation) */
+	if (rc == 0)
+		return store_tx_end(s, 1, err);
+	store_tx_end(s, 0, NULL);
+	*added = false;
+	return -1;
+}
+
+int
 store_template_get(struct store *s, int64_t id, float **emb, int *dim,
     struct dt_error *err)
 {

@@ -25,6 +25,7 @@
 #ifndef STORE_STORE_H
 #define STORE_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -160,6 +161,23 @@ int store_template_get(struct store *s, int64_t id, float **emb, int *dim,
     struct dt_error *err);
 int store_template_delete_member(struct store *s, const char *member,
     const char *model, struct dt_error *err);
+/*
+ * A template that follows the member (issue 12 point 9a): EMB, a probe's
+ * embedding under MODEL that dt4ecgd accepted well above its threshold,
+ * becomes a further template of MEMBER — one without a recording, so a
+ * model change (which recomputes templates from recordings) leaves it with
+ * the model that made it.  At most CAP such templates per member and
+ * model, the oldest replaced; none while the member is locked or within
+ * MIN_INTERVAL_S of the member's newest one.  Audited as template.adapt
+ * (DETAIL: a JSON object's members without braces, e.g. the request id
+ * and score, or NULL).  *ADDED says whether it was added.  Inside the
+ * caller's transaction it runs under a savepoint: its failure is rolled
+ * back alone and the caller's transaction stays usable.
+ */
+int store_template_adapt(struct store *s, const char *member,
+    const char *model, const float *emb, int dim, unsigned cap,
+    int64_t min_interval_s, int64_t now, const char *detail, bool *added,
+    struct dt_error *err);
 
 /* --- kiosks --------------------------------------------------------------- */
 struct store_kiosk {

@@ -1130,6 +1130,83 @@ chain_replicas_share(void **state)
 	    1));
 }
 
+struct adapt_seen {
+	int adapts;
+	char detail[512];
+};
+
+static int
+count_adapts(void *ctx, const struct store_audit_entry *e)
+{
+	struct adapt_seen *a = ctx;
+
+	if (strcmp(e->action, "template.adapt") == 0) {
+		a->adapts++;
+		snprintf(a->detail, sizeof(a->detail), "%s", e->detail);
+	}
+	return 0;
+}
+
+static int
+n_templates(const char *member)
+{
+	struct dt_error err = { 0 };
+	struct store_member m;
+
+	assert_int_equal(store_member_get(H.s, member, &m, &err), 0);
+	return m.n_templates;
+}
+
+/* Templates that follow the member (issue 12.9a): with template_updates on,
+ * impostor attempts add nothing, an accept above threshold + margin adds
+ * the probe as a template (audited, counted in /metrics), and a second
+ * accept within template_update_interval_s adds nothing more. */
+static void
+template_follows_member(void **state)
+{
+	struct dt_error err = { 0 };
+	struct adapt_seen seen = { 0 };
+	struct last before;
+	struct dh_resp r;
+	char *b;
+	size_t len;
+	int i, n0 = n_templates("p04");
+
+	assert_int_equal(write_conf(threshold, "template_updates = 2\n"
+	    "template_update_margin = 0\ntemplate_update_interval_s = 3600\n"),
+	    0);
+	assert_int_equal(kill(H.pid, SIGHUP), 0);
+	assert_int_equal(dh_wait_notify(&H, "READY=1", 60 * req_slack), 0);
+	last_entry(&before);
+	/* p02's signal claiming p04, twice (the lock comes at three) */
+	b = dh_body(sig4[1], sig4_n[1], sig4_fs[1], "p04", &len);
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(dh_signed(&H, NULL, K_MAIN, b, len, 0, NULL,
+		    &r), 0);
+		assert_int_equal(r.status, 200);
+		assert_non_null(strstr(r.body, "\"reject\""));
+		dh_resp_free(&r);
+	}
+	free(b);
+	assert_int_equal(n_templates("p04"), n0);
+	/* p04's own signal: accepted, becomes a template */
+	json_decref(decision(3, true, "accept", "p04"));
+	assert_int_equal(n_templates("p04"), n0 + 1);
+	assert_int_equal(store_audit_list(H.s, before.id, count_adapts, &seen,
+	    &err), 0);
+	assert_int_equal(seen.adapts, 1);
+	assert_non_null(strstr(seen.detail, "\"request_id\""));
+	/* again at once: within the interval, nothing more */
+	json_decref(decision(3, false, "accept", "p04"));
+	assert_int_equal(n_templates("p04"), n0 + 1);
+	get_expect("GET", "/metrics", 200);
+	assert_int_equal(dh_request(&H, NULL, "GET", "/metrics", NULL, NULL, 0,
+	    &r), 0);
+	assert_non_null(strstr(r.body, "dt4ecg_template_updates_total 1\n"));
+	dh_resp_free(&r);
+	still_serving();
+}
+
 /* Back to the test's own configuration, whatever the test did. */
 static int
 conf_restore(void **state)
@@ -2021,6 +2098,8 @@ main(void)
 		cmocka_unit_test(queue_full_503),
 		cmocka_unit_test(inference_threads_yield),
 		cmocka_unit_test(reload),
+		cmocka_unit_test_teardown(template_follows_member,
+		    conf_restore),
 		cmocka_unit_test(forged_rows_refused),
 		cmocka_unit_test(audit_anchor_written),
 		cmocka_unit_test(reload_skew_refused),

@@ -693,6 +693,74 @@ find_erase(void *ctx, const struct store_audit_entry *e)
 	return 0;
 }
 
+/* Adapted templates (issue 12.9a): capped with the oldest replaced, one per
+ * interval, none while locked, audited; inside a transaction a failure
+ * leaves it usable; erasure removes them with the member. */
+static void
+test_template_adapt(void **state)
+{
+	struct fx *f = *state;
+	struct dt_error err;
+	float e[DIM];
+	bool added;
+	int64_t now = (int64_t)time(NULL), first;
+
+	add_model(f->s, "m1");
+	enroll(f->s, "ann", "Ann", "m1", 31);
+#define ADAPTED "SELECT count(*) FROM templates WHERE recording IS NULL"
+	emb(32, e, DIM);
+	/* cap 0: off */
+	assert_int_equal(store_template_adapt(f->s, "ann", "m1", e, DIM, 0, 0,
+	    now, NULL, &added, &err), 0);
+	assert_false(added);
+	assert_int_equal(store_template_adapt(f->s, "ann", "m1", e, DIM, 2,
+	    3600, now, "\"score\":0.95", &added, &err), 0);
+	assert_true(added);
+	assert_int_equal(q_int(f->s, ADAPTED), 1);
+	first = q_int(f->s, "SELECT min(id) FROM templates WHERE recording IS "
+	    "NULL");
+	/* within the interval: nothing */
+	assert_int_equal(store_template_adapt(f->s, "ann", "m1", e, DIM, 2,
+	    3600, now, NULL, &added, &err), 0);
+	assert_false(added);
+	/* interval 0: up to the cap, then the oldest goes */
+	assert_int_equal(store_template_adapt(f->s, "ann", "m1", e, DIM, 2, 0,
+	    now, NULL, &added, &err), 0);
+	assert_true(added);
+	assert_int_equal(store_template_adapt(f->s, "ann", "m1", e, DIM, 2, 0,
+	    now, NULL, &added, &err), 0);
+	assert_true(added);
+	assert_int_equal(q_int(f->s, ADAPTED), 2);
+	assert_int_equal(q_int(f->s, "SELECT count(*) FROM templates WHERE "
+	    "recording IS NOT NULL"), 1);	/* the enrolment's stays */
+	assert_true(q_int(f->s, "SELECT min(id) FROM templates WHERE "
+	    "recording IS NULL") > first);
+	assert_int_equal(q_int(f->s, "SELECT count(*) FROM audit WHERE "
+	    "action = 'template.adapt'"), 3);
+	/* a locked member learns nothing */
+	assert_int_equal(store_member_set_locked(f->s, "ann", now + 600, &err),
+	    0);
+	assert_int_equal(store_template_adapt(f->s, "ann", "m1", e, DIM, 2, 0,
+	    now, NULL, &added, &err), 0);
+	assert_false(added);
+	assert_int_equal(store_member_set_locked(f->s, "ann", 0, &err), 0);
+	/* in a transaction: a failing adaptation (unknown model) is rolled
+	 * back alone and the transaction commits */
+	assert_int_equal(store_begin(f->s, &err), 0);
+	assert_int_equal(store_audit_append(f->s, "test", "test.before", NULL,
+	    NULL, &err), 0);
+	assert_int_equal(store_template_adapt(f->s, "ann", "nope", e, DIM, 2,
+	    0, now, NULL, &added, &err), -1);
+	assert_false(added);
+	assert_int_equal(store_commit(f->s, &err), 0);
+	assert_int_equal(q_int(f->s, "SELECT count(*) FROM audit WHERE "
+	    "action = 'test.before'"), 1);
+	/* erasure takes them */
+	assert_int_equal(store_member_delete(f->s, "ann", &err), 0);
+	assert_int_equal(q_int(f->s, ADAPTED), 0);
+#undef ADAPTED
+}
+
 static void
 test_erasure(void **state)
 {
@@ -1508,6 +1576,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_models, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sealing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_key_files, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_template_adapt, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_erasure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit_keyed, setup, teardown),
