@@ -553,7 +553,9 @@ bench_chain_main(int argc, char **argv)
 	if (getenv("DT4ECG_BUILDDIR") == NULL)
 		setenv("DT4ECG_BUILDDIR", ".", 0);
 	/* limits that let one kiosk send the whole load */
-	snprintf(conf, sizeof(conf), "threads = %d\nthreshold = 0.7\n"
+	/* replicas share this host: one core's worth of network each */
+	snprintf(conf, sizeof(conf), "threads = %d\nnetwork_threads = 1\n"
+	    "threshold = 0.7\n"
 	    "rate_per_kiosk = 10000\nrate_burst = 100000\n"
 	    "replay_capacity = 1048576\nconnection_limit = 256\n"
 	    "per_ip_limit = 0\nqueue_max = 256\n"

@@ -42,6 +42,7 @@ static const struct cfg_def defs[] = {
 	STR(store, "/var/lib/dt4ecg/dt4ecg.db"),
 	STR(store_key, "/etc/dt4ecgd/store.key"),
 	UINT(threads, "0", 0, 1024),
+	UINT(network_threads, "0", 0, 64),
 	DBL(threshold, "0.7", -1, 1),
 	UINT(max_body, "1048576", 1024, 64 * 1024 * 1024),
 	UINT(clock_skew_s, "60", 1, 3600),

@@ -28,6 +28,7 @@ struct cfg {
 	char store[CFG_STR_MAX];	/* SQLite file */
 	char store_key[CFG_STR_MAX];	/* its key file */
 	unsigned threads;		/* 0: number of cores */
+	unsigned network_threads;	/* per inference thread, 0: share */
 	double threshold;		/* cosine similarity to accept */
 	unsigned max_body;		/* bytes */
 	unsigned clock_skew_s;

@@ -153,7 +153,9 @@ worker_prepare(struct worker *w, struct dmn_gen *g, bool need_model,
 	if (!w->omp_set) {
 		long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 		unsigned nthr = cfg_threads(&g->cfg);
-		int per = ncpu > 0 && nthr > 0 ? (int)(ncpu / nthr) : 1;
+		int per = g->cfg.network_threads > 0 ?
+		    (int)g->cfg.network_threads : ncpu > 0 && nthr > 0 ?
+		    (int)(ncpu / nthr) : 1;
 
 		nn_set_threads(per < 1 ? 1 : per);
 		w->omp_set = true;
