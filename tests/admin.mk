@@ -13,8 +13,8 @@ check_PROGRAMS += tests/kiosk_sign
 tests_kiosk_sign_SOURCES = tests/kiosk_sign.c kiosk/request.c kiosk/request.h
 tests_kiosk_sign_CFLAGS = $(TEST_CFLAGS) $(JANSSON_CFLAGS) $(SODIUM_CFLAGS)
 tests_kiosk_sign_LDADD = $(DAEMON_LIBS)
-TESTS += tests/chain-pg.sh
-EXTRA_DIST += tests/chain-pg.sh
+TESTS += tests/chain-pg.sh tests/failover-pg.sh
+EXTRA_DIST += tests/chain-pg.sh tests/failover-pg.sh
 
 check_PROGRAMS += tests/test_kiosk
 TESTS += tests/test_kiosk
