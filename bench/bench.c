@@ -275,3 +275,17 @@ bad:
 	    "integers %d..%d\n", opt, s, max, lo, hi);
 	return -1;
 }
+
+double
+bench_metric(const char *text, const char *name)
+{
+	const char *p = text;
+	size_t n = strlen(name);
+
+	while ((p = strstr(p, name)) != NULL) {
+		if ((p == text || p[-1] == '\n') && p[n] == ' ')
+			return strtod(p + n + 1, NULL);
+		p += n;
+	}
+	return 0;
+}

@@ -77,6 +77,9 @@ double bench_rss_mb(void);	/* VmRSS of this process */
 /* VmRSS of process PID (this one when 0), -1 when unreadable. */
 double bench_rss_mb_of(long pid);
 bool bench_file_exists(const char *path);
+/* The value of the Prometheus text line starting with NAME (its labels
+ * included) in TEXT, or 0. */
+double bench_metric(const char *text, const char *name);
 
 /* Option values: on a bad one, say so on stderr naming the option `opt`
  * and the range, and return -1. */

@@ -121,21 +121,6 @@ ch_client_main(void *arg)
 	return NULL;
 }
 
-/* The value of the metric line NAME (labels included), or 0. */
-static double
-ch_metric(const char *text, const char *name)
-{
-	const char *p = text;
-	size_t n = strlen(name);
-
-	while ((p = strstr(p, name)) != NULL) {
-		if ((p == text || p[-1] == '\n') && p[n] == ' ')
-			return strtod(p + n + 1, NULL);
-		p += n;
-	}
-	return 0;
-}
-
 static int
 ch_read_io(struct chain *C, int n, struct ch_io *io)
 {
@@ -151,13 +136,13 @@ ch_read_io(struct chain *C, int n, struct ch_io *io)
 			dh_resp_free(&resp);
 			return -1;
 		}
-		io->trips += ch_metric(resp.body,
+		io->trips += bench_metric(resp.body,
 		    "dt4ecg_store_round_trips_total");
-		io->write_tx += ch_metric(resp.body,
+		io->write_tx += bench_metric(resp.body,
 		    "dt4ecg_store_write_transactions_total");
-		io->decisions += ch_metric(resp.body,
+		io->decisions += bench_metric(resp.body,
 		    "dt4ecg_decisions_total{decision=\"accept\"}") +
-		    ch_metric(resp.body,
+		    bench_metric(resp.body,
 		    "dt4ecg_decisions_total{decision=\"reject\"}");
 		dh_resp_free(&resp);
 	}
@@ -190,23 +175,17 @@ ch_cpu_s(pid_t pid)
 static int
 ch_add_bodies(struct chain *C, const char *rec)
 {
-	float *x;
-	size_t n, seg, off;
-	double fs;
+	char *json[CH_MAX_BODIES];
+	size_t len[CH_MAX_BODIES];
+	int k, i;
 
-	if (tt_load_wfdb(rec, &x, &n, &fs) != 0)
+	if ((k = dh_segment_bodies(rec, CH_SEG_S, CH_SEG_S, NULL, json, len,
+	    CH_MAX_BODIES - C->nbodies)) < 0)
 		return -1;
-	seg = (size_t)(fs * CH_SEG_S);
-	for (off = 0; off + seg <= n && C->nbodies < CH_MAX_BODIES;
-	    off += seg) {
-		struct ch_body *b = &C->bodies[C->nbodies];
-
-		if ((b->json = dh_body(x + off, seg, fs, NULL, &b->len)) ==
-		    NULL)
-			break;
-		C->nbodies++;
+	for (i = 0; i < k; i++) {
+		C->bodies[C->nbodies].json = json[i];
+		C->bodies[C->nbodies++].len = len[i];
 	}
-	ecg_samples_free(x, n);
 	return 0;
 }
 
@@ -385,19 +364,12 @@ ch_propagation(struct chain *C, int n, int changes, int members,
 	}
 	for (k = 0; k < np; k++) {	/* 1:1 claims of their first 8 s */
 		char rec[64], id[16];
-		float *x;
-		size_t nx;
-		double fs;
 
 		snprintf(rec, sizeof(rec), "ecg-id/Person_%02d/rec_1",
 		    CH_FIRST_PERSON + members + k);
 		snprintf(id, sizeof(id), "c%02d", CH_FIRST_PERSON + members + k);
-		if (tt_load_wfdb(rec, &x, &nx, &fs) != 0)
-			goto out;
-		probe[k] = dh_body(x, (size_t)(fs * CH_SEG_S) < nx ?
-		    (size_t)(fs * CH_SEG_S) : nx, fs, id, &plen[k]);
-		ecg_samples_free(x, nx);
-		if (probe[k] == NULL)
+		if (dh_segment_bodies(rec, CH_SEG_S, CH_SEG_S, id, &probe[k],
+		    &plen[k], 1) != 1)
 			goto out;
 	}
 	for (k = 0; k < changes; k++) {

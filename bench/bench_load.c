@@ -309,22 +309,6 @@ grow_cb(char *p, size_t size, size_t n, void *ud)
 	return size * n;
 }
 
-/* The value of the metric line starting with NAME (its labels included),
- * or 0. */
-static double
-metric(const char *text, const char *name)
-{
-	const char *p = text;
-	size_t n = strlen(name);
-
-	while ((p = strstr(p, name)) != NULL) {
-		if ((p == text || p[-1] == '\n') && p[n] == ' ')
-			return strtod(p + n + 1, NULL);
-		p += n;
-	}
-	return 0;
-}
-
 /* Stage sums and counts, batches and their requests from GET /metrics;
  * v[2 * NSTAGES + 2].  -1 when it cannot be read. */
 static int
@@ -351,14 +335,14 @@ read_stages(const struct load *L, double *v)
 		for (i = 0; i < NSTAGES; i++) {
 			snprintf(name, sizeof(name), "dt4ecg_authenticate_stage_"
 			    "seconds_sum{stage=\"%s\"}", stage_names[i]);
-			v[2 * i] = metric(g.p, name);
+			v[2 * i] = bench_metric(g.p, name);
 			snprintf(name, sizeof(name), "dt4ecg_authenticate_stage_"
 			    "seconds_count{stage=\"%s\"}", stage_names[i]);
-			v[2 * i + 1] = metric(g.p, name);
+			v[2 * i + 1] = bench_metric(g.p, name);
 		}
-		v[2 * NSTAGES] = metric(g.p,
+		v[2 * NSTAGES] = bench_metric(g.p,
 		    "dt4ecg_inference_batch_requests_count");
-		v[2 * NSTAGES + 1] = metric(g.p,
+		v[2 * NSTAGES + 1] = bench_metric(g.p,
 		    "dt4ecg_inference_batch_requests_sum");
 		rc = 0;
 	}

@@ -336,23 +336,17 @@ soak_sanitizer_reports(const char *log)
 static int
 soak_bodies(struct soak *S, const char *rel)
 {
-	float *x;
-	size_t n, seg, off;
-	double fs;
+	char *json[SOAK_MAX_BODIES];
+	size_t len[SOAK_MAX_BODIES];
+	int k, i;
 
-	if (tt_load_wfdb(rel, &x, &n, &fs) != 0)
+	if ((k = dh_segment_bodies(rel, SOAK_SEG_S, SOAK_SEG_S, NULL, json, len,
+	    SOAK_MAX_BODIES - S->nbodies)) < 0)
 		return -1;
-	seg = (size_t)(fs * SOAK_SEG_S);
-	for (off = 0; off + seg <= n && S->nbodies < SOAK_MAX_BODIES;
-	    off += seg) {
-		struct soak_body *b = &S->bodies[S->nbodies];
-
-		if ((b->json = dh_body(x + off, seg, fs, NULL, &b->len)) ==
-		    NULL)
-			break;
-		S->nbodies++;
+	for (i = 0; i < k; i++) {
+		S->bodies[S->nbodies].json = json[i];
+		S->bodies[S->nbodies++].len = len[i];
 	}
-	ecg_samples_free(x, n);
 	return 0;
 }
 

@@ -249,6 +249,26 @@ store_check_embedding(const char *member, const char *model, const float *emb,
 	return 0;
 }
 
+/* The row ids of MEMBER and MODEL, and EMB checked against the model's
+ * embedding size. */
+static int
+template_owner(struct store *s, const char *member, const char *model,
+    const float *emb, int dim, int64_t *mrid, int64_t *modrid,
+    struct dt_error *err)
+{
+	int want = 0;
+
+	if ((*mrid = store_need_member(s, member, err)) == -1)
+		return -1;
+	if ((*modrid = store_model_rid(s, model, &want, NULL, err)) <= 0) {
+		if (*modrid == 0)
+			dt_error_set(err, DT_E_NOTFOUND, "model %s not found",
+			    model);
+		return -1;
+	}
+	return store_check_embedding(member, model, emb, dim, want, err);
+}
+
 int
 store_template_add(struct store *s, const char *member, const char *model,
     const float *emb, int dim, int64_t recording_id, int64_t *id_out,
@@ -256,7 +276,7 @@ store_template_add(struct store *s, const char *member, const char *model,
 {
 	char detail[128];
 	int64_t mrid, modrid, id = 0;
-	int want = 0, rc = -1;
+	int rc = -1;
 
 	if (s->key == NULL)
 		return dt_error_set(err, DT_E_CRYPTO, "template of member %s: the "
@@ -265,14 +285,8 @@ store_template_add(struct store *s, const char *member, const char *model,
 		return -1;
 	if (store_tx_begin(s, err) == -1)
 		return -1;
-	if ((mrid = store_need_member(s, member, err)) == -1)
-		goto out;
-	if ((modrid = store_model_rid(s, model, &want, NULL, err)) <= 0) {
-		if (modrid == 0)
-			dt_error_set(err, DT_E_NOTFOUND, "model %s not found", model);
-		goto out;
-	}
-	if (store_check_embedding(member, model, emb, dim, want, err) == -1)
+	if (template_owner(s, member, model, emb, dim, &mrid, &modrid,
+	    err) == -1)
 		goto out;
 	if (store_template_insert(s, mrid, member, modrid, model, emb, dim,
 	    recording_id, &id, err) == -1)
@@ -297,7 +311,7 @@ store_template_adapt(struct store *s, const char *member, const char *model,
 	struct sdb_stmt *st = NULL;
 	char detail[512];
 	int64_t mrid, modrid, n = 0, newest = 0, oldest = 0, locked = 0, id = 0;
-	int want = 0, rc = -1, q;
+	int rc = -1, q;
 
 	*added = false;
 	if (cap == 0)
@@ -308,14 +322,8 @@ store_template_adapt(struct store *s, const char *member, const char *model,
 	if (store_check_id("model", model, err) == -1 ||
 	    store_tx_begin(s, err) == -1)
 		return -1;
-	if ((mrid = store_need_member(s, member, err)) == -1)
-		goto out;
-	if ((modrid = store_model_rid(s, model, &want, NULL, err)) <= 0) {
-		if (modrid == 0)
-			dt_error_set(err, DT_E_NOTFOUND, "model %s not found", model);
-		goto out;
-	}
-	if (store_check_embedding(member, model, emb, dim, want, err) == -1)
+	if (template_owner(s, member, model, emb, dim, &mrid, &modrid,
+	    err) == -1)
 		goto out;
 	if (store_prepare(s, "SELECT (SELECT locked_until FROM members WHERE "
 	    "rid = ?1), count(*), coalesce(max(created), 0), "

@@ -572,6 +572,30 @@ dh_cleanup(struct dh *h)
 	h->notify_fd = -1;
 }
 
+int
+dh_segment_bodies(const char *rel, double seg_s, double hop_s,
+    const char *claimed, char **json, size_t *len, int max)
+{
+	float *x;
+	size_t n, seg, hop, off;
+	double fs;
+	int k = 0;
+
+	if (tt_load_wfdb(rel, &x, &n, &fs) != 0)
+		return -1;
+	seg = (size_t)(fs * seg_s);
+	hop = (size_t)(fs * hop_s);
+	for (off = 0; seg > 0 && hop > 0 && off + seg <= n && k < max;
+	    off += hop) {
+		if ((json[k] = dh_body(x + off, seg, fs, claimed, &len[k])) ==
+		    NULL)
+			break;
+		k++;
+	}
+	ecg_samples_free(x, n);
+	return k;
+}
+
 char *
 dh_body(const float *x, size_t n, double fs, const char *claimed,
     size_t *len)

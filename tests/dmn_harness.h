@@ -111,6 +111,12 @@ int dh_embed(struct dh *h, const float *x, size_t n, double fs, float *emb,
 /* The JSON body for samples (claimed may be NULL); malloc'd. */
 char *dh_body(const float *x, size_t n, double fs, const char *claimed,
     size_t *len);
+/* The bodies of consecutive SEG_S-second segments of the recording REL
+ * (a WFDB path relative to $DT4ECG_DATA), one every HOP_S seconds,
+ * claiming CLAIMED (may be NULL): at most MAX into JSON[] and LEN[]
+ * (malloc'd).  The number made, or -1. */
+int dh_segment_bodies(const char *rel, double seg_s, double hop_s,
+    const char *claimed, char **json, size_t *len, int max);
 
 /* One request.  CURL may be NULL (a fresh handle).  HEADERS NULL-ended
  * "Name: value" lines; a POST without a Content-Type sends none (not
