@@ -38,6 +38,7 @@ struct rt_opts {
 	const char *unlabelled_as;	/* activity for unlabelled recordings */
 	bool balance;		/* each data set equally often per epoch */
 	bool gn_features;	/* GradNorm measured at the pooled features */
+	bool task_grad_norm;	/* fixed weights on normalised task gradients */
 	int fold, folds, train_max;
 	int epochs, batch, hop, threads, patience, warmup_epochs;
 	float lr, wd, alpha, gn_lr, margin, scale, val_frac;
@@ -80,6 +81,8 @@ static const char usage[] =
 "             measured: DESIGN.md 2's W, or the shared pooled features)\n"
 "             --task-weights W_ID,W_ACT (fixed weights; implies\n"
 "             --no-gradnorm; 1,1)\n"
+"             --task-grad-norm (with fixed weights: each task's gradient\n"
+"             at the shared features scaled to the two norms' mean)\n"
 "             --threads N (1) --max-minutes X (stop after X minutes)\n"
 "  augment:   --aug LIST (none, or any of scale,wander,shift,noise,\n"
 "             band,hum,stretch; none)\n"
@@ -290,7 +293,7 @@ enum {
 	O_BATCH, O_LR, O_WD, O_HOP, O_WARM, O_PAT, O_MARGIN, O_SCALE, O_SEED,
 	O_NOGN, O_ALPHA, O_GNLR, O_THREADS, O_AUG, O_SNR, O_INIT, O_OUT, O_CK,
 	O_RES, O_WIN, O_STEM, O_STAGES, O_EMB, O_HID, O_DATA, O_MAXMIN,
-	O_KERNEL, O_GATE, O_TW, O_UNLAB, O_BAL, O_GNAT
+	O_KERNEL, O_GATE, O_TW, O_UNLAB, O_BAL, O_GNAT, O_TGN
 };
 
 /* "A,B,C": the channels of each stage */
@@ -423,6 +426,7 @@ static const struct adm_opt rt_table[] = {
 	ADM_OPT_CALL("gate", O_GATE),
 	ADM_OPT_STR("unlabelled-as", O_UNLAB, R, unlabelled_as),
 	ADM_OPT_BOOL("balance", O_BAL, R, balance),
+	ADM_OPT_BOOL("task-grad-norm", O_TGN, R, task_grad_norm),
 	ADM_OPT_CALL("gradnorm-at", O_GNAT),
 	ADM_OPT_END,
 };
@@ -811,6 +815,7 @@ rt_resume(const struct rt_opts *o, struct rt_run *r, struct dt_error *err)
 	to.gradnorm_alpha = o->alpha;
 	to.gradnorm_lr = o->gn_lr;
 	to.gradnorm_features = o->gn_features;
+	to.task_grad_norm = o->task_grad_norm;
 	to.seed = o->seed;
 	if (nn_trainer_create(r->m, &to, &r->t, err) != 0)
 		return -1;
@@ -1095,6 +1100,8 @@ rt_metadata(const struct rt_opts *o, struct rt_run *r, struct dt_error *err)
 		json_object_set_new(hpj, "balance", json_boolean(o->balance));
 		json_object_set_new(hpj, "gradnorm_at", json_string(
 		    o->gn_features ? "features" : "weight"));
+		json_object_set_new(hpj, "task_grad_norm",
+		    json_boolean(o->task_grad_norm));
 		if (o->unlabelled_as != NULL)
 			json_object_set_new(hpj, "unlabelled_as",
 			    json_string(o->unlabelled_as));

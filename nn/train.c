@@ -949,6 +949,24 @@ nn_trainer_step(struct nn_trainer *t, const float *x, const int *y_id,
 		for (j = 0; j < w->numel; j++)
 			gw[j] = w_id * t->gw_id[j] + w_act * t->gw_act[j];
 	}
+	if (!use_gn && t->o.task_grad_norm && id_on && act_on) {
+		/* per-task gradient normalisation: neither loss's scale
+		 * decides how much it moves the shared trunk, only its
+		 * weight does (the heads keep their own gradients) */
+		size_t j, m = (size_t)n * t->Cl;
+		double a = 0, b = 0;
+
+		for (j = 0; j < m; j++) {
+			a += (double)t->df_id[j] * t->df_id[j];
+			b += (double)t->df_act[j] * t->df_act[j];
+		}
+		a = sqrt(a);
+		b = sqrt(b);
+		if (a > 0 && b > 0) {
+			w_id = (float)(w_id * (a + b) / (2 * a));
+			w_act = (float)(w_act * (a + b) / (2 * b));
+		}
+	}
 	combine_df(t, id_on ? w_id : 0.0f, act_on ? w_act : 0.0f);
 	if (backbone_backward(t, n, use_gn && !t->o.gradnorm_features, err) !=
 	    0)

@@ -32,6 +32,9 @@ struct nn_train_opts {
 	bool gradnorm_features;	/* measure ||grad L_i|| at the shared pooled
 				 * features instead of the weight W (a GradNorm
 				 * variant: no extra backward passes) */
+	bool task_grad_norm;	/* with fixed weights: each task's gradient
+				 * at the shared features scaled to the two
+				 * norms' mean before its weight */
 	uint64_t seed;		/* dropout masks */
 };
 

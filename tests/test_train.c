@@ -1054,6 +1054,79 @@ test_training_run_gn_features(void **state)
 	training_run(true);
 }
 
+/* Fixed weights with per-task gradient normalisation at the shared
+ * features: it trains, and it changes the trunk's updates (the same run
+ * without it ends elsewhere). */
+static double
+fixed_run(bool task_norm, double *loss_ratio, double *acc)
+{
+	struct nn_hparams hp;
+	struct nn_model *m = NULL;
+	struct nn_trainer *t = NULL;
+	struct nn_train_opts o;
+	struct nn_step_stats st;
+	struct dt_error err;
+	struct dt_rng r;
+	static const char *const acts2[] = { "rest", "run" };
+	const int N = 16, W = 64, steps = 150;
+	float x[16 * 64];
+	int yi[16], ya[16], s, i;
+	double first_l = 0, last_l = 0, acc_last = 0, sum = 0;
+	size_t np, j;
+	const float *P;
+
+	tt_tiny_hp(&hp, 40, 8);
+	hp.window = W;
+	assert_int_equal(nn_model_create(&hp, 4, 2, acts2, 5, &m, &err), 0);
+	nn_train_opts_default(&o);
+	o.batch = N;
+	o.total_steps = steps;
+	o.warmup_steps = 5;
+	o.lr = 3e-3f;
+	o.cosface_s = 10.0f;
+	o.gradnorm = false;
+	o.task_grad_norm = task_norm;
+	assert_int_equal(nn_trainer_create(m, &o, &t, &err), 0);
+	dt_rng_seed(&r, 9);
+	for (s = 0; s < steps; s++) {
+		for (i = 0; i < N; i++) {
+			yi[i] = (int)(dt_rng_next(&r) % 4);
+			ya[i] = (int)(dt_rng_next(&r) % 2);
+			make_window(x + i * W, W, yi[i], ya[i], &r);
+		}
+		assert_int_equal(nn_trainer_step(t, x, yi, ya, N, &st, &err), 0);
+		if (s < 10)
+			first_l += st.loss_id + st.loss_act;
+		if (s >= steps - 10) {
+			last_l += st.loss_id + st.loss_act;
+			acc_last += (double)(st.correct_id + st.correct_act) /
+			    (st.n_id + st.n_act);
+		}
+	}
+	P = nn_trainer_params(t, &np);
+	for (j = 0; j < np; j++)
+		sum += fabs((double)P[j]);
+	*loss_ratio = last_l / first_l;
+	*acc = acc_last / 10;
+	nn_trainer_free(t);
+	nn_model_free(m);
+	return sum;
+}
+
+static void
+test_task_grad_norm(void **state)
+{
+	double r0, a0, r1, a1, s0, s1;
+
+	(void)state;
+	s0 = fixed_run(false, &r0, &a0);
+	s1 = fixed_run(true, &r1, &a1);
+	printf("  fixed weights: loss ratio %.3f, accuracy %.2f; with per-task "
+	    "gradient normalisation %.3f, %.2f\n", r0, a0, r1, a1);
+	assert_true(r1 < 0.5 && a1 > 0.9);
+	assert_true(fabs(s1 - s0) > 1e-6 * s0);
+}
+
 /* ---- checkpoint ------------------------------------------------------------------- */
 
 static void
@@ -1171,6 +1244,7 @@ main(void)
 		cmocka_unit_test(test_gradnorm_toy),
 		cmocka_unit_test(test_training_run),
 		cmocka_unit_test(test_training_run_gn_features),
+		cmocka_unit_test(test_task_grad_norm),
 		cmocka_unit_test(test_checkpoint),
 		cmocka_unit_test(test_bad_input),
 	};
