@@ -77,6 +77,13 @@ double bench_rss_mb(void);	/* VmRSS of this process */
 /* VmRSS of process PID (this one when 0), -1 when unreadable. */
 double bench_rss_mb_of(long pid);
 bool bench_file_exists(const char *path);
+/* Raw windows/s of model M with P threads (1..BENCH_RAW_MAX_THREADS), each
+ * running its share of WINDOWS in batches of PER_REQUEST (bench_raw.c);
+ * -1 on failure. */
+#define BENCH_RAW_MAX_THREADS 64
+struct nn_model;
+double bench_raw_rate(const struct nn_model *m, int p, long windows,
+    int per_request);
 /* The value of the Prometheus text line starting with NAME (its labels
  * included) in TEXT, or 0. */
 double bench_metric(const char *text, const char *name);

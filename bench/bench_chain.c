@@ -14,18 +14,22 @@
  * (61..) are enrolled from their first recording with the shipped default
  * model; requests are 8 s of their second recordings, signed by one kiosk,
  * each with a fresh nonce.  For each replica count the first N replicas
- * (threads = T each) get C clients each for S seconds, R rounds; printed:
- * requests/s (all replicas), p50/p99, each replica's CPU per request (from
- * /proc), and what the decision path costs the store — round trips and
- * write transactions per decision, from the replicas' /metrics
- * (dt4ecg_store_*, counted at the store's SQL seam, background work such
- * as the index refresh included).
- * Then the change propagation: K changes through the store API (enrol a
- * further person, then erase them, alternately); for each, every replica
- * is probed with that person's 1:1 claim until it answers as the change
- * says (accept after an enrolment, reject after an erasure); the time
- * from the change's commit is one sample per replica.  Its resolution is
- * one request's time, printed beside it.
+ * (threads = T each, network_threads = 1: they share this host) get C
+ * clients each for S seconds, R rounds; printed per replica count (with
+ * --json one line with DESIGN.md section 9's load keys): requests/s over
+ * all replicas, p50/p99, each replica's CPU per request (from /proc), RSS,
+ * the windows/s of the network alone in the same run (bench_raw_rate, as
+ * many threads as the replicas have) and the overhead against it, what
+ * the decision path costs the store — round trips and write transactions
+ * per decision, from the replicas' /metrics (dt4ecg_store_*, counted at
+ * the store's SQL seam, background work such as the index refresh
+ * included) — and the change propagation: K changes through the store
+ * API (enrol a further person, then erase them, alternately; K made
+ * even); for each, every replica is probed over a kept-alive connection
+ * with that person's 1:1 claim until it answers as the change says
+ * (accept after an enrolment, reject after an erasure); the time from the
+ * change's commit to that answer is one sample per replica.  Its
+ * resolution is one request's time, printed beside it.
  */
 #include "config.h"
 
@@ -49,6 +53,8 @@
 #define CH_MAX_BODIES 64
 #define CH_MAX_ROUNDS 15
 #define CH_SEG_S 8
+/* windows of an 8 s request at 250 Hz: 512 samples, hop 256 */
+#define CH_WINDOWS ((CH_SEG_S * 250 - 512) / 256 + 1)
 #define CH_FIRST_PERSON 61
 #define CH_PERSONS 30		/* ECG-ID 61..90: never trained on */
 #define CH_CHANGE_PERSONS 5	/* enrolled and erased in turn */
@@ -211,6 +217,8 @@ struct ch_result {
 	double rps_r[CH_MAX_REPLICAS], cpu_ms_r[CH_MAX_REPLICAS];
 	double p50_r[CH_MAX_REPLICAS], p99_r[CH_MAX_REPLICAS];
 	double trips, write_tx, decisions;
+	double windows, rss0, rss1, raw_wps;
+	double prop_p50, prop_p99, prop_max, probe_ms;
 };
 
 static int
@@ -234,8 +242,10 @@ ch_load(struct chain *C, int n, int conc, int seconds, int rounds,
 	C->first_error = 0;
 	if (ch_read_io(C, n, &io0) != 0)
 		return -1;
-	for (r = 0; r < n; r++)
+	for (r = 0; r < n; r++) {
 		cpu0[r] = ch_cpu_s(replica(C, r)->pid);
+		res->rss0 += bench_rss_mb_of(replica(C, r)->pid);
+	}
 	for (rnd = 0; rnd < rounds; rnd++) {
 		t0 = bench_now();
 		C->deadline = t0 + seconds;
@@ -271,6 +281,9 @@ ch_load(struct chain *C, int n, int conc, int seconds, int rounds,
 		    1e3 * cpu / (double)C->requests[r] : 0;
 		res->requests += C->requests[r];
 		res->errors += C->errors[r];
+		res->windows += (double)(C->requests[r] - C->errors[r]) *
+		    CH_WINDOWS;
+		res->rss1 += bench_rss_mb_of(replica(C, r)->pid);
 		bench_samples_free(&C->lat[r]);
 	}
 	bench_samples_stats(&all, &st);
@@ -427,6 +440,71 @@ out:
 	return rc;
 }
 
+/* One replica count's figures: a table row per replica, or one JSON line
+ * with DESIGN.md section 9's load keys. */
+static void
+ch_print(const struct ch_result *res, bool pg, int conc, int changes,
+    bool json)
+{
+	double per_dec = res->decisions > 0 ? 1.0 / res->decisions : 0;
+	double wps = res->seconds > 0 ? res->windows / res->seconds : 0;
+	double overhead = res->raw_wps > 0 ? 1.0 - wps / res->raw_wps : -1;
+	double cpu = 0;
+	int r;
+
+	if (json) {
+		printf("{\"bench\":\"load\",\"store\":\"%s\",\"replicas\":%d,"
+		    "\"concurrency\":%d,\"requests\":%ld,\"errors\":%ld,"
+		    "\"requests_per_s\":%.2f,\"latency_ms_p50\":%.2f,"
+		    "\"latency_ms_p99\":%.2f,\"rss_mb_start\":%.1f,"
+		    "\"rss_mb_end\":%.1f,\"raw_infer_windows_per_s\":%.1f,"
+		    "\"daemon_windows_per_s\":%.1f,\"overhead\":%.4f,"
+		    "\"propagation_ms_p50\":%.1f,\"propagation_ms_p99\":%.1f,"
+		    "\"propagation_probe_ms\":%.1f,"
+		    "\"round_trips_per_decision\":%.2f,"
+		    "\"write_transactions_per_decision\":%.3f,\"replica\":[",
+		    pg ? "postgresql" : "sqlite", res->replicas,
+		    res->replicas * conc, res->requests, res->errors, res->rps,
+		    res->p50, res->p99, res->rss0, res->rss1, res->raw_wps, wps,
+		    overhead, res->prop_p50, res->prop_p99, res->probe_ms,
+		    res->trips * per_dec, res->write_tx * per_dec);
+		for (r = 0; r < res->replicas; r++)
+			printf("%s{\"requests_per_s\":%.2f,\"latency_ms_p50\":"
+			    "%.2f,\"latency_ms_p99\":%.2f,\"cpu_ms_per_request"
+			    "\":%.2f}", r ? "," : "", res->rps_r[r], res->p50_r[r],
+			    res->p99_r[r], res->cpu_ms_r[r]);
+		printf("]}\n");
+		fflush(stdout);
+		return;
+	}
+	printf("%d replica(s): %ld requests (%ld failed), %.1f req/s, p50 "
+	    "%.1f ms, p99 %.1f ms; per decision %.2f round trips and %.3f "
+	    "write transactions to the store\n", res->replicas, res->requests,
+	    res->errors, res->rps, res->p50, res->p99, res->trips * per_dec,
+	    res->write_tx * per_dec);
+	for (r = 0; r < res->replicas; r++) {
+		printf("  replica %d: %.1f req/s, p50 %.1f ms, p99 %.1f ms, CPU "
+		    "%.2f ms per request\n", r + 1, res->rps_r[r], res->p50_r[r],
+		    res->p99_r[r], res->cpu_ms_r[r]);
+		cpu += res->cpu_ms_r[r];
+	}
+	cpu /= res->replicas;
+	printf("  windows/s: %.0f through the replicas, %.0f through the "
+	    "network alone in the same run (overhead %.1f %%); RSS %.1f -> "
+	    "%.1f MB\n", wps, res->raw_wps, 100 * overhead, res->rss0,
+	    res->rss1);
+	if (cpu > 0)
+		printf("  at %.2f ms of replica CPU per request one core serves "
+		    "at most %.0f req/s: about %.0f x cores while the store "
+		    "keeps up\n", cpu, 1e3 / cpu, 1e3 / cpu);
+	if (changes > 0)
+		printf("  change propagation, %d changes (enrol, erase) x %d "
+		    "replicas: p50 %.1f ms, p99 %.1f ms, max %.1f ms (one probe "
+		    "takes %.1f ms: the resolution)\n", changes, res->replicas,
+		    res->prop_p50, res->prop_p99, res->prop_max, res->probe_ms);
+	fflush(stdout);
+}
+
 static void
 ch_usage(FILE *f)
 {
@@ -447,7 +525,8 @@ bench_chain_main(int argc, char **argv)
 	bool json = false;
 	struct ch_result res;
 	struct bench_stats prop;
-	double req_ms = 0;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	int p;
 
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -498,6 +577,7 @@ bench_chain_main(int argc, char **argv)
 		} else if (strcmp(a, "--changes") == 0) {
 			if (bench_parse_int(a, v, 0, 1000, &changes) != 0)
 				return 2;
+			changes += changes % 2;	/* each enrolment erased */
 		} else if (strcmp(a, "--model") == 0) {
 			model = v;
 		} else {
@@ -561,68 +641,18 @@ bench_chain_main(int argc, char **argv)
 		if (ch_start(&C, reps[i]) != 0 ||
 		    ch_load(&C, reps[i], conc, seconds, rounds, &res) != 0)
 			goto out;
-		if (json) {
-			printf("{\"bench\":\"load\",\"store\":\"%s\","
-			    "\"replicas\":%d,\"concurrency_per_replica\":%d,"
-			    "\"requests\":%ld,\"errors\":%ld,"
-			    "\"requests_per_s\":%.2f,\"latency_ms_p50\":%.2f,"
-			    "\"latency_ms_p99\":%.2f,\"round_trips_per_decision"
-			    "\":%.2f,\"write_transactions_per_decision\":%.3f,"
-			    "\"replica\":[", store != NULL ? "postgresql" :
-			    "sqlite", reps[i], conc, res.requests, res.errors,
-			    res.rps, res.p50, res.p99, res.decisions > 0 ?
-			    res.trips / res.decisions : 0, res.decisions > 0 ?
-			    res.write_tx / res.decisions : 0);
-			for (r = 0; r < reps[i]; r++)
-				printf("%s{\"requests_per_s\":%.2f,"
-				    "\"latency_ms_p50\":%.2f,\"latency_ms_p99\":"
-				    "%.2f,\"cpu_ms_per_request\":%.2f}",
-				    r ? "," : "", res.rps_r[r], res.p50_r[r],
-				    res.p99_r[r], res.cpu_ms_r[r]);
-			printf("]}\n");
-		} else {
-			double cpu = 0;
-
-			printf("%d replica(s): %ld requests (%ld failed), "
-			    "%.1f req/s, p50 %.1f ms, p99 %.1f ms; per "
-			    "decision %.2f round trips and %.3f write "
-			    "transactions to the store\n", reps[i],
-			    res.requests, res.errors, res.rps, res.p50,
-			    res.p99, res.decisions > 0 ? res.trips /
-			    res.decisions : 0, res.decisions > 0 ?
-			    res.write_tx / res.decisions : 0);
-			for (r = 0; r < reps[i]; r++) {
-				printf("  replica %d: %.1f req/s, p50 %.1f ms, "
-				    "p99 %.1f ms, CPU %.2f ms per request\n",
-				    r + 1, res.rps_r[r], res.p50_r[r],
-				    res.p99_r[r], res.cpu_ms_r[r]);
-				cpu += res.cpu_ms_r[r];
-			}
-			cpu /= reps[i];
-			if (cpu > 0)
-				printf("  at %.2f ms of replica CPU per "
-				    "request one core serves at most %.0f "
-				    "req/s: about %.0f x cores while the store "
-				    "keeps up\n", cpu, 1e3 / cpu, 1e3 / cpu);
-		}
-		fflush(stdout);
-	}
-	if (changes > 0) {
-		if (ch_propagation(&C, C.nstarted, changes, members, &prop,
-		    &req_ms) != 0)
+		/* the network alone, as many threads as the replicas have
+		 * cores, a request's windows per call: the baseline */
+		p = reps[i] * threads < ncpu ? reps[i] * threads : (int)ncpu;
+		res.raw_wps = bench_raw_rate(C.H.model, p, (long)res.windows >
+		    60 ? (long)res.windows : 60, CH_WINDOWS);
+		if (changes > 0 && ch_propagation(&C, reps[i], changes, members,
+		    &prop, &res.probe_ms) != 0)
 			goto out;
-		if (json)
-			printf("{\"bench\":\"propagation\",\"replicas\":%d,"
-			    "\"samples\":%zu,\"ms_p50\":%.1f,\"ms_p99\":%.1f,"
-			    "\"ms_max\":%.1f,\"probe_ms\":%.1f}\n",
-			    C.nstarted, prop.n, prop.p50, prop.p99, prop.max,
-			    req_ms);
-		else
-			printf("change propagation, %d changes (enrol, erase) "
-			    "x %d replicas: p50 %.1f ms, p99 %.1f ms, max "
-			    "%.1f ms (one probe takes %.1f ms: the "
-			    "resolution)\n", changes, C.nstarted, prop.p50,
-			    prop.p99, prop.max, req_ms);
+		res.prop_p50 = changes > 0 ? prop.p50 : -1;
+		res.prop_p99 = changes > 0 ? prop.p99 : -1;
+		res.prop_max = changes > 0 ? prop.max : -1;
+		ch_print(&res, store != NULL, conc, changes, json);
 	}
 	rc = 0;
 out:

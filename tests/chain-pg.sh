@@ -259,7 +259,7 @@ if DT4ECG_MODEL= "$B/bench/dt4ecg-bench" load --replicas 1,2 \
     --model "$MODEL" >"$T/out" 2>&1 &&
     grep -q "^2 replica(s): [1-9][0-9]* requests (0 failed)" "$T/out" &&
     grep -q "round trips and [0-9.]* write transactions" "$T/out" &&
-    grep -q "^change propagation, 4 changes" "$T/out"; then
+    grep -q "^  change propagation, 4 changes (enrol, erase) x 2 replicas" "$T/out"; then
 	ok "dt4ecg-bench load --replicas 1,2 --store postgresql://...: $(grep -c replica "$T/out") lines"
 	sed 's/^/# /' "$T/out"
 else bad "dt4ecg-bench load --replicas"; cat "$T/out"; fi
