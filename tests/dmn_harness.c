@@ -255,6 +255,17 @@ decollapse(struct nn_model *m)
 		memset(b->data, 0, b->numel * sizeof(float));
 }
 
+/* h->model and h->emb from h->model_bytes, as ID. */
+static int
+load_bytes(struct dh *h, const char *id, struct dt_error *err)
+{
+	if (nn_model_load_buffer(h->model_bytes, h->model_len, id, &h->model,
+	    err) != 0 || embedder_create(h->model, 8, &h->emb, err) != 0)
+		return -1;
+	snprintf(h->model_id, sizeof(h->model_id), "%s", id);
+	return 0;
+}
+
 int
 dh_model(struct dh *h, const char *id, uint64_t seed)
 {
@@ -283,10 +294,8 @@ dh_model(struct dh *h, const char *id, uint64_t seed)
 	nn_model_free(m);
 	m = NULL;
 	/* What the daemon will load: the bytes, not the in-memory model. */
-	if (nn_model_load_buffer(h->model_bytes, h->model_len, id, &h->model,
-	    &err) != 0 || embedder_create(h->model, 8, &h->emb, &err) != 0)
+	if (load_bytes(h, id, &err) != 0)
 		goto fail;
-	snprintf(h->model_id, sizeof(h->model_id), "%s", id);
 	return 0;
 fail:
 	nn_model_free(m);
@@ -306,10 +315,8 @@ dh_model_file(struct dh *h, const char *path, const char *id)
 		goto fail;
 	h->model_bytes = buf;
 	h->model_len = len;
-	if (nn_model_load_buffer(h->model_bytes, h->model_len, id, &h->model,
-	    &err) != 0 || embedder_create(h->model, 8, &h->emb, &err) != 0)
+	if (load_bytes(h, id, &err) != 0)
 		goto fail;
-	snprintf(h->model_id, sizeof(h->model_id), "%s", id);
 	return 0;
 fail:
 	fprintf(stderr, "harness: model %s: %s\n", path, err.msg);

@@ -958,34 +958,56 @@ make_window(float *w, int W, int id, int act, struct dt_rng *r)
 		    0.2f * (float)dt_rng_normal(r);
 }
 
-static void
-training_run(bool gn_features)
+/* The synthetic two-task problem of the training runs below: the tiny
+ * network on windows of W samples, 4 identities, activities rest/run, and
+ * the options it trains with in STEPS steps of N. */
+static struct nn_model *
+synth_model(int W)
 {
+	static const char *const acts2[] = { "rest", "run" };
 	struct nn_hparams hp;
 	struct nn_model *m = NULL;
-	struct nn_trainer *t = NULL;
-	struct nn_train_opts o;
-	struct nn_step_stats st;
 	struct dt_error err;
-	struct dt_rng r;
-	static const char *const acts2[] = { "rest", "run" };
-	const int N = 16, W = 64, steps = 150;
-	float x[16 * 64];
-	int yi[16], ya[16], s, i;
-	double first_l = 0, last_l = 0, acc_first = 0, acc_last = 0;
-	float w0 = 1.0f;
 
 	tt_tiny_hp(&hp, 40, 8);
 	hp.window = W;
 	assert_int_equal(nn_model_create(&hp, 4, 2, acts2, 5, &m, &err), 0);
+	return m;
+}
+
+static struct nn_train_opts
+synth_opts(int N, int steps)
+{
+	struct nn_train_opts o;
+
 	nn_train_opts_default(&o);
 	o.batch = N;
 	o.total_steps = steps;
 	o.warmup_steps = 5;
 	o.lr = 3e-3f;
 	o.cosface_s = 10.0f;
+	return o;
+}
+
+static void
+training_run(bool gn_features)
+{
+	struct nn_model *m = NULL;
+	struct nn_trainer *t = NULL;
+	struct nn_train_opts o;
+	struct nn_step_stats st;
+	struct dt_error err;
+	struct dt_rng r;
+	const int N = 16, W = 64, steps = 150;
+	float x[16 * 64];
+	int yi[16], ya[16], s, i;
+	double first_l = 0, last_l = 0, acc_first = 0, acc_last = 0;
+	float w0 = 1.0f;
+
+	o = synth_opts(N, steps);
 	o.gradnorm_lr = 1e-2f;
 	o.gradnorm_features = gn_features;
+	m = synth_model(W);
 	assert_int_equal(nn_trainer_create(m, &o, &t, &err), 0);
 	dt_rng_seed(&r, 9);
 	for (s = 0; s < steps; s++) {
@@ -1060,14 +1082,12 @@ test_training_run_gn_features(void **state)
 static double
 fixed_run(bool task_norm, double *loss_ratio, double *acc)
 {
-	struct nn_hparams hp;
 	struct nn_model *m = NULL;
 	struct nn_trainer *t = NULL;
 	struct nn_train_opts o;
 	struct nn_step_stats st;
 	struct dt_error err;
 	struct dt_rng r;
-	static const char *const acts2[] = { "rest", "run" };
 	const int N = 16, W = 64, steps = 150;
 	float x[16 * 64];
 	int yi[16], ya[16], s, i;
@@ -1075,17 +1095,10 @@ fixed_run(bool task_norm, double *loss_ratio, double *acc)
 	size_t np, j;
 	const float *P;
 
-	tt_tiny_hp(&hp, 40, 8);
-	hp.window = W;
-	assert_int_equal(nn_model_create(&hp, 4, 2, acts2, 5, &m, &err), 0);
-	nn_train_opts_default(&o);
-	o.batch = N;
-	o.total_steps = steps;
-	o.warmup_steps = 5;
-	o.lr = 3e-3f;
-	o.cosface_s = 10.0f;
+	o = synth_opts(N, steps);
 	o.gradnorm = false;
 	o.task_grad_norm = task_norm;
+	m = synth_model(W);
 	assert_int_equal(nn_trainer_create(m, &o, &t, &err), 0);
 	dt_rng_seed(&r, 9);
 	for (s = 0; s < steps; s++) {
