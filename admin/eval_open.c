@@ -409,6 +409,23 @@ activity_index(const struct nn_model *m, const char *name)
 	return -1;
 }
 
+/* e.labelled_as: the fraction of n probes the model called each of its
+ * activities (the rest were unknown). */
+static int
+called_json(const struct ctx *x, const size_t *called, size_t n, json_t *e)
+{
+	json_t *c = json_object();
+	int a;
+
+	if (c == NULL)
+		return -1;
+	for (a = 0; a < x->A; a++)
+		json_object_set_new(c, x->m->activities[a],
+		    admin_jfrac(called[a], n));
+	json_object_set_new(e, "labelled_as", c);
+	return 0;
+}
+
 /* Enrol from the rest recording of electrode type `enrol` (1 Ag/AgCl, 3
  * textile), probe with 8 s of every recording of type `probe` but the
  * enrolment recordings themselves. */
@@ -421,6 +438,7 @@ wearable(const struct ctx *x, int enrol, int probe, const char *key,
 	int *tid = NULL, *slot = NULL, *amap = NULL, n_t = 0, i, g = 0, rc = -1;
 	int rest = -1, K = x->c->n_activities, k, has_act = 0;
 	size_t *n = NULL, *ans = NULL, *ok = NULL, *aok = NULL, *unk = NULL;
+	size_t *called = NULL;	/* K x A: what each activity was called */
 	json_t *o = json_object(), *by = json_object();
 
 	if (need(x, "ecgact:", "ecg-activity", err) != 0)
@@ -484,7 +502,8 @@ wearable(const struct ctx *x, int enrol, int probe, const char *key,
 	    (ans = calloc((size_t)K, sizeof(size_t))) == NULL ||
 	    (ok = calloc((size_t)K, sizeof(size_t))) == NULL ||
 	    (aok = calloc((size_t)K, sizeof(size_t))) == NULL ||
-	    (unk = calloc((size_t)K, sizeof(size_t))) == NULL)
+	    (unk = calloc((size_t)K, sizeof(size_t))) == NULL ||
+	    (called = calloc((size_t)K * x->A + 1, sizeof(size_t))) == NULL)
 		goto nomem;
 	if (fuse(x, &tr, &tp, "evaluate xelectrode templates (Ag/AgCl rest)",
 	    err) != 0 || fuse(x, &seg, &pp, "evaluate xelectrode probes "
@@ -502,6 +521,8 @@ wearable(const struct ctx *x, int enrol, int probe, const char *key,
 		    x->A);
 		aok[a] += label >= 0 && amap[label] == a;
 		unk[a] += label < 0;
+		if (label >= 0)
+			called[(size_t)a * x->A + label]++;
 		if (pp.n_id[i] == 0)
 			continue;
 		ans[a]++;
@@ -535,6 +556,9 @@ wearable(const struct ctx *x, int enrol, int probe, const char *key,
 				    admin_jfrac(aok[k], n[k]));
 				json_object_set_new(e, "activity_unknown",
 				    admin_jfrac(unk[k], n[k]));
+				if (called_json(x, called + (size_t)k * x->A,
+				    n[k], e) != 0)
+					goto nomem;
 			}
 			json_object_set_new(by, x->c->activities[k], e);
 			tn += n[k];
@@ -576,6 +600,7 @@ out:
 	free(ok);
 	free(aok);
 	free(unk);
+	free(called);
 	return rc;
 }
 
