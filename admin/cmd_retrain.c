@@ -86,7 +86,10 @@ static const char usage[] =
 "             --threads N (1) --max-minutes X (stop after X minutes)\n"
 "  augment:   --aug LIST (none, or any of scale,wander,shift,noise,\n"
 "             band,hum,stretch; none)\n"
-"             --snr DB (12; noise from $DT4ECG_DATA/nstdb bw and ma)\n"
+"             --snr LO[,HI] (12; dB, drawn per window between LO and\n"
+"             HI; noise from $DT4ECG_DATA/nstdb bw and ma)\n"
+"             --wander-amp X (0.3 sd) --wander-hz X (0.5: highest\n"
+"             frequency of the wander)\n"
 "  model:     --init MODEL|active (active: the store's; a model of\n"
 "             other subjects keeps its trunk and heads, new classifier),\n"
 "             or --window N --stem-channels N\n"
@@ -293,7 +296,7 @@ enum {
 	O_BATCH, O_LR, O_WD, O_HOP, O_WARM, O_PAT, O_MARGIN, O_SCALE, O_SEED,
 	O_NOGN, O_ALPHA, O_GNLR, O_THREADS, O_AUG, O_SNR, O_INIT, O_OUT, O_CK,
 	O_RES, O_WIN, O_STEM, O_STAGES, O_EMB, O_HID, O_DATA, O_MAXMIN,
-	O_KERNEL, O_GATE, O_TW, O_UNLAB, O_BAL, O_GNAT, O_TGN
+	O_KERNEL, O_GATE, O_TW, O_UNLAB, O_BAL, O_GNAT, O_TGN, O_WAMP, O_WHZ
 };
 
 /* "A,B,C": the channels of each stage */
@@ -320,6 +323,31 @@ parse_stages(const char *s, struct nn_hparams *hp)
 		return -1;
 	}
 	hp->n_stages = k;
+	return 0;
+}
+
+/* "LO" (a fixed SNR) or "LO,HI" (drawn uniformly per window), in dB */
+static int
+parse_snr(const char *s, struct data_aug *aug)
+{
+	char *e;
+	double lo = strtod(s, &e), hi = lo;
+
+	if (e != s && *e == ',') {
+		const char *p = e + 1;
+
+		hi = strtod(p, &e);
+		if (e == p)
+			e = (char *)s;
+	}
+	if (e == s || *e != '\0' || !(lo >= -20 && lo <= 60) ||
+	    !(hi >= lo && hi <= 60)) {
+		fprintf(stderr, "dt4ecg-admin retrain: --snr %s: LO or LO,HI "
+		    "in dB, -20 <= LO <= HI <= 60\n", s);
+		return -1;
+	}
+	aug->snr_db = (float)lo;
+	aug->snr_hi = (float)hi;
 	return 0;
 }
 
@@ -371,6 +399,8 @@ rt_set(void *vo, int id, const char *arg)
 			return ADMIN_EXIT_USAGE;
 		}
 		return -1;
+	case O_SNR:
+		return parse_snr(arg, &o->aug) != 0 ? ADMIN_EXIT_USAGE : -1;
 	case O_STAGES:
 		return parse_stages(arg, &o->hp) != 0 ? ADMIN_EXIT_USAGE : -1;
 	case O_GATE:
@@ -409,7 +439,9 @@ static const struct adm_opt rt_table[] = {
 	ADM_OPT_CALL("task-weights", O_TW),
 	ADM_OPT_INT("threads", O_THREADS, R, threads, 1, 256, NULL),
 	ADM_OPT_CALL("aug", O_AUG),
-	ADM_OPT_FLT("snr", O_SNR, R, aug.snr_db, -20, 60, NULL),
+	ADM_OPT_CALL("snr", O_SNR),
+	ADM_OPT_FLT("wander-amp", O_WAMP, R, aug.wander_amp, 0, 10, NULL),
+	ADM_OPT_FLT("wander-hz", O_WHZ, R, aug.wander_hz, 0.05, 10, NULL),
 	ADM_OPT_STR("init", O_INIT, R, init),
 	ADM_OPT_STR("out", O_OUT, R, out),
 	ADM_OPT_STR("checkpoint", O_CK, R, checkpoint),
@@ -1129,6 +1161,10 @@ rt_metadata(const struct rt_opts *o, struct rt_run *r, struct dt_error *err)
 		json_object_set_new(hpj, "augmentation",
 		    json_string(o->aug_spec));
 		json_object_set_new(hpj, "snr_db", json_real(o->aug.snr_db));
+		json_object_set_new(hpj, "snr_db_hi", json_real(o->aug.snr_hi));
+		json_object_set_new(hpj, "wander_amp",
+		    json_real(o->aug.wander_amp));
+		json_object_set_new(hpj, "wander_hz", json_real(o->aug.wander_hz));
 		json_object_set_new(hpj, "val_frac", json_real(o->val_frac));
 		json_object_set_new(hpj, "patience", json_integer(o->patience));
 		json_object_set_new(hpj, "seed", json_integer(o->seed_i));

@@ -815,8 +815,10 @@ data_aug_default(struct data_aug *a)
 	a->scale_lo = 0.8f;
 	a->scale_hi = 1.2f;
 	a->wander_amp = 0.3f;
+	a->wander_hz = 0.5f;
 	a->shift_max = 32;
 	a->snr_db = 12.0f;
+	a->snr_hi = 12.0f;
 	a->noise_p = 0.5f;
 	a->hum_amp = 0.15f;
 	a->stretch_max = 0.08f;
@@ -947,7 +949,8 @@ data_set_batch(const struct data_set *s, const size_t *idx, int n,
 		}
 		if (aug->wander) {
 			double a = aug->wander_amp * dt_rng_uniform(rng);
-			double f = 0.05 + 0.45 * dt_rng_uniform(rng);
+			double f = 0.05 + (aug->wander_hz - 0.05) *
+			    dt_rng_uniform(rng);
 			double ph = 2 * M_PI * dt_rng_uniform(rng);
 
 			for (i = 0; i < W; i++)
@@ -961,7 +964,7 @@ data_set_batch(const struct data_set *s, const size_t *idx, int n,
 			size_t off = (size_t)(dt_rng_next(rng) %
 			    (uint64_t)(aug->nz->len[k] - (size_t)W));
 			const float *ns = aug->nz->sig[k] + off;
-			double mean = 0, var = 0, g;
+			double mean = 0, var = 0, g, snr = aug->snr_db;
 
 			for (i = 0; i < W; i++)
 				mean += ns[i];
@@ -969,8 +972,12 @@ data_set_batch(const struct data_set *s, const size_t *idx, int n,
 			for (i = 0; i < W; i++)
 				var += (ns[i] - mean) * (ns[i] - mean);
 			var /= W;
+			/* a fixed SNR draws nothing: the same stream as before */
+			if (aug->snr_hi > aug->snr_db)
+				snr += (aug->snr_hi - aug->snr_db) *
+				    dt_rng_uniform(rng);
 			/* The window has unit variance: noise sd 10^(-SNR/20). */
-			g = var > 1e-12 ? pow(10.0, -aug->snr_db / 20.0) /
+			g = var > 1e-12 ? pow(10.0, -snr / 20.0) /
 			    sqrt(var) : 0;
 			for (i = 0; i < W; i++)
 				dst[i] += (float)(g * (ns[i] - mean));

@@ -180,12 +180,13 @@ void data_noise_free(struct data_noise *nz);
 struct data_aug {
 	bool scale;		/* amplitude x U(scale_lo, scale_hi) */
 	float scale_lo, scale_hi;
-	bool wander;		/* + sinusoid 0.05-0.5 Hz, amplitude U(0, wander_amp) sd */
-	float wander_amp;
+	bool wander;		/* + sinusoid U(0.05, wander_hz) Hz, amplitude
+				 * U(0, wander_amp) sd */
+	float wander_amp, wander_hz;
 	bool shift;		/* window start moved by U{-shift_max..shift_max} */
 	int shift_max;
-	bool noise;		/* + nstdb noise at snr_db (SNR drawn U(snr_db, snr_db+12)) */
-	float snr_db;
+	bool noise;		/* + nstdb noise, SNR drawn U(snr_db, snr_hi) dB */
+	float snr_db, snr_hi;
 	float noise_p;		/* probability a window gets noise */
 	const struct data_noise *nz;
 	/* Other devices and contacts (each with probability 0.5): */

@@ -551,36 +551,47 @@ test_activity_kept(void **state)
 	data_ranges_free(&all);
 }
 
+/* The windows of the corpus's first three recordings (hop 128) in *s, and
+ * the nstdb noise record `noise` in *nz. */
+static void
+aug_fixture(const struct data_corpus *c, const char *noise,
+    struct data_ranges *all, struct data_set **s, struct data_noise **nz)
+{
+	struct ecg_prep_params pp;
+	char path[8192];
+	const char *recs[1] = { path };
+	struct dt_error err;
+	int r;
+
+	ecg_prep_params_default(&pp, 250, 512);
+	pp.hop = 128;
+	for (r = 0; r < 3; r++)
+		assert_int_equal(data_ranges_add(all, r, 0, c->recs[r].n, r),
+		    0);
+	assert_int_equal(data_set_build(c, all->r, all->n, &pp, s, NULL), 0);
+	assert_true((*s)->n > 50);
+	snprintf(path, sizeof(path), "%s/nstdb/%s", data_dir(), noise);
+	if (data_noise_load(recs, 1, &pp, nz, &err) != 0)
+		fail_msg("%s", err.msg);
+	assert_int_equal((*nz)->n, 2);
+}
+
 static void
 test_augmentation_seeded(void **state)
 {
 	struct data_corpus *c = *state;
 	struct data_ranges all = { 0 };
-	struct ecg_prep_params pp;
 	struct data_set *s = NULL;
 	struct data_aug aug;
 	struct data_noise *nz = NULL;
 	struct dt_rng r1, r2, r3;
-	char bw[8192];
-	const char *recs[1] = { bw };
 	size_t idx[8] = { 0, 3, 7, 11, 20, 30, 40, 50 };
 	float *a = calloc(8 * 512, sizeof(float)),
 	    *b = calloc(8 * 512, sizeof(float)),
 	    *z = calloc(8 * 512, sizeof(float));
-	int r, i, k;
-	struct dt_error err;
+	int i, k;
 
-	ecg_prep_params_default(&pp, 250, 512);
-	pp.hop = 128;
-	for (r = 0; r < 3; r++)
-		assert_int_equal(data_ranges_add(&all, r, 0, c->recs[r].n, r),
-		    0);
-	assert_int_equal(data_set_build(c, all.r, all.n, &pp, &s, NULL), 0);
-	assert_true(s->n > 50);
-	snprintf(bw, sizeof(bw), "%s/nstdb/bw", data_dir());
-	if (data_noise_load(recs, 1, &pp, &nz, &err) != 0)
-		fail_msg("%s", err.msg);
-	assert_int_equal(nz->n, 2);
+	aug_fixture(c, "bw", &all, &s, &nz);
 	data_aug_default(&aug);
 	/* off: the plain windows */
 	dt_rng_seed(&r1, 5 ^ DATA_SEED_SALT);
@@ -624,6 +635,96 @@ test_augmentation_seeded(void **state)
 	data_ranges_free(&all);
 }
 
+/* Pearson correlation of a[0..n) and b[0..n) */
+static double
+corr(const float *a, const float *b, int n)
+{
+	double ma = 0, mb = 0, sab = 0, saa = 0, sbb = 0;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		ma += a[i];
+		mb += b[i];
+	}
+	ma /= n;
+	mb /= n;
+	for (i = 0; i < n; i++) {
+		sab += (a[i] - ma) * (b[i] - mb);
+		saa += (a[i] - ma) * (a[i] - ma);
+		sbb += (b[i] - mb) * (b[i] - mb);
+	}
+	return sab / sqrt(saa * sbb);
+}
+
+/* The lowest and highest correlation of n clean windows with their noisy
+ * selves. */
+static void
+corr_range(const float *clean, const float *noisy, int n, double *lo,
+    double *hi)
+{
+	int k;
+
+	*lo = 2;
+	*hi = -2;
+	for (k = 0; k < n; k++) {
+		double r = corr(clean + k * 512, noisy + k * 512, 512);
+
+		*lo = fmin(*lo, r);
+		*hi = fmax(*hi, r);
+	}
+}
+
+/* Noise at a fixed SNR leaves every window as correlated with its clean
+ * self (1 / sqrt(1 + 10^(-SNR/10))); an SNR drawn from a range spreads
+ * them over the range's correlations. */
+static void
+test_noise_snr_drawn(void **state)
+{
+	struct data_corpus *c = *state;
+	struct data_ranges all = { 0 };
+	struct data_set *s = NULL;
+	struct data_aug aug;
+	struct data_noise *nz = NULL;
+	struct dt_rng rng;
+	enum { N = 40 };
+	size_t idx[N];
+	float *clean = calloc(N * 512, sizeof(float)),
+	    *noisy = calloc(N * 512, sizeof(float));
+	double lo, hi;
+	int k;
+
+	assert_non_null(clean);
+	assert_non_null(noisy);
+	aug_fixture(c, "ma", &all, &s, &nz);
+	assert_true(s->n >= N);
+	for (k = 0; k < N; k++) {
+		idx[k] = (size_t)k * (s->n / N);
+		data_set_window(s, idx[k], clean + k * 512);
+	}
+	data_aug_default(&aug);
+	aug.noise = true;
+	aug.noise_p = 1;
+	aug.nz = nz;
+	/* fixed 12 dB: correlation 0.970 */
+	dt_rng_seed(&rng, 7 ^ DATA_SEED_SALT);
+	data_set_batch(s, idx, N, &aug, &rng, noisy);
+	corr_range(clean, noisy, N, &lo, &hi);
+	assert_true(lo > 0.94 && hi < 0.995);
+	/* drawn from 0..18 dB: correlations from 0.707 to 0.992 */
+	aug.snr_db = 0;
+	aug.snr_hi = 18;
+	dt_rng_seed(&rng, 7 ^ DATA_SEED_SALT);
+	data_set_batch(s, idx, N, &aug, &rng, noisy);
+	corr_range(clean, noisy, N, &lo, &hi);
+	assert_true(lo > 0.6 && lo < 0.85);
+	assert_true(hi > 0.97);
+	free(clean);
+	free(noisy);
+	data_noise_free(nz);
+	data_set_free(s);
+	data_ranges_free(&all);
+}
+
 int
 main(void)
 {
@@ -642,6 +743,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_activity_kept, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_augmentation_seeded, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_noise_snr_drawn, setup,
 		    teardown),
 	};
 
