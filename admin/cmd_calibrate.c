@@ -218,7 +218,8 @@ cmd_calibrate(struct admin_ctx *ctx, int argc, char **argv)
 	data_aug_default(&aug);
 	if (o.aug != NULL && admin_parse_aug(o.aug, &aug) != 0) {
 		dt_error_set(&err, DT_E_INVALID, "--aug %s: none, all, or a list "
-		    "of scale, wander, shift, noise, band, hum, stretch", o.aug);
+		    "of scale, wander, shift, noise, band, hum, stretch, motion",
+		    o.aug);
 		goto fail;
 	}
 	if (A < 2) {

@@ -85,7 +85,9 @@ static const char usage[] =
 "             at the shared features scaled to the two norms' mean)\n"
 "             --threads N (1) --max-minutes X (stop after X minutes)\n"
 "  augment:   --aug LIST (none, or any of scale,wander,shift,noise,\n"
-"             band,hum,stretch; none)\n"
+"             band,hum,stretch,motion; none; all = every one but\n"
+"             motion)  --motion-snr LO,HI (0,20: band-limited\n"
+"             Gaussian electrode motion, 0.5-2 to 3-12 Hz)\n"
 "             --snr LO[,HI] (12; dB, drawn per window between LO and\n"
 "             HI; noise from $DT4ECG_DATA/nstdb bw and ma)\n"
 "             --wander-amp X (0.3 sd) --wander-hz X (0.5: highest\n"
@@ -296,7 +298,8 @@ enum {
 	O_BATCH, O_LR, O_WD, O_HOP, O_WARM, O_PAT, O_MARGIN, O_SCALE, O_SEED,
 	O_NOGN, O_ALPHA, O_GNLR, O_THREADS, O_AUG, O_SNR, O_INIT, O_OUT, O_CK,
 	O_RES, O_WIN, O_STEM, O_STAGES, O_EMB, O_HID, O_DATA, O_MAXMIN,
-	O_KERNEL, O_GATE, O_TW, O_UNLAB, O_BAL, O_GNAT, O_TGN, O_WAMP, O_WHZ
+	O_KERNEL, O_GATE, O_TW, O_UNLAB, O_BAL, O_GNAT, O_TGN, O_WAMP, O_WHZ,
+	O_MSNR
 };
 
 /* "A,B,C": the channels of each stage */
@@ -326,9 +329,10 @@ parse_stages(const char *s, struct nn_hparams *hp)
 	return 0;
 }
 
-/* "LO" (a fixed SNR) or "LO,HI" (drawn uniformly per window), in dB */
+/* --OPT "LO" (a fixed SNR) or "LO,HI" (drawn uniformly per window), in
+ * dB */
 static int
-parse_snr(const char *s, struct data_aug *aug)
+parse_db_range(const char *opt, const char *s, float *out_lo, float *out_hi)
 {
 	char *e;
 	double lo = strtod(s, &e), hi = lo;
@@ -342,12 +346,12 @@ parse_snr(const char *s, struct data_aug *aug)
 	}
 	if (e == s || *e != '\0' || !(lo >= -20 && lo <= 60) ||
 	    !(hi >= lo && hi <= 60)) {
-		fprintf(stderr, "dt4ecg-admin retrain: --snr %s: LO or LO,HI "
-		    "in dB, -20 <= LO <= HI <= 60\n", s);
+		fprintf(stderr, "dt4ecg-admin retrain: --%s %s: LO or LO,HI "
+		    "in dB, -20 <= LO <= HI <= 60\n", opt, s);
 		return -1;
 	}
-	aug->snr_db = (float)lo;
-	aug->snr_hi = (float)hi;
+	*out_lo = (float)lo;
+	*out_hi = (float)hi;
 	return 0;
 }
 
@@ -395,12 +399,16 @@ rt_set(void *vo, int id, const char *arg)
 		if (admin_parse_aug(arg, &o->aug) != 0) {
 			fprintf(stderr, "dt4ecg-admin retrain: --aug %s: none, "
 			    "all, or a list of scale, wander, shift, noise, "
-			    "band, hum, stretch\n", arg);
+			    "band, hum, stretch, motion\n", arg);
 			return ADMIN_EXIT_USAGE;
 		}
 		return -1;
 	case O_SNR:
-		return parse_snr(arg, &o->aug) != 0 ? ADMIN_EXIT_USAGE : -1;
+		return parse_db_range("snr", arg, &o->aug.snr_db,
+		    &o->aug.snr_hi) != 0 ? ADMIN_EXIT_USAGE : -1;
+	case O_MSNR:
+		return parse_db_range("motion-snr", arg, &o->aug.motion_snr_lo,
+		    &o->aug.motion_snr_hi) != 0 ? ADMIN_EXIT_USAGE : -1;
 	case O_STAGES:
 		return parse_stages(arg, &o->hp) != 0 ? ADMIN_EXIT_USAGE : -1;
 	case O_GATE:
@@ -440,6 +448,7 @@ static const struct adm_opt rt_table[] = {
 	ADM_OPT_INT("threads", O_THREADS, R, threads, 1, 256, NULL),
 	ADM_OPT_CALL("aug", O_AUG),
 	ADM_OPT_CALL("snr", O_SNR),
+	ADM_OPT_CALL("motion-snr", O_MSNR),
 	ADM_OPT_FLT("wander-amp", O_WAMP, R, aug.wander_amp, 0, 10, NULL),
 	ADM_OPT_FLT("wander-hz", O_WHZ, R, aug.wander_hz, 0.05, 10, NULL),
 	ADM_OPT_STR("init", O_INIT, R, init),
@@ -1165,6 +1174,8 @@ rt_metadata(const struct rt_opts *o, struct rt_run *r, struct dt_error *err)
 		json_object_set_new(hpj, "wander_amp",
 		    json_real(o->aug.wander_amp));
 		json_object_set_new(hpj, "wander_hz", json_real(o->aug.wander_hz));
+		json_object_set_new(hpj, "motion_snr_db", json_pack("[f,f]",
+		    (double)o->aug.motion_snr_lo, (double)o->aug.motion_snr_hi));
 		json_object_set_new(hpj, "val_frac", json_real(o->val_frac));
 		json_object_set_new(hpj, "patience", json_integer(o->patience));
 		json_object_set_new(hpj, "seed", json_integer(o->seed_i));

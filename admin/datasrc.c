@@ -451,7 +451,7 @@ admin_parse_aug(const char *s, struct data_aug *a)
 	char buf[256], *tok, *save = NULL;
 
 	a->scale = a->wander = a->shift = a->noise = false;
-	a->band = a->hum = a->stretch = false;
+	a->band = a->hum = a->stretch = a->motion = false;
 	if (strlen(s) >= sizeof(buf))
 		return -1;
 	strcpy(buf, s);
@@ -473,6 +473,8 @@ admin_parse_aug(const char *s, struct data_aug *a)
 			a->hum = true;
 		else if (strcmp(tok, "stretch") == 0)
 			a->stretch = true;
+		else if (strcmp(tok, "motion") == 0)
+			a->motion = true;
 		else if (strcmp(tok, "all") == 0)
 			a->scale = a->wander = a->shift = a->noise = a->band =
 			    a->hum = a->stretch = true;

@@ -822,6 +822,8 @@ data_aug_default(struct data_aug *a)
 	a->noise_p = 0.5f;
 	a->hum_amp = 0.15f;
 	a->stretch_max = 0.08f;
+	a->motion_snr_lo = 0.0f;
+	a->motion_snr_hi = 20.0f;
 }
 
 /* y = one-pole low-pass of x at fc Hz, run forward then backward (zero
@@ -872,6 +874,53 @@ aug_band(float *x, int n, double fs, struct dt_rng *rng)
 	if (dt_rng_uniform(rng) < 0.5)
 		highpass_zero_phase(x, n, 0.5 + 3.5 * dt_rng_uniform(rng),
 		    fs);
+}
+
+/* One pass of band-limited Gaussian noise (one-pole high-pass at hp, two
+ * one-pole low-passes at lp, causal: its phase does not matter), started
+ * 2 s early so the filters have settled; added to x times gain, or only
+ * measured (x NULL).  Returns the noise's sum of squares. */
+static double
+motion_pass(float *x, int n, double fs, double hp, double lp, double gain,
+    struct dt_rng *rng)
+{
+	double ah = exp(-2 * M_PI * hp / fs), al = exp(-2 * M_PI * lp / fs);
+	double xp = 0, yh = 0, y1 = 0, y2 = 0, ss = 0;
+	int i, warm = (int)(2 * fs);
+
+	for (i = -warm; i < n; i++) {
+		double w = dt_rng_normal(rng);
+
+		yh = ah * (yh + w - xp);
+		xp = w;
+		y1 = (1 - al) * yh + al * y1;
+		y2 = (1 - al) * y1 + al * y2;
+		if (i < 0)
+			continue;
+		ss += y2 * y2;
+		if (x != NULL)
+			x[i] += (float)(gain * y2);
+	}
+	return ss;
+}
+
+/* Electrode motion at a random band and SNR on a unit-variance window:
+ * the same noise twice from one rng state, measured, then added. */
+static void
+aug_motion(float *x, int n, double fs, const struct data_aug *aug,
+    struct dt_rng *rng)
+{
+	double hp = 0.5 + 1.5 * dt_rng_uniform(rng);
+	double lp = 3 + 9 * dt_rng_uniform(rng);
+	double snr = aug->motion_snr_lo + (aug->motion_snr_hi -
+	    aug->motion_snr_lo) * dt_rng_uniform(rng);
+	struct dt_rng again = *rng;
+	double ss = motion_pass(NULL, n, fs, hp, lp, 0, &again);
+
+	if (ss <= 1e-12 * n)
+		return;
+	(void)motion_pass(x, n, fs, hp, lp, pow(10.0, -snr / 20.0) /
+	    sqrt(ss / n), rng);
 }
 
 /* Reads about W * f samples of src[0..len) from *st on and resamples them
@@ -956,6 +1005,10 @@ data_set_batch(const struct data_set *s, const size_t *idx, int n,
 			for (i = 0; i < W; i++)
 				dst[i] += (float)(a * sin(2 * M_PI * f * i /
 				    s->fs_hz + ph));
+			again = true;
+		}
+		if (aug->motion && dt_rng_uniform(rng) < 0.5) {
+			aug_motion(dst, W, s->fs_hz, aug, rng);
 			again = true;
 		}
 		if (aug->noise && aug->nz != NULL && aug->nz->n > 0 &&

@@ -196,6 +196,10 @@ struct data_aug {
 	float hum_amp;
 	bool stretch;		/* time stretch by U(1 - s, 1 + s): heart rate */
 	float stretch_max;
+	bool motion;		/* + Gaussian noise band-limited to U(0.5, 2) -
+				 * U(3, 12) Hz, SNR U(motion_snr_lo, _hi) dB:
+				 * electrode motion, on any activity */
+	float motion_snr_lo, motion_snr_hi;
 };
 void data_aug_default(struct data_aug *a);	/* everything off */
 

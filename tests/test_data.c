@@ -674,55 +674,138 @@ corr_range(const float *clean, const float *noisy, int n, double *lo,
 	}
 }
 
+/* n windows spread over the first three recordings, clean and to be
+ * augmented */
+struct aug_case {
+	struct data_ranges all;
+	struct data_set *s;
+	struct data_noise *nz;
+	size_t idx[40];
+	float *clean, *noisy;
+	int n;
+};
+
+static void
+aug_case_init(struct aug_case *t, const struct data_corpus *c, int n)
+{
+	int k;
+
+	memset(t, 0, sizeof(*t));
+	assert_true(n <= 40);
+	t->n = n;
+	aug_fixture(c, "ma", &t->all, &t->s, &t->nz);
+	assert_true(t->s->n >= (size_t)n);
+	assert_non_null(t->clean = calloc((size_t)n * 512, sizeof(float)));
+	assert_non_null(t->noisy = calloc((size_t)n * 512, sizeof(float)));
+	for (k = 0; k < n; k++) {
+		t->idx[k] = (size_t)k * (t->s->n / (size_t)n);
+		data_set_window(t->s, t->idx[k], t->clean + k * 512);
+	}
+}
+
+static void
+aug_case_free(struct aug_case *t)
+{
+	free(t->clean);
+	free(t->noisy);
+	data_noise_free(t->nz);
+	data_set_free(t->s);
+	data_ranges_free(&t->all);
+}
+
 /* Noise at a fixed SNR leaves every window as correlated with its clean
  * self (1 / sqrt(1 + 10^(-SNR/10))); an SNR drawn from a range spreads
  * them over the range's correlations. */
 static void
 test_noise_snr_drawn(void **state)
 {
-	struct data_corpus *c = *state;
-	struct data_ranges all = { 0 };
-	struct data_set *s = NULL;
+	struct aug_case t;
 	struct data_aug aug;
-	struct data_noise *nz = NULL;
 	struct dt_rng rng;
-	enum { N = 40 };
-	size_t idx[N];
-	float *clean = calloc(N * 512, sizeof(float)),
-	    *noisy = calloc(N * 512, sizeof(float));
 	double lo, hi;
-	int k;
 
-	assert_non_null(clean);
-	assert_non_null(noisy);
-	aug_fixture(c, "ma", &all, &s, &nz);
-	assert_true(s->n >= N);
-	for (k = 0; k < N; k++) {
-		idx[k] = (size_t)k * (s->n / N);
-		data_set_window(s, idx[k], clean + k * 512);
-	}
+	aug_case_init(&t, *state, 40);
 	data_aug_default(&aug);
 	aug.noise = true;
 	aug.noise_p = 1;
-	aug.nz = nz;
+	aug.nz = t.nz;
 	/* fixed 12 dB: correlation 0.970 */
 	dt_rng_seed(&rng, 7 ^ DATA_SEED_SALT);
-	data_set_batch(s, idx, N, &aug, &rng, noisy);
-	corr_range(clean, noisy, N, &lo, &hi);
+	data_set_batch(t.s, t.idx, t.n, &aug, &rng, t.noisy);
+	corr_range(t.clean, t.noisy, t.n, &lo, &hi);
 	assert_true(lo > 0.94 && hi < 0.995);
 	/* drawn from 0..18 dB: correlations from 0.707 to 0.992 */
 	aug.snr_db = 0;
 	aug.snr_hi = 18;
 	dt_rng_seed(&rng, 7 ^ DATA_SEED_SALT);
-	data_set_batch(s, idx, N, &aug, &rng, noisy);
-	corr_range(clean, noisy, N, &lo, &hi);
+	data_set_batch(t.s, t.idx, t.n, &aug, &rng, t.noisy);
+	corr_range(t.clean, t.noisy, t.n, &lo, &hi);
 	assert_true(lo > 0.6 && lo < 0.85);
 	assert_true(hi > 0.97);
-	free(clean);
-	free(noisy);
-	data_noise_free(nz);
-	data_set_free(s);
-	data_ranges_free(&all);
+	aug_case_free(&t);
+}
+
+/* Fraction of x's power (mean removed) between lo and hi Hz (plain DFT). */
+static double
+band_fraction(const float *x, int n, double fs, double lo, double hi)
+{
+	double mean = 0, in = 0, all = 0;
+	int i, k;
+
+	for (i = 0; i < n; i++)
+		mean += x[i];
+	mean /= n;
+	for (k = 1; k <= n / 2; k++) {
+		double re = 0, im = 0, f = k * fs / n, p;
+
+		for (i = 0; i < n; i++) {
+			re += (x[i] - mean) * cos(2 * M_PI * k * i / n);
+			im -= (x[i] - mean) * sin(2 * M_PI * k * i / n);
+		}
+		p = re * re + im * im;
+		all += p;
+		if (f >= lo && f <= hi)
+			in += p;
+	}
+	return all > 0 ? in / all : 0;
+}
+
+/* Electrode motion: half the windows get it, at the SNR asked for, and
+ * what is added lies in the motion band (0.5-12 Hz, one-pole edges). */
+static void
+test_motion_aug(void **state)
+{
+	struct aug_case t;
+	struct data_aug aug;
+	struct dt_rng rng;
+	float add[512];
+	/* 6 dB: correlation 1 / sqrt(1 + 10^-0.6) */
+	double want = 1 / sqrt(1 + pow(10, -0.6));
+	int k, i, n_moved = 0, n_kept = 0;
+
+	aug_case_init(&t, *state, 24);
+	data_aug_default(&aug);
+	aug.motion = true;
+	aug.motion_snr_lo = aug.motion_snr_hi = 6;
+	dt_rng_seed(&rng, 11 ^ DATA_SEED_SALT);
+	data_set_batch(t.s, t.idx, t.n, &aug, &rng, t.noisy);
+	for (k = 0; k < t.n; k++) {
+		const float *x = t.clean + k * 512, *y = t.noisy + k * 512;
+		double r = corr(x, y, 512);
+
+		if (r > 0.9999) {
+			n_kept++;
+			continue;
+		}
+		n_moved++;
+		assert_true(fabs(r - want) < 0.03);
+		/* y = (x + g m) r: what was added is y / r - x */
+		for (i = 0; i < 512; i++)
+			add[i] = (float)(y[i] / r - x[i]);
+		assert_true(band_fraction(add, 512, 250, 0.3, 25) > 0.9);
+	}
+	assert_true(n_moved >= 4 && n_kept >= 4);
+	aug_case_free(&t);
 }
 
 int
@@ -745,6 +828,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_augmentation_seeded, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_noise_snr_drawn, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_motion_aug, setup,
 		    teardown),
 	};
 
