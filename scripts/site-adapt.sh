@@ -9,7 +9,10 @@
 #   scripts/site-adapt.sh BUILD_DIR OUTDIR [MODEL] [EPOCHS] [LR] [balance|plain]
 #
 # MODEL defaults to models/dt4ecg-p2-ecgid-train1-60.safetensors (ECG-ID 1-60
-# only).  The textile recordings are raw ADC counts with host timestamps;
+# only).  SITE_DATA lists the built-in data sets mixed in (default ecg-id;
+# the shipped default's own "ecg-id ptbxl-lead1 ecg-activity" keep what it
+# learnt from them, activity included); SITE_ARGS adds retrain options
+# (e.g. "--unlabelled-as rest --margin 0.3", the default's).  The textile recordings are raw ADC counts with host timestamps;
 # they are converted to mV CSV files in OUTDIR for `user enroll` (counts
 # minus their median, 400 counts per mV — R waves span 150-1200 counts
 # between subjects and the hr-sat gate refuses windows above 5 mV — the rate
@@ -69,16 +72,22 @@ s = json.load(open(sys.argv[1]))["site"]
 p = json.load(open(sys.argv[2]))["probe_8s"]
 acts = " ".join("%s %.1f%% (%.0f%% answered)" % (k, 100 * v["rank1"],
     100 * v["answered"]) for k, v in s["by_activity"].items())
+act = s.get("activity_acc")
 print("site-adapt: %-6s rank-1 on the other textile recordings: %s; "
-      "P2 EER %.2f%%, rank-1 %.1f%%" % (sys.argv[3], acts, 100 * p["eer"],
+      "their activity %s; P2 EER %.2f%%, rank-1 %.1f%%" % (sys.argv[3], acts,
+      "%.1f%%" % (100 * act) if act is not None else "-", 100 * p["eer"],
       100 * p["rank1"]))
 PY
 }
 summary "$MODEL" before
-"$A" --db "$S" retrain --data store --data ecg-id --protocol open \
+mix=
+for d in ${SITE_DATA:-ecg-id}; do
+	mix="$mix --data $d"
+done
+"$A" --db "$S" retrain --data store $mix --protocol open \
     --init active --epochs "$EPOCHS" --lr "$LR" --hop 128 $BAL \
     --aug shift,scale,wander,band,hum --gate "$gate" --val-frac 0.1 \
-    --no-gradnorm --threads 1 --out "$OUT/after.safetensors"
+    --no-gradnorm --threads 1 ${SITE_ARGS:-} --out "$OUT/after.safetensors"
 summary "$OUT/after.safetensors" after
 "$A" --db "$S" model import "$OUT/after.safetensors" --id after --activate
 "$A" --db "$S" model list

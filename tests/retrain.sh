@@ -268,6 +268,15 @@ meta "$T/aug1.st" aug1.json
 jcheck "$T/aug1.json" "$M"'|."train.hyperparameters"|fromjson|
     .augmentation == "'"$AUG"'" and .snr_db == 12 and .seed == 11' \
 	"augmentation recorded" "\"augmentation\":\"$AUG\""
+# shellcheck disable=SC2086
+run 0 "retrain --aug $AUG,motion, SNR ranges and a stronger wander" \
+	rt $J --aug "$AUG,motion" --snr 3,15 --motion-snr 0,10 --wander-amp 0.5 \
+	--wander-hz 1 --seed 11 --epochs 1 --out "$T/aug4.st"
+meta "$T/aug4.st" aug4.json
+jcheck "$T/aug4.json" "$M"'|."train.hyperparameters"|fromjson|
+    .augmentation == "'"$AUG,motion"'" and .snr_db == 3 and .snr_db_hi == 15
+    and .motion_snr_db == [0, 10] and .wander_amp == 0.5 and .wander_hz == 1' \
+	"motion, SNR ranges and wander recorded" "\"snr_db\":3"
 tensors "$T/aug1.st" >"$T/a.bin"; tensors "$T/aug2.st" >"$T/b.bin"
 tensors "$T/aug3.st" >"$T/c.bin"
 cmp -s "$T/a.bin" "$T/b.bin" && ok "same --seed, --threads 1: identical weights" ||
@@ -523,6 +532,15 @@ for tw in 1 0,0 -1,1 1,x 11,1; do
 	run 2 "retrain: --task-weights $tw refused" rt $J --task-weights "$tw" \
 		--out "$T/x.st"
 	has "$T/err" "--task-weights $tw: expected" "--task-weights $tw: named"
+done
+for db in x 5,2 12, -30 0,61 3,x; do
+	# shellcheck disable=SC2086
+	run 2 "retrain: --snr $db refused" rt $J --snr "$db" --out "$T/x.st"
+	has "$T/err" "--snr $db: LO or LO,HI" "--snr $db: named"
+	# shellcheck disable=SC2086
+	run 2 "retrain: --motion-snr $db refused" rt $J --motion-snr "$db" \
+		--out "$T/x.st"
+	has "$T/err" "--motion-snr $db: LO or LO,HI" "--motion-snr $db: named"
 done
 # --- 7. the open protocol and the hold-outs (DESIGN.md 8) ----------------
 # 2 ECG-ID persons that train and 2 held out (61, 62), PTB-XL records of both
