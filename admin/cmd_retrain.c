@@ -24,6 +24,7 @@
 #include "admin/common.h"
 #include "admin/datasrc.h"
 #include "admin/retrain_ckpt.h"
+#include "admin/retrain_init.h"
 #include "admin/storedata.h"
 #include "data/protocol.h"
 #include "data/split.h"
@@ -53,6 +54,8 @@ struct rt_opts {
 	struct nn_hparams hp;
 	float max_minutes;
 };
+
+#define CLS_WEIGHT "id_head.classifier.weight"
 
 static const char usage[] =
 "usage: dt4ecg-admin retrain --out MODEL [options]\n"
@@ -753,21 +756,34 @@ rt_training_set(struct admin_ctx *ctx, struct rt_opts *o, struct rt_run *r,
 		    "training data have %d", o->init, r->m->n_activities,
 		    r->n_act);
 		return -1;
-	} else if (r->m->n_subjects != r->n_rows) {
-		/* fine-tuning on other people: the trunk and both heads of
-		 * the initial model, a new classifier for these subjects */
+	} else {
+		/* fine-tuning: the trunk and both heads of the initial model;
+		 * its classifier rows for the subjects it knows, imprinted
+		 * rows for new ones (retrain_init.h) */
 		struct nn_model *fresh = NULL;
-		int k;
+		struct rt_carry cy;
+		int k, rc;
 
 		if (nn_model_create(&o->hp, r->n_rows, r->n_act,
 		    (const char *const *)r->m->activities, o->seed, &fresh,
 		    err) != 0)
 			return -1;
-		k = nn_model_copy_weights(fresh, r->m,
-		    "id_head.classifier.weight");
-		fprintf(stderr, "retrain: --init %s: %d tensors kept, a new "
-		    "classifier for %d subjects (it had %d)\n", o->init, k,
-		    r->n_rows, r->m->n_subjects);
+		k = nn_model_copy_weights(fresh, r->m, CLS_WEIGHT);
+		rc = rt_classifier_carry(r->m, fresh, r->subj_names, r->n_rows,
+		    r->ts, r->rows, o->batch, &cy, err);
+		if (rc < 0) {
+			nn_model_free(fresh);
+			return -1;
+		}
+		if (rc == 0)
+			fprintf(stderr, "retrain: --init %s: %d tensors kept; "
+			    "classifier: %d of %d subjects kept, %d new "
+			    "imprinted, %d new at random\n", o->init, k,
+			    cy.kept, r->n_rows, cy.imprinted, cy.random);
+		else
+			fprintf(stderr, "retrain: --init %s: %d tensors kept, a "
+			    "new classifier for %d subjects (it names none)\n",
+			    o->init, k, r->n_rows);
 		nn_model_free(r->m);
 		r->m = fresh;
 	}

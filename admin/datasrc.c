@@ -407,6 +407,14 @@ int
 admin_run_set(const struct nn_model *m, int batch, const struct data_set *s,
     float *emb, float *act, const char *what, struct dt_error *err)
 {
+	return admin_run_windows(m, batch, s, NULL, s->n, emb, act, what, err);
+}
+
+int
+admin_run_windows(const struct nn_model *m, int batch,
+    const struct data_set *s, const size_t *which, size_t n, float *emb,
+    float *act, const char *what, struct dt_error *err)
+{
 	struct nn_net *net = NULL;
 	struct admin_progress pr;
 	float *x = NULL;
@@ -414,7 +422,7 @@ admin_run_set(const struct nn_model *m, int batch, const struct data_set *s,
 	int W = m->hp.window, E = m->hp.embedding_dim, A = m->n_activities, k,
 	    rc = -1;
 
-	if (s->n == 0)
+	if (n == 0)
 		return 0;
 	if (s->window != W)
 		return dt_error_set(err, DT_E_INVALID, "data windows of %d, the "
@@ -424,15 +432,16 @@ admin_run_set(const struct nn_model *m, int batch, const struct data_set *s,
 	if (nn_net_create(m, batch, &net, err) != 0)
 		goto out;
 	admin_progress_start(&pr, what);
-	for (done = 0; done < s->n; done += (size_t)k) {
-		k = s->n - done < (size_t)batch ? (int)(s->n - done) : batch;
+	for (done = 0; done < n; done += (size_t)k) {
+		k = n - done < (size_t)batch ? (int)(n - done) : batch;
 		for (i = 0; i < (size_t)k; i++)
-			data_set_window(s, done + i, x + i * W);
+			data_set_window(s, which != NULL ? which[done + i] :
+			    done + i, x + i * W);
 		if (nn_net_run(net, x, k, emb ? emb + done * E : NULL,
 		    act ? act + done * A : NULL, err) != 0)
 			goto out;
 		if (what != NULL)
-			admin_progress(&pr, done + (size_t)k, s->n);
+			admin_progress(&pr, done + (size_t)k, n);
 	}
 	if (what != NULL)
 		admin_progress_end(&pr);

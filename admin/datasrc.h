@@ -70,5 +70,10 @@ void admin_progress_end(struct admin_progress *p);
  */
 int admin_run_set(const struct nn_model *m, int batch, const struct data_set *s,
     float *emb, float *act, const char *what, struct dt_error *err);
+/* The same for the N windows WHICH[0..n) of S (NULL: the first N); row k
+ * of EMB and ACT is window WHICH[k]. */
+int admin_run_windows(const struct nn_model *m, int batch,
+    const struct data_set *s, const size_t *which, size_t n, float *emb,
+    float *act, const char *what, struct dt_error *err);
 
 #endif /* ADMIN_DATASRC_H */

@@ -17,7 +17,8 @@ admin_dt4ecg_admin_SOURCES = \
 	admin/eval_open.c admin/eval_open.h admin/cmd_calibrate.c \
 	admin/cmd_quantize.c \
 	admin/storedata.c admin/storedata.h \
-	admin/retrain_ckpt.c admin/retrain_ckpt.h
+	admin/retrain_ckpt.c admin/retrain_ckpt.h admin/retrain_init.c \
+	admin/retrain_init.h
 admin_dt4ecg_admin_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(SQLITE_CFLAGS) \
 	$(SODIUM_CFLAGS)
 admin_dt4ecg_admin_LDADD = $(DATA_LIBS) $(PIPELINE_LIBS) $(STORE_LIBS) $(NN_LIBS) \

@@ -625,7 +625,8 @@ has "$T/err" "nothing to calibrate" "calibrate: says why"
 run 2 "calibrate: bad --target-acc" "$A" calibrate --model "$T/open.st" \
 	--out "$T/x.st" --target-acc 2
 # retrain from the store: two members enrolled, fine-tuned from the
-# store's active model with a new classifier
+# store's active model: its classifier rows for the subjects it knows, the
+# members' rows imprinted from their mean embeddings
 ST="$T/site.db"
 { "$A" --db "$ST" init && "$A" --db "$ST" model import "$T/open.st" \
     --id base --activate && for p in 03 04; do
@@ -638,7 +639,8 @@ run 0 "retrain --data store --init active" "$A" --db "$ST" retrain \
 	--epochs 1 --batch 16 --hop 256 --threads 1 --out "$T/site.st"
 has "$T/err" "2 enrolment recordings of 2 members from the store" \
 	"store recordings read"
-has "$T/err" "new classifier for" "fine-tuning keeps the trunk"
+has "$T/err" "tensors kept; classifier: [1-9][0-9]* of [0-9]* subjects kept, 2 new imprinted, 0 new at random" \
+	"fine-tuning keeps the trunk, the known rows, imprints the members"
 meta "$T/site.st" site.json
 jcheck "$T/site.json" "$M"'|(.subjects|fromjson) as $s |
     ($s|index("site:1")) != null and ($s|index("site:2")) != null' \
