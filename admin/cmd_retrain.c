@@ -55,8 +55,6 @@ struct rt_opts {
 	float max_minutes;
 };
 
-#define CLS_WEIGHT "id_head.classifier.weight"
-
 static const char usage[] =
 "usage: dt4ecg-admin retrain --out MODEL [options]\n"
 "  data:      --data NAME|MANIFEST (repeatable; built-in ecg-id, ecg-activity;\n"
@@ -770,7 +768,7 @@ rt_training_set(struct admin_ctx *ctx, struct rt_opts *o, struct rt_run *r,
 		    (const char *const *)r->m->activities, o->seed, &fresh,
 		    err) != 0)
 			return -1;
-		k = nn_model_copy_weights(fresh, r->m, CLS_WEIGHT);
+		k = nn_model_copy_weights(fresh, r->m, RT_CLASSIFIER);
 		rc = rt_classifier_carry(r->m, fresh, r->subj_names, r->n_rows,
 		    r->ts, r->rows, o->batch, &cy, err);
 		if (rc < 0) {

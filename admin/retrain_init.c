@@ -14,8 +14,6 @@
 #include "admin/retrain_init.h"
 #include "data/protocol.h"
 
-#define CLS "id_head.classifier.weight"
-
 static double
 row_norm(const float *v, int E)
 {
@@ -63,8 +61,8 @@ rt_classifier_carry(const struct nn_model *init, struct nn_model *m,
     const int *rows, int batch, struct rt_carry *out, struct dt_error *err)
 {
 	const char *meta = nn_model_meta(init, "subjects");
-	const struct nn_tensor *src = nn_model_tensor(init, CLS);
-	struct nn_tensor *dst = nn_model_tensor_mut(m, CLS);
+	const struct nn_tensor *src = nn_model_tensor(init, RT_CLASSIFIER);
+	struct nn_tensor *dst = nn_model_tensor_mut(m, RT_CLASSIFIER);
 	const int E = m->hp.embedding_dim;
 	json_t *subjects = NULL;
 	bool *is_new = NULL;

@@ -15,6 +15,9 @@
 #include "nn/model.h"
 #include "util/error.h"
 
+/* the identity classifier's tensor (DESIGN.md 3) */
+#define RT_CLASSIFIER "id_head.classifier.weight"
+
 struct rt_carry {
 	int kept;		/* rows copied from the initial model */
 	int imprinted;		/* new subjects started at their mean embedding */
