@@ -180,10 +180,23 @@ mkdir "$T/ca" && (
 cp "$T/ca/server.crt" "$T/ca/server.key" "$Q/"
 [ "$(id -u)" -eq 0 ] && chown nobody "$Q/server.crt" "$Q/server.key"
 chmod 600 "$Q/server.key"
+# a TCP port another test (a dt4ecgd, another cluster) may hold: on "Address
+# already in use" the same cluster tries the next candidate, as dt4ecgd does
 pgport=$(( 25000 + $$ % 5000 ))
-DT4ECG_PG_OPTS="-c listen_addresses=127.0.0.1 -c port=$pgport -c ssl=on \
+verb=start
+tries=0
+until DT4ECG_PG_OPTS="-c listen_addresses=127.0.0.1 -c port=$pgport -c ssl=on \
     -c ssl_cert_file=$Q/server.crt -c ssl_key_file=$Q/server.key" \
-    sh "$SRC/tests/pg-cluster.sh" start "$Q" >/dev/null || { echo "Bail out! TLS cluster"; exit 99; }
+    sh "$SRC/tests/pg-cluster.sh" $verb "$Q" >/dev/null 2>"$T/pgtls.err"; do
+	tries=$((tries + 1))
+	if [ $tries -ge 5 ] || ! grep -q "Address already in use" "$T/pgtls.err"; then
+		cat "$T/pgtls.err"; echo "Bail out! TLS cluster"; exit 99
+	fi
+	pgport=$((pgport + 37))
+	verb=resume
+done
+[ $tries -eq 0 ] || echo "# TLS cluster on port $pgport, $tries taken before it"
+chmod 0755 "$Q"
 "$BIN/psql" -qX -h "$Q" -p "$pgport" -U dt4ecg -d postgres -c "CREATE DATABASE tls" >/dev/null || exit 99
 TLS="postgresql://dt4ecg@localhost:$pgport/tls?sslmode=verify-full&sslrootcert=$T/ca/ca.crt"
 "$A" --db "$TLS" init --key-file "$T/tls-store.key" >"$T/out" 2>&1 &&
