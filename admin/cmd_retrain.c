@@ -42,6 +42,7 @@ struct rt_opts {
 	bool task_grad_norm;	/* fixed weights on normalised task gradients */
 	int fold, folds, train_max;
 	int epochs, batch, hop, threads, patience, warmup_epochs;
+	int subcentres;		/* CosFace sub-centres per subject (1) */
 	float lr, wd, alpha, gn_lr, margin, scale, val_frac;
 	bool gradnorm, p3_with_unlabelled;
 	float task_w[2];	/* fixed task weights without GradNorm (1, 1) */
@@ -77,6 +78,8 @@ static const char usage[] =
 "  training:  --epochs N (20) --batch N (64) --lr X (1e-3) --wd X (1e-4)\n"
 "             --hop N (64) --warmup-epochs N (0) --patience N (5)\n"
 "             --margin X (0.2) --scale X (30) --seed N (1)\n"
+"             --subcentres K (1: CosFace with K centres per subject\n"
+"             while training, the dominant one kept in the model)\n"
 "             --no-gradnorm --alpha X (1.5) --gradnorm-lr X (0.025)\n"
 "             --gradnorm-at weight|features (where ||grad L_i|| is\n"
 "             measured: DESIGN.md 2's W, or the shared pooled features)\n"
@@ -299,7 +302,7 @@ set_meta_f(struct nn_model *m, const char *key, double v,
 enum {
 	O_PROTO = 256, O_FOLD, O_FOLDS, O_TMAX, O_P3U, O_VAL, O_EPOCHS,
 	O_BATCH, O_LR, O_WD, O_HOP, O_WARM, O_PAT, O_MARGIN, O_SCALE, O_SEED,
-	O_NOGN, O_ALPHA, O_GNLR, O_THREADS, O_AUG, O_SNR, O_INIT, O_OUT, O_CK,
+	O_SUBC, O_NOGN, O_ALPHA, O_GNLR, O_THREADS, O_AUG, O_SNR, O_INIT, O_OUT, O_CK,
 	O_RES, O_WIN, O_STEM, O_STAGES, O_EMB, O_HID, O_DATA, O_MAXMIN,
 	O_KERNEL, O_GATE, O_TW, O_UNLAB, O_BAL, O_GNAT, O_TGN, O_WAMP, O_WHZ,
 	O_MSNR
@@ -443,6 +446,8 @@ static const struct adm_opt rt_table[] = {
 	ADM_OPT_INT("patience", O_PAT, R, patience, 0, 10000, NULL),
 	ADM_OPT_FLT("margin", O_MARGIN, R, margin, 0, 1, NULL),
 	ADM_OPT_FLT("scale", O_SCALE, R, scale, 1, 100, NULL),
+	ADM_OPT_INT("subcentres", O_SUBC, R, subcentres, 1,
+	    NN_MAX_SUBCENTRES, NULL),
 	ADM_OPT_INT("seed", O_SEED, R, seed_i, 0, 2147483647, NULL),
 	ADM_OPT_CALL0("no-gradnorm", O_NOGN),
 	ADM_OPT_FLT("alpha", O_ALPHA, R, alpha, 0, 10, NULL),
@@ -500,6 +505,7 @@ rt_options(int argc, char **argv, struct rt_opts *o)
 	o->gn_lr = 0.025f;
 	o->margin = 0.2f;
 	o->scale = 30.0f;
+	o->subcentres = 1;
 	o->val_frac = 0.1f;
 	o->gradnorm = true;
 	o->task_w[0] = o->task_w[1] = 1.0f;
@@ -866,6 +872,7 @@ rt_resume(const struct rt_opts *o, struct rt_run *r, struct dt_error *err)
 	to.weight_decay = o->wd;
 	to.cosface_s = o->scale;
 	to.cosface_m = o->margin;
+	to.subcentres = o->subcentres;
 	to.gradnorm = o->gradnorm;
 	to.fixed_w_id = o->task_w[0];
 	to.fixed_w_act = o->task_w[1];
@@ -1176,6 +1183,9 @@ rt_metadata(const struct rt_opts *o, struct rt_run *r, struct dt_error *err)
 		    ecg_prep_gate_name(o->gate)));
 		json_object_set_new(hpj, "cosface_s", json_real(o->scale));
 		json_object_set_new(hpj, "cosface_m", json_real(o->margin));
+		if (o->subcentres > 1)
+			json_object_set_new(hpj, "cosface_subcentres",
+			    json_integer(o->subcentres));
 		json_object_set_new(hpj, "gradnorm", json_boolean(o->gradnorm));
 		json_object_set_new(hpj, "gradnorm_alpha", json_real(o->alpha));
 		json_object_set_new(hpj, "gradnorm_lr", json_real(o->gn_lr));

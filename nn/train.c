@@ -58,6 +58,7 @@ nn_train_opts_default(struct nn_train_opts *o)
 	o->weight_decay = 1e-4f;
 	o->cosface_s = 30.0f;
 	o->cosface_m = 0.2f;
+	o->subcentres = 1;
 	o->dropout = 0.2f;
 	o->gradnorm = true;
 	o->fixed_w_id = o->fixed_w_act = 1.0f;
@@ -188,7 +189,8 @@ define_params(struct nn_trainer *t, const struct nn_model *m,
 	if (add_bn(t, m, "id_head.bn", t->E, T_ID, &t->i_idbn_g, &t->i_idbn_b,
 	    &t->id_rm, &t->id_rv, err) != 0)
 		return -1;
-	P_(t->i_cls, "id_head.classifier.weight", t->n_subj * t->E, true, T_ID);
+	P_(t->i_cls, "id_head.classifier.weight", t->n_subj * t->K * t->E,
+	    true, T_ID);
 	P_(t->i_a1w, "act_head.fc1.weight", t->Hd * cin, true, T_ACT);
 	P_(t->i_a1b, "act_head.fc1.bias", t->Hd, false, T_ACT);
 	P_(t->i_a2w, "act_head.fc2.weight", t->n_act * t->Hd, true, T_ACT);
@@ -209,6 +211,55 @@ GG(struct nn_trainer *t, int i)
 	return t->G + t->prm[i].off;
 }
 
+/* Values of parameter or buffer I in the model: the classifier has one row
+ * per subject there, K here. */
+static size_t
+model_numel(const struct nn_trainer *t, int i)
+{
+	const struct param *p = i < t->n_prm ? &t->prm[i] :
+	    &t->buf[i - t->n_prm];
+
+	return i == t->i_cls ? p->numel / (size_t)t->K : p->numel;
+}
+
+/*
+ * The model's classifier rows into the trainer's: sub-centre 0 of a subject
+ * starts at its row (kept or imprinted by the caller), the others at random
+ * directions of the same norm, so that they collect what the first does not
+ * fit.  Its own random stream: K = 1 draws nothing and the dropout masks
+ * stay those of plain CosFace.
+ */
+static void
+cls_expand(struct nn_trainer *t, const float *rows)
+{
+	float *P = PP(t, t->i_cls);
+	const int E = t->E, K = t->K;
+	struct dt_rng r;
+	int j, k, c;
+
+	dt_rng_seed(&r, t->o.seed ^ 0x5355424345ULL);
+	for (j = 0; j < t->n_subj; j++) {
+		const float *src = rows + (size_t)j * E;
+		double q = 0.0, qr;
+
+		for (c = 0; c < E; c++)
+			q += (double)src[c] * src[c];
+		memcpy(P + (size_t)j * K * E, src, sizeof(float) * E);
+		for (k = 1; k < K; k++) {
+			float *dst = P + ((size_t)j * K + k) * E;
+
+			qr = 0.0;
+			for (c = 0; c < E; c++) {
+				dst[c] = (float)dt_rng_normal(&r);
+				qr += (double)dst[c] * dst[c];
+			}
+			for (c = 0; c < E; c++)
+				dst[c] = (float)(dst[c] * sqrt(q / fmax(qr,
+				    1e-30)));
+		}
+	}
+}
+
 /* Copies the model's tensors into P and R. */
 static int
 load_from_model(struct nn_trainer *t, const struct nn_model *m,
@@ -222,11 +273,14 @@ load_from_model(struct nn_trainer *t, const struct nn_model *m,
 		float *dst = i < t->n_prm ? t->P + p->off : t->R + p->off;
 		const struct nn_tensor *x = nn_model_tensor(m, p->name);
 
-		if (x == NULL || x->numel != p->numel)
+		if (x == NULL || x->numel != model_numel(t, i))
 			return dt_error_set(err, DT_E_FORMAT,
 			    "tensor %s: %s (expected %zu values)", p->name,
-			    x ? "wrong size" : "missing", p->numel);
-		memcpy(dst, x->data, sizeof(float) * p->numel);
+			    x ? "wrong size" : "missing", model_numel(t, i));
+		if (i == t->i_cls && t->K > 1)
+			cls_expand(t, x->data);
+		else
+			memcpy(dst, x->data, sizeof(float) * p->numel);
 	}
 	return 0;
 }
@@ -359,8 +413,13 @@ build(struct nn_trainer *t, struct dt_error *err)
 	ALLOC(t->eis, t->E);
 	ALLOC(t->de, (size_t)N * t->E);
 	ALLOC(t->depre, (size_t)N * t->E);
-	ALLOC(t->cos_work, 2 * (size_t)N * t->E + (size_t)t->n_subj * t->E +
-	    (size_t)N * t->n_subj + N + t->n_subj);
+	ALLOC(t->cos_work, nn_tl_cosface_work(N, t->E, t->n_subj, t->K));
+	ALLOC(t->sub_hits, (size_t)t->n_subj * t->K);
+	if ((t->cos_arg = calloc((size_t)N * t->n_subj, sizeof(int))) ==
+	    NULL) {
+		dt_error_set(err, DT_E_NOMEM, "trainer: out of memory");
+		goto fail;
+	}
 	ALLOC(t->h, (size_t)N * t->Hd);
 	ALLOC(t->hr, (size_t)N * t->Hd);
 	ALLOC(t->drop, (size_t)N * t->Hd);
@@ -399,11 +458,12 @@ nn_trainer_create(const struct nn_model *m, const struct nn_train_opts *o,
 	if (!(o->lr > 0) || !(o->weight_decay >= 0) || !(o->dropout >= 0) ||
 	    !(o->dropout < 1) || !(o->cosface_s > 0) || o->total_steps < 1 ||
 	    o->warmup_steps < 0 || !(o->gradnorm_lr >= 0) ||
+	    o->subcentres < 1 || o->subcentres > NN_MAX_SUBCENTRES ||
 	    !(o->gradnorm_alpha >= 0) || !(o->fixed_w_id >= 0) ||
 	    !(o->fixed_w_act >= 0) || !(o->fixed_w_id + o->fixed_w_act > 0))
 		return dt_error_set(err, DT_E_INVALID,
 		    "trainer: invalid options (lr, weight decay, dropout, "
-		    "cosface s, steps or GradNorm settings)");
+		    "cosface s, sub-centres, steps or GradNorm settings)");
 	if (m->hp.stem_channels % NN_TB)
 		return dt_error_set(err, DT_E_UNSUPPORTED,
 		    "trainer: stem_channels %d is not a multiple of %d",
@@ -420,6 +480,7 @@ nn_trainer_create(const struct nn_model *m, const struct nn_train_opts *o,
 	t->N = o->batch;
 	t->n_subj = m->n_subjects;
 	t->n_act = m->n_activities;
+	t->K = o->subcentres;
 	t->E = m->hp.embedding_dim;
 	t->Hd = m->hp.act_hidden;
 	t->nthreads = omp_get_max_threads();
@@ -516,6 +577,8 @@ nn_trainer_free(struct nn_trainer *t)
 	free(t->de);
 	free(t->depre);
 	free(t->cos_work);
+	free(t->cos_arg);
+	free(t->sub_hits);
 	free(t->h);
 	free(t->hr);
 	free(t->drop);
@@ -649,15 +712,20 @@ forward(struct nn_trainer *t, const float *x, int n, bool update_stats,
  */
 static void
 heads_backward(struct nn_trainer *t, const int *y_id, const int *y_act,
-    int n, float w_id, float w_act, double *L_id, double *L_act,
-    struct nn_step_stats *st)
+    int n, float w_id, float w_act, bool count_hits, double *L_id,
+    double *L_act, struct nn_step_stats *st)
 {
 	const int N = t->N;
 	size_t j;
 
+	count_hits = count_hits && t->K > 1;
+	if (count_hits)	/* dominance follows the last ~1,000 steps */
+		for (j = 0; j < (size_t)t->n_subj * t->K; j++)
+			t->sub_hits[j] *= 0.999f;
 	*L_id = nn_tl_cosface(t->e, PP(t, t->i_cls), y_id, n, N, t->E,
-	    t->n_subj, t->o.cosface_s, t->o.cosface_m, t->de,
-	    GG(t, t->i_cls), w_id, &st->n_id, &st->correct_id, t->cos_work);
+	    t->n_subj, t->K, t->o.cosface_s, t->o.cosface_m, t->de,
+	    GG(t, t->i_cls), w_id, &st->n_id, &st->correct_id, t->cos_work,
+	    t->cos_arg, count_hits ? t->sub_hits : NULL);
 	nn_tl_bn1d_bwd(t->epre, t->de, t->depre, n, N, t->E, t->emean, t->eis,
 	    PP(t, t->i_idbn_g), GG(t, t->i_idbn_g), GG(t, t->i_idbn_b), w_id);
 	nn_tl_fc_bwd(t->f, PP(t, t->i_idfc_w), t->depre, t->df_id,
@@ -815,8 +883,8 @@ compute(struct nn_trainer *t, const float *x, const int *y_id,
 	if (check_batch(t, x, y_id, y_act, n, err) != 0 ||
 	    forward(t, x, n, false, err) != 0)
 		return -1;
-	heads_backward(t, y_id, y_act, n, t->gn.w[0], t->gn.w[1], &L_id,
-	    &L_act, &st);
+	heads_backward(t, y_id, y_act, n, t->gn.w[0], t->gn.w[1], false,
+	    &L_id, &L_act, &st);
 	combine_df(t, t->gn.w[0], t->gn.w[1]);
 	if (backward && backbone_backward(t, n, false, err) != 0)
 		return -1;
@@ -907,7 +975,8 @@ nn_trainer_step(struct nn_trainer *t, const float *x, const int *y_id,
 		return -1;
 	w_id = t->gn.w[0];
 	w_act = t->gn.w[1];
-	heads_backward(t, y_id, y_act, n, w_id, w_act, &L_id, &L_act, &s);
+	heads_backward(t, y_id, y_act, n, w_id, w_act, true, &L_id, &L_act,
+	    &s);
 	id_on = s.n_id > 0;
 	act_on = s.n_act > 0;
 	s.lr = (float)(t->o.lr * f);
@@ -1050,6 +1119,32 @@ nn_trainer_task_weights(const struct nn_trainer *t, float *w_id,
 
 /* ---- export -------------------------------------------------------------------- */
 
+/*
+ * The trainer's K sub-centres of each subject into the model's one row: the
+ * dominant one, which won most of the subject's recent samples (Sub-center
+ * ArcFace keeps it and drops the rest, whose samples are the subject's
+ * outliers; embeddings are matched against enrolled templates, never
+ * against these rows, so the rest are not needed downstream).
+ */
+static void
+cls_collapse(const struct nn_trainer *t, float *rows)
+{
+	const float *P = t->P + t->prm[t->i_cls].off;
+	const int E = t->E, K = t->K;
+	int j, k;
+
+	for (j = 0; j < t->n_subj; j++) {
+		const float *h = t->sub_hits + (size_t)j * K;
+		int best = 0;
+
+		for (k = 1; k < K; k++)
+			if (h[k] > h[best])
+				best = k;
+		memcpy(rows + (size_t)j * E, P + ((size_t)j * K + best) * E,
+		    sizeof(float) * E);
+	}
+}
+
 int
 nn_trainer_export(const struct nn_trainer *t, struct nn_model *m,
     struct dt_error *err)
@@ -1068,7 +1163,7 @@ nn_trainer_export(const struct nn_trainer *t, struct nn_model *m,
 		    &t->buf[i - t->n_prm];
 		const struct nn_tensor *x = nn_model_tensor(m, p->name);
 
-		if (x == NULL || x->numel != p->numel)
+		if (x == NULL || x->numel != model_numel(t, i))
 			return dt_error_set(err, DT_E_FORMAT,
 			    "export: tensor %s: %s", p->name,
 			    x ? "wrong size" : "missing");
@@ -1078,8 +1173,11 @@ nn_trainer_export(const struct nn_trainer *t, struct nn_model *m,
 		    &t->buf[i - t->n_prm];
 		struct nn_tensor *x = nn_model_tensor_mut(m, p->name);
 
-		memcpy(x->data, (i < t->n_prm ? t->P : t->R) + p->off,
-		    sizeof(float) * p->numel);
+		if (i == t->i_cls && t->K > 1)
+			cls_collapse(t, x->data);
+		else
+			memcpy(x->data, (i < t->n_prm ? t->P : t->R) + p->off,
+			    sizeof(float) * p->numel);
 	}
 	snprintf(v, sizeof(v), "%.6g", (double)t->gn.w[0]);
 	if (nn_model_set_meta(m, "gradnorm.w_id", v, err) != 0)

@@ -16,6 +16,8 @@
 #include "nn/model.h"
 #include "util/error.h"
 
+#define NN_MAX_SUBCENTRES 8
+
 struct nn_train_opts {
 	int batch;		/* windows per step (the trainer is built for it) */
 	int total_steps;	/* for the cosine schedule */
@@ -24,6 +26,10 @@ struct nn_train_opts {
 	float weight_decay;	/* 1e-4 (AdamW, decoupled) */
 	float cosface_s;	/* 30 */
 	float cosface_m;	/* 0.2 */
+	int subcentres;		/* 1 (plain CosFace) .. NN_MAX_SUBCENTRES: the
+				 * trainer's classifier has this many rows per
+				 * subject; the model gets each subject's
+				 * dominant one (nn_trainer_export) */
 	float dropout;		/* 0.2, activity head */
 	bool gradnorm;		/* false: fixed weights fixed_w_id, fixed_w_act */
 	float fixed_w_id, fixed_w_act;	/* 1, 1 (ablation: e.g. 0, 1) */

@@ -24,6 +24,8 @@
  *   counts, a hash of the parameter names and sizes), step, GradNorm state,
  *   rng state, dropout probability
  *   P | M | V (n_floats each) | per-parameter AdamW steps (i64) | R
+ *   | with CosFace sub-centres (K > 1): each one's recent wins (S*K floats;
+ *   K is in the names hash through the classifier's size)
  *   u64 FNV-1a of everything before it.
  */
 #define CK_MAGIC "DT4ECGTR"
@@ -97,6 +99,13 @@ nn_trainer_steps(const struct nn_trainer *t)
 	return t->step;
 }
 
+/* floats of sub-centre wins in the file */
+static size_t
+ck_hits(const struct nn_trainer *t)
+{
+	return t->K > 1 ? (size_t)t->n_subj * t->K : 0;
+}
+
 static int
 ck_write(struct dt_file_out *f, const void *p, size_t n, uint64_t *hash,
     struct dt_error *err)
@@ -139,7 +148,9 @@ nn_trainer_save_state(const struct nn_trainer *t, const char *path,
 	    ck_write(&f, t->V, sizeof(float) * t->n_floats, &hash, err) != 0 ||
 	    ck_write(&f, t->pstep, sizeof(int64_t) * (size_t)t->n_prm, &hash,
 	    err) != 0 ||
-	    ck_write(&f, t->R, sizeof(float) * t->n_rfloats, &hash, err) != 0)
+	    ck_write(&f, t->R, sizeof(float) * t->n_rfloats, &hash, err) != 0 ||
+	    ck_write(&f, t->sub_hits, sizeof(float) * ck_hits(t), &hash,
+	    err) != 0)
 		goto fail;
 	hcopy = hash;
 	if (ck_write(&f, &hcopy, sizeof(hcopy), &hash, err) != 0)
@@ -167,7 +178,7 @@ nn_trainer_load_state(struct nn_trainer *t, const char *path,
 	char magic[8];
 	uint32_t ver, hb;
 	uint64_t hash = 1469598103934665603ULL, stored, dummy = 0;
-	float *P = NULL, *M = NULL, *V = NULL, *R = NULL;
+	float *P = NULL, *M = NULL, *V = NULL, *R = NULL, *H = NULL;
 	int64_t *ps = NULL;
 	FILE *f;
 	size_t j;
@@ -209,7 +220,8 @@ nn_trainer_load_state(struct nn_trainer *t, const char *path,
 	V = malloc(sizeof(float) * t->n_floats);
 	R = malloc(sizeof(float) * (t->n_rfloats ? t->n_rfloats : 1));
 	ps = malloc(sizeof(int64_t) * (size_t)t->n_prm);
-	if (!P || !M || !V || !R || !ps) {
+	H = malloc(sizeof(float) * (ck_hits(t) ? ck_hits(t) : 1));
+	if (!P || !M || !V || !R || !ps || !H) {
 		dt_error_set(err, DT_E_NOMEM, "out of memory");
 		goto out;
 	}
@@ -218,6 +230,7 @@ nn_trainer_load_state(struct nn_trainer *t, const char *path,
 	    read_all(f, V, sizeof(float) * t->n_floats, &hash) != 0 ||
 	    read_all(f, ps, sizeof(int64_t) * (size_t)t->n_prm, &hash) != 0 ||
 	    read_all(f, R, sizeof(float) * t->n_rfloats, &hash) != 0 ||
+	    read_all(f, H, sizeof(float) * ck_hits(t), &hash) != 0 ||
 	    fread(&stored, 1, sizeof(stored), f) != sizeof(stored)) {
 		dt_error_set(err, DT_E_FORMAT, "%s: truncated", path);
 		goto out;
@@ -243,6 +256,12 @@ nn_trainer_load_state(struct nn_trainer *t, const char *path,
 			    "%s: non-finite running statistic", path);
 			goto out;
 		}
+	for (j = 0; j < ck_hits(t); j++)
+		if (!isfinite(H[j]) || H[j] < 0) {
+			dt_error_set(err, DT_E_FORMAT,
+			    "%s: invalid sub-centre count", path);
+			goto out;
+		}
 	if (h.step < 0 || h.gn_t < 0 || !(h.gn_w[0] > 0) || !(h.gn_w[1] > 0) ||
 	    !isfinite(h.gn_w[0]) || !isfinite(h.gn_w[1])) {
 		dt_error_set(err, DT_E_FORMAT, "%s: invalid trainer state",
@@ -254,6 +273,7 @@ nn_trainer_load_state(struct nn_trainer *t, const char *path,
 	memcpy(t->V, V, sizeof(float) * t->n_floats);
 	memcpy(t->pstep, ps, sizeof(int64_t) * (size_t)t->n_prm);
 	memcpy(t->R, R, sizeof(float) * t->n_rfloats);
+	memcpy(t->sub_hits, H, sizeof(float) * ck_hits(t));
 	t->step = h.step;
 	for (i = 0; i < 2; i++) {
 		t->gn.w[i] = h.gn_w[i];
@@ -272,6 +292,7 @@ out:
 	free(M);
 	free(V);
 	free(R);
+	free(H);
 	free(ps);
 	return rc;
 }

@@ -1089,38 +1089,50 @@ nn_tl_bn1d_bwd(const float *x, const float *dy, float *dx, int n, int N,
 
 /* ---- losses ---------------------------------------------------------------- */
 
+size_t
+nn_tl_cosface_work(int N, int E, int S, int K)
+{
+	const size_t R = (size_t)S * K;
+
+	return 2 * (size_t)N * E + R * E + (size_t)N * S + N + 2 * R;
+}
+
 double
 nn_tl_cosface(const float *e, const float *w, const int *y, int n, int N,
-    int E, int S, float sc, float mg, float *de, float *dw, float scale,
-    int *n_lab, int *correct, float *work)
+    int E, int S, int K, float sc, float mg, float *de, float *dw,
+    float scale, int *n_lab, int *correct, float *work, int *arg,
+    float *hits)
 {
+	const int R = S * K;	/* classifier rows */
 	float *eh = work, *deh = eh + (size_t)N * E, *wh = deh + (size_t)N * E;
-	float *p = wh + (size_t)S * E, *en = p + (size_t)N * S, *wn = en + N;
+	float *p = wh + (size_t)R * E, *en = p + (size_t)N * S, *wn = en + N;
+	float *cr = wn + R;
 	double loss = 0.0;
-	int i, j, k, nl = 0, ok = 0;
+	int i, j, k, r, nl = 0, ok = 0;
 
 	for (i = 0; i < n; i++)
 		if (y[i] >= 0)
 			nl++;
 	memset(de, 0, sizeof(float) * (size_t)N * E);
 	if (dw != NULL)
-		memset(dw, 0, sizeof(float) * (size_t)S * E);
+		memset(dw, 0, sizeof(float) * (size_t)R * E);
 	*n_lab = nl;
 	*correct = 0;
 	if (nl == 0)
 		return 0.0;
-	for (j = 0; j < S; j++) {
+	for (r = 0; r < R; r++) {
 		double q = 0.0;
 
 		for (k = 0; k < E; k++)
-			q += (double)w[(size_t)j * E + k] * w[(size_t)j * E + k];
-		wn[j] = (float)fmax(sqrt(q), 1e-12);
+			q += (double)w[(size_t)r * E + k] * w[(size_t)r * E + k];
+		wn[r] = (float)fmax(sqrt(q), 1e-12);
 		for (k = 0; k < E; k++)
-			wh[(size_t)j * E + k] = w[(size_t)j * E + k] / wn[j];
+			wh[(size_t)r * E + k] = w[(size_t)r * E + k] / wn[r];
 	}
 	for (i = 0; i < n; i++) {
 		const float *er = e + (size_t)i * E;
 		float *pr = p + (size_t)i * S;
+		int *ar = arg + (size_t)i * S;
 		double q = 0.0, mx = -INFINITY, sum = 0.0;
 		int best = 0;
 
@@ -1131,13 +1143,23 @@ nn_tl_cosface(const float *e, const float *w, const int *y, int n, int N,
 		en[i] = (float)fmax(sqrt(q), 1e-12);
 		for (k = 0; k < E; k++)
 			eh[(size_t)i * E + k] = er[k] / en[i];
-		for (j = 0; j < S; j++) {
+		for (r = 0; r < R; r++) {
 			float c = 0.0f;
 
 			for (k = 0; k < E; k++)
-				c += eh[(size_t)i * E + k] * wh[(size_t)j * E + k];
-			pr[j] = c;
+				c += eh[(size_t)i * E + k] * wh[(size_t)r * E + k];
+			cr[r] = c;
 		}
+		/* a class's cosine is its closest sub-centre's */
+		for (j = 0; j < S; j++) {
+			ar[j] = j * K;
+			for (r = j * K + 1; r < (j + 1) * K; r++)
+				if (cr[r] > cr[ar[j]])
+					ar[j] = r;
+			pr[j] = cr[ar[j]];
+		}
+		if (hits != NULL)
+			hits[ar[y[i]]] += 1.0f;
 		/* argmax of cos before the margin */
 		for (j = 0; j < S; j++)
 			if (pr[j] > pr[best])
@@ -1157,10 +1179,11 @@ nn_tl_cosface(const float *e, const float *w, const int *y, int n, int N,
 			pr[j] = (float)(sc * (exp(pr[j] - mx) / sum -
 			    (j == y[i] ? 1.0 : 0.0)) / nl);
 	}
-	/* d e-hat, d w-hat */
+	/* d e-hat, d w-hat: only the winning sub-centre of each class */
 	for (i = 0; i < n; i++) {
 		float *dr = deh + (size_t)i * E;
 		const float *pr = p + (size_t)i * S;
+		const int *ar = arg + (size_t)i * S;
 		float dot = 0.0f;
 
 		if (y[i] < 0)
@@ -1169,7 +1192,7 @@ nn_tl_cosface(const float *e, const float *w, const int *y, int n, int N,
 			dr[k] = 0.0f;
 		for (j = 0; j < S; j++)
 			for (k = 0; k < E; k++)
-				dr[k] += pr[j] * wh[(size_t)j * E + k];
+				dr[k] += pr[j] * wh[(size_t)ar[j] * E + k];
 		for (k = 0; k < E; k++)
 			dot += dr[k] * eh[(size_t)i * E + k];
 		for (k = 0; k < E; k++)
@@ -1179,23 +1202,24 @@ nn_tl_cosface(const float *e, const float *w, const int *y, int n, int N,
 	if (dw != NULL) {
 		for (i = 0; i < n; i++) {
 			const float *pr = p + (size_t)i * S;
+			const int *ar = arg + (size_t)i * S;
 
 			if (y[i] < 0)
 				continue;
 			for (j = 0; j < S; j++)
 				for (k = 0; k < E; k++)
-					dw[(size_t)j * E + k] += pr[j] *
+					dw[(size_t)ar[j] * E + k] += pr[j] *
 					    eh[(size_t)i * E + k];
 		}
-		for (j = 0; j < S; j++) {
-			float *dr = dw + (size_t)j * E;
-			const float *wr = wh + (size_t)j * E;
+		for (r = 0; r < R; r++) {
+			float *dr = dw + (size_t)r * E;
+			const float *wr = wh + (size_t)r * E;
 			float dot = 0.0f;
 
 			for (k = 0; k < E; k++)
 				dot += dr[k] * wr[k];
 			for (k = 0; k < E; k++)
-				dr[k] = scale * (dr[k] - wr[k] * dot) / wn[j];
+				dr[k] = scale * (dr[k] - wr[k] * dot) / wn[r];
 		}
 	}
 	*correct = ok;

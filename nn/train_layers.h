@@ -149,16 +149,23 @@ void nn_tl_bn1d_bwd(const float *x, const float *dy, float *dx, int n, int N,
 
 /* ---- losses -------------------------------------------------------------- */
 /*
- * CosFace: logits = s * (cos(e_i, w_j) - m [j == y_i]), cross-entropy over
- * the samples with y_i >= 0, mean over them.  Returns the loss (0 when no
- * sample is labelled) and sets *n_lab and *correct (argmax of cos == y).
- * de [N][E] (rows n.. zero, unlabelled rows zero) is d(loss)/de; dw [S][E]
- * is `scale` * d(loss)/dw (NULL: not wanted).  work: 2*N*E + S*E + N*S + N + S
- * floats.
+ * CosFace with K sub-centres per class (Deng et al., "Sub-center ArcFace",
+ * ECCV 2020; K = 1 is plain CosFace): w holds S*K rows, class j's sub-centres
+ * at rows j*K .. j*K+K-1; a class's cosine is its closest sub-centre's,
+ * logits = s * (cos(e_i, class j) - m [j == y_i]), cross-entropy over the
+ * samples with y_i >= 0, mean over them.  Returns the loss (0 when no sample
+ * is labelled) and sets *n_lab and *correct (argmax of cos == y).
+ * de [N][E] (rows n.. zero, unlabelled rows zero) is d(loss)/de; dw [S*K][E]
+ * is `scale` * d(loss)/dw (NULL: not wanted; only winning sub-centres get a
+ * gradient).  hits [S*K] (NULL: not wanted) gets +1 at the winning
+ * sub-centre of each labelled sample's own class.  work:
+ * nn_tl_cosface_work(N, E, S, K) floats; arg: N*S ints.
  */
+size_t nn_tl_cosface_work(int N, int E, int S, int K);
 double nn_tl_cosface(const float *e, const float *w, const int *y, int n,
-    int N, int E, int S, float s, float m, float *de, float *dw, float scale,
-    int *n_lab, int *correct, float *work);
+    int N, int E, int S, int K, float s, float m, float *de, float *dw,
+    float scale, int *n_lab, int *correct, float *work, int *arg,
+    float *hits);
 /* Cross-entropy of logits [N][A] over samples with y >= 0, mean. dz [N][A]
  * is d(loss)/dz (zero rows for unlabelled and n..). */
 double nn_tl_xent(const float *z, const int *y, int n, int N, int A,

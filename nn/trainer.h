@@ -48,6 +48,7 @@ struct nn_trainer {
 	struct nn_hparams hp;
 	struct nn_train_opts o;
 	int N, n_subj, n_act, nthreads;
+	int K;			/* CosFace sub-centres per subject */
 
 	dnnl_engine_t eng;
 	dnnl_stream_t strm;
@@ -80,6 +81,9 @@ struct nn_trainer {
 	size_t id_rm, id_rv;
 	float *f, *df, *df_id, *df_act;
 	float *epre, *e, *emean, *eis, *de, *depre, *cos_work;
+	int *cos_arg;		/* winning sub-centre per sample and subject */
+	float *sub_hits;	/* K > 1: how often each sub-centre won its
+				 * own subject's samples, decayed per step */
 	float *h, *hr, *drop, *logits, *dlog, *dhr;
 	float *bn_ws;		/* 2 * max C */
 	float *gw_id, *gw_act;	/* GradNorm: grad_W L_i at the shared layer */

@@ -269,14 +269,24 @@ jcheck "$T/aug1.json" "$M"'|."train.hyperparameters"|fromjson|
     .augmentation == "'"$AUG"'" and .snr_db == 12 and .seed == 11' \
 	"augmentation recorded" "\"augmentation\":\"$AUG\""
 # shellcheck disable=SC2086
-run 0 "retrain --aug $AUG,motion, SNR ranges and a stronger wander" \
+run 0 "retrain --aug $AUG,motion, SNR ranges, a stronger wander, 3 sub-centres" \
 	rt $J --aug "$AUG,motion" --snr 3,15 --motion-snr 0,10 --wander-amp 0.5 \
-	--wander-hz 1 --seed 11 --epochs 1 --out "$T/aug4.st"
+	--wander-hz 1 --subcentres 3 --seed 11 --epochs 1 --out "$T/aug4.st"
 meta "$T/aug4.st" aug4.json
 jcheck "$T/aug4.json" "$M"'|."train.hyperparameters"|fromjson|
     .augmentation == "'"$AUG,motion"'" and .snr_db == 3 and .snr_db_hi == 15
-    and .motion_snr_db == [0, 10] and .wander_amp == 0.5 and .wander_hz == 1' \
-	"motion, SNR ranges and wander recorded" "\"snr_db\":3"
+    and .motion_snr_db == [0, 10] and .wander_amp == 0.5 and .wander_hz == 1
+    and .cosface_subcentres == 3' \
+	"motion, SNR ranges, wander and sub-centres recorded" "\"snr_db\":3"
+# the trainer's three rows per subject leave one per subject in the model
+if [ -n "$JQ" ]; then
+	jcheck "$T/aug4.json" "$M"'|.subjects|fromjson|length == '"$("$JQ" \
+	    "$M"'|.subjects|fromjson|length' "$T/aug1.json")" \
+		"sub-centres: as many subjects as without"
+fi
+"$A" infer --model "$T/aug4.st" --input "$ID/Person_01/rec_1" >"$T/out" 2>&1 &&
+	ok "the sub-centre model loads (its classifier one row per subject)" ||
+	{ bad "infer with the sub-centre model"; cat "$T/out"; }
 tensors "$T/aug1.st" >"$T/a.bin"; tensors "$T/aug2.st" >"$T/b.bin"
 tensors "$T/aug3.st" >"$T/c.bin"
 cmp -s "$T/a.bin" "$T/b.bin" && ok "same --seed, --threads 1: identical weights" ||
@@ -532,6 +542,13 @@ for tw in 1 0,0 -1,1 1,x 11,1; do
 	run 2 "retrain: --task-weights $tw refused" rt $J --task-weights "$tw" \
 		--out "$T/x.st"
 	has "$T/err" "--task-weights $tw: expected" "--task-weights $tw: named"
+done
+for k in 0 9 x; do
+	# shellcheck disable=SC2086
+	run 2 "retrain: --subcentres $k refused" rt $J --subcentres "$k" \
+		--out "$T/x.st"
+	has "$T/err" "--subcentres $k: expected an integer 1..8" \
+		"--subcentres $k: named"
 done
 for db in x 5,2 12, -30 0,61 3,x; do
 	# shellcheck disable=SC2086

@@ -617,8 +617,9 @@ test_grad_sca(void **state)
 /* ---- fc, BN1d, CosFace, cross-entropy ------------------------------------------------ */
 
 struct head_ctx {
-	int n, N, I, E, S, A;
+	int n, N, I, E, S, A, K;
 	const int *y;
+	int *arg;
 	float *x, *w, *b, *y1, *g, *be, *mean, *is, *e, *cls, *work, *de,
 	    *dwc, *R;
 	int mode;		/* 0: fc, 1: fc+BN1d, 2: CosFace, 3: CE */
@@ -641,7 +642,8 @@ head_loss(void *p)
 		return dot(c->e, c->R, (size_t)c->n * c->E);
 	case 2:
 		return nn_tl_cosface(c->e, c->cls, c->y, c->n, c->N, c->E, c->S,
-		    30.0f, 0.2f, c->de, c->dwc, 1.0f, &nl, &ok, c->work);
+		    c->K, 30.0f, 0.2f, c->de, c->dwc, 1.0f, &nl, &ok, c->work,
+		    c->arg, NULL);
 	default:
 		return nn_tl_xent(c->e, c->y, c->n, c->N, c->A, c->de, &nl, &ok);
 	}
@@ -677,11 +679,13 @@ test_grad_heads(void **state)
 	c.mean = nn_tl_alloc(c.E);
 	c.is = nn_tl_alloc(c.E);
 	c.e = nn_tl_alloc((size_t)c.N * c.E);
-	c.cls = nn_tl_alloc((size_t)c.S * c.E);
-	c.work = nn_tl_alloc(2 * (size_t)c.N * c.E + (size_t)c.S * c.E +
-	    (size_t)c.N * c.S + c.N + c.S);
+	c.K = 1;
+	c.cls = nn_tl_alloc((size_t)c.S * 3 * c.E);	/* up to 3 sub-centres */
+	c.work = nn_tl_alloc(nn_tl_cosface_work(c.N, c.E, c.S, 3));
+	c.arg = calloc((size_t)c.N * c.S, sizeof(int));
+	assert_non_null(c.arg);
 	c.de = nn_tl_alloc((size_t)c.N * c.E);
-	c.dwc = nn_tl_alloc((size_t)c.S * c.E);
+	c.dwc = nn_tl_alloc((size_t)c.S * 3 * c.E);
 	c.R = nn_tl_alloc((size_t)c.N * c.E);
 	dx = nn_tl_alloc((size_t)c.N * c.I);
 	dw = nn_tl_alloc((size_t)c.E * c.I);
@@ -690,7 +694,7 @@ test_grad_heads(void **state)
 	dg = nn_tl_alloc(c.E);
 	dbe = nn_tl_alloc(c.E);
 	de = nn_tl_alloc((size_t)c.N * c.E);
-	dwc = nn_tl_alloc((size_t)c.S * c.E);
+	dwc = nn_tl_alloc((size_t)c.S * 3 * c.E);
 	fill(c.x, (size_t)c.N * c.I, &r, 1.0f);
 	fill(c.w, (size_t)c.E * c.I, &r, 0.4f);
 	fill(c.b, c.E, &r, 0.3f);
@@ -728,8 +732,8 @@ test_grad_heads(void **state)
 	/* CosFace with a mask (sample 1 unlabelled, sample 4 beyond n) */
 	c.mode = 2;
 	fill(c.e, (size_t)c.N * c.E, &r, 1.0f);
-	l = nn_tl_cosface(c.e, c.cls, y, c.n, c.N, c.E, c.S, 30.0f, 0.2f, de,
-	    dwc, 1.0f, &nl, &ok, c.work);
+	l = nn_tl_cosface(c.e, c.cls, y, c.n, c.N, c.E, c.S, 1, 30.0f, 0.2f,
+	    de, dwc, 1.0f, &nl, &ok, c.work, c.arg, NULL);
 	assert_int_equal(nl, 3);
 	assert_true(l > 0);
 	for (int k = 0; k < c.E; k++) {
@@ -740,11 +744,59 @@ test_grad_heads(void **state)
 	    head_loss, &c, &r) < TOL_LAYER);
 	assert_true(fd_check("CosFace: classifier", c.cls, dwc,
 	    (size_t)c.S * c.E, head_loss, &c, &r) < TOL_LAYER);
-	l = nn_tl_cosface(c.e, c.cls, y_none, c.n, c.N, c.E, c.S, 30.0f, 0.2f,
-	    de, dwc, 1.0f, &nl, &ok, c.work);
+	l = nn_tl_cosface(c.e, c.cls, y_none, c.n, c.N, c.E, c.S, 1, 30.0f,
+	    0.2f, de, dwc, 1.0f, &nl, &ok, c.work, c.arg, NULL);
 	assert_int_equal(nl, 0);
 	assert_true(l == 0.0);
 	assert_true(dot(de, de, (size_t)c.N * c.E) == 0.0);
+
+	/* three sub-centres per class: the gradients of the max over them */
+	{
+		float hits[4 * 3] = { 0 }, rows[4 * 6], l1;
+		int j, k;
+
+		c.K = 3;
+		fill(c.cls, (size_t)c.S * 3 * c.E, &r, 1.0f);
+		l = nn_tl_cosface(c.e, c.cls, y, c.n, c.N, c.E, c.S, 3, 30.0f,
+		    0.2f, de, dwc, 1.0f, &nl, &ok, c.work, c.arg, hits);
+		assert_int_equal(nl, 3);
+		assert_true(l > 0);
+		assert_true(fd_check("CosFace, 3 sub-centres: embedding", c.e,
+		    de, (size_t)c.n * c.E, head_loss, &c, &r) < TOL_LAYER);
+		assert_true(fd_check("CosFace, 3 sub-centres: classifier",
+		    c.cls, dwc, (size_t)c.S * 3 * c.E, head_loss, &c, &r) <
+		    TOL_LAYER);
+		/* one win per labelled sample, in its own class's rows */
+		assert_float_equal(hits[2 * 3] + hits[2 * 3 + 1] +
+		    hits[2 * 3 + 2], 2.0, 0);
+		assert_float_equal(hits[0] + hits[1] + hits[2], 1.0, 0);
+		/* a sub-centre has a gradient iff it won its class for
+		 * some labelled sample */
+		(void)nn_tl_cosface(c.e, c.cls, y, c.n, c.N, c.E, c.S, 3,
+		    30.0f, 0.2f, de, dwc, 1.0f, &nl, &ok, c.work, c.arg, NULL);
+		for (j = 0; j < c.S * 3; j++) {
+			int won = 0, i;
+
+			for (i = 0; i < c.n; i++)
+				won |= y[i] >= 0 && c.arg[i * c.S + j / 3] == j;
+			assert_int_equal(dot(dwc + (size_t)j * c.E,
+			    dwc + (size_t)j * c.E, c.E) > 0, won);
+		}
+		/* three copies of each row are plain CosFace */
+		for (j = 0; j < c.S; j++)
+			memcpy(rows + j * c.E, c.cls + (size_t)j * 3 * c.E,
+			    sizeof(float) * c.E);
+		for (j = 0; j < c.S; j++)
+			for (k = 1; k < 3; k++)
+				memcpy(c.cls + ((size_t)j * 3 + k) * c.E,
+				    rows + j * c.E, sizeof(float) * c.E);
+		l = nn_tl_cosface(c.e, c.cls, y, c.n, c.N, c.E, c.S, 3, 30.0f,
+		    0.2f, de, dwc, 1.0f, &nl, &ok, c.work, c.arg, NULL);
+		l1 = (float)nn_tl_cosface(c.e, rows, y, c.n, c.N, c.E, c.S, 1,
+		    30.0f, 0.2f, de, dwc, 1.0f, &nl, &ok, c.work, c.arg, NULL);
+		assert_float_equal(l, l1, 1e-6);
+		c.K = 1;
+	}
 
 	/* cross-entropy with a mask */
 	c.mode = 3;
@@ -779,6 +831,7 @@ test_grad_heads(void **state)
 	free(c.e);
 	free(c.cls);
 	free(c.work);
+	free(c.arg);
 	free(c.de);
 	free(c.dwc);
 	free(c.R);
@@ -975,6 +1028,23 @@ synth_model(int W)
 	return m;
 }
 
+/* A batch of N windows of it; with SOME_UNLABELLED every fifth window has
+ * no activity label. */
+static void
+synth_batch(float *x, int *yi, int *ya, int N, int W, bool some_unlabelled,
+    struct dt_rng *r)
+{
+	int i;
+
+	for (i = 0; i < N; i++) {
+		yi[i] = (int)(dt_rng_next(r) % 4);
+		ya[i] = (int)(dt_rng_next(r) % 2);
+		make_window(x + i * W, W, yi[i], ya[i], r);
+		if (some_unlabelled && i % 5 == 4)
+			ya[i] = -1;
+	}
+}
+
 static struct nn_train_opts
 synth_opts(int N, int steps)
 {
@@ -1000,7 +1070,7 @@ training_run(bool gn_features)
 	struct dt_rng r;
 	const int N = 16, W = 64, steps = 150;
 	float x[16 * 64];
-	int yi[16], ya[16], s, i;
+	int yi[16], ya[16], s;
 	double first_l = 0, last_l = 0, acc_first = 0, acc_last = 0;
 	float w0 = 1.0f;
 
@@ -1011,13 +1081,7 @@ training_run(bool gn_features)
 	assert_int_equal(nn_trainer_create(m, &o, &t, &err), 0);
 	dt_rng_seed(&r, 9);
 	for (s = 0; s < steps; s++) {
-		for (i = 0; i < N; i++) {
-			yi[i] = (int)(dt_rng_next(&r) % 4);
-			ya[i] = (int)(dt_rng_next(&r) % 2);
-			make_window(x + i * W, W, yi[i], ya[i], &r);
-			if (i % 5 == 4)
-				ya[i] = -1;	/* some without activity */
-		}
+		synth_batch(x, yi, ya, N, W, true, &r);
 		assert_int_equal(nn_trainer_step(t, x, yi, ya, N, &st, &err), 0);
 		assert_float_equal(st.w_id + st.w_act, 2.0, 1e-4);
 		if (s == 5)
@@ -1090,7 +1154,7 @@ fixed_run(bool task_norm, double *loss_ratio, double *acc)
 	struct dt_rng r;
 	const int N = 16, W = 64, steps = 150;
 	float x[16 * 64];
-	int yi[16], ya[16], s, i;
+	int yi[16], ya[16], s;
 	double first_l = 0, last_l = 0, acc_last = 0, sum = 0;
 	size_t np, j;
 	const float *P;
@@ -1102,11 +1166,7 @@ fixed_run(bool task_norm, double *loss_ratio, double *acc)
 	assert_int_equal(nn_trainer_create(m, &o, &t, &err), 0);
 	dt_rng_seed(&r, 9);
 	for (s = 0; s < steps; s++) {
-		for (i = 0; i < N; i++) {
-			yi[i] = (int)(dt_rng_next(&r) % 4);
-			ya[i] = (int)(dt_rng_next(&r) % 2);
-			make_window(x + i * W, W, yi[i], ya[i], &r);
-		}
+		synth_batch(x, yi, ya, N, W, false, &r);
 		assert_int_equal(nn_trainer_step(t, x, yi, ya, N, &st, &err), 0);
 		if (s < 10)
 			first_l += st.loss_id + st.loss_act;
@@ -1138,6 +1198,102 @@ test_task_grad_norm(void **state)
 	    "gradient normalisation %.3f, %.2f\n", r0, a0, r1, a1);
 	assert_true(r1 < 0.5 && a1 > 0.9);
 	assert_true(fabs(s1 - s0) > 1e-6 * s0);
+}
+
+/*
+ * CosFace with sub-centres in the trainer: the model's one classifier row
+ * per subject starts sub-centre 0, the run trains, a checkpoint resumes it
+ * exactly (and a trainer with another count refuses it), and the export
+ * writes each subject's dominant sub-centre, one row per subject.
+ */
+static void
+test_subcentre_run(void **state)
+{
+	struct nn_model *m = NULL;
+	struct nn_trainer *t = NULL, *b = NULL, *one = NULL;
+	struct nn_train_opts o;
+	struct nn_step_stats st, sb;
+	struct dt_error err;
+	struct dt_rng r;
+	char path[] = "/tmp/test_train_scXXXXXX";
+	const int N = 16, W = 64, steps = 150, K = 3;
+	float x[16 * 64];
+	int yi[16], ya[16], s, j, fd;
+	double acc_last = 0;
+	size_t off, cnt, E;
+	const struct nn_tensor *cls;
+	float *first;
+
+	(void)state;
+	o = synth_opts(N, steps);
+	o.subcentres = K;
+	m = synth_model(W);
+	cls = nn_model_tensor(m, "id_head.classifier.weight");
+	assert_non_null(cls);
+	E = cls->numel / 4;
+	first = malloc(sizeof(float) * cls->numel);
+	assert_non_null(first);
+	memcpy(first, cls->data, sizeof(float) * cls->numel);
+	assert_int_equal(nn_trainer_create(m, &o, &t, &err), 0);
+	assert_int_equal(nn_trainer_param_find(t, "id_head.classifier.weight",
+	    &off, &cnt), 0);
+	assert_int_equal(cnt, 4 * K * E);
+	for (j = 0; j < 4; j++)
+		assert_memory_equal(nn_trainer_params(t, NULL) + off +
+		    (size_t)j * K * E, first + (size_t)j * E, E * sizeof(float));
+	dt_rng_seed(&r, 9);
+	for (s = 0; s < steps; s++) {
+		synth_batch(x, yi, ya, N, W, false, &r);
+		if (s == steps - 1) {
+			/* a checkpoint before the last step resumes it */
+			fd = mkstemp(path);
+			assert_true(fd >= 0);
+			close(fd);
+			assert_int_equal(nn_trainer_save_state(t, path, &err), 0);
+			assert_int_equal(nn_trainer_create(m, &o, &b, &err), 0);
+			assert_int_equal(nn_trainer_load_state(b, path, &err), 0);
+			assert_int_equal(nn_trainer_step(b, x, yi, ya, N, &sb,
+			    &err), 0);
+		}
+		assert_int_equal(nn_trainer_step(t, x, yi, ya, N, &st, &err), 0);
+		if (s >= steps - 10)
+			acc_last += (double)st.correct_id / st.n_id;
+	}
+	printf("  CosFace with %d sub-centres: train identity accuracy %.2f\n",
+	    K, acc_last / 10);
+	assert_true(acc_last / 10 > 0.9);
+	assert_float_equal(st.loss_id, sb.loss_id, 1e-6);
+	assert_memory_equal(nn_trainer_params(t, &cnt),
+	    nn_trainer_params(b, NULL), cnt * sizeof(float));
+	o.subcentres = 1;
+	assert_int_equal(nn_trainer_create(m, &o, &one, &err), 0);
+	assert_int_equal(nn_trainer_load_state(one, path, &err), -1);
+	assert_non_null(strstr(err.msg, "different architecture"));
+	unlink(path);
+
+	/* the export: one row per subject, one of its sub-centres */
+	assert_int_equal(nn_trainer_export(t, m, &err), 0);
+	cls = nn_model_tensor(m, "id_head.classifier.weight");
+	assert_int_equal(cls->numel, 4 * E);
+	for (j = 0; j < 4; j++) {
+		const float *P = nn_trainer_params(t, NULL) + off;
+		int k, found = 0;
+
+		for (k = 0; k < K; k++)
+			found += memcmp(cls->data + (size_t)j * E,
+			    P + ((size_t)j * K + k) * E, E * sizeof(float)) == 0;
+		assert_int_equal(found, 1);
+	}
+	/* out of range refused */
+	o.subcentres = 0;
+	assert_int_equal(nn_trainer_create(m, &o, &one, &err), -1);
+	o.subcentres = NN_MAX_SUBCENTRES + 1;
+	assert_int_equal(nn_trainer_create(m, &o, &one, &err), -1);
+	free(first);
+	nn_trainer_free(t);
+	nn_trainer_free(b);
+	nn_trainer_free(one);
+	nn_model_free(m);
 }
 
 /* ---- checkpoint ------------------------------------------------------------------- */
@@ -1258,6 +1414,7 @@ main(void)
 		cmocka_unit_test(test_training_run),
 		cmocka_unit_test(test_training_run_gn_features),
 		cmocka_unit_test(test_task_grad_norm),
+		cmocka_unit_test(test_subcentre_run),
 		cmocka_unit_test(test_checkpoint),
 		cmocka_unit_test(test_bad_input),
 	};
