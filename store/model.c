@@ -429,7 +429,8 @@ store_model_activate(struct store *s, const char *model,
 		if (p.v[j].emb == NULL)
 			continue;
 		if (store_template_insert(s, p.v[j].member_rid, p.v[j].member, modrid,
-		    model, p.v[j].emb, p.dim, p.v[j].recording, NULL, err) == -1)
+		    model, p.v[j].emb, p.dim, p.v[j].recording, store_now(),
+		    NULL, err) == -1)
 			goto tx;
 		ntpl++;
 	}

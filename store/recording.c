@@ -201,7 +201,8 @@ store_recording_foreach(struct store *s, const char *member,
 int
 store_template_insert(struct store *s, int64_t mrid, const char *member,
     int64_t modrid, const char *model, const float *emb, int dim,
-    int64_t recording, int64_t *id_out, struct dt_error *err)
+    int64_t recording, int64_t created, int64_t *id_out,
+    struct dt_error *err)
 {
 	struct sdb_stmt *st;
 	char ad[192];
@@ -216,7 +217,7 @@ store_template_insert(struct store *s, int64_t mrid, const char *member,
 	if (recording > 0)
 		sdb_bind_int64(st, 3, recording);
 	sdb_bind_int(st, 4, dim);
-	sdb_bind_int64(st, 5, store_now());
+	sdb_bind_int64(st, 5, created);
 	sdb_bind_blob(st, 6, "", 0);	/* sealed below: the AD needs the id */
 	if (store_step_returning(s, st, &id, "template add", err) == -1) {
 		sdb_finalize(st);
@@ -289,7 +290,7 @@ store_template_add(struct store *s, const char *member, const char *model,
 	    err) == -1)
 		goto out;
 	if (store_template_insert(s, mrid, member, modrid, model, emb, dim,
-	    recording_id, &id, err) == -1)
+	    recording_id, store_now(), &id, err) == -1)
 		goto out;
 	snprintf(detail, sizeof(detail), "{\"template\":%lld,\"model\":\"%s\"}",
 	    (long long)id, model);
@@ -361,8 +362,11 @@ store_template_adapt(struct store *s, const char *member, const char *model,
 			goto out;
 		}
 	}
+	/* stamped with NOW, the clock the interval above is measured on:
+	 * store_now() could be a second ahead of it (or a replica's clock
+	 * apart), and the next adaptation would then wait a second more */
 	if (store_template_insert(s, mrid, member, modrid, model, emb, dim, 0,
-	    &id, err) == -1)
+	    now, &id, err) == -1)
 		goto out;
 	if (n >= (int64_t)cap)
 		snprintf(detail, sizeof(detail), "{\"template\":%lld,\"model\":"

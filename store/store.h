@@ -168,7 +168,8 @@ int store_template_delete_member(struct store *s, const char *member,
  * model change (which recomputes templates from recordings) leaves it with
  * the model that made it.  At most CAP such templates per member and
  * model, the oldest replaced; none while the member is locked or within
- * MIN_INTERVAL_S of the member's newest one.  Audited as template.adapt
+ * MIN_INTERVAL_S of the member's newest one, both on the caller's clock
+ * NOW (the template is stamped with it).  Audited as template.adapt
  * (DETAIL: a JSON object's members without braces, e.g. the request id
  * and score, or NULL).  *ADDED says whether it was added.  Inside the
  * caller's transaction it runs under a savepoint: its failure is rolled

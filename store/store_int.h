@@ -63,9 +63,12 @@ int64_t store_model_rid(struct store *s, const char *id, int *dim,
 	"r.created, r.member FROM recordings r JOIN members m ON m.rid = r.member "
 int store_recording_row(struct store *s, struct sdb_stmt *st,
     struct store_recording *r, struct dt_error *err);
+/* CREATED: the row's time (store_now(), or the adaptation's own clock,
+ * which its interval is measured against) */
 int store_template_insert(struct store *s, int64_t mrid, const char *member,
     int64_t modrid, const char *model, const float *emb, int dim,
-    int64_t recording, int64_t *id_out, struct dt_error *err);
+    int64_t recording, int64_t created, int64_t *id_out,
+    struct dt_error *err);
 int store_check_embedding(const char *member, const char *model,
     const float *emb, int dim, int want, struct dt_error *err);
 
