@@ -43,6 +43,7 @@ struct rt_opts {
 	int fold, folds, train_max;
 	int epochs, batch, hop, threads, patience, warmup_epochs;
 	int subcentres;		/* CosFace sub-centres per subject (1) */
+	float ema;		/* weight averaging decay (0: off) */
 	float lr, wd, alpha, gn_lr, margin, scale, val_frac;
 	bool gradnorm, p3_with_unlabelled;
 	float task_w[2];	/* fixed task weights without GradNorm (1, 1) */
@@ -80,6 +81,9 @@ static const char usage[] =
 "             --margin X (0.2) --scale X (30) --seed N (1)\n"
 "             --subcentres K (1: CosFace with K centres per subject\n"
 "             while training, the dominant one kept in the model)\n"
+"             --ema D (0: off; e.g. 0.999: the model, and the\n"
+"             validation that picks its epoch, hold a moving average\n"
+"             of the weights over the steps)\n"
 "             --no-gradnorm --alpha X (1.5) --gradnorm-lr X (0.025)\n"
 "             --gradnorm-at weight|features (where ||grad L_i|| is\n"
 "             measured: DESIGN.md 2's W, or the shared pooled features)\n"
@@ -305,7 +309,7 @@ enum {
 	O_SUBC, O_NOGN, O_ALPHA, O_GNLR, O_THREADS, O_AUG, O_SNR, O_INIT,
 	O_OUT, O_CK, O_RES, O_WIN, O_STEM, O_STAGES, O_EMB, O_HID, O_DATA,
 	O_MAXMIN, O_KERNEL, O_GATE, O_TW, O_UNLAB, O_BAL, O_GNAT, O_TGN,
-	O_WAMP, O_WHZ, O_MSNR
+	O_WAMP, O_WHZ, O_MSNR, O_EMA
 };
 
 /* "A,B,C": the channels of each stage */
@@ -448,6 +452,8 @@ static const struct adm_opt rt_table[] = {
 	ADM_OPT_FLT("scale", O_SCALE, R, scale, 1, 100, NULL),
 	ADM_OPT_INT("subcentres", O_SUBC, R, subcentres, 1,
 	    NN_MAX_SUBCENTRES, NULL),
+	ADM_OPT_FLT("ema", O_EMA, R, ema, 0, 0.99999,
+	    "expected a number in [0, 0.99999] (0: off)"),
 	ADM_OPT_INT("seed", O_SEED, R, seed_i, 0, 2147483647, NULL),
 	ADM_OPT_CALL0("no-gradnorm", O_NOGN),
 	ADM_OPT_FLT("alpha", O_ALPHA, R, alpha, 0, 10, NULL),
@@ -873,6 +879,7 @@ rt_resume(const struct rt_opts *o, struct rt_run *r, struct dt_error *err)
 	to.cosface_s = o->scale;
 	to.cosface_m = o->margin;
 	to.subcentres = o->subcentres;
+	to.ema_decay = o->ema;
 	to.gradnorm = o->gradnorm;
 	to.fixed_w_id = o->task_w[0];
 	to.fixed_w_act = o->task_w[1];
@@ -1186,6 +1193,9 @@ rt_metadata(const struct rt_opts *o, struct rt_run *r, struct dt_error *err)
 		if (o->subcentres > 1)
 			json_object_set_new(hpj, "cosface_subcentres",
 			    json_integer(o->subcentres));
+		if (o->ema > 0)
+			json_object_set_new(hpj, "ema_decay",
+			    json_real(o->ema));
 		json_object_set_new(hpj, "gradnorm", json_boolean(o->gradnorm));
 		json_object_set_new(hpj, "gradnorm_alpha", json_real(o->alpha));
 		json_object_set_new(hpj, "gradnorm_lr", json_real(o->gn_lr));

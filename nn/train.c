@@ -415,6 +415,10 @@ build(struct nn_trainer *t, struct dt_error *err)
 	ALLOC(t->depre, (size_t)N * t->E);
 	ALLOC(t->cos_work, nn_tl_cosface_work(N, t->E, t->n_subj, t->K));
 	ALLOC(t->sub_hits, (size_t)t->n_subj * t->K);
+	if (t->o.ema_decay > 0) {
+		ALLOC(t->avg_P, t->n_floats);
+		ALLOC(t->avg_R, t->n_rfloats);
+	}
 	if ((t->cos_arg = calloc((size_t)N * t->n_subj, sizeof(int))) ==
 	    NULL) {
 		dt_error_set(err, DT_E_NOMEM, "trainer: out of memory");
@@ -460,10 +464,12 @@ nn_trainer_create(const struct nn_model *m, const struct nn_train_opts *o,
 	    o->warmup_steps < 0 || !(o->gradnorm_lr >= 0) ||
 	    o->subcentres < 1 || o->subcentres > NN_MAX_SUBCENTRES ||
 	    !(o->gradnorm_alpha >= 0) || !(o->fixed_w_id >= 0) ||
-	    !(o->fixed_w_act >= 0) || !(o->fixed_w_id + o->fixed_w_act > 0))
+	    !(o->fixed_w_act >= 0) || !(o->fixed_w_id + o->fixed_w_act > 0) ||
+	    !(o->ema_decay >= 0) || !(o->ema_decay < 1))
 		return dt_error_set(err, DT_E_INVALID,
 		    "trainer: invalid options (lr, weight decay, dropout, "
-		    "cosface s, sub-centres, steps or GradNorm settings)");
+		    "cosface s, sub-centres, steps, GradNorm settings or "
+		    "EMA decay)");
 	if (m->hp.stem_channels % NN_TB)
 		return dt_error_set(err, DT_E_UNSUPPORTED,
 		    "trainer: stem_channels %d is not a multiple of %d",
@@ -499,6 +505,10 @@ nn_trainer_create(const struct nn_model *m, const struct nn_train_opts *o,
 	if (define_params(t, m, err) != 0 || build(t, err) != 0 ||
 	    load_from_model(t, m, err) != 0)
 		goto fail;
+	if (t->avg_P != NULL) {	/* the averages start at the model */
+		memcpy(t->avg_P, t->P, sizeof(float) * t->n_floats);
+		memcpy(t->avg_R, t->R, sizeof(float) * t->n_rfloats);
+	}
 	t->weights_dirty = true;
 	*out = t;
 	return 0;
@@ -579,6 +589,8 @@ nn_trainer_free(struct nn_trainer *t)
 	free(t->cos_work);
 	free(t->cos_arg);
 	free(t->sub_hits);
+	free(t->avg_P);
+	free(t->avg_R);
 	free(t->h);
 	free(t->hr);
 	free(t->drop);
@@ -959,6 +971,31 @@ adamw(struct nn_trainer *t, double lr, bool id_on, bool act_on)
 	t->weights_dirty = true;
 }
 
+/*
+ * Polyak averaging: avg = d avg + (1 - d) live after every step, with
+ * d = min(decay, (1 + k) / (10 + k)) at step k, so that the first steps,
+ * far from where training ends, weigh little for long (the warm-up of
+ * TensorFlow's ExponentialMovingAverage with num_updates).  The BN running
+ * statistics are averaged alike, so that they describe the averaged
+ * weights' activations about as well as the live ones describe theirs.
+ */
+static void
+ema_update(struct nn_trainer *t)
+{
+	const double k = (double)t->step;
+	const float d = (float)fmin(t->o.ema_decay, (1.0 + k) / (10.0 + k));
+	const float e = 1.0f - d;
+	long j;
+
+	if (t->avg_P == NULL)
+		return;
+#pragma omp parallel for if (t->n_floats > 65536) schedule(static)
+	for (j = 0; j < (long)t->n_floats; j++)
+		t->avg_P[j] = d * t->avg_P[j] + e * t->P[j];
+	for (j = 0; j < (long)t->n_rfloats; j++)
+		t->avg_R[j] = d * t->avg_R[j] + e * t->R[j];
+}
+
 int
 nn_trainer_step(struct nn_trainer *t, const float *x, const int *y_id,
     const int *y_act, int n, struct nn_step_stats *st, struct dt_error *err)
@@ -1049,6 +1086,7 @@ nn_trainer_step(struct nn_trainer *t, const float *x, const int *y_id,
 
 		nn_gradnorm_update(&t->gn, L, gn, (float)(t->o.gradnorm_lr * f));
 	}
+	ema_update(t);
 	t->step++;
 	s.loss_id = (float)L_id;
 	s.loss_act = (float)L_act;
@@ -1127,9 +1165,9 @@ nn_trainer_task_weights(const struct nn_trainer *t, float *w_id,
  * against these rows, so the rest are not needed downstream).
  */
 static void
-cls_collapse(const struct nn_trainer *t, float *rows)
+cls_collapse(const struct nn_trainer *t, const float *params, float *rows)
 {
-	const float *P = t->P + t->prm[t->i_cls].off;
+	const float *P = params + t->prm[t->i_cls].off;
 	const int E = t->E, K = t->K;
 	int j, k;
 
@@ -1149,6 +1187,8 @@ int
 nn_trainer_export(const struct nn_trainer *t, struct nn_model *m,
     struct dt_error *err)
 {
+	const float *P = t->avg_P ? t->avg_P : t->P;
+	const float *R = t->avg_R ? t->avg_R : t->R;
 	char v[64];
 	int i;
 
@@ -1174,9 +1214,9 @@ nn_trainer_export(const struct nn_trainer *t, struct nn_model *m,
 		struct nn_tensor *x = nn_model_tensor_mut(m, p->name);
 
 		if (i == t->i_cls && t->K > 1)
-			cls_collapse(t, x->data);
+			cls_collapse(t, P, x->data);
 		else
-			memcpy(x->data, (i < t->n_prm ? t->P : t->R) + p->off,
+			memcpy(x->data, (i < t->n_prm ? P : R) + p->off,
 			    sizeof(float) * p->numel);
 	}
 	snprintf(v, sizeof(v), "%.6g", (double)t->gn.w[0]);

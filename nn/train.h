@@ -41,6 +41,10 @@ struct nn_train_opts {
 	bool task_grad_norm;	/* with fixed weights: each task's gradient
 				 * at the shared features scaled to the two
 				 * norms' mean before its weight */
+	float ema_decay;	/* 0: off; in (0, 1): the export holds an
+				 * exponential moving average of the weights
+				 * and BN statistics over the steps (Polyak
+				 * averaging), the steps move the live ones */
 	uint64_t seed;		/* dropout masks */
 };
 
@@ -69,8 +73,9 @@ int nn_trainer_create(const struct nn_model *m, const struct nn_train_opts *o,
 int nn_trainer_step(struct nn_trainer *t, const float *x, const int *y_id,
     const int *y_act, int n, struct nn_step_stats *st, struct dt_error *err);
 
-/* Copies the current weights and BN running statistics into m (same
- * architecture), and the GradNorm weights into its metadata. */
+/* Copies the current weights and BN running statistics (their moving
+ * averages with ema_decay) into m (same architecture), and the GradNorm
+ * weights into its metadata. */
 int nn_trainer_export(const struct nn_trainer *t, struct nn_model *m,
     struct dt_error *err);
 

@@ -19,17 +19,20 @@
 
 /*
  * Format (little-endian, this machine's float layout):
- *   "DT4ECGTR" | u32 version (1) | u32 header bytes
+ *   "DT4ECGTR" | u32 version (2) | u32 header bytes
  *   header: the architecture (hyperparameters, subjects, activities, float
  *   counts, a hash of the parameter names and sizes), step, GradNorm state,
- *   rng state, dropout probability
+ *   rng state, whether the weights are averaged (ema_decay > 0)
  *   P | M | V (n_floats each) | per-parameter AdamW steps (i64) | R
  *   | with CosFace sub-centres (K > 1): each one's recent wins (S*K floats;
  *   K is in the names hash through the classifier's size)
+ *   | with weight averaging: the averages of P and R
  *   u64 FNV-1a of everything before it.
+ * Version 1 (no averaging field) is refused: a checkpoint lives as long as
+ * its training run.
  */
 #define CK_MAGIC "DT4ECGTR"
-#define CK_VERSION 1u
+#define CK_VERSION 2u
 
 struct ck_header {
 	int32_t hp[16 + NN_MAX_STAGES];
@@ -41,6 +44,8 @@ struct ck_header {
 	double gn_m[2], gn_v[2];
 	int64_t gn_t;
 	uint64_t rng;
+	int32_t averaged;	/* 1: avg_P and avg_R follow */
+	int32_t reserved;	/* 0 */
 };
 
 static uint64_t
@@ -99,6 +104,15 @@ nn_trainer_steps(const struct nn_trainer *t)
 	return t->step;
 }
 
+/* floats of the weight averages in the file (P's, then R's) */
+static size_t
+ck_avg(const struct nn_trainer *t, int which)
+{
+	if (t->avg_P == NULL)
+		return 0;
+	return which == 0 ? t->n_floats : t->n_rfloats;
+}
+
 /* floats of sub-centre wins in the file */
 static size_t
 ck_hits(const struct nn_trainer *t)
@@ -137,6 +151,7 @@ nn_trainer_save_state(const struct nn_trainer *t, const char *path,
 	}
 	h.gn_t = t->gn.t;
 	h.rng = t->rng.s;
+	h.averaged = t->avg_P != NULL;
 	if (dt_file_open(&f, path, DT_FILE_REPLACE, 0600, err) != 0)
 		return -1;
 	if (ck_write(&f, CK_MAGIC, 8, &hash, err) != 0 ||
@@ -150,6 +165,10 @@ nn_trainer_save_state(const struct nn_trainer *t, const char *path,
 	    err) != 0 ||
 	    ck_write(&f, t->R, sizeof(float) * t->n_rfloats, &hash, err) != 0 ||
 	    ck_write(&f, t->sub_hits, sizeof(float) * ck_hits(t), &hash,
+	    err) != 0 ||
+	    ck_write(&f, t->avg_P, sizeof(float) * ck_avg(t, 0), &hash,
+	    err) != 0 ||
+	    ck_write(&f, t->avg_R, sizeof(float) * ck_avg(t, 1), &hash,
 	    err) != 0)
 		goto fail;
 	hcopy = hash;
@@ -179,6 +198,7 @@ nn_trainer_load_state(struct nn_trainer *t, const char *path,
 	uint32_t ver, hb;
 	uint64_t hash = 1469598103934665603ULL, stored, dummy = 0;
 	float *P = NULL, *M = NULL, *V = NULL, *R = NULL, *H = NULL;
+	float *AP = NULL, *AR = NULL;
 	int64_t *ps = NULL;
 	FILE *f;
 	size_t j;
@@ -215,13 +235,21 @@ nn_trainer_load_state(struct nn_trainer *t, const char *path,
 		    "parameters, subjects or activities)", path);
 		goto out;
 	}
+	if (h.averaged != (t->avg_P != NULL) || h.reserved != 0) {
+		dt_error_set(err, DT_E_FORMAT, "%s: checkpoint %s weight "
+		    "averaging (resume with the same --ema)", path,
+		    h.averaged ? "with" : "without");
+		goto out;
+	}
 	P = malloc(sizeof(float) * t->n_floats);
 	M = malloc(sizeof(float) * t->n_floats);
 	V = malloc(sizeof(float) * t->n_floats);
 	R = malloc(sizeof(float) * (t->n_rfloats ? t->n_rfloats : 1));
 	ps = malloc(sizeof(int64_t) * (size_t)t->n_prm);
 	H = malloc(sizeof(float) * (ck_hits(t) ? ck_hits(t) : 1));
-	if (!P || !M || !V || !R || !ps || !H) {
+	AP = malloc(sizeof(float) * (ck_avg(t, 0) ? ck_avg(t, 0) : 1));
+	AR = malloc(sizeof(float) * (ck_avg(t, 1) ? ck_avg(t, 1) : 1));
+	if (!P || !M || !V || !R || !ps || !H || !AP || !AR) {
 		dt_error_set(err, DT_E_NOMEM, "out of memory");
 		goto out;
 	}
@@ -231,6 +259,8 @@ nn_trainer_load_state(struct nn_trainer *t, const char *path,
 	    read_all(f, ps, sizeof(int64_t) * (size_t)t->n_prm, &hash) != 0 ||
 	    read_all(f, R, sizeof(float) * t->n_rfloats, &hash) != 0 ||
 	    read_all(f, H, sizeof(float) * ck_hits(t), &hash) != 0 ||
+	    read_all(f, AP, sizeof(float) * ck_avg(t, 0), &hash) != 0 ||
+	    read_all(f, AR, sizeof(float) * ck_avg(t, 1), &hash) != 0 ||
 	    fread(&stored, 1, sizeof(stored), f) != sizeof(stored)) {
 		dt_error_set(err, DT_E_FORMAT, "%s: truncated", path);
 		goto out;
@@ -250,8 +280,14 @@ nn_trainer_load_state(struct nn_trainer *t, const char *path,
 			    "%s: non-finite parameter or moment", path);
 			goto out;
 		}
+	for (j = 0; j < ck_avg(t, 0); j++)
+		if (!isfinite(AP[j])) {
+			dt_error_set(err, DT_E_FORMAT,
+			    "%s: non-finite averaged parameter", path);
+			goto out;
+		}
 	for (j = 0; j < t->n_rfloats; j++)
-		if (!isfinite(R[j])) {
+		if (!isfinite(R[j]) || (j < ck_avg(t, 1) && !isfinite(AR[j]))) {
 			dt_error_set(err, DT_E_FORMAT,
 			    "%s: non-finite running statistic", path);
 			goto out;
@@ -274,6 +310,10 @@ nn_trainer_load_state(struct nn_trainer *t, const char *path,
 	memcpy(t->pstep, ps, sizeof(int64_t) * (size_t)t->n_prm);
 	memcpy(t->R, R, sizeof(float) * t->n_rfloats);
 	memcpy(t->sub_hits, H, sizeof(float) * ck_hits(t));
+	if (t->avg_P != NULL) {
+		memcpy(t->avg_P, AP, sizeof(float) * t->n_floats);
+		memcpy(t->avg_R, AR, sizeof(float) * t->n_rfloats);
+	}
 	t->step = h.step;
 	for (i = 0; i < 2; i++) {
 		t->gn.w[i] = h.gn_w[i];
@@ -293,6 +333,8 @@ out:
 	free(V);
 	free(R);
 	free(H);
+	free(AP);
+	free(AR);
 	free(ps);
 	return rc;
 }

@@ -84,6 +84,8 @@ struct nn_trainer {
 	int *cos_arg;		/* winning sub-centre per sample and subject */
 	float *sub_hits;	/* K > 1: how often each sub-centre won its
 				 * own subject's samples, decayed per step */
+	float *avg_P, *avg_R;	/* ema_decay > 0: the moving averages of P
+				 * and R that nn_trainer_export writes */
 	float *h, *hr, *drop, *logits, *dlog, *dhr;
 	float *bn_ws;		/* 2 * max C */
 	float *gw_id, *gw_act;	/* GradNorm: grad_W L_i at the shared layer */

@@ -269,15 +269,18 @@ jcheck "$T/aug1.json" "$M"'|."train.hyperparameters"|fromjson|
     .augmentation == "'"$AUG"'" and .snr_db == 12 and .seed == 11' \
 	"augmentation recorded" "\"augmentation\":\"$AUG\""
 # shellcheck disable=SC2086
-run 0 "retrain --aug $AUG,motion, SNR ranges, a stronger wander, 3 sub-centres" \
+run 0 "retrain --aug $AUG,motion, SNR ranges, wander, sub-centres, --ema" \
 	rt $J --aug "$AUG,motion" --snr 3,15 --motion-snr 0,10 --wander-amp 0.5 \
-	--wander-hz 1 --subcentres 3 --seed 11 --epochs 1 --out "$T/aug4.st"
+	--wander-hz 1 --subcentres 3 --ema 0.99 --seed 11 --epochs 1 \
+	--out "$T/aug4.st"
 meta "$T/aug4.st" aug4.json
 jcheck "$T/aug4.json" "$M"'|."train.hyperparameters"|fromjson|
     .augmentation == "'"$AUG,motion"'" and .snr_db == 3 and .snr_db_hi == 15
     and .motion_snr_db == [0, 10] and .wander_amp == 0.5 and .wander_hz == 1
-    and .cosface_subcentres == 3' \
-	"motion, SNR ranges, wander and sub-centres recorded" "\"snr_db\":3"
+    and .cosface_subcentres == 3
+    and .ema_decay > 0.989 and .ema_decay < 0.991' \
+	"motion, SNR ranges, wander, sub-centres and averaging recorded" \
+	"\"snr_db\":3"
 # the trainer's three rows per subject leave one per subject in the model
 if [ -n "$JQ" ]; then
 	jcheck "$T/aug4.json" "$M"'|.subjects|fromjson|length == '"$("$JQ" \
@@ -549,6 +552,11 @@ for k in 0 9 x; do
 		--out "$T/x.st"
 	has "$T/err" "--subcentres $k: expected an integer 1..8" \
 		"--subcentres $k: named"
+done
+for d in 1 -0.1 x; do
+	# shellcheck disable=SC2086
+	run 2 "retrain: --ema $d refused" rt $J --ema "$d" --out "$T/x.st"
+	has "$T/err" "--ema $d: expected a number" "--ema $d: named"
 done
 for db in x 5,2 12, -30 0,61 3,x; do
 	# shellcheck disable=SC2086

@@ -1296,6 +1296,108 @@ test_subcentre_run(void **state)
 	nn_model_free(m);
 }
 
+/*
+ * Weight averaging (ema_decay): the live weights are exactly those of a run
+ * without it (the averages never feed back); the export is the moving
+ * average of the live weights and BN statistics, with the decay
+ * min(D, (1 + k) / (10 + k)) at step k; a checkpoint carries the averages,
+ * and a trainer without averaging refuses it.
+ */
+static void
+test_ema(void **state)
+{
+	enum { N = 16, W = 64, STEPS = 12, TAIL = 3 };
+	const float D = 0.8f;
+	struct nn_model *live = synth_model(W), *avg = synth_model(W);
+	struct nn_model *want = synth_model(W), *resumed = synth_model(W);
+	struct nn_trainer *a = NULL, *b = NULL, *c = NULL, *none = NULL;
+	struct nn_train_opts o;
+	struct dt_error err;
+	struct dt_rng r;
+	char path[] = "/tmp/test_train_emaXXXXXX";
+	float x[TAIL][N * W];
+	int yi[TAIL][N], ya[TAIL][N], s, fd, k, moved = 0;
+	size_t i, j, cnt;
+
+	(void)state;
+	o = synth_opts(N, STEPS);
+	assert_int_equal(nn_trainer_create(live, &o, &a, &err), 0);
+	o.ema_decay = D;
+	assert_int_equal(nn_trainer_create(live, &o, &b, &err), 0);
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	dt_rng_seed(&r, 5);
+	for (s = 0; s < STEPS; s++) {
+		const float d = fminf(D, (float)(1 + s) / (float)(10 + s));
+
+		k = s < STEPS - TAIL ? 0 : s - (STEPS - TAIL);
+		synth_batch(x[k], yi[k], ya[k], N, W, false, &r);
+		if (s == STEPS - TAIL)
+			assert_int_equal(nn_trainer_save_state(b, path, &err),
+			    0);
+		assert_int_equal(nn_trainer_step(a, x[k], yi[k], ya[k], N, NULL,
+		    &err), 0);
+		assert_int_equal(nn_trainer_step(b, x[k], yi[k], ya[k], N, NULL,
+		    &err), 0);
+		assert_int_equal(nn_trainer_export(a, live, &err), 0);
+		for (i = 0; i < want->n_tensors; i++) {
+			float *w = want->tensors[i].data;
+			const float *l = live->tensors[i].data;
+
+			for (j = 0; j < want->tensors[i].numel; j++)
+				w[j] = d * w[j] + (1 - d) * l[j];
+		}
+	}
+	assert_memory_equal(nn_trainer_params(a, &cnt),
+	    nn_trainer_params(b, NULL), cnt * sizeof(float));
+	assert_int_equal(nn_trainer_export(b, avg, &err), 0);
+	for (i = 0; i < want->n_tensors; i++) {
+		const struct nn_tensor *w = &want->tensors[i];
+		const struct nn_tensor *v = nn_model_tensor(avg, w->name);
+		const float *l = live->tensors[i].data;
+
+		assert_non_null(v);
+		for (j = 0; j < w->numel; j++) {
+			assert_float_equal(v->data[j], w->data[j],
+			    1e-5 * (1 + fabsf(w->data[j])));
+			moved += fabsf(v->data[j] - l[j]) > 1e-4f;
+		}
+	}
+	assert_true(moved > 0);	/* the average is not the live model */
+
+	/* resumed from the checkpoint: the same averages, bit for bit */
+	assert_int_equal(nn_trainer_create(live, &o, &c, &err), 0);
+	assert_int_equal(nn_trainer_load_state(c, path, &err), 0);
+	for (k = 0; k < TAIL; k++)
+		assert_int_equal(nn_trainer_step(c, x[k], yi[k], ya[k], N, NULL,
+		    &err), 0);
+	assert_int_equal(nn_trainer_export(c, resumed, &err), 0);
+	for (i = 0; i < avg->n_tensors; i++)
+		assert_memory_equal(avg->tensors[i].data,
+		    nn_model_tensor(resumed, avg->tensors[i].name)->data,
+		    avg->tensors[i].numel * sizeof(float));
+	o.ema_decay = 0;
+	assert_int_equal(nn_trainer_create(live, &o, &none, &err), 0);
+	assert_int_equal(nn_trainer_load_state(none, path, &err), -1);
+	assert_non_null(strstr(err.msg, "weight averaging"));
+	unlink(path);
+	nn_trainer_free(none);
+	none = NULL;
+	/* a decay outside [0, 1) refused */
+	o.ema_decay = 1.0f;
+	assert_int_equal(nn_trainer_create(live, &o, &none, &err), -1);
+	o.ema_decay = -0.1f;
+	assert_int_equal(nn_trainer_create(live, &o, &none, &err), -1);
+	nn_trainer_free(a);
+	nn_trainer_free(b);
+	nn_trainer_free(c);
+	nn_model_free(live);
+	nn_model_free(avg);
+	nn_model_free(want);
+	nn_model_free(resumed);
+}
+
 /* ---- checkpoint ------------------------------------------------------------------- */
 
 static void
@@ -1415,6 +1517,7 @@ main(void)
 		cmocka_unit_test(test_training_run_gn_features),
 		cmocka_unit_test(test_task_grad_norm),
 		cmocka_unit_test(test_subcentre_run),
+		cmocka_unit_test(test_ema),
 		cmocka_unit_test(test_checkpoint),
 		cmocka_unit_test(test_bad_input),
 	};
