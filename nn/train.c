@@ -505,9 +505,9 @@ nn_trainer_create(const struct nn_model *m, const struct nn_train_opts *o,
 	if (define_params(t, m, err) != 0 || build(t, err) != 0 ||
 	    load_from_model(t, m, err) != 0)
 		goto fail;
-	if (t->avg_P != NULL) {	/* the averages start at the model */
-		memcpy(t->avg_P, t->P, sizeof(float) * t->n_floats);
-		memcpy(t->avg_R, t->R, sizeof(float) * t->n_rfloats);
+	if (t->avg_P != NULL) {	/* the averages start empty */
+		memset(t->avg_P, 0, sizeof(float) * t->n_floats);
+		memset(t->avg_R, 0, sizeof(float) * t->n_rfloats);
 	}
 	t->weights_dirty = true;
 	*out = t;
@@ -972,19 +972,19 @@ adamw(struct nn_trainer *t, double lr, bool id_on, bool act_on)
 }
 
 /*
- * Polyak averaging: avg = d avg + (1 - d) live after every step, with
- * d = min(decay, (1 + k) / (10 + k)) at step k, so that the first steps,
- * far from where training ends, weigh little for long (the warm-up of
- * TensorFlow's ExponentialMovingAverage with num_updates).  The BN running
- * statistics are averaged alike, so that they describe the averaged
- * weights' activations about as well as the live ones describe theirs.
+ * Polyak averaging: avg = d avg + (1 - d) live after every step, from zero;
+ * divided by 1 - d^k after k steps (ema_correction), it is the average of
+ * the live weights so far with weights d^age, whatever k is (Adam's bias
+ * correction: no weight on the initial model, and no warm-up that would
+ * cap d below the decay asked for over a run of a few thousand steps, as
+ * TensorFlow's (1 + k) / (10 + k) does).  The BN running statistics are
+ * averaged alike, so that they describe the averaged weights' activations
+ * about as well as the live ones describe theirs.
  */
 static void
 ema_update(struct nn_trainer *t)
 {
-	const double k = (double)t->step;
-	const float d = (float)fmin(t->o.ema_decay, (1.0 + k) / (10.0 + k));
-	const float e = 1.0f - d;
+	const float d = t->o.ema_decay, e = 1.0f - d;
 	long j;
 
 	if (t->avg_P == NULL)
@@ -1187,10 +1187,10 @@ int
 nn_trainer_export(const struct nn_trainer *t, struct nn_model *m,
     struct dt_error *err)
 {
-	const float *P = t->avg_P ? t->avg_P : t->P;
-	const float *R = t->avg_R ? t->avg_R : t->R;
+	const float *P = t->P, *R = t->R;
+	float *avg = NULL;
 	char v[64];
-	int i;
+	int i, rc = -1;
 
 	if (m->n_subjects != t->n_subj || m->n_activities != t->n_act ||
 	    memcmp(&m->hp, &t->hp, sizeof(m->hp)) != 0)
@@ -1208,6 +1208,23 @@ nn_trainer_export(const struct nn_trainer *t, struct nn_model *m,
 			    "export: tensor %s: %s", p->name,
 			    x ? "wrong size" : "missing");
 	}
+	if (t->avg_P != NULL && t->step > 0) {
+		/* the averages over the steps so far (ema_update) */
+		const float c = (float)(1.0 / (1.0 - pow(t->o.ema_decay,
+		    (double)t->step)));
+		size_t j;
+
+		if ((avg = malloc(sizeof(float) * (t->n_floats +
+		    t->n_rfloats))) == NULL)
+			return dt_error_set(err, DT_E_NOMEM, "export: out of "
+			    "memory");
+		for (j = 0; j < t->n_floats; j++)
+			avg[j] = t->avg_P[j] * c;
+		for (j = 0; j < t->n_rfloats; j++)
+			avg[t->n_floats + j] = t->avg_R[j] * c;
+		P = avg;
+		R = avg + t->n_floats;
+	}
 	for (i = 0; i < t->n_prm + t->n_buf; i++) {
 		const struct param *p = i < t->n_prm ? &t->prm[i] :
 		    &t->buf[i - t->n_prm];
@@ -1221,9 +1238,12 @@ nn_trainer_export(const struct nn_trainer *t, struct nn_model *m,
 	}
 	snprintf(v, sizeof(v), "%.6g", (double)t->gn.w[0]);
 	if (nn_model_set_meta(m, "gradnorm.w_id", v, err) != 0)
-		return -1;
+		goto out;
 	snprintf(v, sizeof(v), "%.6g", (double)t->gn.w[1]);
 	if (nn_model_set_meta(m, "gradnorm.w_act", v, err) != 0)
-		return -1;
-	return 0;
+		goto out;
+	rc = 0;
+out:
+	free(avg);
+	return rc;
 }

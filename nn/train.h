@@ -41,10 +41,11 @@ struct nn_train_opts {
 	bool task_grad_norm;	/* with fixed weights: each task's gradient
 				 * at the shared features scaled to the two
 				 * norms' mean before its weight */
-	float ema_decay;	/* 0: off; in (0, 1): the export holds an
-				 * exponential moving average of the weights
-				 * and BN statistics over the steps (Polyak
-				 * averaging), the steps move the live ones */
+	float ema_decay;	/* 0: off; D in (0, 1): the export holds the
+				 * average of the weights and BN statistics
+				 * over the steps so far, the step k back
+				 * weighted D^k (Polyak averaging, bias-
+				 * corrected); the steps move the live ones */
 	uint64_t seed;		/* dropout masks */
 };
 
