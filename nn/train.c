@@ -973,7 +973,7 @@ adamw(struct nn_trainer *t, double lr, bool id_on, bool act_on)
 
 /*
  * Polyak averaging: avg = d avg + (1 - d) live after every step, from zero;
- * divided by 1 - d^k after k steps (ema_correction), it is the average of
+ * divided by 1 - d^k after k steps (nn_trainer_export), it is the average of
  * the live weights so far with weights d^age, whatever k is (Adam's bias
  * correction: no weight on the initial model, and no warm-up that would
  * cap d below the decay asked for over a run of a few thousand steps, as
